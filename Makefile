@@ -1,0 +1,30 @@
+# Two commands on a fresh machine with Python 3.11 and make:
+#   make run    set up, then run the bot (the demo against a local Slack stand-in
+#               when no SLACK_BOT_TOKEN is set)
+#   make test   set up, then run the whole test suite
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run: make PYTHON=python3 ..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@if [ -n "$$SLACK_BOT_TOKEN" ]; then $(BIN)/incident-bot serve; else $(BIN)/incident-bot demo; fi
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) incidents.db .pytest_cache

@@ -1,0 +1,283 @@
+"""The composition root: the one place where everything is built and wired."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.audit_log import log_audit
+from bot.dispatcher import OutboxDispatcher
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.slack_delivery import SlackDelivery
+from domain.policy import Policy, default_policy
+from domain.ports import Clock, SystemClock
+from domain.services import IncidentService
+from handlers import slack_commands, slack_events, slack_interactions
+from handlers.slack_context import SlackContext
+from storage import migrate
+from storage.db import create_engine
+from storage.outbox_store import OutboxStore
+from storage.uow import SqlUnitOfWork, uow_factory, write_lock_for
+
+log = structlog.get_logger("bot")
+
+Hook = Callable[["Container"], Awaitable[None]]
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    policy: Policy
+    metrics: Metrics
+    service: IncidentService
+    slack_client: AsyncWebClient
+    bolt: AsyncApp
+    slack: SlackContext
+    outbox_store: OutboxStore
+    dispatcher: OutboxDispatcher
+    uow_factory: Callable[[], SqlUnitOfWork]
+    background: list[asyncio.Task[Any]] = field(default_factory=list)
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+    routes: list[web.RouteDef] = field(default_factory=list)
+
+    async def start(self, migrate_db: bool = True) -> None:
+        if migrate_db:
+            await migrate.upgrade(self.engine)
+        self.dispatcher.start()
+        for hook in self.on_start:
+            await hook(self)
+
+    async def stop(self) -> None:
+        for hook in reversed(self.on_stop):
+            await hook(self)
+        await self.dispatcher.stop()
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        await self.engine.dispose()
+
+
+def load_policy(settings: Settings) -> Policy:
+    if not settings.policy_file:
+        return default_policy()
+    from bot.policy_loader import load_policy_file  # the policy file loader (issue 3)
+
+    return load_policy_file(settings.policy_file)
+
+
+def build(settings: Settings, clock: Clock | None = None, policy: Policy | None = None) -> Container:
+    clock = clock or SystemClock()
+    policy = policy or load_policy(settings)
+    metrics = Metrics()
+    engine = create_engine(settings.database_url)
+    lock = write_lock_for(engine)
+    make_uow = uow_factory(engine, clock, lock)
+    outbox_store = OutboxStore(engine, lock)
+
+    dispatcher_ref: list[OutboxDispatcher] = []
+
+    def after_commit(uow: Any) -> None:
+        for event in getattr(uow, "audit_added", []):
+            log_audit(event)
+            if event.action == "incident.created":
+                metrics.incidents_total.labels(event.details.get("severity", ""),
+                                               event.details.get("trigger_source", "")).inc()
+        if getattr(getattr(uow, "outbox", None), "added", 0) and dispatcher_ref:
+            dispatcher_ref[0].wake()
+
+    service = IncidentService(make_uow, clock, policy, after_commit=after_commit)
+    client = AsyncWebClient(token=settings.slack_bot_token or "xoxb-not-configured",
+                            base_url=settings.slack_api_url)
+    # Bolt gets a tokenless client: the token reaches listeners through BotIdentity's result.
+    bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
+    bolt = AsyncApp(client=bolt_client,
+                    signing_secret=settings.slack_signing_secret or "unsigned",
+                    authorize=BotIdentity(client, clock).authorize_function(),
+                    process_before_response=False,
+                    raise_error_for_unhandled_request=False)
+    ctx = SlackContext(service=service, policy=policy, clock=clock, client=client,
+                       incident_channel=settings.incident_channel)
+    delivery = SlackDelivery(client, make_uow, clock, policy, settings.incident_channel)
+    dispatcher = OutboxDispatcher(
+        outbox_store, clock, delivery.handlers(), poll_seconds=settings.outbox_poll_seconds,
+        on_result=lambda kind, result, _s: metrics.outbox_deliveries.labels(kind, result).inc(),
+        base_backoff=settings.outbox_backoff_seconds,
+        max_backoff=settings.outbox_max_backoff_seconds)
+    dispatcher_ref.append(dispatcher)
+    slack_commands.register(bolt, ctx)
+    slack_interactions.register(bolt, ctx)
+    slack_events.register(bolt, ctx)
+    return Container(settings=settings, clock=clock, engine=engine, policy=policy,
+                     metrics=metrics, service=service, slack_client=client, bolt=bolt, slack=ctx,
+                     outbox_store=outbox_store, dispatcher=dispatcher, uow_factory=make_uow)
+
+
+class BotIdentity:
+    """Bolt's ``authorize``: the configured bot token, with the bot's identity from ``auth.test``.
+
+    Bolt's default single-team authorization calls ``auth.test`` on the first request and
+    refuses every request while that fails, so a Slack outage right after start would lose
+    declarations. Here the identity is cached, re-asked at most every 30 s while unknown, and
+    a request is never refused because Slack is unreachable.
+    """
+
+    RETRY_SECONDS = 30.0
+
+    def __init__(self, client: AsyncWebClient, clock: Clock) -> None:
+        self.client = client
+        self.clock = clock
+        self.identity: dict[str, Any] | None = None
+        self._last_try: float | None = None
+
+    async def ensure(self) -> None:
+        if self.identity is not None:
+            return
+        now = self.clock.now().timestamp()
+        if self._last_try is not None and now - self._last_try < self.RETRY_SECONDS:
+            return
+        self._last_try = now
+        try:
+            response = await asyncio.wait_for(self.client.auth_test(), timeout=2.0)
+            self.identity = dict(response.data) if isinstance(response.data, dict) else {}
+        except Exception as exc:  # Slack down: proceed without the identity for now
+            log.warning("slack.auth_test_failed", error=str(exc)[:200])
+
+    def authorize_function(self) -> Callable[..., Awaitable[AuthorizeResult]]:
+        """A plain function: Bolt picks the arguments to pass by their names."""
+
+        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+            await self.ensure()
+            identity = self.identity or {}
+            return AuthorizeResult(
+                enterprise_id=enterprise_id or identity.get("enterprise_id"),
+                team_id=team_id or identity.get("team_id"),
+                bot_token=self.client.token,
+                bot_id=identity.get("bot_id"),
+                bot_user_id=identity.get("user_id"),
+            )
+
+        return authorize
+
+
+def web_app(container: Container) -> web.Application:
+    """Our aiohttp application: Bolt's dispatcher mounted beside webhooks, health, metrics."""
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
+        started = time.perf_counter()
+        trace_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(trace_id=trace_id)
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            endpoint = request.match_info.route.resource.canonical if (
+                request.match_info.route.resource) else "unmatched"
+            container.metrics.api_request_duration.labels(
+                request.method, endpoint, str(status)).observe(time.perf_counter() - started)
+            structlog.contextvars.unbind_contextvars("trace_id")
+
+    verifier = SignatureVerifier(container.settings.slack_signing_secret or "")
+
+    async def slack_events(request: web.Request) -> web.Response:
+        """Verify the signature before parsing, so garbage gets 401 or 400, never a 5xx."""
+        raw = await request.read()
+        if not verifier.is_valid_request(raw, dict(request.headers)):
+            return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, UnicodeDecodeError) as exc:
+            log.warning("slack.malformed_request", error=str(exc)[:200])
+            return web.json_response({"error": f"malformed payload: {exc}"[:300]}, status=400)
+        problem = payload_shape_problem(bolt_request.body)
+        if problem:
+            log.warning("slack.malformed_payload", error=problem)
+            return web.json_response({"error": f"malformed payload: {problem}"}, status=400)
+        try:
+            bolt_response = await container.bolt.async_dispatch(bolt_request)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # Bolt's matchers assume Slack-shaped payloads; a signed but malformed one lands here.
+            log.warning("slack.malformed_payload", error=repr(exc)[:200])
+            return web.json_response({"error": "malformed payload"}, status=400)
+        return await to_aiohttp_response(bolt_response)
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def ready(_: web.Request) -> web.Response:
+        try:
+            async with container.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            revision = await migrate.current_revision(container.engine)
+        except Exception as exc:  # report, don't crash: the probe decides what to do
+            return web.json_response({"status": "unavailable", "error": str(exc)[:200]},
+                                     status=503)
+        head = migrate.head_revision()
+        if revision != head:
+            return web.json_response({"status": "migrating", "revision": revision,
+                                      "head": head}, status=503)
+        return web.json_response({"status": "ready", "revision": revision})
+
+    async def metrics(_: web.Request) -> web.Response:
+        depth, age = await container.outbox_store.stats(container.clock.now())
+        container.metrics.outbox_depth.set(depth)
+        container.metrics.outbox_oldest_age.set(age)
+        body, content_type = container.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app = web.Application(middlewares=[observe], client_max_size=5 * 1024 * 1024)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_routes(container.routes)
+    return app
+
+
+def payload_shape_problem(body: dict[str, Any]) -> str | None:
+    """What Bolt's matchers would trip on in a signed payload, as a 400 reason (else None)."""
+    kind = body.get("type")
+    if kind in ("view_submission", "view_closed"):
+        view = body.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("type"), str):
+            return "view payloads need a view object with a type"
+    if kind in ("block_actions", "view_submission", "view_closed", "shortcut",
+                "message_action") and not isinstance(body.get("user"), dict):
+        return f"{kind} payloads need a user object"
+    if kind == "block_actions" and not (isinstance(body.get("actions"), list) and all(
+            isinstance(a, dict) for a in body["actions"])):
+        return "block_actions payloads need a list of actions"
+    if kind == "event_callback" and "event" in body and not isinstance(body["event"], dict):
+        return "event_callback payloads need an event object"
+    return None
+
+
+async def serve_http(container: Container, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(web_app(container), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner

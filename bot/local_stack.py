@@ -1,0 +1,81 @@
+"""A whole local Slack setup: the real Bolt app over HTTP on loopback, the real slack_sdk client
+talking to the Slack stand-in, and a driver that signs requests as Slack does.
+
+Used by `incident-bot demo` and by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import Container, build, serve_http
+from bot.settings import Settings
+from bot.slack_driver import SlackDriver
+from bot.slack_standin import SlackStandIn
+from domain.model import Actor, ModelStage
+from domain.policy import Policy
+from domain.ports import Clock
+
+SIGNING_SECRET = "local-signing-secret"
+BOT_TOKEN = "xoxb-local-token"
+ADMIN = Actor("U0ADMIN", "admin")
+
+
+@dataclass
+class LocalStack:
+    database_url: str
+    clock: Clock | None = None
+    policy: Policy | None = None
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+    slack: SlackStandIn = field(init=False)
+    driver: SlackDriver = field(init=False)
+    container: Container = field(init=False)
+    runner: web.AppRunner = field(init=False)
+    url: str = field(init=False)
+
+    async def __aenter__(self) -> LocalStack:
+        self.slack = SlackStandIn()
+        api_url = await self.slack.start()
+        settings = Settings(
+            _env_file=None,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=api_url,
+            database_url=self.database_url,
+            outbox_poll_seconds=0.05,
+            **self.settings_overrides,
+        )
+        self.container = build(settings, clock=self.clock, policy=self.policy)
+        await self.container.start()
+        self.runner = await serve_http(self.container, "127.0.0.1", 0)
+        host, port = self.runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self.driver = SlackDriver(self.url, SIGNING_SECRET, slack=self.slack)
+        await self.driver.__aenter__()
+        for name, team, labels in (("credit-risk-v3", "risk-ml", ["revenue-critical"]),
+                                   ("fraud-detector", "fraud", [])):
+            await self.container.service.register_model(
+                name, "1.0.0", ModelStage.PRODUCTION, team, ADMIN, labels=labels)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.driver.__aexit__(None, None, None)
+        await self.runner.cleanup()
+        await self.container.stop()
+        await self.slack.stop()
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every committed Slack message is delivered (outbox empty)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            if await self.container.outbox_store.pending_count() == 0:
+                await asyncio.sleep(0.05)
+                if await self.container.outbox_store.pending_count() == 0:
+                    return
+        raise AssertionError("outbox not drained in time")

@@ -1,0 +1,47 @@
+"""Prometheus metrics on a registry owned by the app (no module-level global registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.incidents_total = Counter(
+            "mlplatform_incidents_total", "Total incidents created since service start",
+            ["severity", "trigger_source"], registry=r)
+        self.incidents_open = Gauge(
+            "mlplatform_incidents_open", "Currently open incidents by severity", ["severity"],
+            registry=r)
+        self.drift_psi_composite = Gauge(
+            "mlplatform_drift_psi_composite", "Latest composite PSI score per model",
+            ["model_id", "model_name"], registry=r)
+        self.drift_detections_total = Counter(
+            "mlplatform_drift_detections_total", "Total drift assessments run",
+            ["model_id", "drift_detected"], registry=r)
+        self.api_request_duration = Histogram(
+            "mlplatform_api_request_duration_seconds", "API latency distribution",
+            ["method", "endpoint", "status_code"], registry=r)
+        self.slack_api_duration = Histogram(
+            "incident_bot_slack_api_duration_seconds", "Slack Web API call latency",
+            ["method"], registry=r)
+        self.slack_api_errors = Counter(
+            "incident_bot_slack_api_errors_total", "Slack Web API errors", ["method", "error"],
+            registry=r)
+        self.outbox_deliveries = Counter(
+            "incident_bot_outbox_deliveries_total", "Outbox delivery attempts by result",
+            ["kind", "result"], registry=r)
+        self.outbox_depth = Gauge(
+            "incident_bot_outbox_depth", "Pending outbox messages", registry=r)
+        self.outbox_oldest_age = Gauge(
+            "incident_bot_outbox_oldest_age_seconds", "Age of the oldest pending outbox message",
+            registry=r)
+        self.slo_breaches = Counter(
+            "incident_bot_slo_breaches_total", "SLO breaches detected", ["severity", "kind"],
+            registry=r)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

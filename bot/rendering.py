@@ -1,0 +1,182 @@
+"""Slack Block Kit rendering of incidents: the announcement, the pinned summary, lists."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from domain.messages import STATUS_EMOJI, hhmm
+from domain.model import Incident, MLModel, Status, TimelineEvent, format_duration
+from domain.policy import Policy
+from domain.ports import SlackLink
+from domain.state_machine import allowed_verbs
+
+ACTION_ACK = "incident_ack"
+ACTION_MITIGATE = "incident_mitigate"
+ACTION_RESOLVE = "incident_resolve"
+ACTION_REOPEN = "incident_reopen"
+ACTION_NOTE = "incident_add_note"
+STATUS_ACTIONS = {"ack": ACTION_ACK, "mitigate": ACTION_MITIGATE, "resolve": ACTION_RESOLVE,
+                  "reopen": ACTION_REOPEN}
+BUTTON_LABELS = {ACTION_ACK: "Acknowledge", ACTION_MITIGATE: "Mitigate",
+                 ACTION_RESOLVE: "Resolve", ACTION_REOPEN: "Reopen", ACTION_NOTE: "Add note"}
+
+MAX_CHANNEL_NAME = 80
+
+
+def channel_name(number: int, title: str, suffix: int = 0) -> str:
+    """``inc-<number>-<slug>`` within Slack's rules: lowercase, digits, ``-``/``_``, <= 80."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_title.lower()).strip("-_")
+    slug = re.sub(r"-{2,}", "-", slug)
+    prefix = f"inc-{number}"
+    tail = f"-{suffix}" if suffix else ""
+    room = MAX_CHANNEL_NAME - len(prefix) - len(tail) - 1
+    slug = slug[:max(room, 0)].rstrip("-_")
+    return f"{prefix}-{slug}{tail}" if slug else f"{prefix}{tail}"
+
+
+def slo_lines(incident: Incident, policy: Policy, now: datetime) -> list[str]:
+    """One line per SLO target: deadline and met / breached / pending."""
+    rule = policy.rule(incident.severity)
+    lines = []
+    for kind, label, reached in (("ack", "Acknowledge", incident.acknowledged_at),
+                                 ("mitigate", "Mitigate", incident.mitigated_at),
+                                 ("resolve", "Resolve", incident.resolved_at)):
+        deadline = rule.deadline(kind, incident.created_at)  # type: ignore[arg-type]
+        if deadline is None:
+            continue
+        if reached is not None:
+            state = ":white_check_mark: met" if reached <= deadline else ":x: breached"
+            state += f" ({format_duration((reached - incident.created_at).total_seconds())})"
+        elif not incident.status.is_active:
+            state = ""
+        elif now > deadline:
+            state = ":x: breached"
+        else:
+            state = "pending"
+        lines.append(f"{label} by {hhmm(deadline)} {state}".rstrip())
+    return lines
+
+
+def announcement(incident: Incident, model: MLModel | None, link: SlackLink | None,
+                 policy: Policy, now: datetime) -> tuple[str, list[dict[str, Any]]]:
+    """The incidents-channel message; ``chat.update`` re-renders it on every change."""
+    model_name = model.name if model else "unknown model"
+    text = (f"{STATUS_EMOJI[incident.status]} {incident.key} [{incident.severity.label}] "
+            f"{incident.title} ({incident.status.value})")
+    commander = f"<@{incident.assigned_to}>" if incident.assigned_to else "_unassigned_"
+    channel = f"<#{link.channel_id}>" if link and link.channel_id else "_creating…_"
+    fields = [
+        f"*Severity*\n{incident.severity.label}",
+        f"*Status*\n{STATUS_EMOJI[incident.status]} {incident.status.value}",
+        f"*Model*\n`{model_name}`",
+        f"*Commander*\n{commander}",
+        f"*Channel*\n{channel}",
+        f"*Declared*\n{hhmm(incident.created_at)} by {_who(incident.created_by)}",
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "emoji": True,
+                                    "text": f"{incident.key} [{incident.severity.label}] "
+                                            f"{incident.title}"[:150]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    if incident.description:
+        blocks.append({"type": "section",
+                       "text": {"type": "mrkdwn", "text": incident.description[:2900]}})
+    slo = slo_lines(incident, policy, now)
+    if slo:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": "*SLO* · " + " · ".join(slo)}]})
+    if incident.labels:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": " ".join(f"`{label}`" for label in incident.labels)}]})
+    buttons = action_buttons(incident)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",
+                       "elements": buttons})
+    return text, blocks
+
+
+def action_buttons(incident: Incident) -> list[dict[str, Any]]:
+    if incident.status is Status.CLOSED:
+        return []
+    allowed = allowed_verbs(incident.status)
+    buttons = []
+    for verb in ("ack", "mitigate", "resolve", "reopen"):
+        if verb in allowed:
+            action_id = STATUS_ACTIONS[verb]
+            button: dict[str, Any] = {
+                "type": "button", "action_id": action_id, "value": str(incident.id),
+                "text": {"type": "plain_text", "text": BUTTON_LABELS[action_id]}}
+            if verb == "resolve":
+                button["style"] = "primary"
+            elif verb == "ack" and incident.status is Status.OPEN:
+                button["style"] = "danger"
+            buttons.append(button)
+    buttons.append({"type": "button", "action_id": ACTION_NOTE, "value": str(incident.id),
+                    "text": {"type": "plain_text", "text": BUTTON_LABELS[ACTION_NOTE]}})
+    return buttons
+
+
+def summary(incident: Incident, model: MLModel | None, link: SlackLink | None) -> str:
+    """Pinned in the incident channel."""
+    model_name = model.name if model else "unknown model"
+    lines = [
+        f":pushpin: *{incident.key}: {incident.title}*",
+        f"*Severity:* {incident.severity.label} · *Model:* `{model_name}` · "
+        f"*Trigger:* {incident.trigger_source.value}",
+        f"*Declared:* {incident.created_at:%Y-%m-%d %H:%M UTC} by {_who(incident.created_by)}",
+    ]
+    if incident.description:
+        lines.append(f"*Description:* {incident.description}")
+    if link and link.announcement_channel:
+        lines.append(f"*Announcement:* <#{link.announcement_channel}>")
+    lines.append("Every message here is recorded on the timeline. `/incident help` for commands.")
+    return "\n".join(lines)
+
+
+def topic(incident: Incident, model: MLModel | None) -> str:
+    model_name = model.name if model else "?"
+    return (f"{incident.severity.label} · {incident.status.value} · {model_name} · "
+            f"{incident.title}")[:250]
+
+
+def status_text(incident: Incident, model: MLModel | None, link: SlackLink | None,
+                policy: Policy, now: datetime) -> str:
+    model_name = model.name if model else "unknown model"
+    commander = f"<@{incident.assigned_to}>" if incident.assigned_to else "unassigned"
+    lines = [
+        f"{STATUS_EMOJI[incident.status]} *{incident.key}* [{incident.severity.label}] "
+        f"{incident.title}",
+        f"Status *{incident.status.value}* · model `{model_name}` · commander {commander}",
+        f"Open for {format_duration((now - incident.created_at).total_seconds())}"
+        if incident.status.is_active else
+        f"Resolved after {format_duration(incident.time_to_resolve())}"
+        if incident.resolved_at else "",
+    ]
+    lines += slo_lines(incident, policy, now)
+    if link and link.channel_id:
+        lines.append(f"Channel: <#{link.channel_id}>")
+    verbs = allowed_verbs(incident.status)
+    if verbs:
+        lines.append("Next: " + ", ".join(f"`{v}`" for v in verbs))
+    return "\n".join(line for line in lines if line)
+
+
+def timeline_text(incident: Incident, events: list[TimelineEvent]) -> str:
+    lines = [f"*Timeline of {incident.key}* ({len(events)} events)"]
+    for event in events:
+        who = event.author_name or event.author
+        body = event.body.replace("\n", " ")
+        if len(body) > 300:
+            body = body[:297] + "…"
+        lines.append(f"`{event.occurred_at:%Y-%m-%d %H:%M:%S}` *{event.event_type.value}* "
+                     f"{who}: {body}")
+    return "\n".join(lines)[:39000]
+
+
+def _who(actor_id: str) -> str:
+    return f"<@{actor_id}>" if re.fullmatch(r"[UW][A-Z0-9]{2,}", actor_id) else actor_id

@@ -1,0 +1,43 @@
+"""Settings from the environment (and ``.env``): the external contract of ARCHITECTURE.md."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    incident_channel: str = "ml-incidents"
+    database_url: str = "sqlite+aiosqlite:///./incidents.db"
+    policy_file: str | None = None
+    pagerduty_api_token: str | None = None
+    pagerduty_webhook_secret: str | None = None
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    pagerduty_events_url: str = "https://events.pagerduty.com"
+    pagerduty_from_email: str | None = None
+    alertmanager_token: str | None = None
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    log_retention_days: int = Field(default=90, ge=90)
+    host: str = "0.0.0.0"
+    port: int = 3000
+    outbox_poll_seconds: float = 1.0
+    outbox_backoff_seconds: float = 0.5
+    outbox_max_backoff_seconds: float = 60.0
+    tick_seconds: float = 5.0
+
+    @field_validator("incident_channel")
+    @classmethod
+    def _strip_hash(cls, value: str) -> str:
+        return value.lstrip("#").strip()
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"

@@ -1,0 +1,154 @@
+"""Outbox handlers that speak to Slack: the Slack side of the notifier port.
+
+Each handler reads the incident's current state, calls Slack, and writes back what Slack
+returned (announcement ts, channel id). Steps are idempotent so a retry resumes, it does not
+repeat: a created channel is not created again, an invite already done is not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import rendering
+from bot.dispatcher import Handler, Permanent, Retry
+from domain import services as svc
+from domain.model import Incident, MLModel
+from domain.policy import Policy
+from domain.ports import Clock, SlackLink, UnitOfWork
+from storage.outbox_store import OutboxRow
+
+log = structlog.get_logger("slack")
+
+BENIGN_INVITE_ERRORS = {"already_in_channel", "cant_invite_self", "user_not_found",
+                        "user_is_restricted", "user_is_bot", "cant_invite"}
+
+
+class SlackDelivery:
+    def __init__(self, client: AsyncWebClient, uow_factory: Callable[[], UnitOfWork],
+                 clock: Clock, policy: Policy, incident_channel: str) -> None:
+        self.client = client
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.policy = policy
+        self.incident_channel = incident_channel
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            svc.ANNOUNCE: self.announce,
+            svc.CREATE_CHANNEL: self.create_channel,
+            svc.REFRESH: self.refresh,
+            svc.THREAD: self.post_thread,
+            svc.CHANNEL: self.post_channel,
+            svc.INVITE: self.invite,
+        }
+
+    async def _load(self, row: OutboxRow) -> tuple[Incident, MLModel | None, SlackLink]:
+        async with self.uow_factory() as uow:
+            assert row.incident_id is not None
+            incident = await uow.incidents.get(row.incident_id)
+            if incident is None:
+                raise Permanent(f"incident {row.incident_id} not found")
+            model = await uow.models.get(incident.model_id)
+            link = await uow.slack_links.get(incident.id) or SlackLink(incident_id=incident.id)
+            return incident, model, link
+
+    async def _save_link(self, link: SlackLink) -> None:
+        async with self.uow_factory() as uow:
+            await uow.slack_links.save(link)
+            await uow.commit()
+
+    async def announce(self, row: OutboxRow) -> None:
+        incident, model, link = await self._load(row)
+        if link.announcement_ts:
+            return  # already posted by an earlier attempt that failed to settle the row
+        text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now())
+        response = await self.client.chat_postMessage(channel=self.incident_channel, text=text,
+                                                      blocks=blocks, unfurl_links=False)
+        link.announcement_channel = response["channel"]
+        link.announcement_ts = response["ts"]
+        await self._save_link(link)
+
+    async def create_channel(self, row: OutboxRow) -> None:
+        incident, model, link = await self._load(row)
+        if not link.channel_id:
+            link.channel_id, link.channel_name = await self._create_unique(incident)
+            await self._save_link(link)
+        await self.client.conversations_setTopic(channel=link.channel_id,
+                                                 topic=rendering.topic(incident, model))
+        await self._invite(link.channel_id, row.payload.get("invite", []))
+        posted = await self.client.chat_postMessage(
+            channel=link.channel_id, text=rendering.summary(incident, model, link))
+        try:
+            await self.client.pins_add(channel=link.channel_id, timestamp=posted["ts"])
+        except SlackApiError as exc:
+            if exc.response.get("error") != "already_pinned":
+                raise
+        await self._update_announcement(incident, model, link)
+
+    async def _create_unique(self, incident: Incident) -> tuple[str, str]:
+        for suffix in range(0, 50):
+            name = rendering.channel_name(incident.number, incident.title, suffix)
+            try:
+                response = await self.client.conversations_create(name=name, is_private=False)
+            except SlackApiError as exc:
+                if exc.response.get("error") == "name_taken":
+                    continue
+                raise
+            return response["channel"]["id"], response["channel"]["name"]
+        raise Permanent(f"no free channel name for {incident.key}")
+
+    async def refresh(self, row: OutboxRow) -> None:
+        incident, model, link = await self._load(row)
+        await self._update_announcement(incident, model, link)
+        if link.channel_id:
+            await self.client.conversations_setTopic(channel=link.channel_id,
+                                                     topic=rendering.topic(incident, model))
+
+    async def _update_announcement(self, incident: Incident, model: MLModel | None,
+                                   link: SlackLink) -> None:
+        if not (link.announcement_channel and link.announcement_ts):
+            raise Retry("announcement not posted yet", delay=2.0)
+        text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now())
+        await self.client.chat_update(channel=link.announcement_channel, ts=link.announcement_ts,
+                                      text=text, blocks=blocks)
+
+    async def post_thread(self, row: OutboxRow) -> None:
+        _incident, _model, link = await self._load(row)
+        if not (link.announcement_channel and link.announcement_ts):
+            raise Permanent("no announcement to reply to")
+        await self.client.chat_postMessage(channel=link.announcement_channel,
+                                           thread_ts=link.announcement_ts,
+                                           text=row.payload["text"], unfurl_links=False)
+
+    async def post_channel(self, row: OutboxRow) -> None:
+        _incident, _model, link = await self._load(row)
+        if not link.channel_id:
+            raise Permanent("no incident channel")
+        kwargs: dict[str, Any] = {"channel": link.channel_id, "text": row.payload["text"],
+                                  "unfurl_links": False}
+        if row.payload.get("blocks"):
+            kwargs["blocks"] = row.payload["blocks"]
+        await self.client.chat_postMessage(**kwargs)
+
+    async def invite(self, row: OutboxRow) -> None:
+        _incident, _model, link = await self._load(row)
+        if not link.channel_id:
+            raise Permanent("no incident channel")
+        await self._invite(link.channel_id, row.payload.get("users", []))
+
+    async def _invite(self, channel_id: str, users: list[str]) -> None:
+        users = [u for u in users if u]
+        if not users:
+            return
+        try:
+            await self.client.conversations_invite(channel=channel_id, users=",".join(users))
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error not in BENIGN_INVITE_ERRORS:
+                raise
+            log.info("slack.invite_skipped", channel=channel_id, error=error)

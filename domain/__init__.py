@@ -1,0 +1,1 @@
+"""Pure domain: incident aggregate, state machine, policy, services and ports. No I/O here."""

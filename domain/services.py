@@ -1,0 +1,355 @@
+"""Use cases. Each runs in one unit of work: state change, timeline event, audit event and the
+outbox rows for what must be said are committed together, or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from domain import messages
+from domain.model import (
+    Actor,
+    AuditEvent,
+    DomainError,
+    Incident,
+    MLModel,
+    ModelStage,
+    Severity,
+    Status,
+    TimelineEvent,
+    TimelineEventType,
+    TriggerSource,
+)
+from domain.policy import Policy
+from domain.ports import Clock, ConcurrentUpdate, OutboxMessage, SlackLink, UnitOfWork
+from domain.state_machine import AlreadyInState, transition
+
+T = TypeVar("T")
+
+# Outbox kinds: what the dispatcher in bot/ knows how to deliver.
+ANNOUNCE = "announce"  # post the announcement in the incidents channel
+CREATE_CHANNEL = "create_channel"  # create #inc-N-slug, topic, invite, pin summary
+REFRESH = "refresh_announcement"  # chat.update the announcement from current state
+THREAD = "post_thread"  # reply in the announcement's thread
+CHANNEL = "post_channel"  # post in the incident channel
+INVITE = "invite"  # invite users to the incident channel
+
+
+class IncidentNotFound(DomainError):
+    pass
+
+
+class UnknownModel(DomainError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        valid = ", ".join(f"`{n}`" for n in known) if known else (
+            "none registered yet (add one with `incident-bot models add NAME --version V "
+            "--stage production --team T`)")
+        super().__init__(f"Unknown model `{name}`. Valid models: {valid}.")
+
+
+@dataclass
+class DeclareIncident:
+    title: str
+    severity: Severity
+    model_name: str
+    description: str | None = None
+    labels: list[str] = field(default_factory=list)
+    trigger_source: TriggerSource = TriggerSource.MANUAL
+    invite: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IncidentRef:
+    """How a user points at an incident: its number, or the incident channel they are in."""
+
+    number: int | None = None
+    channel_id: str | None = None
+    incident_id: uuid.UUID | None = None
+
+
+@dataclass
+class Outcome:
+    incident: Incident
+    message: str
+    changed: bool = True
+
+
+@dataclass
+class IncidentView:
+    incident: Incident
+    model: MLModel | None
+    link: SlackLink | None
+    timeline: list[TimelineEvent] = field(default_factory=list)
+
+
+class IncidentService:
+    """The application's use cases, shared by Slack handlers, webhooks, scheduler and CLI."""
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock, policy: Policy,
+                 after_commit: Callable[[Any], None] | None = None) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.policy = policy
+        self.after_commit = after_commit
+
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]], attempts: int = 5) -> T:
+        """Run ``work`` in a fresh unit of work, retrying when a concurrent writer won."""
+        for attempt in range(attempts):
+            async with self.uow_factory() as uow:
+                try:
+                    result = await work(uow)
+                    await uow.commit()
+                except ConcurrentUpdate:
+                    if attempt == attempts - 1:
+                        raise
+                    continue
+            if self.after_commit is not None:
+                self.after_commit(uow)
+            return result
+        raise AssertionError("unreachable")
+
+    # -- queries ---------------------------------------------------------------------------
+
+    async def resolve_ref(self, uow: UnitOfWork, ref: IncidentRef) -> Incident:
+        incident = None
+        if ref.incident_id is not None:
+            incident = await uow.incidents.get(ref.incident_id)
+        elif ref.number is not None:
+            incident = await uow.incidents.get_by_number(ref.number)
+            if incident is None:
+                raise IncidentNotFound(f"No incident INC-{ref.number}. "
+                                       "`/incident list` shows the open ones.")
+        elif ref.channel_id is not None:
+            link = await uow.slack_links.by_channel(ref.channel_id)
+            if link is not None:
+                incident = await uow.incidents.get(link.incident_id)
+        if incident is None:
+            raise IncidentNotFound(
+                "This is not an incident channel. Run the command in an incident channel or "
+                "give the incident number, e.g. `/incident resolve 42 fixed by rollback`.")
+        return incident
+
+    async def view(self, ref: IncidentRef, with_timeline: bool = False) -> IncidentView:
+        async with self.uow_factory() as uow:
+            incident = await self.resolve_ref(uow, ref)
+            model = await uow.models.get(incident.model_id)
+            link = await uow.slack_links.get(incident.id)
+            timeline = await uow.timeline.for_incident(incident.id) if with_timeline else []
+            return IncidentView(incident, model, link, timeline)
+
+    async def list_incidents(self, active_only: bool = True, limit: int = 50) -> list[IncidentView]:
+        async with self.uow_factory() as uow:
+            statuses = [s for s in Status if s.is_active] if active_only else None
+            incidents = await uow.incidents.list(statuses, limit)
+            models = {m.id: m for m in await uow.models.list()}
+            return [IncidentView(i, models.get(i.model_id), None) for i in incidents]
+
+    async def list_models(self) -> list[MLModel]:
+        async with self.uow_factory() as uow:
+            return await uow.models.list()
+
+    # -- models ----------------------------------------------------------------------------
+
+    async def register_model(self, name: str, version: str, stage: ModelStage, team: str,
+                             actor: Actor, labels: list[str] | None = None,
+                             feature_store_ref: str | None = None,
+                             model_card_url: str | None = None) -> tuple[MLModel, bool]:
+        """Add a model, or update version / stage / team of an existing one. True if new."""
+
+        async def work(uow: UnitOfWork) -> tuple[MLModel, bool]:
+            now = self.clock.now()
+            existing = await uow.models.get_by_name(name)
+            if existing is None:
+                model = MLModel(name=name, version=version, stage=stage, team=team,
+                                registered_at=now, labels=list(labels or []),
+                                feature_store_ref=feature_store_ref,
+                                model_card_url=model_card_url,
+                                promoted_at=now if stage is ModelStage.PRODUCTION else None)
+                await uow.models.add(model)
+                action, created = "model.registered", True
+            else:
+                model = existing
+                if stage is ModelStage.PRODUCTION and model.stage is not ModelStage.PRODUCTION:
+                    model.promoted_at = now
+                model.version, model.stage, model.team = version, stage, team
+                if labels is not None:
+                    model.labels = list(labels)
+                model.feature_store_ref = feature_store_ref or model.feature_store_ref
+                model.model_card_url = model_card_url or model.model_card_url
+                await uow.models.save(model)
+                action, created = "model.updated", False
+            await uow.audit.add(self._audit(actor, action, "model", str(model.id), {
+                "name": name, "version": version, "stage": stage.value, "team": team,
+                "labels": model.labels}))
+            return model, created
+
+        return await self.run(work)
+
+    # -- incident lifecycle ----------------------------------------------------------------
+
+    async def declare(self, cmd: DeclareIncident, actor: Actor) -> Incident:
+        async def work(uow: UnitOfWork) -> Incident:
+            model = await uow.models.get_by_name(cmd.model_name)
+            if model is None:
+                raise UnknownModel(cmd.model_name, [m.name for m in await uow.models.list()])
+            now = self.clock.now()
+            incident = Incident(
+                number=await uow.incidents.next_number(),
+                title=cmd.title.strip()[:500],
+                severity=cmd.severity,
+                status=Status.OPEN,
+                model_id=model.id,
+                trigger_source=cmd.trigger_source,
+                created_by=actor.id,
+                created_at=now,
+                updated_at=now,
+                description=cmd.description,
+                labels=_clean_labels(cmd.labels),
+            )
+            await uow.incidents.add(incident)
+            await uow.timeline.add(TimelineEvent(
+                incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
+                body=f"Declared {incident.severity.label} on `{model.name}` by {actor.name}: "
+                     f"{incident.title}",
+                author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
+            await uow.slack_links.save(SlackLink(
+                incident_id=incident.id,
+                declarer_id=actor.id if actor.is_slack_user else None))
+            await uow.audit.add(self._audit(actor, "incident.created", "incident",
+                                            str(incident.id), {
+                "number": incident.number, "title": incident.title,
+                "severity": incident.severity.value, "model": model.name,
+                "trigger_source": incident.trigger_source.value, "status": "open",
+                "labels": incident.labels}))
+            invite = [u for u in ([actor.id] if actor.is_slack_user else []) + cmd.invite if u]
+            await uow.outbox.add(OutboxMessage(ANNOUNCE, incident.id))
+            await uow.outbox.add(OutboxMessage(CREATE_CHANNEL, incident.id,
+                                               {"invite": sorted(set(invite))}))
+            return incident
+
+        return await self.run(work)
+
+    async def change_status(self, ref: IncidentRef, target: Status, actor: Actor,
+                            reason: str | None = None) -> Outcome:
+        async def work(uow: UnitOfWork) -> Outcome:
+            incident = await self.resolve_ref(uow, ref)
+            now = self.clock.now()
+            try:
+                previous = transition(incident, target, now)
+            except AlreadyInState as exc:
+                return Outcome(incident, str(exc), changed=False)
+            await uow.incidents.save(incident)
+            text = messages.status_change_text(incident, previous, actor, now, reason)
+            await uow.timeline.add(TimelineEvent(
+                incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
+                body=f"{previous.value} → {target.value}" + (f": {reason}" if reason else ""),
+                author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
+            await uow.audit.add(self._audit(actor, "incident.status_updated", "incident",
+                                            str(incident.id), {
+                "number": incident.number, "from": previous.value, "to": target.value,
+                "reason": reason}))
+            await self._announce_change(uow, incident, text)
+            return Outcome(incident, text)
+
+        return await self.run(work)
+
+    async def add_note(self, ref: IncidentRef, actor: Actor, text: str,
+                       occurred_at: datetime | None = None, source_ref: str | None = None,
+                       echo: bool = False) -> Outcome:
+        """Add a ``note``; a repeated ``source_ref`` (a retried Slack event) adds nothing."""
+
+        async def work(uow: UnitOfWork) -> Outcome:
+            incident = await self.resolve_ref(uow, ref)
+            now = self.clock.now()
+            added = await uow.timeline.add(TimelineEvent(
+                incident_id=incident.id, event_type=TimelineEventType.NOTE, body=text,
+                author=actor.id, author_name=actor.name, occurred_at=occurred_at or now,
+                created_at=now, source_ref=source_ref))
+            if not added:
+                return Outcome(incident, "Already noted.", changed=False)
+            await uow.audit.add(self._audit(actor, "incident.note_added", "incident",
+                                            str(incident.id), {
+                "number": incident.number, "source_ref": source_ref, "length": len(text)}))
+            if echo:
+                await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
+                    "text": messages.note_echo_text(incident, actor, text)}))
+            return Outcome(incident, f"Noted on {incident.key}.")
+
+        return await self.run(work)
+
+    async def assign(self, ref: IncidentRef, actor: Actor, commander_id: str) -> Outcome:
+        async def work(uow: UnitOfWork) -> Outcome:
+            incident = await self.resolve_ref(uow, ref)
+            if incident.assigned_to == commander_id:
+                return Outcome(incident, f"<@{commander_id}> already commands {incident.key}.",
+                               changed=False)
+            previous = incident.assigned_to
+            incident.assigned_to = commander_id
+            incident.updated_at = self.clock.now()
+            await uow.incidents.save(incident)
+            text = messages.assigned_text(incident, actor, commander_id)
+            await uow.timeline.add(TimelineEvent(
+                incident_id=incident.id, event_type=TimelineEventType.NOTE,
+                body=f"Incident Commander set to <@{commander_id}>", author=actor.id,
+                author_name=actor.name, occurred_at=incident.updated_at,
+                created_at=incident.updated_at))
+            await uow.audit.add(self._audit(actor, "incident.assigned", "incident",
+                                            str(incident.id), {
+                "number": incident.number, "from": previous, "to": commander_id}))
+            await uow.outbox.add(OutboxMessage(INVITE, incident.id, {"users": [commander_id]}))
+            await self._announce_change(uow, incident, text)
+            return Outcome(incident, text)
+
+        return await self.run(work)
+
+    async def change_severity(self, ref: IncidentRef, actor: Actor, severity: Severity) -> Outcome:
+        async def work(uow: UnitOfWork) -> Outcome:
+            incident = await self.resolve_ref(uow, ref)
+            if incident.severity is severity:
+                return Outcome(incident, f"{incident.key} is already {severity.label}.",
+                               changed=False)
+            if incident.status is Status.CLOSED:
+                raise DomainError(f"{incident.key} is closed; its severity is final.")
+            previous = incident.severity
+            incident.severity = severity
+            incident.updated_at = self.clock.now()
+            await uow.incidents.save(incident)
+            text = messages.severity_text(incident, previous.label, actor)
+            await uow.timeline.add(TimelineEvent(
+                incident_id=incident.id, event_type=TimelineEventType.NOTE,
+                body=f"Severity {previous.label} → {severity.label}", author=actor.id,
+                author_name=actor.name, occurred_at=incident.updated_at,
+                created_at=incident.updated_at))
+            await uow.audit.add(self._audit(actor, "incident.severity_changed", "incident",
+                                            str(incident.id), {
+                "number": incident.number, "from": previous.value, "to": severity.value}))
+            await self._announce_change(uow, incident, text)
+            return Outcome(incident, text)
+
+        return await self.run(work)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _announce_change(self, uow: UnitOfWork, incident: Incident, text: str) -> None:
+        await uow.outbox.add(OutboxMessage(REFRESH, incident.id))
+        await uow.outbox.add(OutboxMessage(THREAD, incident.id, {"text": text}))
+        await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {"text": text}))
+
+    def _audit(self, actor: Actor, action: str, resource_type: str, resource_id: str,
+               details: dict[str, Any]) -> AuditEvent:
+        return AuditEvent(occurred_at=self.clock.now(), actor=actor.id, actor_name=actor.name,
+                          action=action, resource_type=resource_type, resource_id=resource_id,
+                          details=details)
+
+
+def _clean_labels(labels: list[str]) -> list[str]:
+    seen: list[str] = []
+    for label in labels:
+        label = label.strip().lower()
+        if label and label not in seen:
+            seen.append(label[:64])
+    return seen

@@ -1,0 +1,68 @@
+"""What Slack listeners need, handed in by the composition root (no globals)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from slack_sdk.web.async_client import AsyncWebClient
+
+from domain.model import Actor
+from domain.policy import Policy
+from domain.ports import Clock
+from domain.services import IncidentService
+
+log = structlog.get_logger("handlers")
+
+
+@dataclass
+class SlackContext:
+    service: IncidentService
+    policy: Policy
+    clock: Clock
+    client: AsyncWebClient
+    incident_channel: str
+    extensions: dict[str, Any] = field(default_factory=dict)
+    _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    async def actor(self, user_id: str, name: str | None = None) -> Actor:
+        """The Slack actor with a display name; looked up once and remembered (bounded)."""
+        if name:
+            self._remember(user_id, name)
+            return Actor(user_id, name)
+        if user_id in self._names:
+            return Actor(user_id, self._names[user_id])
+        try:
+            response = await self.client.users_info(user=user_id)
+            user = response["user"]
+            name = user.get("name") or user.get("real_name") or user_id
+        except Exception:  # a name is nice to have; the id is what the audit needs
+            name = user_id
+        self._remember(user_id, name)
+        return Actor(user_id, name)
+
+    def _remember(self, user_id: str, name: str) -> None:
+        self._names[user_id] = name
+        self._names.move_to_end(user_id)
+        while len(self._names) > 5000:
+            self._names.popitem(last=False)
+
+    async def reply(self, body: dict[str, Any], respond: Any, text: str) -> None:
+        """An ephemeral reply to whoever acted: via response_url, else chat.postEphemeral.
+
+        Never raises: a reply that cannot be delivered is logged, the action itself stands.
+        """
+        try:
+            if body.get("response_url") or (body.get("response_urls") or []):
+                await respond(response_type="ephemeral", replace_original=False, text=text)
+                return
+            channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+            user = body.get("user_id") or (body.get("user") or {}).get("id")
+            if channel and user:
+                await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            else:
+                log.warning("reply.undeliverable", reason="no response_url, channel or user")
+        except Exception as exc:  # the reply is a courtesy; never turn it into a failure
+            log.warning("reply.failed", error=str(exc))

@@ -1,0 +1,136 @@
+"""Buttons on the announcement, the declare and note modals."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot import rendering
+from domain.model import DomainError, Severity
+from domain.services import DeclareIncident, IncidentRef
+from domain.state_machine import VERB_TARGET
+from handlers.slack_commands import DECLARE_CALLBACK, confirmation
+from handlers.slack_context import SlackContext
+
+log = structlog.get_logger("handlers.interactions")
+
+NOTE_CALLBACK = "add_note"
+BUTTON_VERBS = {rendering.ACTION_ACK: "ack", rendering.ACTION_MITIGATE: "mitigate",
+                rendering.ACTION_RESOLVE: "resolve", rendering.ACTION_REOPEN: "reopen"}
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    for action_id, verb in BUTTON_VERBS.items():
+        app.action(action_id)(_status_button(ctx, verb))
+
+    @app.action(rendering.ACTION_NOTE)
+    async def add_note_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        incident_id = body["actions"][0].get("value", "")
+        await ctx.client.views_open(trigger_id=body["trigger_id"], view={
+            "type": "modal", "callback_id": NOTE_CALLBACK,
+            "private_metadata": json.dumps({"incident_id": incident_id}),
+            "title": {"type": "plain_text", "text": "Add a timeline note"},
+            "submit": {"type": "plain_text", "text": "Add note"},
+            "blocks": [{"type": "input", "block_id": "note", "label": {
+                "type": "plain_text", "text": "Note"}, "element": {
+                "type": "plain_text_input", "action_id": "note", "multiline": True}}],
+        })
+
+    @app.view(NOTE_CALLBACK)
+    async def note_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        text = (_value(view, "note") or "").strip()
+        if not text:
+            await ack(response_action="errors", errors={"note": "Write the note first."})
+            return
+        await ack()
+        user = body["user"]
+        actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
+        incident_id = _metadata(view).get("incident_id", "")
+        try:
+            await ctx.service.add_note(IncidentRef(incident_id=uuid.UUID(incident_id)), actor,
+                                       text, echo=True)
+        except (ValueError, DomainError) as exc:
+            log.warning("note.refused", error=str(exc))
+
+    @app.view(DECLARE_CALLBACK)
+    async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        title = (_value(view, "title") or "").strip()
+        severity_text = _value(view, "severity") or ""
+        model = (_value(view, "model") or "").strip()
+        errors: dict[str, str] = {}
+        if not title:
+            errors["title"] = "A title is required."
+        severity = None
+        try:
+            severity = Severity.parse(severity_text)
+        except DomainError as exc:
+            errors["severity"] = str(exc)
+        known = [m.name for m in await ctx.service.list_models()]
+        if model.lower() not in {n.lower() for n in known}:
+            errors["model"] = (f"Unknown model `{model}`. Valid: {', '.join(known)}"
+                               if known else "No models registered yet.")[:150]
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        assert severity is not None
+        user = body["user"]
+        actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
+        labels = [x for x in (_value(view, "labels") or "").split(",") if x.strip()]
+        incident = await ctx.service.declare(DeclareIncident(
+            title=title, severity=severity, model_name=model,
+            description=(_value(view, "description") or "").strip() or None, labels=labels),
+            actor)
+        text = confirmation(incident.key, severity.label, model, title, ctx.incident_channel)
+        channel = _metadata(view).get("channel_id")
+        try:
+            if channel:
+                await ctx.client.chat_postEphemeral(channel=channel, user=user["id"], text=text)
+            else:
+                raise LookupError("no origin channel")
+        except Exception:  # the bot may not be in that channel: say it in a DM instead
+            await ctx.client.chat_postMessage(channel=user["id"], text=text)
+
+
+def _status_button(ctx: SlackContext, verb: str) -> Any:
+    async def status_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        try:
+            user = body["user"]
+            incident_id = uuid.UUID(body["actions"][0]["value"])
+            actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
+            outcome = await ctx.service.change_status(IncidentRef(incident_id=incident_id),
+                                                      VERB_TARGET[verb], actor)
+            if not outcome.changed:
+                await ctx.reply(body, respond, f":information_source: {outcome.message}")
+        except DomainError as exc:
+            await ctx.reply(body, respond, f":warning: {exc}")
+        except (KeyError, ValueError, IndexError, TypeError):
+            await ctx.reply(body, respond,
+                            ":warning: That button is not attached to a known incident.")
+
+    status_button.__name__ = f"button_{verb}"
+    return status_button
+
+
+def _value(view: dict[str, Any], block_id: str) -> str | None:
+    block = view.get("state", {}).get("values", {}).get(block_id, {})
+    for element in block.values():
+        if element.get("selected_option"):
+            return element["selected_option"].get("value")
+        if "value" in element:
+            return element.get("value")
+    return None
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+        return data if isinstance(data, dict) else {}
+    except json.JSONDecodeError:
+        return {}

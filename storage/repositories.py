@@ -1,0 +1,224 @@
+"""Repositories implementing the domain ports over one SQLAlchemy async connection."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.model import AuditEvent, Incident, MLModel, Status, TimelineEvent
+from domain.ports import ConcurrentUpdate, OutboxMessage, SlackLink
+from storage import tables as t
+
+
+def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    """A dialect insert that supports ON CONFLICT DO NOTHING."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _row_to(cls: type, row: sa.Row) -> Any:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in row._mapping.items() if k in names})
+
+
+class SqlIncidentRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, incident: Incident) -> None:
+        await self.conn.execute(t.incidents.insert().values(**_incident_values(incident)))
+
+    async def get(self, incident_id: uuid.UUID) -> Incident | None:
+        row = (await self.conn.execute(
+            sa.select(t.incidents).where(t.incidents.c.id == incident_id))).first()
+        return _row_to(Incident, row) if row else None
+
+    async def get_by_number(self, number: int) -> Incident | None:
+        row = (await self.conn.execute(
+            sa.select(t.incidents).where(t.incidents.c.number == number))).first()
+        return _row_to(Incident, row) if row else None
+
+    async def next_number(self) -> int:
+        if self.conn.dialect.name == "postgresql":
+            # Serialise number allocation across replicas for the rest of this transaction.
+            await self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
+        current = (await self.conn.execute(sa.select(sa.func.max(t.incidents.c.number)))).scalar()
+        return (current or 0) + 1
+
+    async def save(self, incident: Incident) -> None:
+        """Optimistic concurrency: the row must still carry the version we read."""
+        expected = incident.version
+        values = _incident_values(incident)
+        values["version"] = expected + 1
+        result = await self.conn.execute(
+            t.incidents.update()
+            .where(t.incidents.c.id == incident.id, t.incidents.c.version == expected)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"{incident.key} changed meanwhile")
+        incident.version = expected + 1
+
+    async def list(self, statuses: Sequence[Status] | None = None, limit: int = 50) -> list[Incident]:
+        query = sa.select(t.incidents).order_by(t.incidents.c.number.desc()).limit(limit)
+        if statuses:
+            query = query.where(t.incidents.c.status.in_(list(statuses)))
+        return [_row_to(Incident, r) for r in (await self.conn.execute(query)).all()]
+
+    async def find_open_for_model(self, model_id: uuid.UUID, trigger_source: str) -> Incident | None:
+        query = (
+            sa.select(t.incidents)
+            .where(
+                t.incidents.c.model_id == model_id,
+                t.incidents.c.trigger_source == trigger_source,
+                t.incidents.c.status.in_([s for s in Status if s.is_active]),
+            )
+            .order_by(t.incidents.c.number.desc())
+            .limit(1)
+        )
+        row = (await self.conn.execute(query)).first()
+        return _row_to(Incident, row) if row else None
+
+
+def _incident_values(incident: Incident) -> dict[str, Any]:
+    return {f.name: getattr(incident, f.name) for f in fields(Incident)}
+
+
+class SqlTimelineRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, event: TimelineEvent) -> bool:
+        values = {f.name: getattr(event, f.name) for f in fields(TimelineEvent)}
+        stmt = _insert(self.conn, t.incident_timeline).values(**values)
+        if event.source_ref:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["source_ref"])
+        result = await self.conn.execute(stmt)
+        return result.rowcount == 1
+
+    async def for_incident(self, incident_id: uuid.UUID) -> list[TimelineEvent]:
+        query = (
+            sa.select(t.incident_timeline)
+            .where(t.incident_timeline.c.incident_id == incident_id)
+            .order_by(t.incident_timeline.c.occurred_at, t.incident_timeline.c.created_at)
+        )
+        return [_row_to(TimelineEvent, r) for r in (await self.conn.execute(query)).all()]
+
+
+class SqlModelRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, model: MLModel) -> None:
+        await self.conn.execute(
+            t.models.insert().values(**{f.name: getattr(model, f.name) for f in fields(MLModel)}))
+
+    async def save(self, model: MLModel) -> None:
+        values = {f.name: getattr(model, f.name) for f in fields(MLModel)}
+        await self.conn.execute(t.models.update().where(t.models.c.id == model.id).values(**values))
+
+    async def get(self, model_id: uuid.UUID) -> MLModel | None:
+        row = (await self.conn.execute(sa.select(t.models).where(t.models.c.id == model_id))).first()
+        return _row_to(MLModel, row) if row else None
+
+    async def get_by_name(self, name: str) -> MLModel | None:
+        row = (await self.conn.execute(
+            sa.select(t.models).where(sa.func.lower(t.models.c.name) == name.lower()))).first()
+        return _row_to(MLModel, row) if row else None
+
+    async def list(self) -> list[MLModel]:
+        rows = (await self.conn.execute(sa.select(t.models).order_by(t.models.c.name))).all()
+        return [_row_to(MLModel, r) for r in rows]
+
+
+class SqlAuditRepository:
+    def __init__(self, conn: AsyncConnection, added: list[AuditEvent]) -> None:
+        self.conn = conn
+        self._added = added
+
+    async def add(self, event: AuditEvent) -> None:
+        values = {f.name: getattr(event, f.name) for f in fields(AuditEvent)}
+        await self.conn.execute(t.audit_events.insert().values(**values))
+        self._added.append(event)
+
+    async def list(self, resource_id: str | None = None) -> list[AuditEvent]:
+        query = sa.select(t.audit_events).order_by(t.audit_events.c.seq)
+        if resource_id is not None:
+            query = query.where(t.audit_events.c.resource_id == resource_id)
+        return [_row_to(AuditEvent, r) for r in (await self.conn.execute(query)).all()]
+
+
+class SqlOutboxRepository:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.added = 0
+
+    async def add(self, message: OutboxMessage) -> None:
+        stmt = _insert(self.conn, t.outbox).values(
+            kind=message.kind,
+            incident_id=message.incident_id,
+            payload=message.payload,
+            status="pending",
+            attempts=0,
+            created_at=self.now,
+            next_attempt_at=self.now,
+            dedup_key=message.dedup_key,
+        )
+        if message.dedup_key:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
+        await self.conn.execute(stmt)
+        self.added += 1
+
+
+class SqlSlackLinkRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, incident_id: uuid.UUID) -> SlackLink | None:
+        row = (await self.conn.execute(
+            sa.select(t.slack_links).where(t.slack_links.c.incident_id == incident_id))).first()
+        return _row_to(SlackLink, row) if row else None
+
+    async def by_channel(self, channel_id: str) -> SlackLink | None:
+        row = (await self.conn.execute(
+            sa.select(t.slack_links).where(t.slack_links.c.channel_id == channel_id))).first()
+        return _row_to(SlackLink, row) if row else None
+
+    async def by_announcement(self, channel_id: str, ts: str) -> SlackLink | None:
+        row = (await self.conn.execute(sa.select(t.slack_links).where(
+            t.slack_links.c.announcement_channel == channel_id,
+            t.slack_links.c.announcement_ts == ts,
+        ))).first()
+        return _row_to(SlackLink, row) if row else None
+
+    async def save(self, link: SlackLink) -> None:
+        values = {f.name: getattr(link, f.name) for f in fields(SlackLink)}
+        stmt = _insert(self.conn, t.slack_links).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["incident_id"],
+            set_={k: v for k, v in values.items() if k != "incident_id"},
+        )
+        await self.conn.execute(stmt)
+
+
+class SqlProcessedEventRepository:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    async def first_time(self, source: str, event_id: str) -> bool:
+        stmt = (
+            _insert(self.conn, t.processed_events)
+            .values(source=source, event_id=event_id, processed_at=self.now)
+            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        )
+        return (await self.conn.execute(stmt)).rowcount == 1

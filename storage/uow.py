@@ -1,0 +1,87 @@
+"""The unit of work: one transaction, the repositories on it, and what it produced."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.model import AuditEvent
+from domain.ports import Clock
+from storage.db import is_sqlite
+from storage.repositories import (
+    SqlAuditRepository,
+    SqlIncidentRepository,
+    SqlModelRepository,
+    SqlOutboxRepository,
+    SqlProcessedEventRepository,
+    SqlSlackLinkRepository,
+    SqlTimelineRepository,
+)
+
+
+class SqlUnitOfWork:
+    """``async with uow: ...; await uow.commit()``; leaving without commit rolls back.
+
+    On SQLite, write transactions are serialised in-process (the embedded default runs one
+    process): SQLite cannot upgrade two concurrent readers to writers without one failing.
+    """
+
+    def __init__(self, engine: AsyncEngine, clock: Clock, write_lock: asyncio.Lock | None) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._write_lock = write_lock
+        self.conn: AsyncConnection | None = None
+        self.audit_added: list[AuditEvent] = []
+        self.committed = False
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        if self._write_lock is not None:
+            await self._write_lock.acquire()
+        try:
+            self.conn = await self.engine.connect()
+            await self.conn.begin()
+        except BaseException:
+            if self._write_lock is not None:
+                self._write_lock.release()
+            raise
+        now = self.clock.now()
+        conn = self.conn
+        self.incidents = SqlIncidentRepository(conn)
+        self.timeline = SqlTimelineRepository(conn)
+        self.models = SqlModelRepository(conn)
+        self.audit = SqlAuditRepository(conn, self.audit_added)
+        self.outbox = SqlOutboxRepository(conn, now)
+        self.slack_links = SqlSlackLinkRepository(conn)
+        self.processed = SqlProcessedEventRepository(conn, now)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            assert self.conn is not None
+            if self.conn.in_transaction():
+                await self.conn.rollback()
+            await self.conn.close()
+        finally:
+            if self._write_lock is not None:
+                self._write_lock.release()
+
+    async def commit(self) -> None:
+        assert self.conn is not None
+        await self.conn.commit()
+        self.committed = True
+
+    async def rollback(self) -> None:
+        assert self.conn is not None
+        await self.conn.rollback()
+
+
+def write_lock_for(engine: AsyncEngine) -> asyncio.Lock | None:
+    """SQLite (embedded, one process) serialises writers; PostgreSQL needs no lock."""
+    return asyncio.Lock() if is_sqlite(str(engine.url)) else None
+
+
+def uow_factory(engine: AsyncEngine, clock: Clock,
+                write_lock: asyncio.Lock | None = None) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine, clock, write_lock)

@@ -1,0 +1,134 @@
+"""Nothing lost when Slack fails; nothing but clear 4xx answers for bad requests."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+from pathlib import Path
+
+import pytest
+import structlog
+
+from bot.rendering import ACTION_RESOLVE
+from domain.services import IncidentRef
+from tests.databases import sqlite_url
+from tests.e2e.harness import LocalStack
+
+DECLARE = "declare P1 credit-risk-v3 Null predictions since 14:02"
+
+
+def fast_retries() -> dict[str, float]:
+    return {"outbox_backoff_seconds": 0.05, "outbox_max_backoff_seconds": 0.3}
+
+
+async def test_a_slack_outage_delays_messages_but_loses_and_repeats_none(database_url: str) -> None:
+    async with LocalStack(database_url, settings_overrides=fast_retries()) as stack:
+        stack.slack.set_down(True)
+        code, _ = await stack.driver.slash_command(DECLARE)
+        assert code == 200  # the declaration does not wait for Slack
+        await asyncio.sleep(0.2)
+        assert (await stack.container.service.view(IncidentRef(number=1))).incident.number == 1
+        code, _ = await stack.driver.slash_command("resolve 1 fixed", user_id="U0RESPOND")
+        await asyncio.sleep(1.0)  # several delivery attempts fail meanwhile
+        assert await stack.container.outbox_store.pending_count() > 0
+        stack.slack.set_down(False)
+        await stack.settle()
+        incidents = stack.slack.channel_id("ml-incidents")
+        [announcement] = stack.slack.top_level(incidents)
+        assert "(resolved)" in announcement["text"]
+        assert len(stack.slack.calls_to("conversations.create")) == sum(
+            1 for c in stack.slack.calls_to("conversations.create") if c.ok)
+        assert [c.ok for c in stack.slack.calls_to("conversations.create")].count(True) == 1
+        replies = stack.slack.thread(incidents, announcement["ts"])[1:]
+        assert [r["text"].split("*")[1] for r in replies] == ["INC-1 resolved"]
+
+
+async def test_rate_limits_are_honoured_with_retry_after(tmp_path: Path) -> None:
+    async with LocalStack(sqlite_url(tmp_path), settings_overrides=fast_retries()) as stack:
+        stack.slack.rate_limit_next(2, retry_after=1, method="chat.postMessage")
+        await stack.driver.slash_command(DECLARE)
+        await stack.settle(timeout=15)
+        posts = stack.slack.calls_to("chat.postMessage")
+        limited = [c for c in posts if c.status == 429]
+        delivered = [c for c in posts if c.ok]
+        assert len(limited) == 2
+        assert delivered[0].time - limited[0].time >= 1.0  # waited for Retry-After
+        assert len(stack.slack.top_level("ml-incidents")) == 1
+
+
+@pytest.mark.parametrize("sign", ["none", "wrong", "stale"])
+async def test_unsigned_wrongly_signed_and_stale_requests_get_401(tmp_path: Path, sign: str) -> None:
+    async with LocalStack(sqlite_url(tmp_path)) as stack:
+        code, body = await stack.driver.slash_command(DECLARE, sign=sign)  # type: ignore[arg-type]
+        assert code == 401 and "signature" in body["error"]
+        await asyncio.sleep(0.1)
+        assert await stack.container.service.list_incidents() == []
+
+
+MALFORMED = [
+    ("payload=notjson", "application/x-www-form-urlencoded", 400),
+    ("{not json", "application/json", 400),
+    ('payload={"type": "block_actions"}', "application/x-www-form-urlencoded", 400),
+    ('payload={"type": "view_submission", "view": {}, "user": {"id": "U1"}}',
+     "application/x-www-form-urlencoded", 400),
+    ('{"type": "event_callback", "event": "x"}', "application/json", 400),
+    ('{"type": "nonsense"}', "application/json", 404),
+    ("", "application/json", 404),
+]
+
+
+async def test_malformed_payloads_get_a_4xx_with_a_reason_and_no_traceback(tmp_path: Path) -> None:
+    async with LocalStack(sqlite_url(tmp_path)) as stack:
+        with structlog.testing.capture_logs() as logs:
+            for body, content_type, expected in MALFORMED:
+                code, answer = await stack.driver.post(body, content_type)
+                assert code == expected, (body, code, answer)
+                assert answer["error"]
+        assert not [e for e in logs if e.get("log_level") in ("error", "critical")
+                    or "exc_info" in e]
+
+
+async def test_a_thousand_random_command_texts_get_a_reply_and_never_a_5xx(tmp_path: Path) -> None:
+    rng = random.Random(20261122)
+    words = ["declare", "ack", "resolve", "note", "assign", "severity", "status", "timeline",
+             "list", "close", "reopen", "P1", "sev-9", "<@U0RESPOND|bob>", "42", "INC-1",
+             "credit-risk-v3", "'; DROP TABLE incidents;--", "\u202e", "🔥", "%s", "{}", "\x00"]
+    alphabet = string.printable + "éü漢字🙂\u00a0"
+
+    def random_text() -> str:
+        if rng.random() < 0.5:
+            return " ".join(rng.choice(words) for _ in range(rng.randint(0, 6)))
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
+
+    async with LocalStack(sqlite_url(tmp_path)) as stack:
+        await stack.driver.slash_command(DECLARE)
+        with structlog.testing.capture_logs() as logs:
+            sem = asyncio.Semaphore(20)
+
+            async def one(text: str) -> int:
+                async with sem:
+                    code, body = await stack.driver.slash_command(text, user_id="U0RESPOND")
+                    return code
+
+            codes = await asyncio.gather(*(one(random_text()) for _ in range(1000)))
+            await stack.settle(timeout=30)
+
+            def answered() -> int:
+                """In the ack body, through response_url, or as an opened declare form."""
+                in_ack = sum(1 for r in stack.driver.sent if r.kind == "slash_command" and r.response)
+                return in_ack + len(stack.driver.responses) + len(stack.slack.opened_views)
+
+            await stack.slack.wait_until(lambda: answered() >= 1001, 20)
+        assert set(codes) == {200}
+        assert not [e for e in logs if e.get("log_level") in ("error", "critical")
+                    or "exc_info" in e], [e for e in logs if e.get("log_level") == "error"][:3]
+
+
+async def test_a_resolve_click_on_a_deleted_incident_is_refused_politely(tmp_path: Path) -> None:
+    async with LocalStack(sqlite_url(tmp_path)) as stack:
+        code, _ = await stack.driver.block_action(ACTION_RESOLVE, value="not-a-uuid",
+                                                  channel_id=stack.slack.channel_id("ml-incidents"))
+        assert code == 200
+        await stack.slack.wait_until(lambda: stack.driver.responses, 5)
+        assert "not attached to a known incident" in stack.driver.responses[-1]["body"]["text"]

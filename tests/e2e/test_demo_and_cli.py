@@ -1,0 +1,76 @@
+"""The README's first command and the operator CLI, run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+async def test_demo_plays_a_whole_incident(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.demo import run_demo
+
+    assert await run_demo(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}") == 0
+    out = capsys.readouterr().out
+    for line in ("Declared *INC-1* [SEV-1]", "bot creates channel #inc-1-null-predictions-since-14-02",
+                 "bot invites alice", "bot pins the incident summary",
+                 "*INC-1 acknowledged* by <@U0RESPOND>", "note           bob: Feature store",
+                 "*INC-1 mitigated*", "*INC-1 resolved*", "incident.created         by alice",
+                 "INC-1 is resolved"):
+        assert line in out, line
+
+
+def test_models_registry_and_migrations_from_the_command_line(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    assert "database at revision" in cli("db", "upgrade", env=env).stdout
+    assert cli("db", "current", env=env).stdout.strip()
+    added = cli("models", "add", "credit-risk-v3", "--version", "3.1.0", "--stage", "production",
+                "--team", "risk-ml", "--labels", "revenue-critical", env=env)
+    assert "registered credit-risk-v3 v3.1.0 (production, team risk-ml)" in added.stdout
+    models_file = tmp_path / "models.yml"
+    models_file.write_text(
+        "models:\n"
+        "  - {name: fraud-detector, version: 2.0.0, team: fraud}\n"
+        "  - {name: credit-risk-v3, version: 3.2.0, team: risk-ml, labels: [revenue-critical]}\n")
+    loaded = cli("models", "load", str(models_file), env=env)
+    assert "registered fraud-detector v2.0.0" in loaded.stdout
+    assert "updated credit-risk-v3 v3.2.0" in loaded.stdout
+    listed = cli("models", "list", env=env).stdout
+    assert "credit-risk-v3\tv3.2.0\tproduction\tteam=risk-ml\trevenue-critical" in listed
+    assert "fraud-detector\tv2.0.0" in listed
+
+
+def test_a_bad_models_file_is_refused_with_the_reason(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    bad = tmp_path / "models.yml"
+    bad.write_text("models:\n  - {name: x, version: 1, team: t, stage: retired}\n")
+    result = cli("models", "load", str(bad), env=env, check=False)
+    assert result.returncode == 2 and "models.0.stage" in result.stderr
+    missing = cli("models", "load", str(tmp_path / "nope.yml"), env=env, check=False)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_serve_without_credentials_points_to_the_demo(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(ROOT / "tests")  # no .env here
+    assert main(["serve"]) == 2
+    assert "incident-bot demo" in capsys.readouterr().err
+    assert main(["serve", "--socket-mode"]) == 2
+    assert "SLACK_APP_TOKEN" in capsys.readouterr().err

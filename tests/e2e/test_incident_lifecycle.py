@@ -1,0 +1,235 @@
+"""A whole incident, driven as Slack drives the bot: signed HTTP requests to /slack/events, the
+real slack_sdk client posting to the Slack stand-in. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from bot.rendering import ACTION_ACK, ACTION_MITIGATE, ACTION_NOTE, ACTION_RESOLVE
+from domain.model import Status, TimelineEventType
+from domain.services import IncidentRef
+from tests.e2e.conftest import wait_response
+from tests.e2e.harness import LocalStack
+
+DECLARER, RESPONDER = "U0DECLARER", "U0RESPOND"
+CHANNEL = "inc-1-null-predictions-since-14-02"
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for b in message.get("blocks", []) if b["type"] == "actions"
+            for e in b["elements"]]
+
+
+async def declare(stack: LocalStack, text: str = "declare P1 credit-risk-v3 Null predictions "
+                                                  "since 14:02") -> dict[str, Any]:
+    before = len(stack.driver.responses)
+    status, body = await stack.driver.slash_command(text, user_id=DECLARER)
+    assert status == 200
+    await wait_response(stack, before + 1)  # the declarer's confirmation
+    await stack.settle()
+    return stack.slack.top_level("ml-incidents")[-1]
+
+
+async def test_declare_at_once_announces_creates_the_channel_and_confirms(stack: LocalStack) -> None:
+    announcement = await declare(stack)
+    confirmation = await wait_response(stack, 1)
+    assert "Declared *INC-1* [SEV-1] on `credit-risk-v3`" in confirmation
+    assert stack.driver.responses[-1]["body"]["response_type"] == "ephemeral"
+
+    assert announcement["text"].startswith(":red_circle: INC-1 [SEV-1] Null predictions")
+    assert buttons(announcement) == [ACTION_ACK, ACTION_MITIGATE, ACTION_RESOLVE, ACTION_NOTE]
+    rendered = str(announcement["blocks"])
+    for fact in ("SEV-1", "credit-risk-v3", "open", "Commander", "Acknowledge by",
+                 "Mitigate by", "Resolve by"):
+        assert fact in rendered
+
+    channel = stack.slack.channel_by_name(CHANNEL)
+    assert channel is not None
+    assert f"<#{channel['id']}>" in rendered  # the announcement links the incident channel
+    assert DECLARER in stack.slack.members(channel["id"])
+    assert stack.slack.topic(channel["id"]).startswith("SEV-1 · open · credit-risk-v3")
+    [pinned] = stack.slack.pinned(channel["id"])
+    summary = stack.slack.message(channel["id"], pinned)
+    assert summary is not None and "INC-1: Null predictions since 14:02" in summary["text"]
+
+
+async def test_buttons_update_the_announcement_and_reply_in_its_thread(stack: LocalStack) -> None:
+    announcement = await declare(stack)
+    incidents = stack.slack.channel_id("ml-incidents")
+    ts = announcement["ts"]
+    for action, status in ((ACTION_ACK, "investigating"), (ACTION_MITIGATE, "mitigated"),
+                           (ACTION_RESOLVE, "resolved")):
+        code, _ = await stack.driver.block_action(action, message_ts=ts, channel_id=incidents,
+                                                  user_id=RESPONDER)
+        assert code == 200
+        await stack.settle()
+        updated = stack.slack.message(incidents, ts)
+        assert updated is not None and f"({status})" in updated["text"]
+    assert len(stack.slack.calls_to("chat.update")) >= 3
+    replies = [m["text"] for m in stack.slack.thread(incidents, ts)[1:]]
+    assert any("*INC-1 acknowledged* by <@U0RESPOND>" in r and "time to acknowledge" in r
+               for r in replies)
+    assert any("*INC-1 mitigated*" in r and "time to mitigate" in r for r in replies)
+    assert any("*INC-1 resolved*" in r and "time to resolve" in r for r in replies)
+    assert buttons(stack.slack.message(incidents, ts) or {}) == ["incident_reopen", ACTION_NOTE]
+
+
+async def test_double_clicks_and_concurrent_resolves_make_one_status_change(stack: LocalStack) -> None:
+    announcement = await declare(stack)
+    incidents = stack.slack.channel_id("ml-incidents")
+    results = await asyncio.gather(*(stack.driver.block_action(
+        ACTION_RESOLVE, message_ts=announcement["ts"], channel_id=incidents, user_id=RESPONDER)
+        for _ in range(4)))
+    assert all(code == 200 for code, _ in results)
+    await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    changes = [e for e in view.timeline if e.event_type is TimelineEventType.STATUS_CHANGE]
+    assert [e.body for e in changes][1:] == ["open → resolved"]
+    await stack.slack.wait_until(lambda: len(stack.driver.responses) >= 4, 5)
+    assert sum("already *resolved*" in r["body"]["text"] for r in stack.driver.responses) == 3
+
+
+async def test_commands_inside_the_incident_channel(stack: LocalStack) -> None:
+    await declare(stack)
+    channel = stack.slack.channel_by_name(CHANNEL)
+    assert channel
+    n = len(stack.driver.responses)
+
+    async def run(text: str) -> str:
+        nonlocal n
+        await stack.driver.slash_command(text, user_id=RESPONDER, channel_id=channel["id"],
+                                         channel_name=channel["name"])
+        n += 1
+        return await wait_response(stack, n)
+
+    assert "acknowledged" in await run("ack")
+    assert "Noted on INC-1" in await run("note feature store p99 is 4s")
+    assert "is now Incident Commander of INC-1" in await run("assign <@U0RESPOND|bob>")
+    assert "SEV-1 → *SEV-2*" in await run("severity P2")
+    refused = await run("close")
+    assert "cannot move to *closed*" in refused and "`mitigate`" in refused
+    status = await run("status")
+    assert "*INC-1* [SEV-2]" in status and "commander <@U0RESPOND>" in status
+    assert "INC-1" in await run("list")
+    resolved = await run("resolve fixed by rollback")
+    assert "*INC-1 resolved*" in resolved and "> fixed by rollback" in resolved
+    timeline = await run("timeline")
+    for event in ("status_change", "note", "feature store p99 is 4s", "investigating → resolved"):
+        assert event in timeline
+    code, body = await stack.driver.slash_command("help", channel_id=channel["id"])
+    assert code == 200 and "`/incident` commands" in body["text"]  # answered in the ack itself
+    await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1))
+    assert view.incident.assigned_to == RESPONDER and view.incident.status is Status.RESOLVED
+
+
+async def test_commands_elsewhere_take_the_incident_number(stack: LocalStack) -> None:
+    await declare(stack)
+    await stack.driver.slash_command("resolve 1 fixed by rollback", user_id=RESPONDER)
+    assert "*INC-1 resolved*" in await wait_response(stack, 2)
+    await stack.driver.slash_command("ack", user_id=RESPONDER)
+    assert "not an incident channel" in await wait_response(stack, 3)
+    await stack.driver.slash_command("ack 99", user_id=RESPONDER)
+    assert "No incident INC-99" in await wait_response(stack, 4)
+
+
+async def test_unknown_model_or_severity_is_refused_naming_valid_values(stack: LocalStack) -> None:
+    status, body = await stack.driver.slash_command("declare P7 credit-risk-v3 broken")
+    assert status == 200 and "P1, P2, P3, P4" in body["text"]
+    assert body["response_type"] == "ephemeral"
+    await stack.driver.slash_command("declare P2 no-such-model predictions are stale")
+    text = await wait_response(stack, 1)
+    assert "Unknown model `no-such-model`" in text and "`credit-risk-v3`" in text
+    assert "`fraud-detector`" in text
+    assert await stack.container.service.list_incidents() == []
+
+
+async def test_partial_declare_opens_a_modal_that_declares_on_submit(stack: LocalStack) -> None:
+    await stack.driver.slash_command("declare P2 fraud-detector", user_id=DECLARER)
+    await stack.slack.wait_for_call("views.open")
+    view = stack.slack.latest_view("declare_incident")
+    assert view is not None
+    ids = [b["block_id"] for b in view["blocks"]]
+    assert ids == ["title", "severity", "model", "description", "labels"]
+    code, body = await stack.driver.view_submission("declare_incident", {
+        "title": "", "severity": "p2", "model": "fraud-detector"}, user_id=DECLARER)
+    assert code == 200 and body["response_action"] == "errors" and "title" in body["errors"]
+    code, body = await stack.driver.view_submission("declare_incident", {
+        "title": "Scores all zero", "severity": "p2", "model": "fraud-detector",
+        "description": "since the 14:00 deploy", "labels": "payments, Deploy"}, user_id=DECLARER)
+    assert code == 200 and not body
+    await stack.settle()
+    view_ = await stack.container.service.view(IncidentRef(number=1))
+    assert view_.incident.title == "Scores all zero"
+    assert view_.incident.labels == ["payments", "deploy"]
+    assert view_.incident.description == "since the 14:00 deploy"
+    assert stack.slack.channel_by_name("inc-1-scores-all-zero") is not None
+
+
+async def test_add_note_button_opens_a_modal_and_records_the_note(stack: LocalStack) -> None:
+    announcement = await declare(stack)
+    incidents = stack.slack.channel_id("ml-incidents")
+    await stack.driver.block_action(ACTION_NOTE, message_ts=announcement["ts"],
+                                    channel_id=incidents, user_id=RESPONDER)
+    await stack.slack.wait_for_call("views.open")
+    await stack.driver.view_submission("add_note", {"note": "upstream schema change"},
+                                       user_id=RESPONDER)
+    await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    notes = [(e.body, e.author) for e in view.timeline if e.event_type is TimelineEventType.NOTE]
+    assert notes == [("upstream schema change", RESPONDER)]
+
+
+async def test_thread_replies_and_channel_messages_become_notes_once(stack: LocalStack) -> None:
+    announcement = await declare(stack)
+    incidents = stack.slack.channel_id("ml-incidents")
+    channel = stack.slack.channel_by_name(CHANNEL)
+    assert channel
+    await stack.driver.user_says(incidents, RESPONDER, "looking at the feature store",
+                                 thread_ts=announcement["ts"])
+    await stack.driver.user_says(channel["id"], DECLARER, "rollback started")
+    await stack.driver.redeliver_last_event(retry_num=1)  # Slack retry: same event id
+    await stack.driver.redeliver_last_event(retry_num=2)
+    # neither bot messages, joins nor edits are notes
+    for event in (
+        stack.driver.message_event(channel["id"], None, "bot says hi", bot_id="B0OTHER"),
+        stack.driver.message_event(channel["id"], RESPONDER, "<@U0RESPOND> has joined",
+                                   subtype="channel_join"),
+        stack.driver.message_event(channel["id"], RESPONDER, "rollback started (edited)",
+                                   subtype="message_changed"),
+        stack.driver.message_event(incidents, RESPONDER, "unrelated chatter"),
+    ):
+        code, _ = await stack.driver.event(event)
+        assert code == 200
+    await asyncio.sleep(0.3)
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    notes = [(e.body, e.author, e.author_name) for e in view.timeline
+             if e.event_type is TimelineEventType.NOTE]
+    assert notes == [("looking at the feature store", RESPONDER, "bob"),
+                     ("rollback started", DECLARER, "alice")]
+    first_note = next(e for e in view.timeline if e.event_type is TimelineEventType.NOTE)
+    assert abs(first_note.occurred_at.timestamp() - float(
+        stack.slack.thread(incidents, announcement["ts"])[1]["ts"])) < 0.001
+
+
+async def test_every_action_is_audited_with_the_slack_actor_and_logged(stack: LocalStack) -> None:
+    with structlog.testing.capture_logs() as logs:
+        announcement = await declare(stack)
+        await stack.driver.block_action(ACTION_ACK, message_ts=announcement["ts"],
+                                        channel_id=stack.slack.channel_id("ml-incidents"),
+                                        user_id=RESPONDER)
+        await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1))
+    async with stack.container.uow_factory() as uow:
+        audit = await uow.audit.list(str(view.incident.id))
+    assert [(a.action, a.actor, a.actor_name) for a in audit] == [
+        ("incident.created", DECLARER, "alice"), ("incident.status_updated", RESPONDER, "bob")]
+    assert audit[1].details == {"number": 1, "from": "open", "to": "investigating",
+                                "reason": None}
+    assert all(a.occurred_at.utcoffset().total_seconds() == 0 for a in audit)  # type: ignore[union-attr]
+    audit_lines = [e for e in logs if e.get("log_type") == "audit"]
+    assert [(e["action"], e["actor"], e["resource_id"]) for e in audit_lines] == [
+        (a.action, a.actor, a.resource_id) for a in audit]

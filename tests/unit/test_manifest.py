@@ -1,0 +1,74 @@
+"""manifest.yml is a valid Slack app manifest whose bot scopes are exactly what the code uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CODE_DIRS = ("bot", "handlers", "scheduler", "domain", "storage")
+
+# Slack Web API method (as slack_sdk names it) -> the bot scope it needs (None: no scope).
+METHOD_SCOPES: dict[str, str | None] = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "chat_getPermalink": None,
+    "conversations_create": "channels:manage",
+    "conversations_setTopic": "channels:manage",
+    "conversations_setPurpose": "channels:manage",
+    "conversations_invite": "channels:manage",
+    "pins_add": "pins:write",
+    "users_info": "users:read",
+    "users_lookupByEmail": "users:read.email",
+    "usergroups_users_list": "usergroups:read",
+    "usergroups_list": "usergroups:read",
+    "files_upload_v2": "files:write",
+    "views_open": None,
+    "views_update": None,
+    "views_publish": None,
+    "auth_test": None,
+}
+EVENT_SCOPES = {"message.channels": "channels:history", "message.groups": "groups:history"}
+STANDIN_FILES = {"slack_standin.py", "slack_driver.py", "demo.py"}
+
+
+def manifest() -> dict:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def methods_called() -> set[str]:
+    called: set[str] = set()
+    for folder in CODE_DIRS:
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name in STANDIN_FILES:
+                continue
+            called |= set(re.findall(r"client\.([a-z]+_[A-Za-z0-9_]+)\(", path.read_text()))
+    return called
+
+
+def test_manifest_has_the_bot_user_command_interactivity_and_events() -> None:
+    m = manifest()
+    assert m["features"]["bot_user"]["display_name"]
+    [command] = m["features"]["slash_commands"]
+    assert command["command"] == "/incident" and command["url"].endswith("/slack/events")
+    assert command["should_escape"] is True  # mentions arrive as <@U...> for `assign`
+    settings = m["settings"]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["interactivity"]["request_url"].endswith("/slack/events")
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert set(settings["event_subscriptions"]["bot_events"]) == set(EVENT_SCOPES)
+
+
+def test_every_called_slack_method_is_known_and_scopes_are_exact() -> None:
+    called = methods_called()
+    unknown = called - METHOD_SCOPES.keys()
+    assert not unknown, f"add these Slack methods to METHOD_SCOPES: {sorted(unknown)}"
+    needed = {METHOD_SCOPES[m] for m in called} - {None}
+    needed |= set(EVENT_SCOPES[e] for e in manifest()["settings"]["event_subscriptions"]["bot_events"])
+    needed.add("commands")
+    declared = set(manifest()["oauth_config"]["scopes"]["bot"])
+    assert declared == needed, (f"missing: {sorted(needed - declared)}, "
+                                f"unused: {sorted(declared - needed)}")
