@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,19 @@ from storage.uow import SqlUnitOfWork, uow_factory, write_lock_for
 log = structlog.get_logger("bot")
 
 Hook = Callable[["Container"], Awaitable[None]]
+
+# Feature modules, each with ``install(container) -> None``: they register their Bolt
+# listeners, /incident verbs (``container.slack.extensions["commands"]``), outbox delivery
+# handlers (``container.dispatcher.handlers``), service observers, HTTP routes and start/stop
+# hooks. A module that is not present is skipped, so features land one at a time.
+FEATURES = (
+    "scheduler.wiring",  # SLO clocks, update cadences, escalation (issue 3)
+    "runbooks.wiring",  # runbook matching and checklists (issue 8)
+    "bot.governance_wiring",  # roles, PII scrubbing, audit chain, postmortems (issue 6)
+    "bot.drift_wiring",  # scheduled drift checks (issue 4)
+    "bot.pagerduty_wiring",  # PagerDuty and Alertmanager webhooks (issue 5)
+    "bot.iac_wiring",  # IaC drift ingestion (issue 7)
+)
 
 
 @dataclass
@@ -125,9 +139,19 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
     slack_commands.register(bolt, ctx)
     slack_interactions.register(bolt, ctx)
     slack_events.register(bolt, ctx)
-    return Container(settings=settings, clock=clock, engine=engine, policy=policy,
-                     metrics=metrics, service=service, slack_client=client, bolt=bolt, slack=ctx,
-                     outbox_store=outbox_store, dispatcher=dispatcher, uow_factory=make_uow)
+    container = Container(settings=settings, clock=clock, engine=engine, policy=policy,
+                          metrics=metrics, service=service, slack_client=client, bolt=bolt,
+                          slack=ctx, outbox_store=outbox_store, dispatcher=dispatcher,
+                          uow_factory=make_uow)
+    for name in FEATURES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue  # the feature is not part of this build
+            raise
+        module.install(container)
+    return container
 
 
 class BotIdentity:

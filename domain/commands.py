@@ -19,8 +19,17 @@ STATUS_VERBS = {"ack", "acknowledge", "mitigate", "resolve", "reopen", "close"}
 VERB_ALIASES = {"acknowledge": "ack", "sev": "severity", "notes": "note", "ls": "list",
                 "show": "status", "?": "help", "open": "declare", "new": "declare",
                 "declare": "declare", "ic": "assign", "commander": "assign"}
-KNOWN_VERBS = ("declare", "ack", "mitigate", "resolve", "reopen", "close", "note", "assign",
-               "severity", "status", "list", "timeline", "models", "help")
+CORE_VERBS = ("declare", "ack", "mitigate", "resolve", "reopen", "close", "note", "assign",
+              "severity", "status", "list", "timeline", "models", "help")
+# Verbs served by feature modules (handlers registered in ``SlackContext.extensions["commands"]``);
+# each maps to its line in the help text. The parser gives them ``number`` and ``rest``.
+FEATURE_VERBS: dict[str, str] = {
+    "update": "`/incident update <text>`: post a stakeholder update (resets the update cadence)",
+    "runbook": "`/incident runbook`: show the matched runbook and its checklist",
+    "postmortem": "`/incident postmortem`: draft the postmortem from the timeline",
+    "drift": "`/incident drift <model>`: run the drift checks for a model now",
+}
+KNOWN_VERBS = CORE_VERBS + tuple(FEATURE_VERBS)
 
 HELP_TEXT = """*`/incident` commands*
 • `/incident declare P1 credit-risk-v3 Null predictions since 14:02`: declare at once
@@ -33,7 +42,8 @@ HELP_TEXT = """*`/incident` commands*
 • `/incident list`: open incidents · `/incident models`: registered models
 Inside an incident channel the incident is implied; elsewhere give its number first:
 `/incident resolve 42 fixed by rollback`.
-Severity: P1..P4 (also p1, sev1, SEV-1)."""
+Severity: P1..P4 (also p1, sev1, SEV-1).
+""" + "\n".join(f"• {line}" for line in FEATURE_VERBS.values())
 
 
 @dataclass

@@ -30,6 +30,11 @@ from domain.state_machine import AlreadyInState, transition
 
 T = TypeVar("T")
 
+# A feature's reaction to an incident change, run inside the same unit of work (so what it
+# writes, e.g. outbox rows for PagerDuty or a runbook checklist, commits with the change).
+# Called as observer(uow, incident, action, details) with the audit action name.
+Observer = Callable[[UnitOfWork, Incident, str, dict[str, Any]], Awaitable[None]]
+
 # Outbox kinds: what the dispatcher in bot/ knows how to deliver.
 ANNOUNCE = "announce"  # post the announcement in the incidents channel
 CREATE_CHANNEL = "create_channel"  # create #inc-N-slug, topic, invite, pin summary
@@ -90,11 +95,13 @@ class IncidentService:
     """The application's use cases, shared by Slack handlers, webhooks, scheduler and CLI."""
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock, policy: Policy,
-                 after_commit: Callable[[Any], None] | None = None) -> None:
+                 after_commit: Callable[[Any], None] | None = None,
+                 observers: list[Observer] | None = None) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.policy = policy
         self.after_commit = after_commit
+        self.observers: list[Observer] = list(observers or [])
 
     async def run(self, work: Callable[[UnitOfWork], Awaitable[T]], attempts: int = 5) -> T:
         """Run ``work`` in a fresh unit of work, retrying when a concurrent writer won."""
@@ -219,12 +226,11 @@ class IncidentService:
             await uow.slack_links.save(SlackLink(
                 incident_id=incident.id,
                 declarer_id=actor.id if actor.is_slack_user else None))
-            await uow.audit.add(self._audit(actor, "incident.created", "incident",
-                                            str(incident.id), {
+            await self._record(uow, actor, "incident.created", incident, {
                 "number": incident.number, "title": incident.title,
                 "severity": incident.severity.value, "model": model.name,
                 "trigger_source": incident.trigger_source.value, "status": "open",
-                "labels": incident.labels}))
+                "labels": incident.labels})
             invite = [u for u in ([actor.id] if actor.is_slack_user else []) + cmd.invite if u]
             await uow.outbox.add(OutboxMessage(ANNOUNCE, incident.id))
             await uow.outbox.add(OutboxMessage(CREATE_CHANNEL, incident.id,
@@ -248,10 +254,9 @@ class IncidentService:
                 incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
                 body=f"{previous.value} → {target.value}" + (f": {reason}" if reason else ""),
                 author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
-            await uow.audit.add(self._audit(actor, "incident.status_updated", "incident",
-                                            str(incident.id), {
+            await self._record(uow, actor, "incident.status_updated", incident, {
                 "number": incident.number, "from": previous.value, "to": target.value,
-                "reason": reason}))
+                "reason": reason})
             await self._announce_change(uow, incident, text)
             return Outcome(incident, text)
 
@@ -271,9 +276,8 @@ class IncidentService:
                 created_at=now, source_ref=source_ref))
             if not added:
                 return Outcome(incident, "Already noted.", changed=False)
-            await uow.audit.add(self._audit(actor, "incident.note_added", "incident",
-                                            str(incident.id), {
-                "number": incident.number, "source_ref": source_ref, "length": len(text)}))
+            await self._record(uow, actor, "incident.note_added", incident, {
+                "number": incident.number, "source_ref": source_ref, "length": len(text)})
             if echo:
                 await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
                     "text": messages.note_echo_text(incident, actor, text)}))
@@ -297,9 +301,8 @@ class IncidentService:
                 body=f"Incident Commander set to <@{commander_id}>", author=actor.id,
                 author_name=actor.name, occurred_at=incident.updated_at,
                 created_at=incident.updated_at))
-            await uow.audit.add(self._audit(actor, "incident.assigned", "incident",
-                                            str(incident.id), {
-                "number": incident.number, "from": previous, "to": commander_id}))
+            await self._record(uow, actor, "incident.assigned", incident, {
+                "number": incident.number, "from": previous, "to": commander_id})
             await uow.outbox.add(OutboxMessage(INVITE, incident.id, {"users": [commander_id]}))
             await self._announce_change(uow, incident, text)
             return Outcome(incident, text)
@@ -324,9 +327,8 @@ class IncidentService:
                 body=f"Severity {previous.label} → {severity.label}", author=actor.id,
                 author_name=actor.name, occurred_at=incident.updated_at,
                 created_at=incident.updated_at))
-            await uow.audit.add(self._audit(actor, "incident.severity_changed", "incident",
-                                            str(incident.id), {
-                "number": incident.number, "from": previous.value, "to": severity.value}))
+            await self._record(uow, actor, "incident.severity_changed", incident, {
+                "number": incident.number, "from": previous.value, "to": severity.value})
             await self._announce_change(uow, incident, text)
             return Outcome(incident, text)
 
@@ -338,6 +340,13 @@ class IncidentService:
         await uow.outbox.add(OutboxMessage(REFRESH, incident.id))
         await uow.outbox.add(OutboxMessage(THREAD, incident.id, {"text": text}))
         await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {"text": text}))
+
+    async def _record(self, uow: UnitOfWork, actor: Actor, action: str, incident: Incident,
+                      details: dict[str, Any]) -> None:
+        """Audit an incident change and let the feature observers react in the same transaction."""
+        await uow.audit.add(self._audit(actor, action, "incident", str(incident.id), details))
+        for observer in self.observers:
+            await observer(uow, incident, action, details)
 
     def _audit(self, actor: Actor, action: str, resource_type: str, resource_id: str,
                details: dict[str, Any]) -> AuditEvent:

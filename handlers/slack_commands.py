@@ -101,7 +101,7 @@ async def dispatch(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
     elif verb in extra:
         await extra[verb](ctx, parsed, body, respond)
     else:
-        await say(HELP_TEXT)
+        await say(f":information_source: `/incident {verb}` is not enabled on this bot.\n{HELP_TEXT}")
 
 
 async def declare(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
