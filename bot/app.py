@@ -281,6 +281,20 @@ def web_app(container: Container) -> web.Application:
     return app
 
 
+async def connect_socket_mode(container: Container) -> Any:
+    """Connect the Bolt app to Slack over Socket Mode (``SLACK_APP_TOKEN``, an ``xapp-`` token).
+
+    The socket client opens its connection with ``apps.connections.open`` through the Bolt app's
+    Web API client, so ``SLACK_API_URL`` points it at a stand-in as well. Returns the handler;
+    ``await handler.close_async()`` disconnects.
+    """
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(container.bolt, container.settings.slack_app_token)
+    await handler.connect_async()
+    return handler
+
+
 def payload_shape_problem(body: dict[str, Any]) -> str | None:
     """What Bolt's matchers would trip on in a signed payload, as a 400 reason (else None)."""
     kind = body.get("type")

@@ -80,7 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _serve_async(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build, serve_http
+    from bot.app import build, connect_socket_mode, serve_http
 
     container = build(settings)
     await container.start()
@@ -89,10 +89,7 @@ async def _serve_async(settings: Settings, args: argparse.Namespace) -> int:
     runner = await serve_http(container, host, port)
     socket_handler = None
     if args.socket_mode:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        socket_handler = AsyncSocketModeHandler(container.bolt, settings.slack_app_token)
-        await socket_handler.connect_async()
+        socket_handler = await connect_socket_mode(container)
     print(f"incident-bot listening on http://{host}:{port} "
           f"({'Socket Mode' if args.socket_mode else 'HTTP mode: /slack/events'})", flush=True)
     stop = asyncio.Event()

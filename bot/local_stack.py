@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import Container, build, serve_http
+from bot.app import Container, build, connect_socket_mode, serve_http
 from bot.settings import Settings
 from bot.slack_driver import SlackDriver
 from bot.slack_standin import SlackStandIn
@@ -23,6 +23,7 @@ from domain.ports import Clock
 
 SIGNING_SECRET = "local-signing-secret"
 BOT_TOKEN = "xoxb-local-token"
+APP_TOKEN = "xapp-1-local-app-token"
 ADMIN = Actor("U0ADMIN", "admin")
 
 
@@ -32,6 +33,7 @@ class LocalStack:
     clock: Clock | None = None
     policy: Policy | None = None
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    socket_mode: bool = False  # drive the bot over Socket Mode instead of signed HTTP
     slack: SlackStandIn = field(init=False)
     driver: SlackDriver = field(init=False)
     container: Container = field(init=False)
@@ -48,6 +50,7 @@ class LocalStack:
             slack_api_url=api_url,
             database_url=self.database_url,
             outbox_poll_seconds=0.05,
+            slack_app_token=APP_TOKEN if self.socket_mode else None,
             **self.settings_overrides,
         )
         self.container = build(settings, clock=self.clock, policy=self.policy)
@@ -57,6 +60,10 @@ class LocalStack:
         self.url = f"http://{host}:{port}"
         self.driver = SlackDriver(self.url, SIGNING_SECRET, slack=self.slack)
         await self.driver.__aenter__()
+        self._socket: Any = None
+        if self.socket_mode:
+            self._socket = await connect_socket_mode(self.container)
+            self.driver.socket_mode = True
         for name, team, labels in (("credit-risk-v3", "risk-ml", ["revenue-critical"]),
                                    ("fraud-detector", "fraud", [])):
             await self.container.service.register_model(
@@ -64,6 +71,8 @@ class LocalStack:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
         await self.driver.__aexit__(None, None, None)
         await self.runner.cleanup()
         await self.container.stop()

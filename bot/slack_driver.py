@@ -104,6 +104,9 @@ class SlackDriver:
         self._session = session
         self._own_session = session is None
         self._own_slack: SlackStandIn | None = None
+        # When True, requests travel as Socket Mode envelopes over the linked stand-in's
+        # WebSocket instead of signed HTTP posts (the app must be connected in Socket Mode).
+        self.socket_mode = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -192,13 +195,27 @@ class SlackDriver:
         record.elapsed = time.monotonic() - started
         return record.status, record.response
 
+    async def _over_socket(self, kind: str, payload: JSON, retry_num: int | None = None) -> Result:
+        """Deliver as Slack does in Socket Mode; the ack's payload stands in for the HTTP body."""
+        if self.slack is None:
+            raise RuntimeError("Socket Mode needs a linked stand-in")
+        envelope_type = {"slash_command": "slash_commands", "event_callback": "events_api"}.get(
+            kind, "interactive")
+        ack = await self.slack.socket_deliver(envelope_type, payload, retry_attempt=retry_num or 0)
+        return 200, ack
+
     async def _post_form(self, fields: JSON, *, kind: str, sign: SignMode,
                          timestamp: int | None = None, payload: JSON | None = None) -> Result:
+        if self.socket_mode:
+            return await self._over_socket(kind, payload or fields)
         return await self.post(urlencode(fields), "application/x-www-form-urlencoded", kind=kind,
                                sign=sign, timestamp=timestamp, payload=payload or fields)
 
     async def _post_json(self, body: JSON, *, kind: str, sign: SignMode, timestamp: int | None = None,
                          headers: dict[str, str] | None = None) -> Result:
+        if self.socket_mode:
+            retry = (headers or {}).get("X-Slack-Retry-Num")
+            return await self._over_socket(kind, body, int(retry) if retry else None)
         return await self.post(json.dumps(body), "application/json", kind=kind, sign=sign,
                                timestamp=timestamp, headers=headers, payload=body)
 

@@ -35,6 +35,7 @@ import mimetypes
 import re
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -401,6 +402,10 @@ class SlackStandIn:
         self._counter = 0
         self._tick: asyncio.Event | None = None
 
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_acks: dict[str, asyncio.Future[JSON]] = {}
+        self.socket_connections = 0  # how many Socket Mode connections were ever opened
+
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._host = "127.0.0.1"
@@ -448,6 +453,7 @@ class SlackStandIn:
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "files.info": self._files_info,
+            "apps.connections.open": self._apps_connections_open,
         }
         self._seed(seed_users)
 
@@ -461,6 +467,7 @@ class SlackStandIn:
         app.router.add_post("/upload/v1/{upload_id}", self._handle_upload)
         app.router.add_get("/files/{file_id}/{name}", self._handle_download)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_get("/socket-mode", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         self._host = host
@@ -473,6 +480,8 @@ class SlackStandIn:
 
     async def stop(self) -> None:
         """Close the listener and every open connection."""
+        for ws in list(self._sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -847,6 +856,79 @@ class SlackStandIn:
         if not valid:
             raise SlackError("invalid_auth")
 
+    @staticmethod
+    def _check_app_token(request: web.Request, params: JSON) -> None:
+        """``apps.connections.open`` takes only an app-level ``xapp-`` token, as in Slack."""
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else str(params.get("token") or "")
+        if not token:
+            raise SlackError("not_authed")
+        if token.startswith("xox"):
+            raise SlackError("not_allowed_token_type")
+        if not token.startswith("xapp-"):
+            raise SlackError("invalid_auth")
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    def _apps_connections_open(self, params: JSON) -> JSON:
+        ws_origin = self.origin.replace("http://", "ws://", 1)
+        return {"url": f"{ws_origin}/socket-mode?ticket={secrets.token_hex(8)}&app_id={APP_ID}"}
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        """A Socket Mode WebSocket: ``hello`` first, then envelopes out and acks back."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.socket_connections += 1
+        self._sockets.append(ws)
+        self._notify()
+        await ws.send_json({"type": "hello", "num_connections": len(self._sockets),
+                            "debug_info": {"host": "standin", "approximate_connection_time": 18060},
+                            "connection_info": {"app_id": APP_ID}})
+        try:
+            async for msg in ws:
+                if msg.type != web.WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except json.JSONDecodeError:
+                    self.anomalies.append(f"socket mode: non-JSON frame {msg.data[:80]!r}")
+                    continue
+                future = self._socket_acks.pop(str(data.get("envelope_id")), None)
+                if future is None:
+                    self.anomalies.append(f"socket mode: ack for unknown envelope {data.get('envelope_id')}")
+                elif not future.done():
+                    future.set_result(data.get("payload") or {})
+        finally:
+            if ws in self._sockets:
+                self._sockets.remove(ws)
+            self._notify()
+        return ws
+
+    @property
+    def socket_connected(self) -> bool:
+        return any(not ws.closed for ws in self._sockets)
+
+    async def socket_deliver(self, envelope_type: str, payload: JSON, *, retry_attempt: int = 0,
+                             within: float = 5.0) -> JSON:
+        """Send one envelope (``slash_commands``, ``interactive`` or ``events_api``) to the app over
+        its Socket Mode connection and return the ``payload`` of its ack (``{}`` for a bare ack).
+
+        Raises ``TimeoutError`` when the app does not ack within ``within`` seconds, as Slack
+        would then retry or show the user an error.
+        """
+        await self.wait_until(lambda: self.socket_connected, within)
+        ws = next(ws for ws in self._sockets if not ws.closed)
+        envelope_id = str(uuid.uuid4())
+        future: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+        self._socket_acks[envelope_id] = future
+        await ws.send_json({"envelope_id": envelope_id, "type": envelope_type, "payload": payload,
+                            "accepts_response_payload": envelope_type != "events_api",
+                            "retry_attempt": retry_attempt, "retry_reason": ""})
+        try:
+            return await asyncio.wait_for(future, within)
+        finally:
+            self._socket_acks.pop(envelope_id, None)
+
     def _outage(self, request: web.Request) -> web.StreamResponse | None:
         """Apply ``set_down`` / ``go_offline`` to any route."""
         if self._offline or self._down == "drop":
@@ -873,7 +955,10 @@ class SlackStandIn:
             fault = self._take_fault(method)
             if fault is not None:
                 return self._fault_response(call, fault, request)
-            self._check_token(request, params)
+            if method == "apps.connections.open":
+                self._check_app_token(request, params)
+            else:
+                self._check_token(request, params)
             if self.on_call is not None:
                 hooked = self.on_call(call)
                 if inspect.isawaitable(hooked):
