@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import time
 import uuid
@@ -53,6 +54,51 @@ FEATURES = (
 )
 
 
+class AckFirst:
+    """Slack gives an ack 3 s; an outbox delivery can wait a few milliseconds.
+
+    Counts the Slack requests in flight; the dispatcher waits (at most ``max_wait``) until none
+    is, so a burst of clicks is acked before the Slack calls their earlier work caused.
+    """
+
+    def __init__(self, max_wait: float = 0.25, workers: int = 4) -> None:
+        self.max_wait = max_wait
+        self._workers = asyncio.Semaphore(workers)
+        self._inflight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    def enter(self) -> None:
+        self._inflight += 1
+        self._quiet.clear()
+
+    def leave(self) -> None:
+        self._inflight -= 1
+        if self._inflight <= 0:
+            self._inflight = 0
+            self._quiet.set()
+
+    async def wait_quiet(self) -> None:
+        if self._inflight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), self.max_wait)
+
+    async def work_slot(self) -> None:
+        """Wait for quiet, then hold one of a few work slots until the calling task ends.
+
+        Bolt runs each listener in its own task; bounding how many run their (database, Slack)
+        work at once keeps the event loop's ready queue short, so a new request is read,
+        verified and acked without queueing behind a burst's worth of work.
+        """
+        await self.wait_quiet()
+        await self._workers.acquire()
+        task = asyncio.current_task()
+        if task is None:
+            self._workers.release()
+            return
+        task.add_done_callback(lambda _: self._workers.release())
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -67,6 +113,7 @@ class Container:
     outbox_store: OutboxStore
     dispatcher: OutboxDispatcher
     uow_factory: Callable[[], SqlUnitOfWork]
+    ack_first: AckFirst = field(default_factory=AckFirst)
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
@@ -136,13 +183,16 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
         base_backoff=settings.outbox_backoff_seconds,
         max_backoff=settings.outbox_max_backoff_seconds)
     dispatcher_ref.append(dispatcher)
+    ack_first = AckFirst()
+    dispatcher.yield_to = ack_first.wait_quiet
+    ctx.yield_to_acks = ack_first.work_slot
     slack_commands.register(bolt, ctx)
     slack_interactions.register(bolt, ctx)
     slack_events.register(bolt, ctx)
     container = Container(settings=settings, clock=clock, engine=engine, policy=policy,
                           metrics=metrics, service=service, slack_client=client, bolt=bolt,
                           slack=ctx, outbox_store=outbox_store, dispatcher=dispatcher,
-                          uow_factory=make_uow)
+                          uow_factory=make_uow, ack_first=ack_first)
     for name in FEATURES:
         try:
             module = importlib.import_module(name)
@@ -227,6 +277,13 @@ def web_app(container: Container) -> web.Application:
     verifier = SignatureVerifier(container.settings.slack_signing_secret or "")
 
     async def slack_events(request: web.Request) -> web.Response:
+        container.ack_first.enter()
+        try:
+            return await answer_slack(request)
+        finally:
+            container.ack_first.leave()
+
+    async def answer_slack(request: web.Request) -> web.Response:
         """Verify the signature before parsing, so garbage gets 401 or 400, never a 5xx."""
         raw = await request.read()
         if not verifier.is_valid_request(raw, dict(request.headers)):

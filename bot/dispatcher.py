@@ -70,8 +70,10 @@ class OutboxDispatcher:
     def __init__(self, store: OutboxStore, clock: Clock, handlers: dict[str, Handler],
                  poll_seconds: float = 1.0, concurrency: int = 16,
                  on_result: Callable[[str, str, float], None] | None = None,
-                 base_backoff: float = 0.5, max_backoff: float = MAX_BACKOFF) -> None:
+                 base_backoff: float = 0.5, max_backoff: float = MAX_BACKOFF,
+                 yield_to: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store = store
+        self.yield_to = yield_to
         self.clock = clock
         self.handlers = handlers
         self.poll_seconds = poll_seconds
@@ -97,6 +99,8 @@ class OutboxDispatcher:
 
             async def one(row: OutboxRow) -> str:
                 async with sem:
+                    if self.yield_to is not None:
+                        await self.yield_to()  # let Slack's requests be acked first
                     return await self._deliver(row)
 
             results = await asyncio.gather(*(one(r) for r in rows))

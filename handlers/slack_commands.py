@@ -33,6 +33,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_type="ephemeral", text=HELP_TEXT)
             return
         await ack()
+        await ctx.after_ack()
         try:
             await dispatch(ctx, parsed, body, respond)
         except DomainError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,14 @@ class SlackContext:
     client: AsyncWebClient
     incident_channel: str
     extensions: dict[str, Any] = field(default_factory=dict)
+    # Awaited after ack() and before the work: lets the acks of a burst go out first.
+    yield_to_acks: Callable[[], Awaitable[None]] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    async def after_ack(self) -> None:
+        """Call right after ``ack()``: the listener's work yields to pending acks first."""
+        if self.yield_to_acks is not None:
+            await self.yield_to_acks()
 
     async def actor(self, user_id: str, name: str | None = None) -> Actor:
         """The Slack actor with a display name; looked up once and remembered (bounded)."""

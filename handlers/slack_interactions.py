@@ -30,6 +30,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @app.action(rendering.ACTION_NOTE)
     async def add_note_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
+        await ctx.after_ack()
         incident_id = body["actions"][0].get("value", "")
         await ctx.client.views_open(trigger_id=body["trigger_id"], view={
             "type": "modal", "callback_id": NOTE_CALLBACK,
@@ -48,6 +49,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_action="errors", errors={"note": "Write the note first."})
             return
         await ack()
+        await ctx.after_ack()
         user = body["user"]
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
         incident_id = _metadata(view).get("incident_id", "")
@@ -78,6 +80,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        await ctx.after_ack()
         assert severity is not None
         user = body["user"]
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
@@ -100,6 +103,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 def _status_button(ctx: SlackContext, verb: str) -> Any:
     async def status_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
+        await ctx.after_ack()
         try:
             user = body["user"]
             incident_id = uuid.UUID(body["actions"][0]["value"])
