@@ -108,6 +108,7 @@ async def serve_bot(ready: Path, slack_url: str) -> None:
             await container.service.register_model(name, "1.0.0", ModelStage.PRODUCTION, "ml", ADMIN)
         incident = await container.service.declare(
             DeclareIncident("benchmark anchor", Severity.P2, "credit-risk-v3"), ADMIN)
+        container.freeze_heap()  # as `incident-bot serve` does once it is up
         ready.write_text(json.dumps({"url": f"http://{host}:{port}", "incident_id": str(incident.id)}))
         await asyncio.Event().wait()
 

@@ -90,6 +90,7 @@ async def _serve_async(settings: Settings, args: argparse.Namespace) -> int:
     socket_handler = None
     if args.socket_mode:
         socket_handler = await connect_socket_mode(container)
+    container.freeze_heap()
     print(f"incident-bot listening on http://{host}:{port} "
           f"({'Socket Mode' if args.socket_mode else 'HTTP mode: /slack/events'})", flush=True)
     stop = asyncio.Event()
