@@ -115,6 +115,7 @@ class Container:
     dispatcher: OutboxDispatcher
     uow_factory: Callable[[], SqlUnitOfWork]
     ack_first: AckFirst = field(default_factory=AckFirst)
+    features: dict[str, Any] = field(default_factory=dict)  # what feature modules expose
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)

@@ -76,7 +76,13 @@ def _serve(args: argparse.Namespace) -> int:
               "SLACK_APP_TOKEN). Without Slack credentials, try `incident-bot demo`.",
               file=sys.stderr)
         return 2
-    return asyncio.run(_serve_async(settings, args))
+    from bot.policy_loader import PolicyFileError
+
+    try:
+        return asyncio.run(_serve_async(settings, args))
+    except PolicyFileError as exc:
+        print(f"incident-bot: the policy file is malformed; not starting.\n{exc}", file=sys.stderr)
+        return 2
 
 
 async def _serve_async(settings: Settings, args: argparse.Namespace) -> int:

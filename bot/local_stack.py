@@ -43,7 +43,7 @@ class LocalStack:
     async def __aenter__(self) -> LocalStack:
         self.slack = SlackStandIn()
         api_url = await self.slack.start()
-        settings = Settings(
+        self.settings = Settings(
             _env_file=None,
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
@@ -53,7 +53,7 @@ class LocalStack:
             slack_app_token=APP_TOKEN if self.socket_mode else None,
             **self.settings_overrides,
         )
-        self.container = build(settings, clock=self.clock, policy=self.policy)
+        self.container = build(self.settings, clock=self.clock, policy=self.policy)
         await self.container.start()
         self.runner = await serve_http(self.container, "127.0.0.1", 0)
         host, port = self.runner.addresses[0][:2]
@@ -77,6 +77,24 @@ class LocalStack:
         await self.runner.cleanup()
         await self.container.stop()
         await self.slack.stop()
+
+    async def spawn_bot(self) -> Container:
+        """Another bot process on the same database and Slack (a second replica); stop it yourself."""
+        container = build(self.settings, clock=self.clock, policy=self.policy)
+        await container.start()
+        return container
+
+    async def restart_bot(self) -> None:
+        """Stop the bot as a killed process would stop, and start a fresh one on the same database
+        and Slack workspace: nothing survives but what the database holds."""
+        await self.runner.cleanup()
+        await self.container.stop()
+        self.container = await self.spawn_bot()
+        self.runner = await serve_http(self.container, "127.0.0.1", 0)
+        host, port = self.runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self.driver.bot_url = self.url
+        self.driver.url = self.url + "/slack/events"
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every committed Slack message is delivered (outbox empty)."""

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import sqlalchemy as sa
 
+import storage
 from storage import migrate
 from storage.db import create_engine
 from storage.tables import metadata
+
+# Every feature's tables (storage/*_tables.py) must be created by the migrations too.
+for _module in pkgutil.iter_modules(storage.__path__):
+    if _module.name.endswith("_tables"):
+        importlib.import_module(f"storage.{_module.name}")
 
 
 async def test_migrations_round_trip_and_match_the_tables(database_url: str) -> None:

@@ -1,0 +1,53 @@
+"""What the bot says when a clock fires (Slack mrkdwn). Pure functions of the action and incident."""
+
+from __future__ import annotations
+
+from domain.model import Incident, Severity, format_duration
+from domain.timers import TimerAction, TimerKind
+
+_MILESTONE = {TimerKind.ACK_BREACH: "acknowledged", TimerKind.MITIGATE_BREACH: "mitigated",
+              TimerKind.RESOLVE_BREACH: "resolved"}
+
+UPDATE_ACTION = "incident_post_update"  # the reminder's "Post update" button
+
+
+def breach_text(incident: Incident, action: TimerAction) -> str:
+    milestone = _MILESTONE[action.kind]
+    return (f":rotating_light: *SLO breach on {incident.key}* [{action.severity.label}]: not "
+            f"{milestone} within {format_duration(action.target.total_seconds())} "
+            f"(due {action.due_at:%H:%M:%S} UTC).")
+
+
+def escalation_text(incident: Incident, severity: Severity, reason: str, after_seconds: float,
+                    mentions: list[str]) -> str:
+    who = ", ".join(mentions) if mentions else "nobody configured"
+    return (f":loudspeaker: *{incident.key} escalated* [{severity.label}] to {who}: "
+            f"{reason} after {format_duration(after_seconds)}. "
+            "You have been invited to the incident channel.")
+
+
+def no_commander_text(incident: Incident, action: TimerAction) -> str:
+    return (f":warning: *{incident.key} has no Incident Commander* "
+            f"{format_duration(action.target.total_seconds())} after it was declared "
+            f"({action.severity.label} needs one). Take it with `/incident assign @you`.")
+
+
+def update_due_text(incident: Incident, action: TimerAction) -> str:
+    who = f"<@{incident.assigned_to}>" if incident.assigned_to else "Incident Commander (none assigned)"
+    return (f":memo: {who}: a stakeholder update on *{incident.key}* is due "
+            f"(every {format_duration(action.target.total_seconds())} for "
+            f"{action.severity.label}). Post it with `/incident update <text>` or the button.")
+
+
+def update_posted_text(incident: Incident, author_mention: str, text: str) -> str:
+    quoted = "\n".join(f"> {line}" for line in text.splitlines() or [""])
+    return f":mega: *Stakeholder update on {incident.key}* from {author_mention}:\n{quoted}"
+
+
+def update_due_blocks(incident: Incident, action: TimerAction) -> list[dict[str, object]]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": update_due_text(incident, action)}},
+        {"type": "actions", "elements": [{
+            "type": "button", "action_id": UPDATE_ACTION, "value": str(incident.id),
+            "style": "primary", "text": {"type": "plain_text", "text": "Post update"}}]},
+    ]
