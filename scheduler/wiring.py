@@ -20,7 +20,7 @@ from domain.model import Actor, AuditEvent, DomainError, Incident, Status, Timel
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import THREAD, IncidentRef, IncidentService, Outcome
 from handlers.slack_context import SlackContext
-from scheduler.clocks import ESCALATE, ClockTicker, mark_episode
+from scheduler.clocks import ESCALATE, ClockTicker, mark_episode, mark_stale
 from scheduler.delivery import EscalationDelivery
 
 if TYPE_CHECKING:
@@ -62,7 +62,8 @@ async def post_update(service: IncidentService, ref: IncidentRef, actor: Actor, 
 
 def install(container: Container) -> None:
     ticker = ClockTicker(container.engine, container.uow_factory, container.clock, container.policy,
-                         on_fired=lambda action: _count(container, action))
+                         on_fired=lambda action: _count(container, action),
+                         after_commit=container.service.after_commit)
     container.features["clocks"] = ticker
     container.dispatcher.handlers[ESCALATE] = EscalationDelivery(
         container.slack_client, container.uow_factory).escalate
@@ -73,7 +74,10 @@ def install(container: Container) -> None:
             await mark_episode(uow.conn, incident.id,  # type: ignore[attr-defined]
                                episode_started_at=incident.updated_at)
 
-    container.service.observers.append(on_reopen)
+    async def replan(uow: UnitOfWork, incident: Incident, action: str, details: dict[str, Any]) -> None:
+        await mark_stale(uow.conn, incident)  # type: ignore[attr-defined]
+
+    container.service.observers += [on_reopen, replan]
     _register_slack(container)
 
     scheduler = AsyncIOScheduler(timezone="UTC")

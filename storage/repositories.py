@@ -104,6 +104,13 @@ class SqlTimelineRepository:
         result = await self.conn.execute(stmt)
         return result.rowcount == 1
 
+    async def add_many(self, events: Sequence[TimelineEvent]) -> None:
+        """Bulk insert (one round trip per 500); repeated ``source_ref`` s are skipped."""
+        rows = [{f.name: getattr(e, f.name) for f in fields(TimelineEvent)} for e in events]
+        for start in range(0, len(rows), 500):
+            await self.conn.execute(_insert(self.conn, t.incident_timeline).values(
+                rows[start:start + 500]).on_conflict_do_nothing(index_elements=["source_ref"]))
+
     async def for_incident(self, incident_id: uuid.UUID) -> list[TimelineEvent]:
         query = (
             sa.select(t.incident_timeline)
@@ -149,6 +156,13 @@ class SqlAuditRepository:
         await self.conn.execute(t.audit_events.insert().values(**values))
         self._added.append(event)
 
+    async def add_many(self, events: Sequence[AuditEvent]) -> None:
+        """Bulk append, in order (one round trip)."""
+        if events:
+            await self.conn.execute(t.audit_events.insert(), [
+                {f.name: getattr(e, f.name) for f in fields(AuditEvent)} for e in events])
+            self._added.extend(events)
+
     async def list(self, resource_id: str | None = None) -> list[AuditEvent]:
         query = sa.select(t.audit_events).order_by(t.audit_events.c.seq)
         if resource_id is not None:
@@ -177,6 +191,16 @@ class SqlOutboxRepository:
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
         await self.conn.execute(stmt)
         self.added += 1
+
+    async def add_many(self, messages: Sequence[OutboxMessage]) -> None:
+        """Bulk insert, in order; a repeated ``dedup_key`` is skipped."""
+        rows = [{"kind": m.kind, "incident_id": m.incident_id, "payload": m.payload,
+                 "status": "pending", "attempts": 0, "created_at": self.now,
+                 "next_attempt_at": self.now, "dedup_key": m.dedup_key} for m in messages]
+        for start in range(0, len(rows), 500):
+            await self.conn.execute(_insert(self.conn, t.outbox).values(
+                rows[start:start + 500]).on_conflict_do_nothing(index_elements=["dedup_key"]))
+        self.added += len(rows)
 
 
 class SqlSlackLinkRepository:

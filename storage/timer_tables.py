@@ -29,4 +29,5 @@ incident_clocks = sa.Table(
     sa.Column("planned_version", sa.Integer()),  # incidents.version the plan was made for
     sa.Column("wake_at", UTCDateTime()),  # when the incident next needs a plan; NULL: never
     sa.Index("ix_incident_clocks_wake_at", "wake_at"),
+    sa.Index("ix_incident_clocks_planned_version", "planned_version"),
 )

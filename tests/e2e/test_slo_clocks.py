@@ -95,7 +95,8 @@ async def declare_p1(stack: LocalStack) -> tuple[str, dict[str, Any]]:
     return channel["name"], stack.slack.top_level("ml-incidents")[-1]
 
 
-async def test_a_sev1_gets_its_reminders_breaches_and_escalation_in_order(stack: LocalStack) -> None:
+async def test_a_sev1_gets_its_reminders_breaches_and_escalation_in_order(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
     channel, announcement = await declare_p1(stack)
     await at(stack, 0)
     await at(stack, 4.9)
@@ -134,6 +135,8 @@ async def test_a_sev1_gets_its_reminders_breaches_and_escalation_in_order(stack:
         actions = [a.action for a in await uow.audit.list(str(view.incident.id))]
     assert actions.count("incident.slo_breached") == 2 and actions.count("incident.escalated") == 1
     assert actions.count("incident.update_requested") == 2
+    logged = capsys.readouterr().out
+    assert "incident.escalated" in logged and "log_type" in logged  # audit lines in the log too
     metrics = stack.container.metrics.render()[0].decode()
     assert 'incident_bot_slo_breaches_total{kind="ack_breach",severity="p1"} 1.0' in metrics
 

@@ -34,9 +34,11 @@ def upgrade() -> None:
         sa.Column("wake_at", UTCDateTime()),
     )
     op.create_index("ix_incident_clocks_wake_at", "incident_clocks", ["wake_at"])
+    op.create_index("ix_incident_clocks_planned_version", "incident_clocks", ["planned_version"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incident_clocks_planned_version", table_name="incident_clocks")
     op.drop_index("ix_incident_clocks_wake_at", table_name="incident_clocks")
     op.drop_table("incident_clocks")
     op.drop_table("incident_timers_fired")
