@@ -1,8 +1,11 @@
 """``incident-bot demo``: a short incident with no Slack at all.
 
 Starts the bot on SQLite against the local Slack stand-in, plays an incident through the same
-signed HTTP endpoint Slack would use (declare, acknowledge, a thread note, mitigate, resolve)
-and prints a readable transcript of what the bot posted where.
+signed HTTP endpoint Slack would use (declare, acknowledge, a thread note, a stakeholder update,
+mitigate, resolve) and prints a readable transcript of what the bot posted where. The demo's
+clock is scripted (an hour of incident plays in seconds), and the SLO clock ticks as the
+scheduler would: the missing Incident Commander is flagged, an update is asked for, the
+mitigation target is breached and the incident escalated, all per GOV-001.
 """
 
 from __future__ import annotations
@@ -10,16 +13,33 @@ from __future__ import annotations
 import logging
 import tempfile
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.local_stack import LocalStack
 from bot.logging_config import configure
 from bot.rendering import ACTION_ACK, ACTION_MITIGATE
+from domain.model import format_duration
 from domain.services import IncidentRef
 
 ALICE, BOB = "U0DECLARER", "U0RESPOND"
-NAMES = {ALICE: "alice", BOB: "bob"}
+NAMES = {ALICE: "alice", BOB: "bob", "U0MLLEAD": "dave", "U0ONCALL": "carol"}
+START = datetime(2026, 11, 22, 14, 2, tzinfo=UTC)
+
+
+class ScriptedClock:
+    """The demo's time: set by the script, read by the bot (the Clock port)."""
+
+    def __init__(self) -> None:
+        self.current = START
+
+    def now(self) -> datetime:
+        return self.current
+
+    def at(self, hhmm: str) -> None:
+        hours, minutes = (int(x) for x in hhmm.split(":"))
+        self.current = START.replace(hour=hours, minute=minutes)
 WIDTH = 96
 
 
@@ -86,13 +106,26 @@ async def run_demo(database_url: str | None = None) -> int:
     url = database_url or f"sqlite+aiosqlite:///{workdir / 'demo.db'}"
     print("incident-bot demo: the real bot, a local Slack stand-in, SQLite at", url)
     print("Every step below is a signed HTTP request to the bot's /slack/events, as Slack sends.")
-    async with LocalStack(url) as stack:
+    clock = ScriptedClock()
+    async with LocalStack(url, clock=clock, settings_overrides={"tick_seconds": 0},
+                          slack_follows_clock=True) as stack:
+        stack.slack.add_usergroup("ml-platform-lead", ["U0MLLEAD"])
+        stack.slack.add_usergroup("vp-engineering", ["U0ONCALL"])
         t = Transcript(stack)
         t.flush()
         shown = 0
         incidents = stack.slack.channel_id("ml-incidents")
 
-        t.say("alice:", "/incident declare P1 credit-risk-v3 Null predictions since 14:02")
+        async def later(hhmm: str) -> None:
+            """Time passes; the SLO clock ticks as the scheduler would."""
+            clock.at(hhmm)
+            await stack.container.features["clocks"].tick()
+            await stack.settle()
+            if stack.slack.calls[t.seen:]:
+                t.say(f"[{hhmm}]", "the SLO clock ticks")
+                t.flush()
+
+        t.say("[14:02] alice:", "/incident declare P1 credit-risk-v3 Null predictions since 14:02")
         await stack.driver.slash_command("declare P1 credit-risk-v3 Null predictions since 14:02",
                                          user_id=ALICE)
         await stack.slack.wait_until(lambda: len(stack.driver.responses) > shown, 5)
@@ -101,26 +134,43 @@ async def run_demo(database_url: str | None = None) -> int:
         t.flush()
         announcement = stack.slack.top_level(incidents)[-1]
 
-        t.say("bob:", "clicks [Acknowledge] on the announcement")
+        clock.at("14:05")
+        t.say("[14:05] bob:", "clicks [Acknowledge] on the announcement")
         await stack.driver.block_action(ACTION_ACK, message_ts=announcement["ts"],
                                         channel_id=incidents, user_id=BOB)
         await stack.settle()
         t.flush()
 
+        await later("14:07")
         note = "Feature store returns nulls for 3% of rows since the 14:00 ETL run"
-        t.say("bob:", f"replies in the announcement's thread: {note}")
+        clock.at("14:12")
+        t.say("[14:12] bob:", f"replies in the announcement's thread: {note}")
         await stack.driver.user_says(incidents, BOB, note, thread_ts=announcement["ts"])
         await stack.settle()
         t.flush()
 
-        t.say("bob:", "clicks [Mitigate]: rolled the feature view back to yesterday's snapshot")
+        await later("14:17")
+        clock.at("14:20")
+        t.say("[14:20] bob:", "/incident update 1 Scores for 3% of applicants are null; rollback of the "
+                              "feature view under way")
+        await stack.driver.slash_command("update 1 Scores for 3% of applicants are null; rollback of "
+                                         "the feature view under way", user_id=BOB)
+        await stack.slack.wait_until(lambda: len(stack.driver.responses) > shown, 5)
+        shown = t.responses(shown)
+        await stack.settle()
+        t.flush()
+        await later("14:32")
+
+        clock.at("14:41")
+        t.say("[14:41] bob:", "clicks [Mitigate]: rolled the feature view back to yesterday's snapshot")
         await stack.driver.block_action(ACTION_MITIGATE, message_ts=announcement["ts"],
                                         channel_id=incidents, user_id=BOB)
         await stack.settle()
         t.flush()
 
         channel = stack.slack.channel_by_name("inc-1-null-predictions-since-14-02") or {}
-        t.say("alice:", f"in #{channel.get('name')}: /incident resolve ETL fixed and backfilled")
+        clock.at("15:10")
+        t.say("[15:10] alice:", f"in #{channel.get('name')}: /incident resolve ETL fixed and backfilled")
         await stack.driver.slash_command("resolve ETL fixed and backfilled", user_id=ALICE,
                                          channel_id=channel.get("id"),
                                          channel_name=channel.get("name"))
@@ -140,8 +190,8 @@ async def run_demo(database_url: str | None = None) -> int:
         for a in audit:
             print(f"    {a.occurred_at:%H:%M:%S} {a.action:<24} by {a.actor_name} ({a.actor})")
         print(f"\nINC-1 is {view.incident.status.value}; time to acknowledge "
-              f"{view.incident.time_to_acknowledge():.2f}s, time to resolve "
-              f"{view.incident.time_to_resolve():.2f}s. Database kept at {url}")
+              f"{format_duration(view.incident.time_to_acknowledge())}, time to resolve "
+              f"{format_duration(view.incident.time_to_resolve())}. Database kept at {url}")
         print("Next: connect a real workspace with manifest.yml (see README), then `make run` with "
               "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET set.")
     return 0

@@ -34,6 +34,7 @@ class LocalStack:
     policy: Policy | None = None
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     socket_mode: bool = False  # drive the bot over Socket Mode instead of signed HTTP
+    slack_follows_clock: bool = False  # message timestamps from ``clock`` (a scripted demo)
     slack: SlackStandIn = field(init=False)
     driver: SlackDriver = field(init=False)
     container: Container = field(init=False)
@@ -41,7 +42,9 @@ class LocalStack:
     url: str = field(init=False)
 
     async def __aenter__(self) -> LocalStack:
-        self.slack = SlackStandIn()
+        clock = self.clock
+        self.slack = (SlackStandIn(clock=lambda: clock.now().timestamp())
+                      if self.slack_follows_clock and clock is not None else SlackStandIn())
         api_url = await self.slack.start()
         self.settings = Settings(
             _env_file=None,

@@ -29,9 +29,13 @@ async def test_demo_plays_a_whole_incident(tmp_path: Path, capsys: pytest.Captur
     out = capsys.readouterr().out
     for line in ("Declared *INC-1* [SEV-1]", "bot creates channel #inc-1-null-predictions-since-14-02",
                  "bot invites alice", "bot pins the incident summary",
-                 "*INC-1 acknowledged* by <@U0RESPOND>", "note           bob: Feature store",
+                 "*INC-1 acknowledged* by <@U0RESPOND>", "note           bob:",
                  "*INC-1 mitigated*", "*INC-1 resolved*", "incident.created         by alice",
-                 "INC-1 is resolved"):
+                 "the SLO clock ticks", "*INC-1 has no Incident Commander* 5m after",
+                 ":mega: *Stakeholder update on INC-1* from <@U0RESPOND>",
+                 "not mitigated within 30m (due 14:32:00 UTC)", "bot invites dave, carol",
+                 "14:12:00 note           bob: Feature store",
+                 "INC-1 is resolved; time to acknowledge 3m, time to resolve 1h 8m"):
         assert line in out, line
 
 
