@@ -21,10 +21,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/incident-bot runbooks check
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/incident-bot runbooks check
 
 clean:
 	rm -rf $(VENV) incidents.db .pytest_cache

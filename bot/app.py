@@ -207,6 +207,7 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
                           metrics=metrics, service=service, slack_client=client, bolt=bolt,
                           slack=ctx, outbox_store=outbox_store, dispatcher=dispatcher,
                           uow_factory=make_uow, ack_first=ack_first)
+    container.features["announcement_extras"] = delivery.extras
     for name in FEATURES:
         try:
             module = importlib.import_module(name)

@@ -62,7 +62,8 @@ def slo_lines(incident: Incident, policy: Policy, now: datetime) -> list[str]:
 
 
 def announcement(incident: Incident, model: MLModel | None, link: SlackLink | None,
-                 policy: Policy, now: datetime) -> tuple[str, list[dict[str, Any]]]:
+                 policy: Policy, now: datetime, extras: list[str] | None = None,
+                 ) -> tuple[str, list[dict[str, Any]]]:
     """The incidents-channel message; ``chat.update`` re-renders it on every change."""
     model_name = model.name if model else "unknown model"
     text = (f"{STATUS_EMOJI[incident.status]} {incident.key} [{incident.severity.label}] "
@@ -93,6 +94,8 @@ def announcement(incident: Incident, model: MLModel | None, link: SlackLink | No
     if incident.labels:
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": " ".join(f"`{label}`" for label in incident.labels)}]})
+    for line in extras or []:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line[:3000]}]})
     buttons = action_buttons(incident)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",

@@ -7,7 +7,7 @@ repeat: a created channel is not created again, an invite already done is not an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -31,6 +31,8 @@ BENIGN_INVITE_ERRORS = {"already_in_channel", "cant_invite_self", "user_not_foun
 class SlackDelivery:
     def __init__(self, client: AsyncWebClient, uow_factory: Callable[[], UnitOfWork],
                  clock: Clock, policy: Policy, incident_channel: str) -> None:
+        # Lines features add to the announcement (e.g. runbook progress), read at each render.
+        self.extras: list[Callable[[Incident], Awaitable[str | None]]] = []
         self.client = client
         self.uow_factory = uow_factory
         self.clock = clock
@@ -66,7 +68,8 @@ class SlackDelivery:
         incident, model, link = await self._load(row)
         if link.announcement_ts:
             return  # already posted by an earlier attempt that failed to settle the row
-        text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now())
+        text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now(),
+                                              await self._extras(incident))
         response = await self.client.chat_postMessage(channel=self.incident_channel, text=text,
                                                       blocks=blocks, unfurl_links=False)
         link.announcement_channel = response["channel"]
@@ -113,9 +116,22 @@ class SlackDelivery:
                                    link: SlackLink) -> None:
         if not (link.announcement_channel and link.announcement_ts):
             raise Retry("announcement not posted yet", delay=2.0)
-        text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now())
+        text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now(),
+                                              await self._extras(incident))
         await self.client.chat_update(channel=link.announcement_channel, ts=link.announcement_ts,
                                       text=text, blocks=blocks)
+
+    async def _extras(self, incident: Incident) -> list[str]:
+        lines = []
+        for extra in self.extras:
+            try:
+                line = await extra(incident)
+            except Exception:  # a feature's line must never keep the announcement from Slack
+                log.exception("announcement.extra_failed")
+                continue
+            if line:
+                lines.append(line)
+        return lines
 
     async def post_thread(self, row: OutboxRow) -> None:
         _incident, _model, link = await self._load(row)

@@ -226,15 +226,16 @@ class IncidentService:
             await uow.slack_links.save(SlackLink(
                 incident_id=incident.id,
                 declarer_id=actor.id if actor.is_slack_user else None))
+            invite = [u for u in ([actor.id] if actor.is_slack_user else []) + cmd.invite if u]
+            await uow.outbox.add(OutboxMessage(ANNOUNCE, incident.id))
+            await uow.outbox.add(OutboxMessage(CREATE_CHANNEL, incident.id,
+                                               {"invite": sorted(set(invite))}))
+            # observers run last, so what features say follows the announcement and channel
             await self._record(uow, actor, "incident.created", incident, {
                 "number": incident.number, "title": incident.title,
                 "severity": incident.severity.value, "model": model.name,
                 "trigger_source": incident.trigger_source.value, "status": "open",
                 "labels": incident.labels})
-            invite = [u for u in ([actor.id] if actor.is_slack_user else []) + cmd.invite if u]
-            await uow.outbox.add(OutboxMessage(ANNOUNCE, incident.id))
-            await uow.outbox.add(OutboxMessage(CREATE_CHANNEL, incident.id,
-                                               {"invite": sorted(set(invite))}))
             return incident
 
         return await self.run(work)
