@@ -21,7 +21,15 @@ class Settings(BaseSettings):
     pagerduty_api_url: str = "https://api.pagerduty.com"
     pagerduty_events_url: str = "https://events.pagerduty.com"
     pagerduty_from_email: str | None = None
+    pagerduty_ca_bundle: str | None = None  # CA file to trust for PagerDuty URLs (a proxy, a stand-in)
+    # PagerDuty service id -> model name for paged incidents (JSON), e.g. {"PA2P440": "fraud-detector"}
+    pagerduty_service_models: dict[str, str] = Field(default_factory=dict)
+    pagerduty_default_model: str | None = None  # for services not in the map
+    # Owning team -> Events API v2 routing key (JSON); "default" serves teams not listed
+    pagerduty_routing_keys: dict[str, str] = Field(default_factory=dict)
     alertmanager_token: str | None = None
+    runbooks_dir: str | None = None  # default: the shipped runbooks/
+    runbooks_base_url: str | None = None  # where runbooks are browsable (runbook_url)
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_retention_days: int = Field(default=90, ge=90)

@@ -65,6 +65,9 @@ class DeclareIncident:
     labels: list[str] = field(default_factory=list)
     trigger_source: TriggerSource = TriggerSource.MANUAL
     invite: list[str] = field(default_factory=list)
+    # Runs inside the declaration's transaction once the incident exists (e.g. to link it to
+    # the PagerDuty incident that caused it, so a duplicate delivery rolls the whole thing back).
+    then: Callable[[UnitOfWork, Incident], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -236,6 +239,8 @@ class IncidentService:
                 "severity": incident.severity.value, "model": model.name,
                 "trigger_source": incident.trigger_source.value, "status": "open",
                 "labels": incident.labels})
+            if cmd.then is not None:
+                await cmd.then(uow, incident)
             return incident
 
         return await self.run(work)
@@ -346,8 +351,9 @@ class IncidentService:
                       details: dict[str, Any]) -> None:
         """Audit an incident change and let the feature observers react in the same transaction."""
         await uow.audit.add(self._audit(actor, action, "incident", str(incident.id), details))
+        seen = {**details, "actor": actor.id}  # observers also learn who acted (echo suppression)
         for observer in self.observers:
-            await observer(uow, incident, action, details)
+            await observer(uow, incident, action, seen)
 
     def _audit(self, actor: Actor, action: str, resource_type: str, resource_id: str,
                details: dict[str, Any]) -> AuditEvent:

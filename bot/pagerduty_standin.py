@@ -1,0 +1,197 @@
+"""A local PagerDuty (REST API v2 + Events API v2) that the real ``pagerduty`` client talks to.
+
+Point ``PAGERDUTY_API_URL`` and ``PAGERDUTY_EVENTS_URL`` at :attr:`url`. It keeps incidents,
+users and notes in memory, records every call in :attr:`calls`, checks the headers PagerDuty
+requires (``Authorization: Token token=...``, the REST ``From`` header on writes, routing keys
+on events) and signs webhook deliveries the way PagerDuty does (:func:`sign`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import ssl
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+JSON = dict[str, Any]
+
+
+def sign(body: bytes, *secrets_: str) -> str:
+    """The ``X-PagerDuty-Signature`` header: one ``v1=`` HMAC-SHA256 per active secret."""
+    return ",".join("v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets_)
+
+
+@dataclass
+class PdCall:
+    method: str
+    path: str
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class PagerDutyStandIn:
+    api_token: str = "pd-test-token"
+    users: dict[str, JSON] = field(default_factory=dict)
+    incidents: dict[str, JSON] = field(default_factory=dict)
+    notes: dict[str, list[JSON]] = field(default_factory=dict)
+    events: list[JSON] = field(default_factory=list)
+    calls: list[PdCall] = field(default_factory=list)
+    url: str = ""
+    ca_file: str = ""  # trust this (PAGERDUTY_CA_BUNDLE): the real client insists on https://
+    _runner: web.AppRunner | None = None
+    _tmp: Any = None
+
+    def add_user(self, user_id: str, name: str, email: str) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "type": "user",
+            "name": name,
+            "email": email,
+            "summary": name,
+            "self": f"{self.url}/users/{user_id}",
+        }
+
+    def add_incident(self, incident_id: str, status: str = "triggered") -> None:
+        self.incidents[incident_id] = {"id": incident_id, "type": "incident", "status": status}
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_put("/incidents/{id}", self._put_incident)
+        app.router.add_get("/incidents/{id}", self._get_incident)
+        app.router.add_post("/incidents/{id}/notes", self._post_note)
+        app.router.add_get("/users/{id}", self._get_user)
+        app.router.add_post("/v2/enqueue", self._enqueue)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._tls())
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"https://{host}:{port}"
+        return self.url
+
+    def _tls(self) -> ssl.SSLContext:
+        """A throw-away CA and a certificate for 127.0.0.1 (trustme)."""
+        import trustme
+
+        ca = trustme.CA()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self._tmp = tempfile.TemporaryDirectory()
+        self.ca_file = str(Path(self._tmp.name) / "pagerduty-standin-ca.pem")
+        ca.cert_pem.write_to_path(self.ca_file)
+        return context
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def calls_to(self, method: str, path_prefix: str) -> list[PdCall]:
+        return [c for c in self.calls if c.method == method and c.path.startswith(path_prefix)]
+
+    async def _record(self, request: web.Request) -> Any:
+        raw = await request.read()
+        body = json.loads(raw) if raw else None
+        self.calls.append(PdCall(request.method, request.path, body, dict(request.headers)))
+        return body
+
+    def _authorised(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("Authorization") != f"Token token={self.api_token}":
+            return web.json_response({"error": {"message": "Unauthorized", "code": 2006}}, status=401)
+        return None
+
+    async def _put_incident(self, request: web.Request) -> web.Response:
+        body = await self._record(request)
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        if not request.headers.get("From"):
+            return web.json_response(
+                {
+                    "error": {
+                        "message": "Requester User Not Found",
+                        "code": 2100,
+                        "errors": ["A valid From header is required"],
+                    }
+                },
+                status=400,
+            )
+        incident = self.incidents.setdefault(
+            request.match_info["id"], {"id": request.match_info["id"], "type": "incident"}
+        )
+        status = ((body or {}).get("incident") or {}).get("status")
+        if status not in ("acknowledged", "resolved"):
+            return web.json_response(
+                {"error": {"message": "Invalid Input Provided", "code": 2001}}, status=400
+            )
+        incident["status"] = status
+        return web.json_response({"incident": incident})
+
+    async def _get_incident(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        incident = self.incidents.get(request.match_info["id"])
+        if incident is None:
+            return web.json_response({"error": {"message": "Not Found", "code": 2100}}, status=404)
+        return web.json_response({"incident": incident})
+
+    async def _post_note(self, request: web.Request) -> web.Response:
+        body = await self._record(request)
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        content = ((body or {}).get("note") or {}).get("content")
+        if not content or not request.headers.get("From"):
+            return web.json_response(
+                {"error": {"message": "Invalid Input Provided", "code": 2001}}, status=400
+            )
+        note = {"id": "N" + secrets.token_hex(4).upper(), "content": content}
+        self.notes.setdefault(request.match_info["id"], []).append(note)
+        return web.json_response({"note": note}, status=201)
+
+    async def _get_user(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        user = self.users.get(request.match_info["id"])
+        if user is None:
+            return web.json_response({"error": {"message": "Not Found", "code": 2100}}, status=404)
+        return web.json_response({"user": user})
+
+    async def _enqueue(self, request: web.Request) -> web.Response:
+        body = await self._record(request) or {}
+        if not body.get("routing_key") or body.get("event_action") not in (
+            "trigger",
+            "acknowledge",
+            "resolve",
+        ):
+            return web.json_response(
+                {
+                    "status": "invalid event",
+                    "message": "Event object is invalid",
+                    "errors": ["routing_key and event_action are required"],
+                },
+                status=400,
+            )
+        if body["event_action"] == "trigger" and not (body.get("payload") or {}).get("summary"):
+            return web.json_response(
+                {
+                    "status": "invalid event",
+                    "message": "Event object is invalid",
+                    "errors": ["'payload.summary' is missing or blank"],
+                },
+                status=400,
+            )
+        dedup_key = body.get("dedup_key") or secrets.token_hex(16)
+        self.events.append(body)
+        return web.json_response(
+            {"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status=202
+        )
