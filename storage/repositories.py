@@ -12,9 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.governance.audit_chain import GENESIS as AUDIT_GENESIS
+from domain.governance.audit_chain import row_hash as audit_row_hash
 from domain.model import AuditEvent, Incident, MLModel, Status, TimelineEvent
 from domain.ports import ConcurrentUpdate, OutboxMessage, SlackLink
 from storage import tables as t
+from storage.governance_tables import AUDIT_CHAIN_LOCK
+from storage.governance_tables import audit_chain as _audit_chain
 
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -152,16 +156,46 @@ class SqlAuditRepository:
         self._added = added
 
     async def add(self, event: AuditEvent) -> None:
-        values = {f.name: getattr(event, f.name) for f in fields(AuditEvent)}
-        await self.conn.execute(t.audit_events.insert().values(**values))
-        self._added.append(event)
+        await self.add_many([event])
 
     async def add_many(self, events: Sequence[AuditEvent]) -> None:
-        """Bulk append, in order (one round trip)."""
-        if events:
-            await self.conn.execute(t.audit_events.insert(), [
-                {f.name: getattr(e, f.name) for f in fields(AuditEvent)} for e in events])
-            self._added.extend(events)
+        """Append in order, each row hash-chained to the previous one (GOV-001 7.1, issue 6).
+
+        PostgreSQL: an advisory xact lock serialises appenders, then the rows are inserted with
+        their hashes (UPDATE is forbidden there). SQLite has one writer at a time: insert first
+        (which takes the write lock), then chain the new rows to the last committed one.
+        """
+        if not events:
+            return
+        rows = [{f.name: getattr(e, f.name) for f in fields(AuditEvent)} for e in events]
+        chain = _audit_chain
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({AUDIT_CHAIN_LOCK})"))
+            prev = await self._last_hash(chain, None)
+            for row in rows:
+                row["prev_hash"] = prev
+                row["row_hash"] = prev = audit_row_hash(row, prev)
+            await self.conn.execute(chain.insert(), rows)
+        else:
+            first_seq = None
+            for row in rows:
+                res = await self.conn.execute(t.audit_events.insert().values(**row))
+                first_seq = first_seq or res.inserted_primary_key[0]
+                row["seq"] = res.inserted_primary_key[0]
+            prev = await self._last_hash(chain, first_seq)
+            for row in rows:
+                digest = audit_row_hash(row, prev)
+                await self.conn.execute(chain.update().where(chain.c.seq == row["seq"])
+                                        .values(prev_hash=prev, row_hash=digest))
+                prev = digest
+        self._added.extend(events)
+
+    async def _last_hash(self, chain: Any, before_seq: int | None) -> str:
+        query = sa.select(chain.c.row_hash).where(chain.c.row_hash.is_not(None))
+        if before_seq is not None:
+            query = query.where(chain.c.seq < before_seq)
+        found = (await self.conn.execute(query.order_by(chain.c.seq.desc()).limit(1))).scalar()
+        return found or AUDIT_GENESIS
 
     async def list(self, resource_id: str | None = None) -> list[AuditEvent]:
         query = sa.select(t.audit_events).order_by(t.audit_events.c.seq)

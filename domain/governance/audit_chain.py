@@ -5,21 +5,25 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
-HASHED_FIELDS = ("seq", "id", "occurred_at", "actor", "actor_name", "action", "resource_type",
+HASHED_FIELDS = ("id", "occurred_at", "actor", "actor_name", "action", "resource_type",
                  "resource_id", "details", "log_type")
 
 
 def _canon(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
     return str(value) if not isinstance(value, (int, float, str, bool, type(None), dict, list)) else value
 
 
 def row_hash(row: Mapping[str, Any], prev_hash: str) -> str:
-    """SHA-256 over the canonical JSON of the row's content and the previous row's hash."""
+    """SHA-256 over the canonical JSON of the row's content and the previous row's hash.
+
+    seq is left out: it is only known after the insert, and order is covered by prev_hash.
+    """
     content = {k: _canon(row.get(k)) for k in HASHED_FIELDS}
     payload = json.dumps({"prev": prev_hash, "row": content}, sort_keys=True, default=str,
                          separators=(",", ":"))
