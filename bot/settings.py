@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_retention_days: int = Field(default=90, ge=90)
+    # GOV-001 RACI roles -> Slack user / user-group ids (JSON); empty = role checks off (issue 6)
+    governance_roles: dict[str, list[str]] = Field(default_factory=dict)
     host: str = "0.0.0.0"
     port: int = 3000
     outbox_poll_seconds: float = 1.0

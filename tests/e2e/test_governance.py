@@ -1,0 +1,75 @@
+"""Governance through the real Bolt app: role refusals, scrubbed notes, postmortem file, /metrics."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.cli_audit import rows
+from tests.e2e.conftest import wait_response
+from tests.e2e.harness import LocalStack
+
+IC, MLE = "U0COMMANDER", "U0MLENGINEER"
+ROLES = {"incident_commander": [IC], "ml_engineer": [MLE]}
+
+
+@pytest.fixture
+async def gov(database_url: str) -> AsyncIterator[LocalStack]:
+    async with LocalStack(database_url, settings_overrides={"governance_roles": ROLES}) as s:
+        yield s
+
+
+async def _cmd(stack: LocalStack, text: str, user: str) -> str:
+    before = len(stack.driver.responses)
+    status, _ = await stack.driver.slash_command(text, user_id=user)
+    assert status == 200
+    reply = await wait_response(stack, before + 1)
+    await stack.settle()
+    return reply
+
+
+async def test_roles_refuse_and_audit_then_allow(gov: LocalStack) -> None:
+    refused = await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", MLE)
+    assert "Incident Commander" in refused and "ML Platform SRE" in refused
+    assert gov.driver.responses[-1]["body"]["response_type"] == "ephemeral"
+    assert gov.slack.top_level("ml-incidents") == []
+    await gov.slack.wait_until(lambda: not gov.container.features["governance"]["pending"], 5)
+    audit = [r for r in await rows(gov.container.engine) if r["action"] != "model.registered"]
+    assert [r["action"] for r in audit] == ["access.denied"] and audit[0]["actor"] == MLE
+    assert audit[0]["details"]["activity"] == "declare_sev1_sev2"
+    ok = await _cmd(gov, "declare P3 credit-risk-v3 Slow scoring", MLE)  # low severity: anyone
+    assert "Declared *INC-1*" in ok
+    ok = await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", IC)
+    assert "Declared *INC-2*" in ok
+    for verb in ("resolve 2 fixed", "close 2"):
+        await _cmd(gov, verb, IC)
+    await _cmd(gov, "resolve 1 done", MLE)  # resolving is not RACI-restricted
+    refused = await _cmd(gov, "close 1", MLE)
+    assert "may close incident" in refused
+
+
+async def test_notes_are_scrubbed_and_postmortem_is_posted(gov: LocalStack) -> None:
+    await _cmd(gov, "declare P1 credit-risk-v3 Nulls for jane@example.com", IC)
+    await _cmd(gov, "note 1 caller +1 (415) 555-0132 from 10.1.2.3 saw it", IC)
+    await _cmd(gov, "ack 1", IC)
+    reply = await _cmd(gov, "postmortem 1", IC)
+    assert "Postmortem draft for *INC-1*" in reply
+    await gov.slack.wait_until(lambda: gov.slack.files, 5)
+    md = gov.slack.files[-1]["content"].decode()
+    assert "# Postmortem: incident #1 — Nulls for [email]" in md
+    assert "caller [phone] from [ip] saw it" in md and "555-0132" not in md
+    assert "| time to acknowledge |" in md and "## Action items" in md
+
+
+async def test_metrics_endpoint_parses(gov: LocalStack) -> None:
+    await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", IC)
+    async with aiohttp.ClientSession() as http, http.get(f"{gov.url}/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert {"mlplatform_incidents", "mlplatform_incidents_open", "incident_bot_outbox_depth",
+            "mlplatform_api_request_duration_seconds"} <= set(families)
+    created = [s for s in families["mlplatform_incidents"].samples if s.name == "mlplatform_incidents_total"]
+    assert any(s.labels.get("severity") == "p1" and s.value == 1 for s in created)
