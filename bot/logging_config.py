@@ -6,6 +6,8 @@ import logging
 
 import structlog
 
+from domain.governance.scrubber import scrub_log_event
+
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s")
@@ -17,5 +19,6 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            scrub_log_event,  # PII and secrets never reach a log line (issue 6)
             renderer,
         ])

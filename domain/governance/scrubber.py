@@ -19,7 +19,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%\w+)?(?![\w:])")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
-_PHONE = re.compile(r"(?<![\w.])\+?\(?\d{1,4}\)?(?:[ .\-]?\(?\d{2,4}\)?){2,5}(?![\w.])")
+_PHONE = re.compile(r"(?<![\w.\-:/])\+?\(?\d{1,4}\)?(?:[ .\-]?\(?\d{2,4}\)?){2,5}(?![\w.\-:/])")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _luhn(digits: str) -> bool:
@@ -54,6 +55,8 @@ def _ipv4(m: re.Match[str]) -> str:
 
 
 def _phone(m: re.Match[str]) -> str:
+    if _DATE.fullmatch(m.group(0)):
+        return m.group(0)
     digits = re.sub(r"\D", "", m.group(0))
     return "[phone]" if 7 <= len(digits) <= 15 else m.group(0)
 
@@ -76,3 +79,24 @@ def scrub(text: str | None) -> str | None:
     out = _IPV4.sub(_ipv4, out)
     out = _PHONE.sub(_phone, out)
     return out
+
+
+_SECRET_KEYS = re.compile(r"(?i)token|secret|password|authorization|signing|api_key")
+
+
+def scrub_value(value: object, key: str = "") -> object:
+    """Scrub strings nested in a log event; values under secret-looking keys are dropped outright."""
+    if key and _SECRET_KEYS.search(key) and isinstance(value, str):
+        return "[secret]"
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: scrub_value(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_value(v) for v in value]
+    return value
+
+
+def scrub_log_event(_logger: object, _method: str, event: dict) -> dict:
+    """structlog processor: every log line passes through the scrubber (GOV-001 section 6)."""
+    return {k: scrub_value(v, k) for k, v in event.items()}

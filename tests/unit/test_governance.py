@@ -51,6 +51,9 @@ def test_refusal_names_the_role_needed():
     ("password=hunter2 in config", "password=[secret] in config"),
     ("version 3.1.0 at 14:02, p99 250ms", "version 3.1.0 at 14:02, p99 250ms"),
     ("ratio 12:34:56 and 1.2.3", "ratio 12:34:56 and 1.2.3"),
+    ("due 2026-12-01", "due 2026-12-01"),
+    ("id 8c0e9fcb-1234-5678-9012-da3567f74f1a", "id 8c0e9fcb-1234-5678-9012-da3567f74f1a"),
+    ("at 2026-11-24T10:28:54+00:00", "at 2026-11-24T10:28:54+00:00"),
     ("", ""),
 ])
 def test_scrubber_table(raw, expected):
@@ -93,3 +96,11 @@ def test_postmortem_from_scripted_incident():
     assert "| time to mitigate | 30m 00s |" in md
     assert "| time to resolve | 2h 00m 00s |" in md
     assert md.index("2026-11-24 14:02:00 — declared") < md.index("2026-11-24 14:06:00 — acknowledged")
+
+
+def test_log_events_are_scrubbed():
+    from domain.governance.scrubber import scrub_log_event
+    out = scrub_log_event(None, "info", {"event": "note from a@b.io", "slack_token": "xoxb-1-2",
+                                         "details": {"ip": "10.0.0.1", "n": 3}})
+    assert out == {"event": "note from [email]", "slack_token": "[secret]",
+                   "details": {"ip": "[ip]", "n": 3}}
