@@ -152,8 +152,11 @@ class OutboxDispatcher:
                 await self.drain_once()
             except Exception:  # the database may be briefly unavailable; keep the loop alive
                 log.exception("outbox.drain_error")
+            # asyncio.timeout rather than wait_for: no inner task to cancel on stop (a wait_for
+            # here once left stop() waiting for ever on a cancelled inner Event.wait task)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
 
     def start(self) -> None:
         if self._task is None:

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     # Owning team -> Events API v2 routing key (JSON); "default" serves teams not listed
     pagerduty_routing_keys: dict[str, str] = Field(default_factory=dict)
     alertmanager_token: str | None = None
+    models_file: str | None = None  # models.yml: drift jobs are configured next to their models
     runbooks_dir: str | None = None  # default: the shipped runbooks/
     runbooks_base_url: str | None = None  # where runbooks are browsable (runbook_url)
     log_level: str = "INFO"

@@ -1,0 +1,116 @@
+"""Scheduled drift jobs, the drift chart in Slack and ``/incident drift <model>`` (issue 4)."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import ValidationError
+
+from bot.dispatcher import Permanent, Retry
+from bot.drift_jobs import DRIFT_CHART, DriftJob, DriftRunner, load_jobs, summary_text
+from domain.commands import Parsed
+from domain.drift import DriftInputError
+from domain.model import DomainError
+from domain.services import IncidentRef
+from handlers.slack_context import SlackContext
+from storage.outbox_store import OutboxRow
+
+if TYPE_CHECKING:
+    from bot.app import Container
+
+log = structlog.get_logger("drift")
+
+
+class DriftScheduler:
+    """Runs each configured job on its schedule; one replica per job on PostgreSQL."""
+
+    def __init__(self, container: Container, runner: DriftRunner, jobs: list[DriftJob]) -> None:
+        self.container = container
+        self.runner = runner
+        self.jobs = jobs
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def run_job(self, job: DriftJob) -> Any:
+        """One run; a failing source is logged and retried at the next run, never raised."""
+        engine = self.container.engine
+        try:
+            if engine.dialect.name == "postgresql":
+                async with engine.connect() as conn, conn.begin():
+                    key = zlib.crc32(f"drift:{job.model}".encode())
+                    if not (await conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key)))).scalar():
+                        return None  # another replica runs this job now
+                    return await self.runner.run(job)
+            return await self.runner.run(job)
+        except (DriftInputError, DomainError, OSError) as exc:
+            log.error("drift.job_failed", model=job.model, error=str(exc))
+        except Exception:
+            log.exception("drift.job_failed", model=job.model)
+        return None
+
+    async def start(self, _: Container) -> None:
+        for job in self.jobs:
+            trigger = CronTrigger.from_crontab(job.cron, timezone="UTC") if job.cron else IntervalTrigger(
+                seconds=(job.every.total_seconds() if job.every else 3600))
+            self.scheduler.add_job(self.run_job, trigger, args=[job], id=f"drift:{job.model}",
+                                   max_instances=1, coalesce=True)
+        if self.jobs:
+            self.scheduler.start()
+
+    async def stop(self, _: Container) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+
+def install(container: Container) -> None:
+    runner = DriftRunner(container.service, container.policy, container.metrics)
+    jobs: list[DriftJob] = []
+    if container.settings.models_file:
+        try:
+            jobs = load_jobs(container.settings.models_file)
+        except (OSError, ValueError, ValidationError) as exc:
+            log.error("drift.jobs_unreadable", file=container.settings.models_file, error=str(exc)[:500])
+    scheduler = DriftScheduler(container, runner, jobs)
+    container.features.update({"drift": runner, "drift_scheduler": scheduler})
+    if container.settings.tick_seconds > 0:  # tests drive time themselves
+        container.on_start.append(scheduler.start)
+        container.on_stop.append(scheduler.stop)
+
+    async def deliver_chart(row: OutboxRow) -> None:
+        assert row.incident_id is not None
+        view = await container.service.view(IncidentRef(incident_id=row.incident_id))
+        link = view.link
+        if not (link and link.announcement_channel and link.announcement_ts):
+            raise Retry("announcement not posted yet", delay=2.0)
+        try:
+            png = base64.b64decode(row.payload["png"])
+        except (KeyError, ValueError) as exc:
+            raise Permanent(f"bad chart payload: {exc}") from exc
+        await container.slack_client.files_upload_v2(
+            channel=link.announcement_channel, thread_ts=link.announcement_ts, content=png,
+            filename="drift.png", title=row.payload.get("title", "Drift"))
+
+    container.dispatcher.handlers[DRIFT_CHART] = deliver_chart
+
+    async def drift_command(ctx: SlackContext, parsed: Parsed, body: dict[str, Any], respond: Any) -> None:
+        name = parsed.rest.strip()
+        by_model = {job.model: job for job in scheduler.jobs}
+        if name not in by_model:
+            known = ", ".join(f"`{m}`" for m in sorted(by_model)) or "none (configure them in MODELS_FILE)"
+            raise DomainError(f"No drift job for model `{name or '?'}`. Models with drift jobs: {known}.")
+        try:
+            assessment, incident = await runner.run(by_model[name])
+        except DriftInputError as exc:
+            raise DomainError(f"The drift check for `{name}` could not read its data: {exc}") from exc
+        thresholds = container.policy.drift
+        verdict = (f" → {incident.key} [{incident.severity.label}]" if incident else " → no incident needed")
+        await ctx.reply(body, respond, summary_text(name, assessment, thresholds.psi_warn,
+                                                    thresholds.psi_critical) + verdict)
+
+    container.slack.extensions.setdefault("commands", {})["drift"] = drift_command

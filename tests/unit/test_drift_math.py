@@ -1,0 +1,94 @@
+"""Drift math: PSI and KS, checked against hand computations and scipy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from domain.drift import EPSILON, DriftInputError, assess, psi_categorical, psi_numeric
+
+RNG = np.random.default_rng(42)
+
+
+def hand_psi(ref_shares: list[float], cur_shares: list[float]) -> float:
+    total = 0.0
+    for r, c in zip(ref_shares, cur_shares, strict=True):
+        r, c = r or EPSILON, c or EPSILON
+        total += (c - r) * math.log(c / r)
+    return total
+
+
+def test_psi_is_zero_for_identical_samples() -> None:
+    sample = RNG.normal(size=10_000)
+    assert psi_numeric(sample, sample.copy()) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_psi_matches_a_hand_computation_with_quantile_bins() -> None:
+    reference = np.arange(1, 11, dtype=float)  # deciles: one value per bin
+    current = np.array([1, 1, 1, 1, 1, 2, 3, 4, 5, 6], dtype=float)
+    # bins (closed right) from the reference's quantiles: <=1.9, <=2.8, ... -> current shares
+    expected = hand_psi([0.1] * 10, [0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0, 0, 0, 0])
+    assert psi_numeric(reference, current) == pytest.approx(expected, rel=1e-9)
+
+
+def test_values_outside_the_reference_range_land_in_the_end_bins_and_nan_has_its_own() -> None:
+    reference = np.arange(1, 11, dtype=float)
+    current = np.array([-100, 1000, np.nan, np.nan, 5, 5, 5, 5, 5, 5], dtype=float)
+    expected = hand_psi([0.1] * 10 + [0.0], [0.1, 0, 0, 0, 0.6, 0, 0, 0, 0, 0.1, 0.2])
+    assert psi_numeric(reference, current) == pytest.approx(expected, rel=1e-9)
+
+
+def test_categorical_psi_counts_unseen_categories() -> None:
+    reference = ["a"] * 50 + ["b"] * 50
+    current = ["a"] * 50 + ["b"] * 25 + ["c"] * 25
+    assert psi_categorical(reference, current) == pytest.approx(hand_psi([0.5, 0.5, 0], [0.5, 0.25, 0.25]))
+
+
+def test_a_shifted_feature_is_flagged_and_the_ks_p_value_is_scipys() -> None:
+    ref = {"x": RNG.normal(size=20_000), "y": RNG.normal(size=20_000), "score": RNG.random(20_000)}
+    cur = {"x": RNG.normal(loc=0.8, size=20_000), "y": RNG.normal(size=20_000),
+           "score": RNG.random(20_000) ** 1.3}
+    result = assess(ref, cur, features=["x", "y"], prediction="score", ks_per_feature=True)
+    assert result.feature_scores["x"] > 0.25 > 0.01 > result.feature_scores["y"]
+    assert result.drift_detected
+    exact = stats.ks_2samp(ref["score"], cur["score"])
+    assert result.ks_p_value == exact.pvalue and result.ks_statistic == exact.statistic
+    assert result.feature_ks["x"] < 1e-10 and result.feature_ks["y"] > 0.001
+    scores = result.feature_scores
+    assert result.psi_composite == pytest.approx((scores["x"] + scores["y"]) / 2, abs=1e-6)
+    weighted = assess(ref, cur, features=["x", "y"], weights={"x": 3})
+    assert weighted.psi_composite == pytest.approx((3 * weighted.feature_scores["x"]
+                                                    + weighted.feature_scores["y"]) / 4, abs=1e-6)
+
+
+def test_no_drift_is_not_detected() -> None:
+    ref = {"x": RNG.normal(size=50_000), "score": RNG.random(50_000)}
+    cur = {"x": RNG.normal(size=50_000), "score": RNG.random(50_000)}
+    result = assess(ref, cur, features=["x"], prediction="score")
+    assert result.feature_scores["x"] < 0.01 and not result.drift_detected
+
+
+def test_bad_input_gets_a_clear_error() -> None:
+    with pytest.raises(DriftInputError, match="missing from the current data"):
+        assess({"x": [1.0]}, {"y": [1.0]}, features=["x"])
+    with pytest.raises(DriftInputError, match="a window is empty"):
+        assess({"x": np.array([])}, {"x": np.array([1.0])}, features=["x"])
+    with pytest.raises(DriftInputError, match="no numeric values"):
+        psi_numeric(np.array([np.nan]), np.array([1.0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=5, max_size=200),
+       st.lists(st.floats(-1e6, 1e6), min_size=5, max_size=200), st.randoms())
+def test_psi_is_non_negative_and_ignores_row_order(ref: list[float], cur: list[float], rnd: object) -> None:
+    shuffled = list(cur)
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    a = psi_numeric(np.array(ref), np.array(cur))
+    assert a >= 0
+    assert psi_numeric(np.array(ref), np.array(shuffled)) == pytest.approx(a, abs=1e-12)
+    assert psi_numeric(np.array(ref), np.array(ref)) == pytest.approx(0.0, abs=1e-12)
