@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench-drift clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run: make PYTHON=python3 ..."; exit 1; }
@@ -23,6 +23,12 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/incident-bot runbooks check
 	$(BIN)/pytest -q
+
+# Drift engine vs Evidently (a benchmark-only dependency, in its own venv; several minutes)
+bench-drift: $(STAMP)
+	test -x benchmarks/.venv-evidently/bin/python || ($(PYTHON) -m venv benchmarks/.venv-evidently && \
+	  benchmarks/.venv-evidently/bin/pip install -q evidently "pandas<2.3" pyarrow)
+	$(BIN)/python benchmarks/drift/run_benchmark.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
