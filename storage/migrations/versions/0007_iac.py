@@ -1,9 +1,14 @@
-"""IaC drift events (issue 7).
+"""IaC drift events and their changes (issue 7).
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-24
 """
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.tables import JSONDoc, UTCDateTime
 
 revision = "0007"
 down_revision = "0006"
@@ -12,8 +17,44 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled in when the feature lands
+    op.create_table(
+        "drift_events",
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),  # same drift -> same row
+        sa.Column("change_signature", sa.String(64), nullable=False),
+        sa.Column("drift_type", sa.String(16), nullable=False),  # modified | deleted | added | moved
+        sa.Column("tool", sa.String(32), nullable=False),
+        sa.Column("resource_address", sa.Text(), nullable=False),
+        sa.Column("resource_type", sa.String(255), nullable=False),
+        sa.Column("environment", sa.String(64), nullable=False),
+        sa.Column("declared_state", JSONDoc),  # redacted
+        sa.Column("actual_state", JSONDoc),  # redacted
+        sa.Column("severity", sa.String(16), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.Column("triage", JSONDoc, nullable=False),  # rule hits, cause, recommendations
+        sa.Column("status", sa.String(16), nullable=False),  # open | accepted | escalated
+        sa.Column("resolution_type", sa.String(32)),
+        sa.Column("detected_at", UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+        sa.Column("resolved_at", UTCDateTime()),
+        sa.Column("exception_reason", sa.Text()),
+        sa.Column("exception_expires_at", UTCDateTime()),
+        sa.Column("incident_id", sa.Uuid(), sa.ForeignKey("incidents.id")),
+        sa.Column("slack_channel", sa.String(64)),
+        sa.Column("slack_ts", sa.String(32)),
+    )
+    op.create_table(
+        "drift_changes",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.Uuid(), sa.ForeignKey("drift_events.id"), nullable=False, index=True),
+        sa.Column("path", sa.Text(), nullable=False),  # RFC 6901
+        sa.Column("declared_value", JSONDoc),
+        sa.Column("actual_value", JSONDoc),
+        sa.Column("change_type", sa.String(16), nullable=False),
+        sa.Column("is_security_critical", sa.Boolean(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("drift_changes")
+    op.drop_table("drift_events")

@@ -1,0 +1,48 @@
+"""``incident-bot iac ingest FILE``: read a drift report (terraform show -json, CloudFormation drift
+results, driftctl), store and triage it, and announce new or changed drift in Slack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    iac = subparsers.add_parser("iac", help="infrastructure drift: ingest a drift report")
+    sub = iac.add_subparsers(dest="iac_command", metavar="ACTION", required=True)
+    ingest = sub.add_parser("ingest", help="ingest a drift report file (JSON)")
+    ingest.add_argument("file")
+    ingest.add_argument("--environment", help="the environment the report is about (default: from tags)")
+    ingest.set_defaults(func=_ingest)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from bot.app import build
+    from bot.settings import Settings
+    from domain.iac.model import IacInputError
+
+    try:
+        with open(args.file, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as exc:
+        print(f"iac ingest: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        container = build(Settings())
+        await container.start()
+        try:
+            counts = await container.features["iac"].ingest_data(data, args.file, args.environment)
+            await container.dispatcher.drain_once()
+        except IacInputError as exc:
+            print(f"iac ingest: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            await container.stop()
+        print(", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 0
+
+    return asyncio.run(run())

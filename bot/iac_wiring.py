@@ -1,0 +1,445 @@
+"""Infrastructure drift in Slack (issue 7): ingest a report, one message per drift event with the
+DriftGuard choices, and Escalate opening exactly one incident linked to the event.
+
+The bot never changes the cloud: Revert and Codify show what to run or write; Accept records an
+exception with a reason and an expiry; Escalate opens an incident. Every choice is audited with
+the Slack actor.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+import structlog
+from aiohttp import web
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+
+from bot.dispatcher import Permanent
+from domain.iac.ingest import ingest
+from domain.iac.model import IacInputError, IngestReport, TriagedDrift
+from domain.iac.normalize import ParseOptions
+from domain.model import Actor, AuditEvent, DomainError, Incident, Severity
+from domain.ports import OutboxMessage, UnitOfWork
+from domain.services import DeclareIncident, IncidentRef, IncidentService
+from handlers.slack_context import SlackContext
+from storage.iac_tables import drift_changes, drift_events
+from storage.outbox_store import OutboxRow
+
+if TYPE_CHECKING:
+    from bot.app import Container
+
+log = structlog.get_logger("iac")
+
+IAC_MESSAGE = "iac_drift_message"  # outbox: post or update the drift event's Slack message
+ACTIONS = {
+    "iac_revert": "Revert",
+    "iac_codify": "Codify in IaC",
+    "iac_accept": "Accept exception",
+    "iac_escalate": "Escalate",
+}
+ACCEPT_CALLBACK = "iac_accept_exception"
+INGEST = Actor("iac-ingest", "IaC drift ingest")
+SEVERITY_OF = {"critical": Severity.P1, "high": Severity.P2, "medium": Severity.P3, "low": Severity.P4}
+
+
+class IacDrift:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.service: IncidentService = container.service
+
+    async def ingest_data(self, data: Any, source: str, environment: str | None = None) -> dict[str, int]:
+        """Parse, triage and store a report; new or changed drift gets (re)announced in Slack."""
+        now = self.service.clock.now()
+        report: IngestReport = ingest(
+            data, now=now, options=ParseOptions(source_name=source, environment=environment)
+        )
+        counts = {"events": len(report.items), "new": 0, "changed": 0, "unchanged": 0}
+
+        async def work(uow: UnitOfWork) -> None:
+            for item in report.items:
+                counts[await self._store(uow, item, now)] += 1
+            await uow.audit.add(
+                AuditEvent(
+                    occurred_at=now,
+                    actor=INGEST.id,
+                    actor_name=INGEST.name,
+                    action="iac.report_ingested",
+                    resource_type="drift_report",
+                    resource_id=source,
+                    details={**counts, "format": report.source_format.value, "notices": list(report.notices)},
+                )
+            )
+
+        await self.service.run(work)
+        return counts
+
+    async def _store(self, uow: UnitOfWork, item: TriagedDrift, now: datetime) -> str:
+        conn = uow.conn  # type: ignore[attr-defined]
+        event = item.event
+        existing = (
+            (
+                await conn.execute(
+                    sa.select(drift_events).where(drift_events.c.fingerprint == event.fingerprint)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        values = {
+            "change_signature": event.change_signature,
+            "drift_type": event.drift_type.value,
+            "tool": event.tool.value,
+            "resource_address": event.resource_address,
+            "resource_type": event.resource_type,
+            "environment": event.environment,
+            "declared_state": event.declared_state,
+            "actual_state": event.actual_state,
+            "severity": event.severity.value,
+            "confidence": event.confidence,
+            "triage": item.model_dump(mode="json"),
+            "last_seen_at": now,
+        }
+        if existing is not None and existing["change_signature"] == event.change_signature:
+            await conn.execute(
+                drift_events.update().where(drift_events.c.id == existing["id"]).values(last_seen_at=now)
+            )
+            return "unchanged"
+        if existing is None:
+            event_id = uuid.uuid4()
+            await conn.execute(
+                drift_events.insert().values(
+                    id=event_id, fingerprint=event.fingerprint, status="open", detected_at=now, **values
+                )
+            )
+            outcome = "new"
+        else:
+            event_id = existing["id"]
+            await conn.execute(drift_changes.delete().where(drift_changes.c.event_id == event_id))
+            await conn.execute(drift_events.update().where(drift_events.c.id == event_id).values(**values))
+            outcome = "changed"
+        if event.changes:
+            await conn.execute(
+                drift_changes.insert(),
+                [
+                    {
+                        "event_id": event_id,
+                        "path": c.path,
+                        "declared_value": c.declared,
+                        "actual_value": c.actual,
+                        "change_type": c.change_type.value,
+                        "is_security_critical": c.is_security_critical,
+                    }
+                    for c in event.changes
+                ],
+            )
+        await uow.outbox.add(OutboxMessage(IAC_MESSAGE, None, {"event_id": str(event_id)}))
+        return outcome
+
+    # -- Slack ---------------------------------------------------------------------------------
+
+    async def load(self, event_id: uuid.UUID) -> Any:
+        async with self.container.engine.connect() as conn:
+            return (
+                (await conn.execute(sa.select(drift_events).where(drift_events.c.id == event_id)))
+                .mappings()
+                .first()
+            )
+
+    async def deliver_message(self, row: OutboxRow) -> None:
+        stored = await self.load(uuid.UUID(row.payload["event_id"]))
+        if stored is None:
+            raise Permanent("drift event vanished")
+        text, blocks = render(stored)
+        client = self.container.slack_client
+        if stored["slack_ts"]:
+            await client.chat_update(
+                channel=stored["slack_channel"], ts=stored["slack_ts"], text=text, blocks=blocks
+            )
+            return
+        response = await client.chat_postMessage(
+            channel=self.container.settings.incident_channel, text=text, blocks=blocks, unfurl_links=False
+        )
+        async with self.container.uow_factory() as uow:
+            await uow.conn.execute(
+                drift_events.update()
+                .where(  # type: ignore[union-attr]
+                    drift_events.c.id == stored["id"]
+                )
+                .values(slack_channel=response["channel"], slack_ts=response["ts"])
+            )
+            await uow.commit()
+
+    async def decide(self, event_id: uuid.UUID, actor: Actor, choice: str, **details: Any) -> None:
+        """Audit a human's choice on a drift event (and record Accept's exception)."""
+        now = self.service.clock.now()
+
+        async def work(uow: UnitOfWork) -> None:
+            if choice == "accept":
+                await uow.conn.execute(
+                    drift_events.update()
+                    .where(  # type: ignore[attr-defined]
+                        drift_events.c.id == event_id
+                    )
+                    .values(
+                        status="accepted",
+                        resolution_type="accepted_exception",
+                        resolved_at=now,
+                        exception_reason=details["reason"],
+                        exception_expires_at=details["expires_at"],
+                    )
+                )
+                await uow.outbox.add(OutboxMessage(IAC_MESSAGE, None, {"event_id": str(event_id)}))
+            await uow.audit.add(
+                AuditEvent(
+                    occurred_at=now,
+                    actor=actor.id,
+                    actor_name=actor.name,
+                    action=f"iac.{choice}",
+                    resource_type="drift_event",
+                    resource_id=str(event_id),
+                    details={
+                        k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in details.items()
+                    },
+                )
+            )
+
+        await self.service.run(work)
+
+    async def escalate(self, event_id: uuid.UUID, actor: Actor) -> Incident:
+        """Open one incident for the drift event; a second click finds the first one."""
+        stored = await self.load(event_id)
+        if stored is None:
+            raise DomainError("That drift event no longer exists.")
+        if stored["incident_id"]:
+            view = await self.service.view(IncidentRef(incident_id=stored["incident_id"]))
+            raise DomainError(f"Already escalated as {view.incident.key}.")
+        model = self.container.settings.iac_default_model
+        if not model:
+            raise DomainError("No model to attach infrastructure incidents to: set IAC_DEFAULT_MODEL.")
+        triage = stored["triage"]
+        escalate = next(
+            (r for r in triage["triage"]["recommendations"] if r["type"] == "escalate_review"), {}
+        )
+        severity = Severity(escalate.get("incident_severity") or SEVERITY_OF.get(stored["severity"], "p3"))
+
+        async def link(uow: UnitOfWork, incident: Incident) -> None:
+            done = await uow.conn.execute(
+                drift_events.update()
+                .where(  # type: ignore[attr-defined]
+                    (drift_events.c.id == event_id) & drift_events.c.incident_id.is_(None)
+                )
+                .values(incident_id=incident.id, status="escalated", resolution_type="escalated")
+            )
+            if done.rowcount != 1:
+                raise DomainError("Already escalated by someone else a moment ago.")
+            await uow.outbox.add(OutboxMessage(IAC_MESSAGE, None, {"event_id": str(event_id)}))
+
+        return await self.service.declare(
+            DeclareIncident(
+                title=f"Infrastructure drift: {stored['drift_type']} {stored['resource_address']} "
+                f"({stored['environment']})"[:500],
+                severity=severity,
+                model_name=model,
+                labels=["iac-drift", stored["environment"]],
+                description=triage["triage"]["summary"],
+                invite=[actor.id] if actor.is_slack_user else [],
+                then=link,
+            ),
+            actor,
+        )
+
+
+def render(stored: Any) -> tuple[str, list[dict[str, Any]]]:
+    triage = stored["triage"]
+    event, t = triage["event"], triage["triage"]
+    emoji = {"critical": ":rotating_light:", "high": ":red_circle:", "medium": ":large_orange_circle:"}.get(
+        stored["severity"], ":large_yellow_circle:"
+    )
+    text = (
+        f"{emoji} IaC drift [{stored['severity']}] {stored['drift_type']} {stored['resource_address']} "
+        f"({stored['environment']})"
+    )
+    diff = (
+        "\n".join(
+            f"`{c['path'] or '/'}`: `{json.dumps(c['declared'])[:80]}` → `{json.dumps(c['actual'])[:80]}`"
+            for c in event["changes"][:10]
+        )
+        or "_(whole resource)_"
+    )
+    rules = "\n".join(f":warning: *{h['rule_id']}* {h['message']}" for h in event["rule_hits"]) or "none"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": text[:150]}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Tool*\n{stored['tool']}"},
+                {"type": "mrkdwn", "text": f"*Confidence*\n{stored['confidence']:.0%}"},
+                {"type": "mrkdwn", "text": f"*Security rules hit*\n{rules}"[:2000]},
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Cause*\n{t['cause']['category']}: {' '.join(t['cause']['evidence'])}"[:2000],
+                },
+            ],
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Declared → actual*\n{diff}"[:3000]}},
+    ]
+    status = stored["status"]
+    if status == "open":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"iac:{stored['id']}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": action,
+                        "value": str(stored["id"]),
+                        "text": {"type": "plain_text", "text": label},
+                        **({"style": "danger"} if action == "iac_escalate" else {}),
+                    }
+                    for action, label in ACTIONS.items()
+                ],
+            }
+        )
+    else:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": (
+                            f"*{status}*"
+                            + (
+                                f": {stored['exception_reason']} "
+                                f"(until {stored['exception_expires_at']:%Y-%m-%d})"
+                                if status == "accepted" and stored["exception_expires_at"]
+                                else ""
+                            )
+                        ),
+                    }
+                ],
+            }
+        )
+    return text, blocks
+
+
+def install(container: Container) -> None:
+    iac = IacDrift(container)
+    container.features["iac"] = iac
+    container.dispatcher.handlers[IAC_MESSAGE] = iac.deliver_message
+    ctx: SlackContext = container.slack
+    bolt = container.bolt
+
+    async def webhook(request: web.Request) -> web.Response:
+        token = container.settings.iac_token
+        if not token:
+            return web.json_response({"error": "IaC ingestion is not enabled: set IAC_TOKEN"}, status=401)
+        if not hmac.compare_digest(
+            request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()
+        ):
+            return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+        try:
+            data = json.loads(await request.read())
+        except ValueError as exc:
+            return web.json_response({"error": f"not JSON: {exc}"}, status=400)
+        try:
+            counts = await iac.ingest_data(
+                data, request.query.get("source", "webhook"), request.query.get("environment")
+            )
+        except IacInputError as exc:
+            return web.json_response({"error": str(exc)}, status=422)
+        return web.json_response(counts, status=200)
+
+    container.routes.append(web.post("/webhooks/iac", webhook))
+
+    def handler(action: str) -> Any:
+        async def on_click(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            await ack()
+            await ctx.after_ack()
+            user = body.get("user") or {}
+            try:
+                event_id = uuid.UUID((body.get("actions") or [{}])[0].get("value", ""))
+                actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
+                stored = await iac.load(event_id)
+                if stored is None:
+                    raise DomainError("That drift event no longer exists.")
+                recs = {r["type"]: r for r in stored["triage"]["triage"]["recommendations"]}
+                if action == "iac_escalate":
+                    incident = await iac.escalate(event_id, actor)
+                    await ctx.reply(body, respond, f":white_check_mark: Escalated as *{incident.key}*.")
+                elif action == "iac_accept":
+                    await ctx.client.views_open(trigger_id=body["trigger_id"], view=accept_modal(event_id))
+                else:
+                    rec = recs.get("auto_revert" if action == "iac_revert" else "codify_iac") or {}
+                    steps = "\n".join(f"{i}. {s}" for i, s in enumerate(rec.get("steps", []), 1))
+                    command = f"\n```{rec['command']}```" if rec.get("command") else ""
+                    await iac.decide(event_id, actor, action.removeprefix("iac_"))
+                    await ctx.reply(
+                        body,
+                        respond,
+                        f"*{ACTIONS[action]}* (the bot changes nothing itself):"
+                        f"{command}\n{steps}\n_{rec.get('rationale', '')}_",
+                    )
+            except DomainError as exc:
+                await ctx.reply(body, respond, f":information_source: {exc}")
+            except (ValueError, KeyError):
+                await ctx.reply(body, respond, ":warning: That button is not attached to a drift event.")
+
+        return on_click
+
+    for action in ACTIONS:
+        bolt.action(action)(handler(action))
+
+    @bolt.view(ACCEPT_CALLBACK)
+    async def accept_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view.get("state", {}).get("values", {})
+        reason = str((values.get("reason", {}).get("reason") or {}).get("value") or "").strip()
+        expiry = (values.get("expires", {}).get("expires") or {}).get("selected_date")
+        errors = {}
+        if not reason:
+            errors["reason"] = "Say why this drift is accepted."
+        expires_at = None
+        try:
+            expires_at = datetime.combine(datetime.strptime(str(expiry), "%Y-%m-%d").date(), time(), UTC)
+            if expires_at <= container.clock.now():
+                errors["expires"] = "The exception must expire in the future."
+        except ValueError:
+            errors["expires"] = "Pick the date the exception expires."
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        user = body["user"]
+        actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
+        event_id = uuid.UUID(json.loads(view.get("private_metadata") or "{}")["event_id"])
+        await iac.decide(event_id, actor, "accept", reason=reason, expires_at=expires_at)
+
+
+def accept_modal(event_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": ACCEPT_CALLBACK,
+        "private_metadata": json.dumps({"event_id": str(event_id)}),
+        "title": {"type": "plain_text", "text": "Accept drift"},
+        "submit": {"type": "plain_text", "text": "Accept"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Reason"},
+                "element": {"type": "plain_text_input", "action_id": "reason", "multiline": True},
+            },
+            {
+                "type": "input",
+                "block_id": "expires",
+                "label": {"type": "plain_text", "text": "Expires on"},
+                "element": {"type": "datepicker", "action_id": "expires"},
+            },
+        ],
+    }

@@ -1,0 +1,127 @@
+"""IaC drift end to end: a drift plan posted to /webhooks/iac -> one Slack message with the
+DriftGuard choices -> Escalate (double-clicked) -> one incident linked to the drift event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+
+from bot.local_stack import LocalStack
+from domain.services import IncidentRef
+from storage.iac_tables import drift_events
+
+FIXTURES = Path("/work/shared/fixtures/iac")
+if not FIXTURES.exists():
+    FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "iac"
+TOKEN = "iac-token"
+RESPONDER = "U0RESPOND"
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[LocalStack]:
+    async with LocalStack(
+        database_url, settings_overrides={"iac_token": TOKEN, "iac_default_model": "fraud-detector"}
+    ) as s:
+        yield s
+
+
+async def post(stack: LocalStack, body: Any, token: str | None = TOKEN) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(stack.url + "/webhooks/iac?source=ci", data=json.dumps(body), headers=headers) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+def drift_messages(stack: LocalStack) -> list[dict[str, Any]]:
+    return [m for m in stack.slack.top_level("ml-incidents") if "IaC drift" in m.get("text", "")]
+
+
+async def test_ingest_one_message_escalate_one_incident(stack: LocalStack) -> None:
+    plan = json.loads((FIXTURES / "terraform_show_json_drift.json").read_text())
+    assert (await post(stack, plan, token=None))[0] == 401
+    assert (await post(stack, plan, token="wrong"))[0] == 401
+    status, body = await post(stack, {"hello": "world"})
+    assert status == 422 and "accepted" in body["error"]
+
+    assert await post(stack, plan) == (200, {"events": 1, "new": 1, "changed": 0, "unchanged": 0})
+    assert (await post(stack, plan))[1]["unchanged"] == 1  # seen again: the same event
+    await stack.settle()
+    [message] = drift_messages(stack)
+    assert "modified test_instance.should_refresh" in message["text"]
+    rendered = str(message["blocks"])
+    assert '`/ami`: `"refresh-me"` → `"refreshed"`' in rendered
+    actions = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert actions == ["iac_revert", "iac_codify", "iac_accept", "iac_escalate"]
+
+    incidents_channel = stack.slack.channel_id("ml-incidents")
+    await stack.driver.block_action(
+        "iac_revert", message_ts=message["ts"], channel_id=incidents_channel, user_id=RESPONDER
+    )
+    await stack.slack.wait_until(lambda: stack.driver.responses, 5)
+    assert (
+        "terraform apply -refresh=true -target=test_instance.should_refresh"
+        in stack.driver.responses[-1]["body"]["text"]
+    )
+
+    clicks = [
+        stack.driver.block_action(
+            "iac_escalate", message_ts=message["ts"], channel_id=incidents_channel, user_id=RESPONDER
+        )
+        for _ in range(2)
+    ]
+    await asyncio.gather(*clicks)
+    await stack.settle()
+    incidents = await stack.container.service.list_incidents()
+    assert len(incidents) == 1
+    incident = incidents[0].incident
+    assert incident.title.startswith("Infrastructure drift: modified test_instance.should_refresh")
+    async with stack.container.engine.connect() as conn:
+        [row] = (await conn.execute(sa.select(drift_events))).mappings().all()
+    assert row["incident_id"] == incident.id and row["status"] == "escalated"
+    await stack.slack.wait_until(lambda: len(stack.driver.responses) >= 3, 5)
+    texts = [r["body"]["text"] for r in stack.driver.responses[-2:]]
+    assert any("Escalated as *INC-1*" in t for t in texts) and any("Already escalated" in t for t in texts)
+    async with stack.container.uow_factory() as uow:
+        audit = await uow.audit.list()
+    by_action = {a.action: a for a in audit}
+    assert by_action["iac.revert"].actor == RESPONDER and by_action["incident.created"].actor == RESPONDER
+    view = await stack.container.service.view(IncidentRef(number=1))
+    assert RESPONDER in stack.slack.members(view.link.channel_id)
+    [updated] = drift_messages(stack)
+    assert "escalated" in str(updated["blocks"]) and "iac_escalate" not in str(updated["blocks"])
+
+
+async def test_accept_needs_a_reason_and_a_future_expiry(stack: LocalStack) -> None:
+    plan = json.loads((FIXTURES / "tf_equivalence_drift_simple_plan.json").read_text())
+    await post(stack, plan)
+    await stack.settle()
+    [message] = drift_messages(stack)
+    await stack.driver.block_action(
+        "iac_accept",
+        message_ts=message["ts"],
+        channel_id=stack.slack.channel_id("ml-incidents"),
+        user_id=RESPONDER,
+    )
+    await stack.slack.wait_until(lambda: stack.slack.opened_views, 5)
+    status, refused = await stack.driver.view_submission(
+        "iac_accept_exception", {"reason": "", "expires": "2020-01-01"}, user_id=RESPONDER
+    )
+    assert refused["response_action"] == "errors" and set(refused["errors"]) == {"reason", "expires"}
+    status, _ = await stack.driver.view_submission(
+        "iac_accept_exception",
+        {"reason": "Hotfix kept until the module upgrade", "expires": "2099-01-31"},
+        user_id=RESPONDER,
+    )
+    assert status == 200
+    await stack.settle()
+    [updated] = drift_messages(stack)
+    assert "accepted*: Hotfix kept until the module upgrade (until 2099-01-31)" in str(updated["blocks"])
