@@ -49,6 +49,7 @@ FEATURES = (
     "scheduler.wiring",  # SLO clocks, update cadences, escalation (issue 3)
     "runbooks.wiring",  # runbook matching and checklists (issue 8)
     "bot.governance_wiring",  # roles, PII scrubbing, audit chain, postmortems (issue 6)
+    "bot.postmortem_wiring",  # postmortem clock, action items, close refused without them (issue 6)
     "bot.drift_wiring",  # scheduled drift checks (issue 4)
     "bot.pagerduty_wiring",  # PagerDuty and Alertmanager webhooks (issue 5)
     "bot.iac_wiring",  # IaC drift ingestion (issue 7)

@@ -28,6 +28,8 @@ FEATURE_VERBS: dict[str, str] = {
     "runbook": "`/incident runbook`: show the matched runbook and its checklist",
     "postmortem": "`/incident postmortem`: draft the postmortem from the timeline",
     "drift": "`/incident drift <model>`: run the drift checks for a model now",
+    "action": "`/incident action add \"text\" owner:@user due:YYYY-MM-DD severity:p2 ticket:JIRA-1` "
+              "| `action list` | `action done <n>`: postmortem action items",
 }
 KNOWN_VERBS = CORE_VERBS + tuple(FEATURE_VERBS)
 

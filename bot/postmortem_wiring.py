@@ -1,0 +1,248 @@
+"""Postmortem clock and action items (GOV-001 section 8; issue 6).
+
+When a severity whose policy says ``postmortem: required`` is resolved, the postmortem clock
+opens (``postmortem_within``: 48 h for SEV-1, 7 days for SEV-2) and the commander is told in the
+incident channel. ``close`` is refused until the postmortem draft has been posted
+(``/incident postmortem``) and at least one action item recorded, each with owner, due date,
+severity and ticket.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from slack_bolt.async_app import AsyncRespond
+
+from domain.action_items import USAGE, parse_action
+from domain.commands import Parsed
+from domain.model import AuditEvent, DomainError, Incident, Status
+from domain.ports import OutboxMessage, UnitOfWork
+from domain.services import CHANNEL, IncidentRef
+from handlers.slack_context import SlackContext
+from storage.postmortem_tables import action_items, postmortems
+from storage.repositories import _insert
+
+if TYPE_CHECKING:
+    from bot.app import Container
+
+
+def install(container: Container) -> None:
+    service = container.service
+    policy = container.policy
+
+    async def observe(uow: UnitOfWork, incident: Incident, action: str, details: dict[str, Any]) -> None:
+        if action != "incident.status_updated":
+            return
+        conn = uow.conn  # type: ignore[attr-defined]
+        rule = policy.rule(incident.severity)
+        if details.get("to") == Status.RESOLVED.value and rule.postmortem == "required":
+            due = incident.updated_at + rule.postmortem_within if rule.postmortem_within else None
+            await conn.execute(
+                _insert(conn, postmortems)
+                .values(incident_id=incident.id, required=True, due_at=due)
+                .on_conflict_do_update(index_elements=["incident_id"], set_={"required": True, "due_at": due})
+            )
+            who = f"<@{incident.assigned_to}>" if incident.assigned_to else "Incident Commander"
+            await uow.outbox.add(
+                OutboxMessage(
+                    CHANNEL,
+                    incident.id,
+                    {
+                        "text": (
+                            f":page_facing_up: {who}: a postmortem is required for *{incident.key}* "
+                            f"({incident.severity.label})"
+                            + (f" by {due:%Y-%m-%d %H:%M} UTC" if due else "")
+                            + ". Draft it with `/incident postmortem` and record action items with "
+                            "`/incident action add ...`; the incident can be closed once both exist."
+                        )
+                    },
+                )
+            )
+        elif details.get("to") == Status.CLOSED.value and rule.postmortem == "required":
+            state = (
+                (await conn.execute(sa.select(postmortems).where(postmortems.c.incident_id == incident.id)))
+                .mappings()
+                .first()
+            )
+            count = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(action_items)
+                    .where(action_items.c.incident_id == incident.id)
+                )
+            ).scalar() or 0
+            missing = []
+            if state is None or state["draft_posted_at"] is None:
+                missing.append("the postmortem draft (`/incident postmortem`)")
+            if count == 0:
+                missing.append("at least one action item (`/incident action add ...`)")
+            if missing:
+                raise DomainError(
+                    f"{incident.key} cannot be closed yet: GOV-001 requires "
+                    f"{' and '.join(missing)} for {incident.severity.label}."
+                )
+
+    service.observers.append(observe)
+
+    commands = container.slack.extensions.setdefault("commands", {})
+    draft_command = commands.get("postmortem")
+
+    async def postmortem_command(
+        ctx: SlackContext, parsed: Parsed, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        if draft_command is None:
+            raise DomainError("Postmortem drafts are not enabled on this bot.")
+        await draft_command(ctx, parsed, body, respond)
+        view = await service.view(IncidentRef(number=parsed.number, channel_id=body.get("channel_id")))
+        if not (view.link and view.link.channel_id):
+            return  # the draft was not posted (no channel yet)
+        now = service.clock.now()
+        async with container.uow_factory() as uow:
+            conn = uow.conn
+            assert conn is not None
+            values = {"draft_posted_at": now, "draft_posted_by": body.get("user_id", "")}
+            await conn.execute(
+                _insert(conn, postmortems)
+                .values(
+                    incident_id=view.incident.id,
+                    required=policy.rule(view.incident.severity).postmortem == "required",
+                    **values,
+                )
+                .on_conflict_do_update(index_elements=["incident_id"], set_=values)
+            )
+            await uow.audit.add(
+                AuditEvent(
+                    occurred_at=now,
+                    actor=body.get("user_id", ""),
+                    actor_name=body.get("user_name"),
+                    action="incident.postmortem_drafted",
+                    resource_type="incident",
+                    resource_id=str(view.incident.id),
+                    details={"number": view.incident.number},
+                )
+            )
+            await uow.commit()
+
+    async def action_command(
+        ctx: SlackContext, parsed: Parsed, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        sub, _, rest = parsed.rest.strip().partition(" ")
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
+        if sub == "add":
+            item = parse_action(rest, service.clock.now().date())
+
+            async def add(uow: UnitOfWork) -> str:
+                incident = await service.resolve_ref(uow, ref)
+                conn = uow.conn  # type: ignore[attr-defined]
+                number = 1 + (
+                    (
+                        await conn.execute(
+                            sa.select(sa.func.max(action_items.c.number)).where(
+                                action_items.c.incident_id == incident.id
+                            )
+                        )
+                    ).scalar()
+                    or 0
+                )
+                now = service.clock.now()
+                await conn.execute(
+                    action_items.insert().values(
+                        id=uuid.uuid4(),
+                        incident_id=incident.id,
+                        number=number,
+                        text=item.text,
+                        owner=item.owner,
+                        due_date=item.due,
+                        severity=item.severity.value,
+                        ticket=item.ticket,
+                        status="open",
+                        created_by=actor.id,
+                        created_at=now,
+                    )
+                )
+                await uow.audit.add(
+                    AuditEvent(
+                        occurred_at=now,
+                        actor=actor.id,
+                        actor_name=actor.name,
+                        action="incident.action_item_added",
+                        resource_type="incident",
+                        resource_id=str(incident.id),
+                        details={
+                            "number": incident.number,
+                            "item": number,
+                            "owner": item.owner,
+                            "due": item.due.isoformat(),
+                            "severity": item.severity.value,
+                            "ticket": item.ticket,
+                        },
+                    )
+                )
+                return (
+                    f":white_check_mark: Action item {number} on {incident.key}: {item.text} · owner "
+                    f"<@{item.owner}> · due {item.due} · {item.severity.label} · {item.ticket}"
+                )
+
+            await ctx.reply(body, respond, await service.run(add))
+        elif sub in ("list", ""):
+            view = await service.view(ref)
+            async with container.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        sa.select(action_items)
+                        .where(action_items.c.incident_id == view.incident.id)
+                        .order_by(action_items.c.number)
+                    )
+                ).mappings()
+                lines = [
+                    f"{'~' if r['status'] == 'done' else ''}{r['number']}. {r['text']} · <@{r['owner']}> · "
+                    f"due {r['due_date']} · {r['severity'].upper()} · {r['ticket']}"
+                    f"{'~' if r['status'] == 'done' else ''}"
+                    for r in rows
+                ]
+            await ctx.reply(
+                body,
+                respond,
+                f"*Action items of {view.incident.key}*\n" + "\n".join(lines)
+                if lines
+                else f"{view.incident.key} has no action items. Add one: {USAGE}",
+            )
+        elif sub == "done" and rest.strip().isdigit():
+            number = int(rest.strip())
+
+            async def done(uow: UnitOfWork) -> str:
+                incident = await service.resolve_ref(uow, ref)
+                conn = uow.conn  # type: ignore[attr-defined]
+                changed = await conn.execute(
+                    action_items.update()
+                    .where(
+                        (action_items.c.incident_id == incident.id)
+                        & (action_items.c.number == number)
+                        & (action_items.c.status == "open")
+                    )
+                    .values(status="done")
+                )
+                if changed.rowcount == 0:
+                    return f":information_source: {incident.key} has no open action item {number}."
+                await uow.audit.add(
+                    AuditEvent(
+                        occurred_at=service.clock.now(),
+                        actor=actor.id,
+                        actor_name=actor.name,
+                        action="incident.action_item_done",
+                        resource_type="incident",
+                        resource_id=str(incident.id),
+                        details={"number": incident.number, "item": number},
+                    )
+                )
+                return f":white_check_mark: Action item {number} on {incident.key} is done."
+
+            await ctx.reply(body, respond, await service.run(done))
+        else:
+            raise DomainError(f"Unknown action command `{sub}`. Use {USAGE}.")
+
+    commands["postmortem"] = postmortem_command
+    commands["action"] = action_command

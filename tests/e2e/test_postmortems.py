@@ -1,0 +1,85 @@
+"""Postmortems (GOV-001 section 8): the clock opens at resolve, action items carry owner, due date,
+severity and ticket, and close is refused until the draft and an action item exist."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from domain.action_items import parse_action
+from domain.model import DomainError, Severity, Status
+from domain.services import IncidentRef
+from tests.e2e.conftest import wait_response
+from tests.e2e.harness import LocalStack
+
+IC = "U0RESPOND"
+
+
+def test_action_items_must_name_owner_due_severity_and_ticket() -> None:
+    item = parse_action(
+        '"Alert on null rate" owner:<@U0DANA|dana> due:2026-12-01 severity:p2 ticket:JIRA-123',
+        date(2026, 11, 22),
+    )
+    assert (item.text, item.owner, item.due, item.severity, item.ticket) == (
+        "Alert on null rate",
+        "U0DANA",
+        date(2026, 12, 1),
+        Severity.P2,
+        "JIRA-123",
+    )
+    with pytest.raises(DomainError, match="needs `owner:`, `due:`, `severity:`, `ticket:`"):
+        parse_action('"Fix it"', date(2026, 11, 22))
+    with pytest.raises(DomainError, match="is in the past"):
+        parse_action('"x" owner:<@U1> due:2026-01-01 severity:p2 ticket:J-1', date(2026, 11, 22))
+    with pytest.raises(DomainError, match="must be a Slack mention"):
+        parse_action('"x" owner:dana due:2026-12-01 severity:p2 ticket:J-1', date(2026, 11, 22))
+    with pytest.raises(DomainError, match="not a ticket reference"):
+        parse_action('"x" owner:<@U1> due:2026-12-01 severity:p2 ticket:soon', date(2026, 11, 22))
+
+
+async def test_close_waits_for_the_postmortem_draft_and_an_action_item(stack: LocalStack) -> None:
+    n = 0
+
+    async def run(text: str) -> str:
+        nonlocal n
+        await stack.driver.slash_command(text, user_id=IC)
+        n += 1
+        return await wait_response(stack, n)
+
+    await run("declare P1 credit-risk-v3 Null predictions")
+    await stack.settle()
+    await run("resolve 1 rolled back")
+    await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1))
+    channel = view.link.channel_id
+    [clock] = [m["text"] for m in stack.slack.messages(channel) if "a postmortem is required" in m["text"]]
+    due = view.incident.resolved_at.replace(microsecond=0)
+    assert "for *INC-1* (SEV-1) by " in clock and f"{due.year}" in clock
+
+    refused = await run("close 1")
+    assert "INC-1 cannot be closed yet" in refused
+    assert "the postmortem draft" in refused and "at least one action item" in refused
+    assert "`due:`" in await run('action 1 add "Alert on null rate" owner:<@U0DANA|dana>')
+    assert "Action item 1 on INC-1" in await run(
+        f'action 1 add "Alert on null rate" owner:<@U0DANA|dana> due:{date.today().year + 1}-01-15 '
+        "severity:p2 ticket:JIRA-123"
+    )
+    assert "the postmortem draft" in await run("close 1")
+    assert "Postmortem draft for *INC-1* posted" in await run("postmortem 1")
+    assert "INC-1 closed" in await run("close 1")
+    assert "1. Alert on null rate" in await run("action 1 list")
+    view = await stack.container.service.view(IncidentRef(number=1))
+    assert view.incident.status is Status.CLOSED
+    async with stack.container.uow_factory() as uow:
+        actions = [a.action for a in await uow.audit.list(str(view.incident.id))]
+    assert "incident.action_item_added" in actions and "incident.postmortem_drafted" in actions
+
+
+async def test_a_sev3_needs_no_postmortem_to_close(stack: LocalStack) -> None:
+    await stack.driver.slash_command("declare P3 credit-risk-v3 Slight skew", user_id=IC)
+    await wait_response(stack, 1)
+    await stack.driver.slash_command("resolve 1", user_id=IC)
+    await wait_response(stack, 2)
+    await stack.driver.slash_command("close 1", user_id=IC)
+    assert "INC-1 closed" in await wait_response(stack, 3)
