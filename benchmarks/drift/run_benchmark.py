@@ -53,12 +53,15 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--features", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-evidently", action="store_true", help="only time our engine")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         make_data(directory, args.rows, args.features)
         ours = [run(Path(sys.executable), "run_ours.py", directory) for _ in range(args.repeat)]
-        if EVIDENTLY_PYTHON.exists():
+        if args.skip_evidently:
+            theirs = []
+        elif EVIDENTLY_PYTHON.exists():
             theirs = [run(EVIDENTLY_PYTHON, "run_evidently.py", directory) for _ in range(args.repeat)]
         else:
             theirs = []
