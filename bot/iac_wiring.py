@@ -8,15 +8,19 @@ the Slack actor.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import json
 import uuid
 from datetime import UTC, datetime, time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.dispatcher import Permanent
@@ -329,8 +333,64 @@ def render(stored: Any) -> tuple[str, list[dict[str, Any]]]:
     return text, blocks
 
 
+class ReportWatcher:
+    """A scheduled job ingesting each new or changed ``*.json`` report in ``IAC_WATCH_DIR``.
+
+    A file is read again only when its content hash changes; a malformed one is logged and
+    skipped until it changes, never retried in a loop or allowed to stop the job.
+    """
+
+    def __init__(self, iac: IacDrift, directory: str) -> None:
+        self.iac = iac
+        self.directory = Path(directory)
+        self.seen: dict[str, str] = {}
+
+    async def scan(self) -> int:
+        ingested = 0
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                raw = await asyncio.to_thread(path.read_bytes)
+            except OSError as exc:
+                log.warning("iac.watch_unreadable", file=str(path), error=str(exc))
+                continue
+            digest = hashlib.sha256(raw).hexdigest()
+            if self.seen.get(path.name) == digest:
+                continue
+            self.seen[path.name] = digest
+            try:
+                counts = await self.iac.ingest_data(json.loads(raw), path.name)
+                log.info("iac.watch_ingested", file=str(path), **counts)
+                ingested += 1
+            except (ValueError, IacInputError) as exc:
+                log.error("iac.watch_rejected", file=str(path), error=str(exc)[:300])
+        return ingested
+
+
 def install(container: Container) -> None:
     iac = IacDrift(container)
+    if container.settings.iac_watch_dir:
+        watcher = ReportWatcher(iac, container.settings.iac_watch_dir)
+        container.features["iac_watcher"] = watcher
+        scheduler = AsyncIOScheduler(timezone="UTC")
+
+        async def start(_: Any) -> None:
+            scheduler.add_job(
+                watcher.scan,
+                "interval",
+                seconds=container.settings.iac_watch_seconds,
+                id="iac-watch",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.start()
+
+        async def stop(_: Any) -> None:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+
+        if container.settings.tick_seconds > 0:  # tests drive jobs themselves
+            container.on_start.append(start)
+            container.on_stop.append(stop)
     container.features["iac"] = iac
     container.dispatcher.handlers[IAC_MESSAGE] = iac.deliver_message
     ctx: SlackContext = container.slack

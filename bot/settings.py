@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     pagerduty_routing_keys: dict[str, str] = Field(default_factory=dict)
     alertmanager_token: str | None = None
     iac_token: str | None = None  # bearer token for POST /webhooks/iac (CI pipelines)
-    iac_default_model: str | None = None  # model that infrastructure-drift incidents attach to
+    iac_default_model: str | None = None
+    iac_watch_dir: str | None = None  # drift reports (*.json) dropped here are ingested by a job
+    iac_watch_seconds: float = 60.0  # model that infrastructure-drift incidents attach to
     models_file: str | None = None  # models.yml: drift jobs are configured next to their models
     runbooks_dir: str | None = None  # default: the shipped runbooks/
     runbooks_base_url: str | None = None  # where runbooks are browsable (runbook_url)

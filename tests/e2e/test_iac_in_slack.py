@@ -125,3 +125,29 @@ async def test_accept_needs_a_reason_and_a_future_expiry(stack: LocalStack) -> N
     await stack.settle()
     [updated] = drift_messages(stack)
     assert "accepted*: Hotfix kept until the module upgrade (until 2099-01-31)" in str(updated["blocks"])
+
+
+async def test_a_watched_directory_is_ingested_once_per_change(database_url: str, tmp_path: Path) -> None:
+    watched = tmp_path / "reports"
+    watched.mkdir()
+    async with LocalStack(
+        database_url,
+        settings_overrides={
+            "iac_watch_dir": str(watched),
+            "iac_default_model": "fraud-detector",
+            "tick_seconds": 0,
+        },
+    ) as stack:
+        watcher = stack.container.features["iac_watcher"]
+        (watched / "plan.json").write_text((FIXTURES / "terraform_show_json_drift.json").read_text())
+        (watched / "broken.json").write_text("{not json")
+        assert await watcher.scan() == 1  # the broken file is logged and skipped
+        assert await watcher.scan() == 0  # nothing changed
+        (watched / "cfn.json").write_text(
+            (
+                FIXTURES / "cfn_describe_stack_resource_drifts__awsdocs_detect_drift_stack_sqs_modified.json"
+            ).read_text()
+        )
+        assert await watcher.scan() == 1
+        await stack.settle()
+        assert len(drift_messages(stack)) == 2
