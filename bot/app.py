@@ -140,6 +140,9 @@ class Container:
         """
         gc.collect()
         gc.freeze()
+        # Fewer, cheaper collections for the request path: a generation-0 pass every 50k
+        # allocations instead of 700 (Instagram's and gunicorn users' common setting).
+        gc.set_threshold(50_000, 20, 20)
 
     async def stop(self) -> None:
         for hook in reversed(self.on_stop):
