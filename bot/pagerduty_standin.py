@@ -44,6 +44,7 @@ class PagerDutyStandIn:
     notes: dict[str, list[JSON]] = field(default_factory=dict)
     events: list[JSON] = field(default_factory=list)
     calls: list[PdCall] = field(default_factory=list)
+    fail_remaining: int = 0  # the next N calls answer 503, as during a PagerDuty outage
     url: str = ""
     ca_file: str = ""  # trust this (PAGERDUTY_CA_BUNDLE): the real client insists on https://
     _runner: web.AppRunner | None = None
@@ -104,7 +105,13 @@ class PagerDutyStandIn:
         self.calls.append(PdCall(request.method, request.path, body, dict(request.headers)))
         return body
 
+    def fail_next(self, n: int) -> None:
+        self.fail_remaining = n
+
     def _authorised(self, request: web.Request) -> web.Response | None:
+        if self.fail_remaining > 0:
+            self.fail_remaining -= 1
+            return web.json_response({"error": {"message": "Service Unavailable"}}, status=503)
         if request.headers.get("Authorization") != f"Token token={self.api_token}":
             return web.json_response({"error": {"message": "Unauthorized", "code": 2006}}, status=401)
         return None

@@ -51,29 +51,41 @@ async def pd() -> AsyncIterator[PagerDutyStandIn]:
 
 @pytest.fixture
 async def stack(database_url: str, pd: PagerDutyStandIn) -> AsyncIterator[LocalStack]:
-    async with LocalStack(database_url, settings_overrides={
-            "pagerduty_api_token": pd.api_token, "pagerduty_api_url": pd.url,
-            "pagerduty_events_url": pd.url, "pagerduty_from_email": "bot@example.com",
+    async with LocalStack(
+        database_url,
+        settings_overrides={
+            "pagerduty_api_token": pd.api_token,
+            "pagerduty_api_url": pd.url,
+            "pagerduty_events_url": pd.url,
+            "pagerduty_from_email": "bot@example.com",
             "pagerduty_ca_bundle": pd.ca_file,
             "pagerduty_webhook_secret": f"{SECRET},{OLD_SECRET}",
             "pagerduty_service_models": {"PA2P440": "fraud-detector"},
             "pagerduty_routing_keys": {"risk-ml": "R0RISKML"},
-            "alertmanager_token": AM_TOKEN}) as s:
+            "alertmanager_token": AM_TOKEN,
+        },
+    ) as s:
         yield s
 
 
-async def post(stack: LocalStack, path: str, body: dict[str, Any] | bytes,
-               headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+async def post(
+    stack: LocalStack, path: str, body: dict[str, Any] | bytes, headers: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with aiohttp.ClientSession() as http, http.post(
-            stack.url + path, data=raw, headers={"Content-Type": "application/json", **headers}) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            stack.url + path, data=raw, headers={"Content-Type": "application/json", **headers}
+        ) as resp,
+    ):
         return resp.status, await resp.json()
 
 
 async def deliver(stack: LocalStack, body: dict[str, Any], *secrets: str) -> tuple[int, dict[str, Any]]:
     raw = json.dumps(body).encode()
-    return await post(stack, "/webhooks/pagerduty", raw,
-                      {"X-PagerDuty-Signature": sign(raw, *(secrets or (SECRET,)))})
+    return await post(
+        stack, "/webhooks/pagerduty", raw, {"X-PagerDuty-Signature": sign(raw, *(secrets or (SECRET,)))}
+    )
 
 
 async def incidents(stack: LocalStack) -> list[Any]:
@@ -81,7 +93,8 @@ async def incidents(stack: LocalStack) -> list[Any]:
 
 
 async def test_a_triggered_webhook_opens_one_incident_channel_and_invites_the_responder(
-        stack: LocalStack, pd: PagerDutyStandIn) -> None:
+    stack: LocalStack, pd: PagerDutyStandIn
+) -> None:
     triggered = pd_event("triggered", "E1", "2021-06-04T13:35:29.781Z")
     first, again = await asyncio.gather(deliver(stack, triggered), deliver(stack, triggered))
     assert sorted([first[0], again[0]]) == [200, 201]  # the redelivery is recognised
@@ -89,7 +102,10 @@ async def test_a_triggered_webhook_opens_one_incident_channel_and_invites_the_re
     await stack.settle()
     [incident] = await incidents(stack)
     assert (incident.trigger_source, incident.created_by, incident.severity) == (
-        TriggerSource.PAGERDUTY, "pagerduty", Severity.P2)  # urgency high -> SEV-2 per policy
+        TriggerSource.PAGERDUTY,
+        "pagerduty",
+        Severity.P2,
+    )  # urgency high -> SEV-2 per policy
     assert incident.title == "Test Incident 3"
     channels = [c for c in stack.slack.channels if c["name"].startswith("inc-1-")]
     assert len(channels) == 1
@@ -108,8 +124,9 @@ async def test_bad_missing_and_rotated_signatures(stack: LocalStack) -> None:
     assert await incidents(stack) == []
     # PagerDuty rotating: it signs with the old and the new secret; we know the old one too
     assert (await deliver(stack, triggered, "some-future-secret", OLD_SECRET))[0] == 201
-    status, body = await post(stack, "/webhooks/pagerduty", b"{not json",
-                              {"X-PagerDuty-Signature": sign(b"{not json", SECRET)})
+    status, body = await post(
+        stack, "/webhooks/pagerduty", b"{not json", {"X-PagerDuty-Signature": sign(b"{not json", SECRET)}
+    )
     assert status == 400 and "not a PagerDuty V3 webhook" in body["error"]
 
 
@@ -128,15 +145,21 @@ async def test_out_of_order_and_unknown_events(stack: LocalStack) -> None:
     assert changes == ["open → resolved: resolved in PagerDuty"]
 
 
-async def test_resolve_clicked_in_slack_reaches_pagerduty_once(stack: LocalStack,
-                                                               pd: PagerDutyStandIn) -> None:
+async def test_resolve_clicked_in_slack_reaches_pagerduty_once(
+    stack: LocalStack, pd: PagerDutyStandIn
+) -> None:
     await deliver(stack, pd_event("triggered", "E1", "2021-06-04T13:35:29Z"))
     await stack.settle()
     announcement = stack.slack.top_level("ml-incidents")[-1]
     incidents_channel = stack.slack.channel_id("ml-incidents")
-    await asyncio.gather(*(stack.driver.block_action(ACTION_RESOLVE, message_ts=announcement["ts"],
-                                                     channel_id=incidents_channel, user_id=RESPONDER)
-                           for _ in range(3)))
+    await asyncio.gather(
+        *(
+            stack.driver.block_action(
+                ACTION_RESOLVE, message_ts=announcement["ts"], channel_id=incidents_channel, user_id=RESPONDER
+            )
+            for _ in range(3)
+        )
+    )
     await stack.settle()
     puts = pd.calls_to("PUT", "/incidents/PFQZPSY")
     assert [c.body for c in puts] == [{"incident": {"type": "incident_reference", "status": "resolved"}}]
@@ -149,8 +172,38 @@ async def test_resolve_clicked_in_slack_reaches_pagerduty_once(stack: LocalStack
     assert len(pd.calls_to("PUT", "/incidents/")) == 1
 
 
+async def test_a_pagerduty_outage_delays_the_resolve_but_never_blocks_slack(
+    stack: LocalStack, pd: PagerDutyStandIn
+) -> None:
+    await deliver(stack, pd_event("triggered", "E1", "2021-06-04T13:35:29Z"))
+    await stack.settle()
+    pd.fail_next(2)  # PagerDuty answers 503 twice
+    announcement = stack.slack.top_level("ml-incidents")[-1]
+    code, _ = await stack.driver.block_action(
+        ACTION_RESOLVE,
+        message_ts=announcement["ts"],
+        channel_id=stack.slack.channel_id("ml-incidents"),
+        user_id=RESPONDER,
+    )
+    assert code == 200
+    await stack.slack.wait_until(
+        lambda: (
+            "(resolved)"
+            in (stack.slack.message(stack.slack.channel_id("ml-incidents"), announcement["ts"]) or {}).get(
+                "text", ""
+            )
+        ),
+        5,
+    )  # Slack moved on
+    await stack.settle(timeout=20)
+    puts = pd.calls_to("PUT", "/incidents/PFQZPSY")
+    assert len(puts) == 3  # two refused by the outage, then delivered once
+    assert pd.incidents["PFQZPSY"]["status"] == "resolved"
+
+
 async def test_a_sev1_declared_in_slack_pages_and_its_resolve_resolves_the_page(
-        stack: LocalStack, pd: PagerDutyStandIn) -> None:
+    stack: LocalStack, pd: PagerDutyStandIn
+) -> None:
     await stack.driver.slash_command("declare P1 credit-risk-v3 Null predictions", user_id="U0DECLARER")
     await wait_response(stack, 1)
     await stack.settle()
@@ -162,8 +215,11 @@ async def test_a_sev1_declared_in_slack_pages_and_its_resolve_resolves_the_page(
     [trigger, resolve] = pd.events  # the SEV-3 pages nobody
     assert trigger["event_action"] == "trigger" and trigger["routing_key"] == "R0RISKML"
     assert trigger["payload"]["severity"] == "critical" and "INC-1 [SEV-1]" in trigger["payload"]["summary"]
-    assert resolve == {"event_action": "resolve", "dedup_key": trigger["dedup_key"],
-                       "routing_key": "R0RISKML"}
+    assert resolve == {
+        "event_action": "resolve",
+        "dedup_key": trigger["dedup_key"],
+        "routing_key": "R0RISKML",
+    }
 
 
 def alert_group(status: str, model: str | None = "fraud-detector") -> dict[str, Any]:
@@ -179,8 +235,9 @@ def alert_group(status: str, model: str | None = "fraud-detector") -> dict[str, 
 async def test_alertmanager_groups_open_update_and_offer_to_resolve(stack: LocalStack) -> None:
     auth = {"Authorization": f"Bearer {AM_TOKEN}"}
     assert (await post(stack, "/webhooks/alertmanager", alert_group("firing"), {}))[0] == 401
-    assert (await post(stack, "/webhooks/alertmanager", alert_group("firing"),
-                       {"Authorization": "Bearer nope"}))[0] == 401
+    assert (
+        await post(stack, "/webhooks/alertmanager", alert_group("firing"), {"Authorization": "Bearer nope"})
+    )[0] == 401
     status, body = await post(stack, "/webhooks/alertmanager", alert_group("firing", model=None), auth)
     assert status == 422 and "`model` label" in body["error"]
     wrong = alert_group("firing")
@@ -191,7 +248,10 @@ async def test_alertmanager_groups_open_update_and_offer_to_resolve(stack: Local
     assert (await post(stack, "/webhooks/alertmanager", alert_group("firing"), auth))[0] == 200  # same group
     [incident] = await incidents(stack)
     assert (incident.trigger_source, incident.severity, incident.title) == (
-        TriggerSource.AUTOMATED_PERFORMANCE, Severity.P2, "High CPU core temperature")
+        TriggerSource.AUTOMATED_PERFORMANCE,
+        Severity.P2,
+        "High CPU core temperature",
+    )
     assert (await post(stack, "/webhooks/alertmanager", alert_group("resolved"), auth))[0] == 200
     await stack.settle()
     view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
