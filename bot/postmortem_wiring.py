@@ -13,6 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncRespond
 
 from domain.action_items import USAGE, parse_action
@@ -85,6 +86,82 @@ def install(container: Container) -> None:
                 )
 
     service.observers.append(observe)
+
+    async def remind_overdue() -> int:
+        """Tell the commander once when a required postmortem's clock has run out undrafted."""
+        now = service.clock.now()
+        async with container.uow_factory() as uow:
+            conn = uow.conn
+            assert conn is not None
+            overdue = (
+                (
+                    await conn.execute(
+                        sa.select(postmortems).where(
+                            postmortems.c.required.is_(True),
+                            postmortems.c.due_at <= now,
+                            postmortems.c.draft_posted_at.is_(None),
+                            postmortems.c.reminded_at.is_(None),
+                        )
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            for row in overdue:
+                incident = await uow.incidents.get(row["incident_id"])
+                if incident is None:
+                    continue
+                who = f"<@{incident.assigned_to}>" if incident.assigned_to else "Incident Commander"
+                await uow.outbox.add(
+                    OutboxMessage(
+                        CHANNEL,
+                        incident.id,
+                        {
+                            "text": (
+                                f":alarm_clock: {who}: the postmortem of *{incident.key}* was due "
+                                f"{row['due_at']:%Y-%m-%d %H:%M} UTC and has no draft yet. "
+                                "Run `/incident postmortem`."
+                            )
+                        },
+                    )
+                )
+                await conn.execute(
+                    postmortems.update()
+                    .where(postmortems.c.incident_id == incident.id)
+                    .values(reminded_at=now)
+                )
+                await uow.audit.add(
+                    AuditEvent(
+                        occurred_at=now,
+                        actor="incident-bot-scheduler",
+                        actor_name="SLO clock",
+                        action="incident.postmortem_overdue",
+                        resource_type="incident",
+                        resource_id=str(incident.id),
+                        details={"number": incident.number},
+                    )
+                )
+            await uow.commit()
+        if overdue and service.after_commit is not None:
+            service.after_commit(uow)
+        return len(overdue)
+
+    container.features["postmortem_reminders"] = remind_overdue
+    scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def start(_: Any) -> None:
+        scheduler.add_job(
+            remind_overdue, "interval", minutes=5, id="postmortem-reminders", max_instances=1, coalesce=True
+        )
+        scheduler.start()
+
+    async def stop(_: Any) -> None:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    if container.settings.tick_seconds > 0:  # tests run the job themselves
+        container.on_start.append(start)
+        container.on_stop.append(stop)
 
     commands = container.slack.extensions.setdefault("commands", {})
     draft_command = commands.get("postmortem")

@@ -13,6 +13,7 @@ postmortems = sa.Table(
     sa.Column("due_at", UTCDateTime()),  # the postmortem clock, opened at resolve
     sa.Column("draft_posted_at", UTCDateTime()),
     sa.Column("draft_posted_by", sa.String(255)),
+    sa.Column("reminded_at", UTCDateTime()),  # the overdue reminder, sent once
 )
 
 action_items = sa.Table(

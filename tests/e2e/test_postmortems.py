@@ -12,6 +12,7 @@ from domain.model import DomainError, Severity, Status
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response
 from tests.e2e.harness import LocalStack
+from tests.fakes import FakeClock
 
 IC = "U0RESPOND"
 
@@ -83,3 +84,26 @@ async def test_a_sev3_needs_no_postmortem_to_close(stack: LocalStack) -> None:
     await wait_response(stack, 2)
     await stack.driver.slash_command("close 1", user_id=IC)
     assert "INC-1 closed" in await wait_response(stack, 3)
+
+
+async def test_an_overdue_postmortem_is_reminded_once(database_url: str) -> None:
+    clock = FakeClock()
+    async with LocalStack(database_url, clock=clock, settings_overrides={"tick_seconds": 0}) as stack:
+        await stack.driver.slash_command("declare P1 credit-risk-v3 Null predictions", user_id=IC)
+        await wait_response(stack, 1)
+        await stack.driver.slash_command(f"assign 1 <@{IC}|bob>", user_id=IC)
+        await wait_response(stack, 2)
+        await stack.driver.slash_command("resolve 1", user_id=IC)
+        await wait_response(stack, 3)
+        remind = stack.container.features["postmortem_reminders"]
+        clock.advance(hours=47)
+        assert await remind() == 0
+        clock.advance(hours=2)  # past the SEV-1 48 h clock
+        assert await remind() == 1
+        assert await remind() == 0  # once
+        await stack.settle()
+        view = await stack.container.service.view(IncidentRef(number=1))
+        [reminder] = [
+            m["text"] for m in stack.slack.messages(view.link.channel_id) if ":alarm_clock:" in m["text"]
+        ]
+        assert reminder.startswith(f":alarm_clock: <@{IC}>: the postmortem of *INC-1* was due")

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("due_at", UTCDateTime()),
         sa.Column("draft_posted_at", UTCDateTime()),
         sa.Column("draft_posted_by", sa.String(255)),
+        sa.Column("reminded_at", UTCDateTime()),
     )
     op.create_table(
         "action_items",
