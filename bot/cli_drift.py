@@ -39,10 +39,16 @@ def _columns(path: str) -> list[str]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from bot.drift_jobs import read_file
     from domain.drift import DriftInputError, assess
     from domain.policy import default_policy
 
+    for path in (args.reference, args.current):
+        if not Path(path).is_file():
+            print(f"drift check: {path}: no such file", file=sys.stderr)
+            return 2
     try:
         features = (
             [f.strip() for f in args.features.split(",") if f.strip()]
@@ -52,7 +58,20 @@ def _check(args: argparse.Namespace) -> int:
         columns = [*features, *([args.prediction_column] if args.prediction_column else [])]
         print(f"reading {args.reference} and {args.current} ...", file=sys.stderr)
         reference, current = read_file(args.reference, columns), read_file(args.current, columns)
-        print(f"assessing {len(features)} features ...", file=sys.stderr)
+        rows = len(next(iter(reference.values()))) if reference else 0
+
+        def progress(done: int, total: int) -> None:
+            """A bar on stderr for large inputs (stdout stays clean for --format json)."""
+            if rows >= 100_000 or sys.stderr.isatty():
+                filled = int(30 * done / total)
+                end = "\n" if done == total else ""
+                print(
+                    f"\rassessing [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} features",
+                    end=end,
+                    file=sys.stderr,
+                    flush=True,
+                )
+
         drift = default_policy().drift
         result = assess(
             reference,
@@ -63,6 +82,7 @@ def _check(args: argparse.Namespace) -> int:
             psi_warn=drift.psi_warn,
             ks_p_value=drift.ks_p_value,
             ks_per_feature=args.ks_per_feature,
+            progress=progress,
         )
     except (DriftInputError, OSError) as exc:
         print(f"drift check: {exc}", file=sys.stderr)

@@ -21,7 +21,7 @@ would sort every column, which on 50 x 1,000,000 rows costs more than the whole 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -161,6 +161,7 @@ def assess(
     ks_p_value: float = 0.05,
     ks_per_feature: bool = False,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DriftAssessment:
     """Compare two windows given as column name -> array (numeric) or sequence (categorical)."""
     if not features:
@@ -185,7 +186,11 @@ def assess(
 
     # numpy releases the GIL in the comparisons and histograms: features run in parallel
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, features))
+        results = []
+        for result in pool.map(one, features):
+            results.append(result)
+            if progress is not None:
+                progress(len(results), len(features))
     scores = {name: round(score, 6) for name, score, _ in results}
     feature_ks = {name: ks for name, _, ks in results if ks is not None}
     weights = dict(weights or {})

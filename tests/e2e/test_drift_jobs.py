@@ -4,6 +4,7 @@ drifted model, the chart uploaded into the announcement thread; SQLite and Postg
 from __future__ import annotations
 
 import csv
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -181,3 +182,27 @@ def test_jobs_file_errors_are_clear(tmp_path: Path) -> None:
     bad.write_text("models:\n  - name: m\n    drift: {features: [a], source: {kind: sql, url: x}}\n")
     with pytest.raises(ValueError, match="a sql source needs table, timestamp_column, reference_window"):
         load_jobs(bad)
+
+
+def test_drift_check_cli_prints_a_table_json_and_a_progress_bar(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    rows = 100_000
+    for name, shift in (("ref", 0.0), ("cur", 1.0)):
+        pq.write_table(pa.table({"income": RNG.normal(50 + shift * 10, 10, rows),
+                                 "utilisation": RNG.normal(0.3, 0.1, rows), "score": RNG.random(rows)}),
+                       tmp_path / f"{name}.parquet")
+    args = ["drift", "check", "--reference", str(tmp_path / "ref.parquet"), "--current",
+            str(tmp_path / "cur.parquet"), "--prediction-column", "score"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "drift_detected   true" in out and "income" in out and "critical" in out
+    assert "2/2 features" in err and "[##############################]" in err
+    assert main([*args, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= {"psi_composite", "ks_p_value", "drift_detected", "feature_scores"}
+    assert data["feature_scores"]["income"] > 0.25 and data["drift_detected"] is True
+    assert main(["drift", "check", "--reference", str(tmp_path / "nope.csv"), "--current",
+                 str(tmp_path / "cur.parquet")]) == 2
+    assert "no such file" in capsys.readouterr().err
