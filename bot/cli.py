@@ -18,7 +18,6 @@ FEATURE_MODULES = (
     "bot.cli_runbooks",
     "bot.cli_iac",
     "bot.cli_audit",
-    "bot.cli_pagerduty",
 )
 
 
