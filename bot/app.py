@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -117,6 +118,9 @@ class Container:
     uow_factory: Callable[[], SqlUnitOfWork]
     ack_first: AckFirst = field(default_factory=AckFirst)
     features: dict[str, Any] = field(default_factory=dict)  # what feature modules expose
+    # The one metronome (ARCHITECTURE: APScheduler): features add their jobs at install; it runs
+    # only when TICK_SECONDS > 0, since tests drive time and jobs themselves.
+    scheduler: AsyncIOScheduler = field(default_factory=lambda: AsyncIOScheduler(timezone="UTC"))
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
@@ -128,6 +132,8 @@ class Container:
         self.dispatcher.start()
         for hook in self.on_start:
             await hook(self)
+        if self.settings.tick_seconds > 0 and self.scheduler.get_jobs():
+            self.scheduler.start()
 
     @staticmethod
     def freeze_heap() -> None:
@@ -145,6 +151,8 @@ class Container:
         gc.set_threshold(50_000, 20, 20)
 
     async def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for hook in reversed(self.on_stop):
             await hook(self)
         await self.dispatcher.stop()

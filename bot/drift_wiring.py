@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import ValidationError
@@ -35,7 +34,6 @@ class DriftScheduler:
         self.container = container
         self.runner = runner
         self.jobs = jobs
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
 
     async def run_job(self, job: DriftJob) -> Any:
         """One run; a failing source is logged and retried at the next run, never raised."""
@@ -54,18 +52,13 @@ class DriftScheduler:
             log.exception("drift.job_failed", model=job.model)
         return None
 
-    async def start(self, _: Container) -> None:
+    def schedule(self) -> None:
+        """Each job on its own trigger, on the container's scheduler."""
         for job in self.jobs:
             trigger = CronTrigger.from_crontab(job.cron, timezone="UTC") if job.cron else IntervalTrigger(
                 seconds=(job.every.total_seconds() if job.every else 3600))
-            self.scheduler.add_job(self.run_job, trigger, args=[job], id=f"drift:{job.model}",
-                                   max_instances=1, coalesce=True)
-        if self.jobs:
-            self.scheduler.start()
-
-    async def stop(self, _: Container) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.container.scheduler.add_job(self.run_job, trigger, args=[job], id=f"drift:{job.model}",
+                                             max_instances=1, coalesce=True)
 
 
 def install(container: Container) -> None:
@@ -78,9 +71,7 @@ def install(container: Container) -> None:
             log.error("drift.jobs_unreadable", file=container.settings.models_file, error=str(exc)[:500])
     scheduler = DriftScheduler(container, runner, jobs)
     container.features.update({"drift": runner, "drift_scheduler": scheduler})
-    if container.settings.tick_seconds > 0:  # tests drive time themselves
-        container.on_start.append(scheduler.start)
-        container.on_stop.append(scheduler.stop)
+    scheduler.schedule()
 
     async def deliver_chart(row: OutboxRow) -> None:
         assert row.incident_id is not None

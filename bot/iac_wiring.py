@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 import structlog
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.dispatcher import Permanent
@@ -371,26 +370,8 @@ def install(container: Container) -> None:
     if container.settings.iac_watch_dir:
         watcher = ReportWatcher(iac, container.settings.iac_watch_dir)
         container.features["iac_watcher"] = watcher
-        scheduler = AsyncIOScheduler(timezone="UTC")
-
-        async def start(_: Any) -> None:
-            scheduler.add_job(
-                watcher.scan,
-                "interval",
-                seconds=container.settings.iac_watch_seconds,
-                id="iac-watch",
-                max_instances=1,
-                coalesce=True,
-            )
-            scheduler.start()
-
-        async def stop(_: Any) -> None:
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
-
-        if container.settings.tick_seconds > 0:  # tests drive jobs themselves
-            container.on_start.append(start)
-            container.on_stop.append(stop)
+        container.scheduler.add_job(watcher.scan, "interval", seconds=container.settings.iac_watch_seconds,
+                                    id="iac-watch", max_instances=1, coalesce=True)
     container.features["iac"] = iac
     container.dispatcher.handlers[IAC_MESSAGE] = iac.deliver_message
     ctx: SlackContext = container.slack

@@ -13,7 +13,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncRespond
 
 from domain.action_items import USAGE, parse_action
@@ -147,21 +146,8 @@ def install(container: Container) -> None:
         return len(overdue)
 
     container.features["postmortem_reminders"] = remind_overdue
-    scheduler = AsyncIOScheduler(timezone="UTC")
-
-    async def start(_: Any) -> None:
-        scheduler.add_job(
-            remind_overdue, "interval", minutes=5, id="postmortem-reminders", max_instances=1, coalesce=True
-        )
-        scheduler.start()
-
-    async def stop(_: Any) -> None:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-
-    if container.settings.tick_seconds > 0:  # tests run the job themselves
-        container.on_start.append(start)
-        container.on_stop.append(stop)
+    container.scheduler.add_job(remind_overdue, "interval", minutes=5, id="postmortem-reminders",
+                                max_instances=1, coalesce=True)
 
     commands = container.slack.extensions.setdefault("commands", {})
     draft_command = commands.get("postmortem")

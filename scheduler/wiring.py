@@ -11,7 +11,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from domain import timer_messages as say
@@ -80,8 +79,6 @@ def install(container: Container) -> None:
     container.service.observers += [on_reopen, replan]
     _register_slack(container)
 
-    scheduler = AsyncIOScheduler(timezone="UTC")
-
     async def tick() -> None:
         try:
             result = await ticker.tick()
@@ -91,18 +88,10 @@ def install(container: Container) -> None:
         except Exception:  # a failed tick is retried by the next one; never kill the scheduler
             log.exception("clocks.tick_failed")
 
-    async def start(_: Container) -> None:
-        scheduler.add_job(tick, "interval", seconds=container.settings.tick_seconds, id="slo-tick",
-                          max_instances=1, coalesce=True, misfire_grace_time=None)
-        scheduler.start()
-
-    async def stop(_: Container) -> None:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-
     if container.settings.tick_seconds > 0:
-        container.on_start.append(start)
-        container.on_stop.append(stop)
+        container.scheduler.add_job(tick, "interval", seconds=container.settings.tick_seconds,
+                                    id="slo-tick", max_instances=1, coalesce=True,
+                                    misfire_grace_time=None)
 
 
 def _count(container: Container, action: Any) -> None:
