@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import uuid
 from datetime import UTC, datetime, time
@@ -23,6 +22,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.dispatcher import Permanent
+from bot.http_auth import bearer_refusal
 from domain.iac.ingest import ingest
 from domain.iac.model import IacInputError, IngestReport, TriagedDrift
 from domain.iac.normalize import ParseOptions
@@ -378,13 +378,10 @@ def install(container: Container) -> None:
     bolt = container.bolt
 
     async def webhook(request: web.Request) -> web.Response:
-        token = container.settings.iac_token
-        if not token:
-            return web.json_response({"error": "IaC ingestion is not enabled: set IAC_TOKEN"}, status=401)
-        if not hmac.compare_digest(
-            request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()
-        ):
-            return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+        refused = bearer_refusal(request, container.settings.iac_token,
+                                 "IaC ingestion is not enabled: set IAC_TOKEN")
+        if refused is not None:
+            return refused
         try:
             data = json.loads(await request.read())
         except ValueError as exc:

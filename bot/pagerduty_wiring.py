@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
 from bot.dispatcher import Permanent, Retry
+from bot.http_auth import bearer_refusal
 from bot.rendering import ACTION_RESOLVE
 from domain.model import Actor, DomainError, Incident, InvalidSeverity, Severity, Status, TriggerSource
 from domain.ports import OutboxMessage, UnitOfWork
@@ -446,12 +447,10 @@ class Alertmanager:
         self.service: IncidentService = container.service
 
     async def webhook(self, request: web.Request) -> web.Response:
-        token = self.container.settings.alertmanager_token
-        if not token:
-            return _bad(401, "Alertmanager webhooks are not enabled: set ALERTMANAGER_TOKEN")
-        offered = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
-            return _bad(401, "missing or wrong bearer token")
+        refused = bearer_refusal(request, self.container.settings.alertmanager_token,
+                                 "Alertmanager webhooks are not enabled: set ALERTMANAGER_TOKEN")
+        if refused is not None:
+            return refused
         try:
             body = json.loads(await request.read())
             if str(body.get("version")) != "4":
