@@ -37,12 +37,14 @@ import sqlalchemy as sa
 import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.drift import DriftAssessment, DriftInputError, assess
 from domain.model import Actor, Incident, Severity, TimelineEvent, TimelineEventType, TriggerSource
 from domain.policy import Policy, parse_duration
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import DeclareIncident, IncidentRef, IncidentService
+from storage.db import create_engine
 from storage.drift_tables import drift_assessments
 
 log = structlog.get_logger("drift")
@@ -141,12 +143,9 @@ def read_file(path: str, columns: list[str]) -> dict[str, np.ndarray]:
 
 
 async def read_sql(
-    url: str, table: str, timestamp_column: str, columns: list[str], start: datetime, end: datetime
+    engine: AsyncEngine, table: str, timestamp_column: str, columns: list[str], start: datetime, end: datetime
 ) -> dict[str, np.ndarray]:
     """Rows with start <= timestamp < end, from SQLite or PostgreSQL (async drivers)."""
-    from storage.db import create_engine
-
-    engine = create_engine(url)
     source = sa.table(table, *(sa.column(c) for c in {*columns, timestamp_column}))
     ts = source.c[timestamp_column]
     query = sa.select(*(source.c[c] for c in columns)).where(ts >= start, ts < end)
@@ -155,8 +154,6 @@ async def read_sql(
             rows = (await conn.execute(query)).all()
     except sa.exc.SQLAlchemyError as exc:
         raise DriftInputError(f"{table}: {str(exc).splitlines()[0]}") from exc
-    finally:
-        await engine.dispose()
     return {c: np.array([r[i] for r in rows], dtype=object) for i, c in enumerate(columns)}
 
 
@@ -167,10 +164,14 @@ async def load_windows(job: DriftJob, now: datetime) -> Windows:
         assert source.url and source.table and source.timestamp_column and source.reference_window
         ref_w = source.reference_window
         eval_start = now - source.evaluation_window
-        ref = await read_sql(
-            source.url, source.table, source.timestamp_column, columns, ref_w.start, ref_w.end
-        )
-        cur = await read_sql(source.url, source.table, source.timestamp_column, columns, eval_start, now)
+        engine = create_engine(source.url)  # one engine (and pool) for both windows
+        try:
+            ref = await read_sql(
+                engine, source.table, source.timestamp_column, columns, ref_w.start, ref_w.end
+            )
+            cur = await read_sql(engine, source.table, source.timestamp_column, columns, eval_start, now)
+        finally:
+            await engine.dispose()
         return Windows(_numeric(ref), _numeric(cur), ref_w.start, ref_w.end, eval_start, now)
     assert source.reference and source.current
     ref_file, cur_file = await asyncio.gather(
