@@ -74,9 +74,7 @@ class RunbookLibrary:
             incident_runbooks.c.incident_id == incident_id))).mappings().first()
         if row is None:
             return None, None, {}
-        runbook = self.by_name.get(row["runbook"])
-        if runbook is None or runbook.version != row["version"]:
-            runbook = self.by_name.get(row["runbook"])  # the file changed: show the current text
+        runbook = self.by_name.get(row["runbook"])  # if the file changed since, its current text
         done = {r["step_id"]: r for r in (await conn.execute(sa.select(runbook_steps_done).where(
             (runbook_steps_done.c.incident_id == incident_id)
             & (runbook_steps_done.c.runbook == row["runbook"])
