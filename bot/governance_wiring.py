@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -61,6 +62,10 @@ def install(container: Any) -> None:
     container.service.observers.append(check_roles)
     _install_scrubbing(container.service)
 
+    # Callbacks ``(view, body)`` run once a draft is in the incident's channel (issue 6's clock)
+    posted: list[Callable[[Any, dict[str, Any]], Awaitable[None]]] = []
+    container.features["postmortem_posted"] = posted
+
     async def postmortem_command(ctx: Any, parsed: Any, body: dict[str, Any], respond: Any) -> None:
         view = await container.service.view(
             IncidentRef(number=parsed.number, channel_id=body.get("channel_id")), with_timeline=True)
@@ -78,6 +83,8 @@ def install(container: Any) -> None:
         await container.slack_client.files_upload_v2(
             channel=channel, content=markdown.encode(), filename=f"postmortem-{inc.key}.md",
             title=f"Postmortem draft: {inc.key}")
+        for record in posted:  # recorded before the reply: "posted" then `close` must work
+            await record(view, body)
         await ctx.reply(body, respond,
                         f":page_facing_up: Postmortem draft for *{inc.key}* posted to the channel.")
 

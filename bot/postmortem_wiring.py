@@ -150,17 +150,9 @@ def install(container: Container) -> None:
                                 max_instances=1, coalesce=True)
 
     commands = container.slack.extensions.setdefault("commands", {})
-    draft_command = commands.get("postmortem")
 
-    async def postmortem_command(
-        ctx: SlackContext, parsed: Parsed, body: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        if draft_command is None:
-            raise DomainError("Postmortem drafts are not enabled on this bot.")
-        await draft_command(ctx, parsed, body, respond)
-        view = await service.view(IncidentRef(number=parsed.number, channel_id=body.get("channel_id")))
-        if not (view.link and view.link.channel_id):
-            return  # the draft was not posted (no channel yet)
+    async def record_draft(view: Any, body: dict[str, Any]) -> None:
+        """The draft is posted: the close gate and the reminders see it from now on."""
         now = service.clock.now()
         async with container.uow_factory() as uow:
             conn = uow.conn
@@ -187,6 +179,16 @@ def install(container: Container) -> None:
                 )
             )
             await uow.commit()
+
+    if "postmortem_posted" in container.features:
+        container.features["postmortem_posted"].append(record_draft)
+    else:
+        async def postmortem_command(
+            ctx: SlackContext, parsed: Parsed, body: dict[str, Any], respond: AsyncRespond
+        ) -> None:
+            raise DomainError("Postmortem drafts are not enabled on this bot.")
+
+        commands["postmortem"] = postmortem_command
 
     async def action_command(
         ctx: SlackContext, parsed: Parsed, body: dict[str, Any], respond: AsyncRespond
@@ -307,5 +309,4 @@ def install(container: Container) -> None:
         else:
             raise DomainError(f"Unknown action command `{sub}`. Use {USAGE}.")
 
-    commands["postmortem"] = postmortem_command
     commands["action"] = action_command
