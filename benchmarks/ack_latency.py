@@ -5,7 +5,9 @@ on loopback, each with its own Slack stand-in for the Web API calls it makes. Th
 generator sends the same correctly signed requests to both, alternating, and times each
 HTTP answer. The bare app only acks; the bot acks and then does its real work (SQLite,
 outbox, Slack calls), which competes with the next requests for its event loop, so the ratio
-is what the bot's work costs the ack. Logs go to /dev/null in JSON as in production.
+is what the bot's work costs the ack. The bot's replies to ``response_url`` go to a fourth
+process (Slack's servers are remote), so the load generator's clock never waits on serving
+them. Logs go to /dev/null in JSON as in production.
 
     .venv/bin/python benchmarks/ack_latency.py [--rounds 20] [--concurrency 50]
 
@@ -19,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import statistics
 import sys
 import tempfile
@@ -88,6 +91,29 @@ async def measure(driver: SlackDriver, send: Send, rounds: int, concurrency: int
     return latencies
 
 
+class RemoteResponses(SlackStandIn):
+    """Mints ``response_url``s that a sink in another process answers, as Slack's servers do."""
+
+    sink = ""
+
+    def new_response_url(self, **_: Any) -> str:
+        return f"{self.sink}/response/{secrets.token_hex(12)}"
+
+
+async def serve_sink(ready: Path) -> None:
+    """Child process: answers the bot's ``response_url`` posts with Slack's ``ok``."""
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="ok", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_post("/response/{response_id}", accept)
+    runner, url = await serve(app)
+    ready.write_text(json.dumps({"url": url}))
+    await asyncio.Event().wait()
+
+
 async def serve_slack(ready: Path) -> None:
     """Child process: the Slack stand-in the bot calls (Slack is remote in production)."""
     async with SlackStandIn() as slack:
@@ -109,6 +135,14 @@ async def serve_bot(ready: Path, slack_url: str) -> None:
         incident = await container.service.declare(
             DeclareIncident("benchmark anchor", Severity.P2, "credit-risk-v3"), ADMIN)
         container.freeze_heap()  # as `incident-bot serve` does once it is up
+        if os.environ.get("BENCH_SLOW_STEPS"):  # diagnosis: log event-loop steps over 15 ms
+            import logging
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)
+            loop.slow_callback_duration = 0.015
+            asyncio_log = logging.getLogger("asyncio")
+            asyncio_log.addHandler(logging.FileHandler(os.environ["BENCH_SLOW_STEPS"]))
+            asyncio_log.propagate = False
         ready.write_text(json.dumps({"url": f"http://{host}:{port}", "incident_id": str(incident.id)}))
         await asyncio.Event().wait()
 
@@ -140,11 +174,13 @@ async def run(rounds: int, concurrency: int, gap: float) -> int:
         slack_proc, slack_info = await start_child("slack", tmp)
         bot_proc, bot_info = await start_child("bot", tmp, "--slack-url", slack_info["url"])
         bare_proc, bare_info = await start_child("bare", tmp)
+        sink_proc, sink_info = await start_child("sink", tmp)
         try:
-            async with SlackStandIn(seed_users=False) as receiver:  # takes the response_url replies
+            async with RemoteResponses(seed_users=False) as receiver:  # mints the response_urls
+                receiver.sink = sink_info["url"]
                 rows = await compare(receiver, bot_info, bare_info, rounds, concurrency, gap)
         finally:
-            for proc in (bot_proc, bare_proc, slack_proc):
+            for proc in (bot_proc, bare_proc, slack_proc, sink_proc):
                 proc.terminate()
                 await proc.wait()
     print(f"ack latency, {concurrency} concurrent requests x {rounds} rounds per row, loopback, ms")
@@ -207,7 +243,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--gap", type=float, default=0.0,
                         help="seconds between bursts (0: the next burst meets the last one's work)")
-    parser.add_argument("--serve", choices=("bot", "bare", "slack"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("bot", "bare", "slack", "sink"), help=argparse.SUPPRESS)
     parser.add_argument("--ready", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--slack-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,7 +252,8 @@ def main() -> int:
         if args.serve == "bot":
             asyncio.run(serve_bot(args.ready, args.slack_url))
         else:
-            asyncio.run((serve_bare if args.serve == "bare" else serve_slack)(args.ready))
+            serve_child = {"bare": serve_bare, "slack": serve_slack, "sink": serve_sink}[args.serve]
+            asyncio.run(serve_child(args.ready))
         return 0
     return asyncio.run(run(args.rounds, args.concurrency, args.gap))
 

@@ -399,7 +399,9 @@ def install(container: Container) -> None:
     def handler(action: str) -> Any:
         async def on_click(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
             await ack()
-            await ctx.after_ack()
+            ctx.after_ack(decide(body, respond))
+
+        async def decide(body: dict[str, Any], respond: AsyncRespond) -> None:
             user = body.get("user") or {}
             try:
                 event_id = uuid.UUID((body.get("actions") or [{}])[0].get("value", ""))
@@ -453,7 +455,10 @@ def install(container: Container) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        user = body["user"]
+        ctx.after_ack(accept(body["user"], view, reason, expires_at))
+
+    async def accept(user: dict[str, Any], view: dict[str, Any], reason: str,
+                     expires_at: datetime | None) -> None:
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
         event_id = uuid.UUID(json.loads(view.get("private_metadata") or "{}")["event_id"])
         await iac.decide(event_id, actor, "accept", reason=reason, expires_at=expires_at)

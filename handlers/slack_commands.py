@@ -33,16 +33,21 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_type="ephemeral", text=HELP_TEXT)
             return
         await ack()
-        await ctx.after_ack()
-        try:
-            await dispatch(ctx, parsed, body, respond)
-        except DomainError as exc:
-            await ctx.reply(body, respond, f":warning: {exc}")
-        except Exception:
-            log.exception("command.failed", verb=parsed.verb)
-            await ctx.reply(body, respond,
-                            ":boom: Something went wrong on our side; nothing was changed. "
-                            "Try again, and tell the bot's operators if it persists.")
+        ctx.after_ack(run(ctx, parsed, body, respond))
+
+
+async def run(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+              respond: AsyncRespond) -> None:
+    """One acked ``/incident`` command; every failure becomes an ephemeral reply."""
+    try:
+        await dispatch(ctx, parsed, body, respond)
+    except DomainError as exc:
+        await ctx.reply(body, respond, f":warning: {exc}")
+    except Exception:
+        log.exception("command.failed", verb=parsed.verb)
+        await ctx.reply(body, respond,
+                        ":boom: Something went wrong on our side; nothing was changed. "
+                        "Try again, and tell the bot's operators if it persists.")
 
 
 async def dispatch(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from domain.services import IncidentService
 
 log = structlog.get_logger("handlers")
 
+Work = Coroutine[Any, Any, None]
+
 
 @dataclass
 class SlackContext:
@@ -26,14 +29,20 @@ class SlackContext:
     client: AsyncWebClient
     incident_channel: str
     extensions: dict[str, Any] = field(default_factory=dict)
-    # Awaited after ack() and before the work: lets the acks of a burst go out first.
-    yield_to_acks: Callable[[], Awaitable[None]] | None = None
+    # Runs a listener's work after its ack (bot.app.AckFirst.spawn); a plain task when unset
+    run_after_ack: Callable[[Work], None] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def after_ack(self) -> None:
-        """Call right after ``ack()``: the listener's work yields to pending acks first."""
-        if self.yield_to_acks is not None:
-            await self.yield_to_acks()
+    def after_ack(self, work: Work) -> None:
+        """Call right after ``ack()`` and return: the listener ends, so Bolt answers Slack at
+        once, and ``work`` (the database, the Slack calls) goes on in a task of its own."""
+        if self.run_after_ack is not None:
+            self.run_after_ack(work)
+            return
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def actor(self, user_id: str, name: str | None = None) -> Actor:
         """The Slack actor with a display name; looked up once and remembered (bounded)."""

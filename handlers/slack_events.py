@@ -26,9 +26,13 @@ def is_human_message(event: dict[str, Any]) -> bool:
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
     @app.event("message")
-    async def message(event: dict[str, Any]) -> None:
+    async def message(ack: Any, event: dict[str, Any]) -> None:
         if not is_human_message(event):
             return
+        await ack()
+        ctx.after_ack(note(event))  # Slack has its answer; the lookup and the note follow
+
+    async def note(event: dict[str, Any]) -> None:
         channel = event.get("channel", "")
         ts = event.get("ts", "")
         thread_ts = event.get("thread_ts")

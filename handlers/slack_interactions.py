@@ -30,9 +30,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @app.action(rendering.ACTION_NOTE)
     async def add_note_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await ctx.after_ack()
         incident_id = body["actions"][0].get("value", "")
-        await ctx.client.views_open(trigger_id=body["trigger_id"], view={
+        ctx.after_ack(ctx.client.views_open(trigger_id=body["trigger_id"], view={
             "type": "modal", "callback_id": NOTE_CALLBACK,
             "private_metadata": json.dumps({"incident_id": incident_id}),
             "title": {"type": "plain_text", "text": "Add a timeline note"},
@@ -40,7 +39,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             "blocks": [{"type": "input", "block_id": "note", "label": {
                 "type": "plain_text", "text": "Note"}, "element": {
                 "type": "plain_text_input", "action_id": "note", "multiline": True}}],
-        })
+        }))
 
     @app.view(NOTE_CALLBACK)
     async def note_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -49,10 +48,10 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_action="errors", errors={"note": "Write the note first."})
             return
         await ack()
-        await ctx.after_ack()
-        user = body["user"]
+        ctx.after_ack(add_note(body["user"], _metadata(view).get("incident_id", ""), text))
+
+    async def add_note(user: dict[str, Any], incident_id: str, text: str) -> None:
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
-        incident_id = _metadata(view).get("incident_id", "")
         try:
             await ctx.service.add_note(IncidentRef(incident_id=uuid.UUID(incident_id)), actor,
                                        text, echo=True)
@@ -80,8 +79,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        await ctx.after_ack()
         assert severity is not None
+        ctx.after_ack(declare(body, view, title, severity, model))
+
+    async def declare(body: dict[str, Any], view: dict[str, Any], title: str,
+                      severity: Severity, model: str) -> None:
         user = body["user"]
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
         labels = [x for x in (_value(view, "labels") or "").split(",") if x.strip()]
@@ -103,7 +105,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 def _status_button(ctx: SlackContext, verb: str) -> Any:
     async def status_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await ctx.after_ack()
+        ctx.after_ack(change_status(body, respond))
+
+    async def change_status(body: dict[str, Any], respond: AsyncRespond) -> None:
         try:
             user = body["user"]
             incident_id = uuid.UUID(body["actions"][0]["value"])

@@ -203,7 +203,9 @@ def install(container: Container) -> None:
     @container.bolt.action(STEP_DONE)
     async def step_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await ctx.after_ack()
+        ctx.after_ack(mark_done(body, respond))
+
+    async def mark_done(body: dict[str, Any], respond: AsyncRespond) -> None:
         user = body.get("user") or {}
         try:
             value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")

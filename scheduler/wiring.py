@@ -114,9 +114,8 @@ def _register_slack(container: Container) -> None:
     @bolt.action(say.UPDATE_ACTION)
     async def update_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await ctx.after_ack()
         incident_id = (body.get("actions") or [{}])[0].get("value", "")
-        await ctx.client.views_open(trigger_id=body["trigger_id"], view={
+        ctx.after_ack(ctx.client.views_open(trigger_id=body["trigger_id"], view={
             "type": "modal", "callback_id": UPDATE_CALLBACK,
             "private_metadata": json.dumps({"incident_id": incident_id}),
             "title": {"type": "plain_text", "text": "Stakeholder update"},
@@ -124,7 +123,7 @@ def _register_slack(container: Container) -> None:
             "blocks": [{"type": "input", "block_id": "update", "label": {
                 "type": "plain_text", "text": "What changed, impact, next steps"}, "element": {
                 "type": "plain_text_input", "action_id": "update", "multiline": True}}],
-        })
+        }))
 
     @bolt.view(UPDATE_CALLBACK)
     async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -140,8 +139,9 @@ def _register_slack(container: Container) -> None:
                                                                   "use `/incident update <text>`."})
             return
         await ack()
-        await ctx.after_ack()
-        user = body["user"]
+        ctx.after_ack(post(body["user"], incident_id, text))
+
+    async def post(user: dict[str, Any], incident_id: uuid.UUID, text: str) -> None:
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
         try:
             await post_update(ctx.service, IncidentRef(incident_id=incident_id), actor, text)
