@@ -92,6 +92,11 @@ class AckFirst:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._quiet.wait(), self.max_wait)
 
+    @property
+    def pending(self) -> int:
+        """Acked pieces of work not finished yet."""
+        return len(self._working)
+
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run an acked listener's ``work`` once the pending acks are out, in a work slot."""
         task = asyncio.create_task(self._run(work))

@@ -233,3 +233,20 @@ async def test_every_action_is_audited_with_the_slack_actor_and_logged(stack: Lo
     audit_lines = [e for e in logs if e.get("log_type") == "audit"]
     assert [(e["action"], e["actor"], e["resource_id"]) for e in audit_lines] == [
         (a.action, a.actor, a.resource_id) for a in audit]
+
+
+async def test_a_restart_right_after_an_ack_still_records_the_acked_note(stack: LocalStack) -> None:
+    """A deploy stops the bot just after Slack got its ack for a message: the work behind the
+    ack (a slow users.info, then the note) finishes before the bot lets go of the database."""
+    await declare(stack)
+    await stack.settle()
+    channel = stack.slack.channel_by_name(CHANNEL)
+    assert channel
+    stack.slack.set_latency(0.5, "users.info")  # the author's name is looked up first
+    code, _ = await stack.driver.user_says(channel["id"], "U0CAROL", "feature store is back")
+    assert code == 200
+    assert stack.container.ack_first.pending == 1  # acked, and the note is not written yet
+    await stack.restart_bot()
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    notes = [(e.body, e.author) for e in view.timeline if e.event_type is TimelineEventType.NOTE]
+    assert notes == [("feature store is back", "U0CAROL")]
