@@ -69,7 +69,9 @@ class AckFirst:
     the Slack calls their earlier clicks caused.
     """
 
-    def __init__(self, max_wait: float = 0.25, workers: int = 4) -> None:
+    # 32 slots: enough that work stuck on a slow Slack call does not hold up the rest (a test
+    # pins it), few enough to keep a burst's work from flooding the event loop
+    def __init__(self, max_wait: float = 0.25, workers: int = 32) -> None:
         self.max_wait = max_wait
         self._workers = asyncio.Semaphore(workers)
         self._inflight = 0

@@ -52,7 +52,8 @@ class SlackContext:
         if user_id in self._names:
             return Actor(user_id, self._names[user_id])
         try:
-            response = await self.client.users_info(user=user_id)
+            # bounded: a slow Slack must not hold a work slot for the client's 30 s timeout
+            response = await asyncio.wait_for(self.client.users_info(user=user_id), 3.0)
             user = response["user"]
             name = user.get("name") or user.get("real_name") or user_id
         except Exception:  # a name is nice to have; the id is what the audit needs

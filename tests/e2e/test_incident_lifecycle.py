@@ -250,3 +250,25 @@ async def test_a_restart_right_after_an_ack_still_records_the_acked_note(stack: 
     view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
     notes = [(e.body, e.author) for e in view.timeline if e.event_type is TimelineEventType.NOTE]
     assert notes == [("feature store is back", "U0CAROL")]
+
+
+async def test_slow_slack_lookups_do_not_hold_up_other_commands(stack: LocalStack) -> None:
+    """Six messages whose authors Slack is slow to name are still being worked on when a
+    `/incident status` typed after them has already been answered."""
+    await declare(stack)
+    await stack.settle()
+    channel = stack.slack.channel_by_name(CHANNEL)
+    assert channel
+    stack.slack.set_latency(2.0, "users.info")
+    for i in range(6):
+        code, _ = await stack.driver.user_says(channel["id"], f"U0NEW{i}", f"observation {i}")
+        assert code == 200
+    answered = len(stack.driver.responses) + 1
+    await stack.driver.slash_command("status 1", user_id=RESPONDER)
+    assert "INC-1" in await wait_response(stack, answered)
+    assert stack.container.ack_first.pending >= 6  # the six notes are still waiting on Slack
+    stack.slack.set_latency(0.0, "users.info")
+    await stack.slack.wait_until(lambda: stack.container.ack_first.pending == 0, 5)
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    assert sorted(e.body for e in view.timeline if e.event_type is TimelineEventType.NOTE) == [
+        f"observation {i}" for i in range(6)]
