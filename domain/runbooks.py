@@ -15,10 +15,14 @@ A runbook file looks like::
     - [ ] Confirm the drift on the dashboard ...
     - [ ] ...
 
-``applies_to`` keys: ``trigger_sources``, ``severities``, ``labels``, ``models`` (names or
-globs such as ``credit-*``). Each key present must match the incident; the runbook that
-matches on the most keys wins (ties: the fewer glob characters, then the name), and a runbook
-with ``fallback: true`` serves incidents nothing else matches.
+``applies_to`` keys: ``trigger_sources``, ``severities``, ``labels``, ``keywords`` (words or
+phrases found, as whole words and in any case, in the incident's title or description),
+``models`` (names or globs such as ``credit-*``). Each key present must match the incident,
+except that ``labels`` and ``keywords`` are two ways of naming what the incident is about: one
+of them matching is enough, since someone typing ``/incident declare P1 credit-risk-v3 Null
+predictions`` adds no labels. The runbook that matches on the most keys wins (ties: the fewer
+glob characters, then the name), and a runbook with ``fallback: true`` serves incidents
+nothing else matches.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import yaml
 from domain.model import Severity, TriggerSource
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
-APPLIES_TO_KEYS = ("trigger_sources", "severities", "labels", "models")
+APPLIES_TO_KEYS = ("trigger_sources", "severities", "labels", "keywords", "models")
 FRONT_MATTER_KEYS = {"version", "title", "owner", "applies_to", "fallback"}
 _STEP = re.compile(r"^\s*[-*]\s+\[[ xX]\]\s+(?P<text>\S.*)$")
 
@@ -72,31 +76,46 @@ class Runbook:
     trigger_sources: frozenset[str] = frozenset()
     severities: frozenset[str] = frozenset()
     labels: frozenset[str] = frozenset()
+    keywords: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     fallback: bool = False
     body: str = field(default="", repr=False)
 
     @property
     def specificity(self) -> tuple[int, int]:
-        keys = sum(bool(x) for x in (self.trigger_sources, self.severities, self.labels, self.models))
+        topic = self.labels or self.keywords
+        keys = sum(bool(x) for x in (self.trigger_sources, self.severities, topic, self.models))
         exact = -sum(ch in "*?[" for pattern in self.models for ch in pattern)
         return keys, exact
 
-    def applies(self, severity: Severity, trigger_source: str, labels: set[str], model: str) -> bool:
-        if self.fallback and not (self.trigger_sources or self.severities or self.labels or self.models):
+    def applies(self, severity: Severity, trigger_source: str, labels: set[str], model: str,
+                text: str = "") -> bool:
+        if self.fallback and not (self.trigger_sources or self.severities or self.labels
+                                  or self.keywords or self.models):
             return False  # the fallback only serves what nothing else matches
+        about = (not (self.labels or self.keywords) or bool(self.labels & labels)
+                 or any(_phrase(k).search(text) for k in self.keywords))
         return ((not self.trigger_sources or trigger_source in self.trigger_sources)
                 and (not self.severities or severity.value in self.severities)
-                and (not self.labels or bool(self.labels & labels))
+                and about
                 and (not self.models or any(fnmatch.fnmatchcase(model.lower(), p.lower())
                                             for p in self.models)))
 
 
+def _phrase(keyword: str) -> re.Pattern[str]:
+    """A keyword as a whole-word, any-case, any-spacing pattern ("null predictions")."""
+    words = r"[\s_-]+".join(re.escape(w) for w in keyword.split())
+    return re.compile(rf"(?<![\w-]){words}(?![\w-])", re.IGNORECASE)
+
+
 def match(runbooks: list[Runbook], severity: Severity, trigger_source: str, labels: list[str],
-          model: str) -> Runbook | None:
-    """The most specific runbook that applies, else the fallback (None if there is neither)."""
+          model: str, text: str = "") -> Runbook | None:
+    """The most specific runbook that applies, else the fallback (None if there is neither).
+
+    ``text`` is what the incident says about itself (title and description), for ``keywords``.
+    """
     label_set = {label.lower() for label in labels}
-    candidates = [r for r in runbooks if r.applies(severity, trigger_source, label_set, model)]
+    candidates = [r for r in runbooks if r.applies(severity, trigger_source, label_set, model, text)]
     if candidates:
         return max(candidates, key=lambda r: (*r.specificity, _reverse(r.name)))
     fallbacks = sorted((r for r in runbooks if r.fallback), key=lambda r: r.name)
@@ -185,7 +204,8 @@ def parse(text: str, file: str, name: str) -> Runbook:
                    owner=str(meta["owner"]).strip(), steps=steps,
                    trigger_sources=frozenset(sets.get("trigger_sources", [])),
                    severities=frozenset(sets.get("severities", [])),
-                   labels=frozenset(sets.get("labels", [])), models=tuple(sets.get("models", [])),
+                   labels=frozenset(sets.get("labels", [])), keywords=tuple(sets.get("keywords", [])),
+                   models=tuple(sets.get("models", [])),
                    fallback=bool(meta.get("fallback", False)), body="\n".join(lines[end + 1:]))
 
 

@@ -53,7 +53,8 @@ class RunbookLibrary:
 
     def choose(self, incident: Incident, model_name: str, model_labels: list[str]) -> Runbook | None:
         return match(self.runbooks, incident.severity, incident.trigger_source.value,
-                     [*incident.labels, *model_labels], model_name)
+                     [*incident.labels, *model_labels], model_name,
+                     f"{incident.title}\n{incident.description or ''}")
 
     async def attach(self, uow: UnitOfWork, incident: Incident, runbook: Runbook, actor: Actor,
                      now: datetime) -> None:

@@ -34,8 +34,15 @@ def step_buttons(message: dict[str, Any]) -> list[str]:
             if b.get("accessory", {}).get("action_id") == STEP_DONE]
 
 
+async def test_a_declared_title_picks_its_runbook(stack: LocalStack) -> None:
+    _, message = await declare(stack, "declare P1 credit-risk-v3 Null predictions since 14:02")
+    assert message["text"].startswith(":clipboard: INC-1 runbook: Null or missing predictions")
+    view = await stack.container.service.view(IncidentRef(number=1))
+    assert view.incident.runbook_url == "runbooks/null-predictions.md"
+
+
 async def test_a_new_incident_gets_the_generic_runbook_as_a_checklist(stack: LocalStack) -> None:
-    channel_id, message = await declare(stack, "declare P1 credit-risk-v3 Null predictions since 14:02")
+    channel_id, message = await declare(stack, "declare P1 credit-risk-v3 Scores look odd since 14:02")
     assert message["text"] == (":clipboard: INC-1 runbook: Generic ML incident (0/8 done)")
     assert len(step_buttons(message)) == 8
     view = await stack.container.service.view(IncidentRef(number=1))
@@ -45,7 +52,7 @@ async def test_a_new_incident_gets_the_generic_runbook_as_a_checklist(stack: Loc
 
 
 async def test_done_clicks_update_the_checklist_timeline_audit_and_announcement(stack: LocalStack) -> None:
-    channel_id, message = await declare(stack, "declare P1 credit-risk-v3 Null predictions since 14:02")
+    channel_id, message = await declare(stack, "declare P1 credit-risk-v3 Scores look odd since 14:02")
     for step in ("1", "2", "3"):
         await stack.driver.block_action(STEP_DONE, message_ts=message["ts"], channel_id=channel_id,
                                         user_id=RESPONDER, block_id=None,
@@ -73,7 +80,7 @@ async def test_done_clicks_update_the_checklist_timeline_audit_and_announcement(
 
 
 async def test_a_double_click_counts_once(stack: LocalStack) -> None:
-    channel_id, message = await declare(stack, "declare P1 credit-risk-v3 Null predictions since 14:02")
+    channel_id, message = await declare(stack, "declare P1 credit-risk-v3 Scores look odd since 14:02")
     first = step_buttons(message)[0]
     clicks = [stack.driver.block_action(STEP_DONE, value=first, message_ts=message["ts"],
                                         channel_id=channel_id, user_id=user)
@@ -89,12 +96,12 @@ async def test_a_double_click_counts_once(stack: LocalStack) -> None:
 
 
 async def test_runbook_command_shows_and_switches(stack: LocalStack) -> None:
-    channel_id, _ = await declare(stack, "declare P2 credit-risk-v3 Feature store timeouts")
+    channel_id, _ = await declare(stack, "declare P2 credit-risk-v3 Scoring latency doubled")
     await stack.driver.slash_command("runbook", user_id=RESPONDER, channel_id=channel_id)
     shown = await wait_response(stack, 2)
     assert "*INC-1*: Runbook *Generic ML incident* v1.0.0: 0/8 steps done" in shown
     await stack.driver.slash_command("runbook feature-store-outage", user_id=RESPONDER, channel_id=channel_id)
-    assert "now follows *Feature store outage* v1.0.0" in await wait_response(stack, 3)
+    assert "now follows *Feature store outage* v1.1.0" in await wait_response(stack, 3)
     await stack.settle()
     view = await stack.container.service.view(IncidentRef(number=1))
     assert view.incident.runbook_url == "runbooks/feature-store-outage.md"

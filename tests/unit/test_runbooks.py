@@ -63,6 +63,35 @@ def test_the_most_specific_runbook_wins() -> None:
     assert pick("fraud", "manual") == "generic"  # the fallback
 
 
+@pytest.mark.parametrize(("title", "expected"), [
+    ("Null predictions since 14:02", "null-predictions"),
+    ("credit-risk-v3 model down after deploy", "null-predictions"),
+    ("Feature store p99 at 4 s", "feature-store-outage"),
+    ("OpenAI 429s on the support bot", "llm-provider-outage"),
+    ("Non-null predictions look odd", "generic-ml-incident"),  # whole words only
+    ("Scores look odd since 14:02", "generic-ml-incident"),
+])
+def test_shipped_runbooks_are_matched_by_the_words_of_a_manual_declaration(title: str,
+                                                                            expected: str) -> None:
+    chosen = match(SHIPPED, Severity.P1, "manual", [], "credit-risk-v3", title)
+    assert chosen is not None and chosen.name == expected
+
+
+def test_labels_or_keywords_either_one_names_the_topic() -> None:
+    runbooks = library(
+        ("generic", runbook("generic", fallback=True)),
+        ("nulls", runbook("nulls", "applies_to:\n  labels: [null-predictions]\n"
+                                   "  keywords: [null predictions, nan scores]\n")),
+        ("nulls-p1", runbook("nulls-p1", "applies_to:\n  keywords: [null predictions]\n"
+                                         "  severities: [p1]\n")),
+    )
+    pick = lambda labels, text, sev=Severity.P2: match(runbooks, sev, "manual", labels, "m", text).name  # noqa: E731
+    assert pick(["null-predictions"], "something else") == "nulls"  # the label alone
+    assert pick([], "NaN   scores on the batch run") == "nulls"  # the words alone, any case and spacing
+    assert pick([], "null predictions", Severity.P1) == "nulls-p1"  # two keys beat one
+    assert pick([], "nullable predictions") == "generic"
+
+
 def test_every_key_present_must_match() -> None:
     [sev1_drift] = library(("x", runbook("x", "applies_to:\n  severities: [p1]\n"
                                               "  trigger_sources: [automated_drift]\n")))
