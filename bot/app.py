@@ -99,13 +99,13 @@ class AckFirst:
         """Acked pieces of work not finished yet."""
         return len(self._working)
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
         """Run an acked listener's ``work`` once the pending acks are out, in a work slot."""
         task = asyncio.create_task(self._run(work))
         self._working.add(task)
         task.add_done_callback(self._finished)
 
-    async def _run(self, work: Coroutine[Any, Any, None]) -> None:
+    async def _run(self, work: Coroutine[Any, Any, object]) -> None:
         try:
             await self.wait_quiet()
             async with self._workers:

@@ -171,7 +171,7 @@ def install(container: Container) -> None:
                 AuditEvent(
                     occurred_at=now,
                     actor=body.get("user_id", ""),
-                    actor_name=body.get("user_name"),
+                    actor_name=body.get("user_name") or body.get("user_id", ""),
                     action="incident.postmortem_drafted",
                     resource_type="incident",
                     resource_id=str(view.incident.id),

@@ -18,7 +18,7 @@ from domain.services import IncidentService
 
 log = structlog.get_logger("handlers")
 
-Work = Coroutine[Any, Any, None]
+Work = Coroutine[Any, Any, object]  # what a listener does after its ack; the result is unused
 
 
 @dataclass
