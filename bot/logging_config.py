@@ -19,6 +19,11 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            scrub_log_event,  # PII and secrets never reach a log line (issue 6)
+            # the exception itself, not ``"exc_info": true``: JSON gets a structured traceback
+            # (frames without their local variables: those may hold tokens or message texts)
+            (structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+             if fmt == "json" else structlog.processors.format_exc_info),
+            scrub_log_event,  # PII and secrets never reach a log line (issue 6), tracebacks included
             renderer,
         ])
