@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -18,6 +19,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
@@ -224,6 +229,7 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
                             base_url=settings.slack_api_url)
     # Bolt gets a tokenless client: the token reaches listeners through BotIdentity's result.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_TOKEN_FROM_ENV_UNUSED)
     bolt = AsyncApp(client=bolt_client,
                     signing_secret=settings.slack_signing_secret or "unsigned",
                     authorize=BotIdentity(client, clock).authorize_function(),
@@ -259,6 +265,18 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
             raise
         module.install(container)
     return container
+
+
+class _DropTokenSkipped(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our tokenless client makes it unused,
+    which is the point (see BotIdentity): one misleading line at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in (warning_token_skipped(),
+                                           warning_client_prioritized_and_token_skipped())
+
+
+_TOKEN_FROM_ENV_UNUSED = _DropTokenSkipped()
 
 
 class BotIdentity:

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import socket
 import sys
 from collections.abc import Sequence
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.settings import Settings
+from storage.db import DatabaseUrlError, safe_url
 
 FEATURE_MODULES = (
     "bot.cli_core",
@@ -43,7 +49,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except DatabaseUrlError as exc:
+        print(f"incident-bot: {exc}", file=sys.stderr)
+        return 2
+    except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
+        if isinstance(exc, DBAPIError) and exc.statement is not None and not isinstance(
+                exc, OperationalError):
+            raise  # a statement failed on a live connection: a bug, to be seen whole
+        print(f"incident-bot: cannot reach the database at {safe_url(Settings().database_url)}: "
+              f"{_reason(exc)}. Check DATABASE_URL and that the server is up.", file=sys.stderr)
+        return 1
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause's message, on one line."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ from domain.governance.scrubber import scrub_log_event
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s")
+    # bookkeeping, not events: "Adding job tentatively", "setup plugin ..."
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     renderer = (structlog.processors.JSONRenderer() if fmt == "json"
                 else structlog.dev.ConsoleRenderer())
     structlog.configure(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -21,8 +21,32 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class DatabaseUrlError(ValueError):
+    """DATABASE_URL names a database this bot does not run on."""
+
+
+SUPPORTED = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def safe_url(url: str) -> str:
+    """The URL for messages and logs, password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even parseable: show only the scheme
+        return url.split("://", 1)[0] + "://..."
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalise_url(url)
+    try:
+        driver = make_url(url).drivername
+    except Exception:
+        driver = ""
+    if driver not in SUPPORTED:
+        raise DatabaseUrlError(
+            f"DATABASE_URL {safe_url(url)!r} is not supported: use sqlite+aiosqlite:///path.db "
+            "(the default, ./incidents.db) or postgresql+asyncpg://user@host:5432/dbname "
+            "(postgres:// and postgresql:// are accepted too).")
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 

@@ -78,3 +78,19 @@ def test_serve_without_credentials_points_to_the_demo(monkeypatch: pytest.Monkey
     assert "incident-bot demo" in capsys.readouterr().err
     assert main(["serve", "--socket-mode"]) == 2
     assert "SLACK_APP_TOKEN" in capsys.readouterr().err
+
+
+def test_an_unreachable_or_unsupported_database_is_named_without_a_traceback(tmp_path: Path) -> None:
+    base = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret"}
+    refused = "postgresql://ops:hunter2@127.0.0.1:1/incidents"  # nothing listens on port 1
+    for args in (("serve", "--port", "0"), ("models", "list"), ("db", "upgrade")):
+        result = cli(*args, env={**base, "DATABASE_URL": refused}, check=False)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "cannot reach the database at postgresql://ops:***@127.0.0.1:1/incidents" in result.stderr
+        assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+    no_dir = cli("models", "list", env={**base, "DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir.db"},
+                 check=False)
+    assert no_dir.returncode == 1 and "unable to open database file" in no_dir.stderr
+    mysql = cli("serve", env={**base, "DATABASE_URL": "mysql://root:pw@db/incidents"}, check=False)
+    assert mysql.returncode == 2 and "Traceback" not in mysql.stderr
+    assert "is not supported: use sqlite+aiosqlite:///path.db" in mysql.stderr
