@@ -32,7 +32,9 @@ from bot.audit_log import log_audit
 from bot.dispatcher import OutboxDispatcher
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.slack_client import MeteredWebClient
 from bot.slack_delivery import SlackDelivery
+from domain.model import Severity
 from domain.policy import Policy, default_policy
 from domain.ports import Clock, SystemClock
 from domain.services import IncidentService
@@ -41,6 +43,7 @@ from handlers.slack_context import SlackContext
 from storage import migrate
 from storage.db import create_engine
 from storage.outbox_store import OutboxStore
+from storage.repositories import open_incident_counts
 from storage.uow import SqlUnitOfWork, uow_factory, write_lock_for
 
 log = structlog.get_logger("bot")
@@ -225,8 +228,8 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
             dispatcher_ref[0].wake()
 
     service = IncidentService(make_uow, clock, policy, after_commit=after_commit)
-    client = AsyncWebClient(token=settings.slack_bot_token or "xoxb-not-configured",
-                            base_url=settings.slack_api_url)
+    client = MeteredWebClient(token=settings.slack_bot_token or "xoxb-not-configured",
+                              base_url=settings.slack_api_url, metrics=metrics)
     # Bolt gets a tokenless client: the token reaches listeners through BotIdentity's result.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_TOKEN_FROM_ENV_UNUSED)
@@ -401,6 +404,11 @@ def web_app(container: Container) -> web.Application:
         depth, age = await container.outbox_store.stats(container.clock.now())
         container.metrics.outbox_depth.set(depth)
         container.metrics.outbox_oldest_age.set(age)
+        # from the database, not a counter: true across replicas and restarts
+        open_by_severity = await open_incident_counts(container.engine)
+        for severity in Severity:
+            container.metrics.incidents_open.labels(severity.value).set(
+                open_by_severity.get(severity.value, 0))
         body, content_type = container.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.governance.audit_chain import GENESIS as AUDIT_GENESIS
 from domain.governance.audit_chain import row_hash as audit_row_hash
@@ -280,3 +280,14 @@ class SqlProcessedEventRepository:
             .on_conflict_do_nothing(index_elements=["source", "event_id"])
         )
         return (await self.conn.execute(stmt)).rowcount == 1
+
+
+async def open_incident_counts(engine: AsyncEngine) -> dict[str, int]:
+    """Severity -> how many incidents are not yet resolved or closed (for /metrics)."""
+    active = [s.value for s in Status if s.is_active]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(
+            sa.select(t.incidents.c.severity, sa.func.count())
+            .where(t.incidents.c.status.in_(active))
+            .group_by(t.incidents.c.severity))).all()
+    return {str(getattr(severity, "value", severity)): int(count) for severity, count in rows}

@@ -73,3 +73,28 @@ async def test_metrics_endpoint_parses(gov: LocalStack) -> None:
             "mlplatform_api_request_duration_seconds"} <= set(families)
     created = [s for s in families["mlplatform_incidents"].samples if s.name == "mlplatform_incidents_total"]
     assert any(s.labels.get("severity") == "p1" and s.value == 1 for s in created)
+
+
+async def test_metrics_count_open_incidents_and_time_every_slack_call(gov: LocalStack) -> None:
+    gov.slack.fail_next(1, 503, method="chat.postMessage")  # the announcement is retried once
+    await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", IC)
+    await gov.settle()
+
+    async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        async with aiohttp.ClientSession() as http, http.get(f"{gov.url}/metrics") as resp:
+            text = await resp.text()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}
+
+    samples = await scrape()
+    assert samples[("mlplatform_incidents_open", (("severity", "p1"),))] == 1
+    assert samples[("mlplatform_incidents_open", (("severity", "p3"),))] == 0
+    assert samples[("incident_bot_slack_api_errors_total",
+                    (("error", "service_unavailable"), ("method", "chat.postMessage")))] == 1
+    posts = samples[("incident_bot_slack_api_duration_seconds_count", (("method", "chat.postMessage"),))]
+    assert posts >= 2  # the failed try and the delivered announcement, at least
+    assert samples[("incident_bot_slack_api_duration_seconds_count",
+                    (("method", "conversations.create"),))] == 1
+    await _cmd(gov, "resolve 1 rolled back", IC)
+    await gov.settle()
+    assert (await scrape())[("mlplatform_incidents_open", (("severity", "p1"),))] == 0
