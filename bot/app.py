@@ -62,6 +62,7 @@ FEATURES = (
     "bot.drift_wiring",  # scheduled drift checks (issue 4)
     "bot.pagerduty_wiring",  # PagerDuty and Alertmanager webhooks (issue 5)
     "bot.iac_wiring",  # IaC drift ingestion (issue 7)
+    "scheduler.housekeeping",  # delivered outbox rows and seen event ids kept LOG_RETENTION_DAYS
 )
 
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     runbooks_base_url: str | None = None  # where runbooks are browsable (runbook_url)
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
+    # How long delivered Slack messages (outbox) and seen Slack event ids are kept; GOV-001
+    # section 7.1: at least 90 days. Incidents, timelines and the audit trail are never pruned.
     log_retention_days: int = Field(default=90, ge=90)
     # GOV-001 RACI roles -> Slack user / user-group ids (JSON); empty = role checks off (issue 6)
     governance_roles: dict[str, list[str]] = Field(default_factory=dict)
