@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("iac")
 
 IAC_MESSAGE = "iac_drift_message"  # outbox: post or update the drift event's Slack message
+IAC_EXPIRED = "iac_exception_expired"  # outbox: say in the message's thread that it is open again
 ACTIONS = {
     "iac_revert": "Revert",
     "iac_codify": "Codify in IaC",
@@ -47,6 +48,7 @@ ACTIONS = {
 }
 ACCEPT_CALLBACK = "iac_accept_exception"
 INGEST = Actor("iac-ingest", "IaC drift ingest")
+EXCEPTION_CLOCK = Actor("iac-exception-clock", "IaC exception clock")
 SEVERITY_OF = {"critical": Severity.P1, "high": Severity.P2, "medium": Severity.P3, "low": Severity.P4}
 
 
@@ -176,6 +178,50 @@ class IacDrift:
                 .values(slack_channel=response["channel"], slack_ts=response["ts"])
             )
             await uow.commit()
+
+    async def expire_exceptions(self) -> int:
+        """Accepted drift whose exception has run out is open again: the message gets its
+        buttons back, its thread says why, and the audit trail records it. Returns how many."""
+        now = self.service.clock.now()
+        expired: list[uuid.UUID] = []
+
+        async def work(uow: UnitOfWork) -> None:
+            conn = uow.conn  # type: ignore[attr-defined]
+            due = (await conn.execute(
+                sa.select(drift_events.c.id, drift_events.c.exception_reason,
+                          drift_events.c.exception_expires_at)
+                .where(drift_events.c.status == "accepted",
+                       drift_events.c.exception_expires_at <= now))).all()
+            for event_id, reason, expires_at in due:
+                reopened = await conn.execute(
+                    drift_events.update()
+                    .where(drift_events.c.id == event_id, drift_events.c.status == "accepted")
+                    .values(status="open", resolution_type=None, resolved_at=None))
+                if reopened.rowcount != 1:
+                    continue  # another replica got there first
+                expired.append(event_id)
+                await uow.outbox.add(OutboxMessage(IAC_MESSAGE, None, {"event_id": str(event_id)}))
+                await uow.outbox.add(OutboxMessage(IAC_EXPIRED, None, {
+                    "event_id": str(event_id), "reason": reason,
+                    "expired": f"{expires_at:%Y-%m-%d}"}))
+                await uow.audit.add(AuditEvent(
+                    occurred_at=now, actor=EXCEPTION_CLOCK.id, actor_name=EXCEPTION_CLOCK.name,
+                    action="iac.exception_expired", resource_type="drift_event",
+                    resource_id=str(event_id),
+                    details={"reason": reason, "expired_at": expires_at.isoformat()}))
+
+        await self.service.run(work)
+        return len(expired)
+
+    async def deliver_expiry(self, row: OutboxRow) -> None:
+        stored = await self.load(uuid.UUID(row.payload["event_id"]))
+        if stored is None or not stored["slack_ts"]:
+            return  # never posted: the message itself (IAC_MESSAGE) says it is open
+        await self.container.slack_client.chat_postMessage(
+            channel=stored["slack_channel"], thread_ts=stored["slack_ts"], unfurl_links=False,
+            text=(f":hourglass: The exception for `{stored['resource_address']}` expired on "
+                  f"{row.payload['expired']} (it was: {row.payload['reason']}). The drift is open "
+                  "again: revert, codify, escalate or accept it anew."))
 
     async def decide(self, event_id: uuid.UUID, actor: Actor, choice: str, **details: Any) -> None:
         """Audit a human's choice on a drift event (and record Accept's exception)."""
@@ -374,6 +420,9 @@ def install(container: Container) -> None:
                                     id="iac-watch", max_instances=1, coalesce=True)
     container.features["iac"] = iac
     container.dispatcher.handlers[IAC_MESSAGE] = iac.deliver_message
+    container.dispatcher.handlers[IAC_EXPIRED] = iac.deliver_expiry
+    container.scheduler.add_job(iac.expire_exceptions, "interval", minutes=10,
+                                id="iac-exception-expiry", max_instances=1, coalesce=True)
     ctx: SlackContext = container.slack
     bolt = container.bolt
 

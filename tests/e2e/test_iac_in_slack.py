@@ -151,3 +151,39 @@ async def test_a_watched_directory_is_ingested_once_per_change(database_url: str
         assert await watcher.scan() == 1
         await stack.settle()
         assert len(drift_messages(stack)) == 2
+
+
+async def test_an_expired_exception_opens_the_drift_again(database_url: str) -> None:
+    from tests.fakes import FakeClock
+
+    clock = FakeClock()  # 2026-11-22 14:00 UTC
+    async with LocalStack(database_url, clock=clock, settings_overrides={
+            "iac_token": TOKEN, "iac_default_model": "fraud-detector"}) as stack:
+        await post(stack, json.loads((FIXTURES / "tf_equivalence_drift_simple_plan.json").read_text()))
+        await stack.settle()
+        [message] = drift_messages(stack)
+        await stack.driver.block_action("iac_accept", message_ts=message["ts"], user_id=RESPONDER,
+                                        channel_id=stack.slack.channel_id("ml-incidents"))
+        await stack.slack.wait_until(lambda: stack.slack.opened_views, 5)
+        await stack.driver.view_submission(
+            "iac_accept_exception", {"reason": "Hotfix kept for the demo", "expires": "2026-11-24"},
+            user_id=RESPONDER)
+        await stack.settle()
+        iac = stack.container.features["iac"]
+        assert await iac.expire_exceptions() == 0  # not yet
+        clock.set(clock.now().replace(day=24, hour=0, minute=1))
+        assert await iac.expire_exceptions() == 1
+        assert await iac.expire_exceptions() == 0  # once
+        await stack.settle()
+        [updated] = drift_messages(stack)
+        assert updated["ts"] == message["ts"] and "iac_accept" in str(updated["blocks"])  # buttons back
+        [reply] = stack.slack.thread(stack.slack.channel_id("ml-incidents"), message["ts"])[1:]
+        assert reply["text"].startswith(":hourglass: The exception for `")
+        assert "expired on 2026-11-24 (it was: Hotfix kept for the demo)" in reply["text"]
+        async with stack.container.engine.connect() as conn:
+            status = (await conn.execute(sa.select(drift_events.c.status))).scalar_one()
+        assert status == "open"
+        async with stack.container.uow_factory() as uow:
+            actions = [a.action for a in await uow.audit.list()]
+        assert actions.count("iac.accept") == 1 and actions.count("iac.exception_expired") == 1
+        assert stack.container.scheduler.get_job("iac-exception-expiry") is not None
