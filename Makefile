@@ -21,6 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/incident-bot runbooks check
 	$(BIN)/pytest -q
 
@@ -32,6 +33,7 @@ bench-drift: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/incident-bot runbooks check
 
 clean:

@@ -46,6 +46,7 @@ from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import DeclareIncident, IncidentRef, IncidentService
 from storage.db import create_engine
 from storage.drift_tables import drift_assessments
+from storage.uow import sql_connection
 
 log = structlog.get_logger("drift")
 
@@ -296,8 +297,8 @@ class DriftRunner:
         assessment_id = uuid.uuid4()
 
         async def record(uow: UnitOfWork, incident: Incident | None) -> None:
-            await uow.conn.execute(
-                drift_assessments.insert().values(  # type: ignore[attr-defined]
+            await sql_connection(uow).execute(
+                drift_assessments.insert().values(
                     id=assessment_id,
                     model_id=model.id,
                     assessed_at=now,

@@ -32,6 +32,7 @@ from domain.services import DeclareIncident, IncidentRef, IncidentService
 from handlers.slack_context import SlackContext
 from storage.iac_tables import drift_changes, drift_events
 from storage.outbox_store import OutboxRow
+from storage.uow import sql_connection
 
 if TYPE_CHECKING:
     from bot.app import Container
@@ -84,7 +85,7 @@ class IacDrift:
         return counts
 
     async def _store(self, uow: UnitOfWork, item: TriagedDrift, now: datetime) -> str:
-        conn = uow.conn  # type: ignore[attr-defined]
+        conn = sql_connection(uow)
         event = item.event
         existing = (
             (
@@ -170,9 +171,9 @@ class IacDrift:
             channel=self.container.settings.incident_channel, text=text, blocks=blocks, unfurl_links=False
         )
         async with self.container.uow_factory() as uow:
-            await uow.conn.execute(
+            await sql_connection(uow).execute(
                 drift_events.update()
-                .where(  # type: ignore[union-attr]
+                .where(
                     drift_events.c.id == stored["id"]
                 )
                 .values(slack_channel=response["channel"], slack_ts=response["ts"])
@@ -186,7 +187,7 @@ class IacDrift:
         expired: list[uuid.UUID] = []
 
         async def work(uow: UnitOfWork) -> None:
-            conn = uow.conn  # type: ignore[attr-defined]
+            conn = sql_connection(uow)
             due = (await conn.execute(
                 sa.select(drift_events.c.id, drift_events.c.exception_reason,
                           drift_events.c.exception_expires_at)
@@ -229,9 +230,9 @@ class IacDrift:
 
         async def work(uow: UnitOfWork) -> None:
             if choice == "accept":
-                await uow.conn.execute(
+                await sql_connection(uow).execute(
                     drift_events.update()
-                    .where(  # type: ignore[attr-defined]
+                    .where(
                         drift_events.c.id == event_id
                     )
                     .values(
@@ -271,15 +272,16 @@ class IacDrift:
         if not model:
             raise DomainError("No model to attach infrastructure incidents to: set IAC_DEFAULT_MODEL.")
         triage = stored["triage"]
-        escalate = next(
+        escalate: dict[str, Any] = next(
             (r for r in triage["triage"]["recommendations"] if r["type"] == "escalate_review"), {}
         )
-        severity = Severity(escalate.get("incident_severity") or SEVERITY_OF.get(stored["severity"], "p3"))
+        asked = escalate.get("incident_severity")
+        severity = Severity(asked) if asked else SEVERITY_OF.get(stored["severity"], Severity.P3)
 
         async def link(uow: UnitOfWork, incident: Incident) -> None:
-            done = await uow.conn.execute(
+            done = await sql_connection(uow).execute(
                 drift_events.update()
-                .where(  # type: ignore[attr-defined]
+                .where(
                     (drift_events.c.id == event_id) & drift_events.c.incident_id.is_(None)
                 )
                 .values(incident_id=incident.id, status="escalated", resolution_type="escalated")

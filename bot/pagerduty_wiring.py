@@ -34,6 +34,7 @@ from domain.services import CHANNEL, INVITE, DeclareIncident, IncidentRef, Incid
 from storage.outbox_store import OutboxRow
 from storage.pagerduty_tables import alertmanager_groups, pagerduty_links
 from storage.repositories import _insert
+from storage.uow import sql_connection
 
 if TYPE_CHECKING:
     from bot.app import Container
@@ -157,7 +158,7 @@ class PagerDuty:
         occurred = _parse_time(event.get("occurred_at"))
 
         async def link(uow: UnitOfWork, incident: Incident) -> None:
-            conn = uow.conn  # type: ignore[attr-defined]
+            conn = sql_connection(uow)
             await conn.execute(
                 pagerduty_links.insert().values(
                     incident_id=incident.id,
@@ -249,9 +250,9 @@ class PagerDuty:
             return web.json_response({"ignored": event_type}, status=202)
         if occurred:
             async with self.container.uow_factory() as uow:
-                await uow.conn.execute(
+                await sql_connection(uow).execute(
                     pagerduty_links.update()
-                    .where(  # type: ignore[union-attr]
+                    .where(
                         pagerduty_links.c.incident_id == link["incident_id"]
                     )
                     .where(
@@ -270,7 +271,7 @@ class PagerDuty:
     async def observe(
         self, uow: UnitOfWork, incident: Incident, action: str, details: dict[str, Any]
     ) -> None:
-        conn = uow.conn  # type: ignore[attr-defined]
+        conn = sql_connection(uow)
         if action == "incident.created":
             await self._page(uow, incident, details)
             return
@@ -323,8 +324,8 @@ class PagerDuty:
         if not routing_key:
             return
         dedup_key = f"incident-bot/{incident.id}"
-        await uow.conn.execute(
-            pagerduty_links.insert().values(  # type: ignore[attr-defined]
+        await sql_connection(uow).execute(
+            pagerduty_links.insert().values(
                 incident_id=incident.id, page_dedup_key=dedup_key, page_routing_key=routing_key
             )
         )
@@ -524,7 +525,7 @@ class Alertmanager:
         ]
 
         async def link(uow: UnitOfWork, incident: Incident) -> None:
-            conn = uow.conn  # type: ignore[attr-defined]
+            conn = sql_connection(uow)
             now = self.service.clock.now()
             stmt = _insert(conn, alertmanager_groups).values(
                 group_key=group_key, incident_id=incident.id, status="firing", updated_at=now
@@ -573,9 +574,9 @@ class Alertmanager:
         if not outcome.changed or not incident.status.is_active:
             return
         async with self.container.uow_factory() as uow:
-            await uow.conn.execute(
+            await sql_connection(uow).execute(
                 alertmanager_groups.update()
-                .where(  # type: ignore[union-attr]
+                .where(
                     alertmanager_groups.c.group_key == group_key
                 )
                 .values(status="resolved")

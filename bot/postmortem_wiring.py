@@ -23,6 +23,7 @@ from domain.services import CHANNEL, IncidentRef
 from handlers.slack_context import SlackContext
 from storage.postmortem_tables import action_items, postmortems
 from storage.repositories import _insert
+from storage.uow import sql_connection
 
 if TYPE_CHECKING:
     from bot.app import Container
@@ -35,7 +36,7 @@ def install(container: Container) -> None:
     async def observe(uow: UnitOfWork, incident: Incident, action: str, details: dict[str, Any]) -> None:
         if action != "incident.status_updated":
             return
-        conn = uow.conn  # type: ignore[attr-defined]
+        conn = sql_connection(uow)
         rule = policy.rule(incident.severity)
         if details.get("to") == Status.RESOLVED.value and rule.postmortem == "required":
             due = incident.updated_at + rule.postmortem_within if rule.postmortem_within else None
@@ -90,8 +91,7 @@ def install(container: Container) -> None:
         """Tell the commander once when a required postmortem's clock has run out undrafted."""
         now = service.clock.now()
         async with container.uow_factory() as uow:
-            conn = uow.conn
-            assert conn is not None
+            conn = sql_connection(uow)
             overdue = (
                 (
                     await conn.execute(
@@ -155,8 +155,7 @@ def install(container: Container) -> None:
         """The draft is posted: the close gate and the reminders see it from now on."""
         now = service.clock.now()
         async with container.uow_factory() as uow:
-            conn = uow.conn
-            assert conn is not None
+            conn = sql_connection(uow)
             values = {"draft_posted_at": now, "draft_posted_by": body.get("user_id", "")}
             await conn.execute(
                 _insert(conn, postmortems)
@@ -201,7 +200,7 @@ def install(container: Container) -> None:
 
             async def add(uow: UnitOfWork) -> str:
                 incident = await service.resolve_ref(uow, ref)
-                conn = uow.conn  # type: ignore[attr-defined]
+                conn = sql_connection(uow)
                 number = 1 + (
                     (
                         await conn.execute(
@@ -280,7 +279,7 @@ def install(container: Container) -> None:
 
             async def done(uow: UnitOfWork) -> str:
                 incident = await service.resolve_ref(uow, ref)
-                conn = uow.conn  # type: ignore[attr-defined]
+                conn = sql_connection(uow)
                 changed = await conn.execute(
                     action_items.update()
                     .where(

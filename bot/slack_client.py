@@ -20,7 +20,7 @@ class MeteredWebClient(AsyncWebClient):
         super().__init__(*args, **kwargs)
         self._metrics = metrics
 
-    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         started = time.perf_counter()
         try:
             return await super().api_call(api_method, **kwargs)

@@ -32,7 +32,7 @@ class SlackContext:
     # Runs a listener's work after its ack (bot.app.AckFirst.spawn); a plain task when unset
     run_after_ack: Callable[[Work], None] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     def after_ack(self, work: Work) -> None:
         """Call right after ``ack()`` and return: the listener ends, so Bolt answers Slack at

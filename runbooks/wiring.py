@@ -28,6 +28,7 @@ from runbooks import RUNBOOKS_DIR, load_all
 from storage.outbox_store import OutboxRow
 from storage.repositories import _insert
 from storage.runbook_tables import incident_runbooks, runbook_steps_done
+from storage.uow import sql_connection
 
 if TYPE_CHECKING:
     from bot.app import Container
@@ -59,7 +60,7 @@ class RunbookLibrary:
     async def attach(self, uow: UnitOfWork, incident: Incident, runbook: Runbook, actor: Actor,
                      now: datetime) -> None:
         """Make ``runbook`` the incident's runbook, inside the caller's transaction."""
-        conn = uow.conn  # type: ignore[attr-defined]
+        conn = sql_connection(uow)
         values = {"runbook": runbook.name, "version": runbook.version, "selected_at": now,
                   "selected_by": actor.id}
         await conn.execute(_insert(conn, incident_runbooks).values(
@@ -114,7 +115,7 @@ async def complete_step(service: IncidentService, library: RunbookLibrary, incid
 
     async def work(uow: UnitOfWork) -> str:
         incident = await service.resolve_ref(uow, IncidentRef(incident_id=incident_id))
-        conn = uow.conn  # type: ignore[attr-defined]
+        conn = sql_connection(uow)
         row, runbook, done = await library.state(conn, incident.id)
         if row is None or runbook is None or row["runbook"] != runbook_name or row["version"] != version:
             raise DomainError("That checklist is no longer the incident's runbook; "
@@ -171,7 +172,7 @@ def install(container: Container) -> None:
         async with container.uow_factory() as uow:
             incident = await uow.incidents.get(row.incident_id)
             link = await uow.slack_links.get(row.incident_id)
-            state, runbook, done = await library.state(uow.conn, row.incident_id)
+            state, runbook, done = await library.state(sql_connection(uow), row.incident_id)
         if incident is None or state is None:
             raise Permanent("no runbook for this incident")
         if runbook is None:
@@ -187,7 +188,7 @@ def install(container: Container) -> None:
         response = await client.chat_postMessage(channel=link.channel_id, text=text, blocks=blocks,
                                                  unfurl_links=False)
         async with container.uow_factory() as uow:
-            await uow.conn.execute(incident_runbooks.update().where(  # type: ignore[attr-defined]
+            await sql_connection(uow).execute(incident_runbooks.update().where(
                 incident_runbooks.c.incident_id == row.incident_id).values(
                 message_channel=response["channel"], message_ts=response["ts"]))
             await uow.commit()
@@ -230,24 +231,24 @@ def install(container: Container) -> None:
                 names = ", ".join(f"`{n}`" for n in sorted(library.by_name))
                 raise DomainError(f"No runbook `{wanted}`. Runbooks: {names}.")
             actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
-            runbook = library.by_name[wanted]
+            chosen = library.by_name[wanted]
 
             async def switch(uow: UnitOfWork) -> Incident:
                 incident = await service.resolve_ref(uow, ref)
                 now = service.clock.now()
-                await library.attach(uow, incident, runbook, actor, now)
+                await library.attach(uow, incident, chosen, actor, now)
                 await uow.audit.add(AuditEvent(
                     occurred_at=now, actor=actor.id, actor_name=actor.name,
                     action="incident.runbook_selected", resource_type="incident",
                     resource_id=str(incident.id), details={"number": incident.number,
-                                                           "runbook": runbook.name,
-                                                           "version": runbook.version}))
+                                                           "runbook": chosen.name,
+                                                           "version": chosen.version}))
                 await uow.outbox.add(OutboxMessage(REFRESH, incident.id))
                 return incident
 
             incident = await service.run(switch)
-            await ctx.reply(body, respond, f":clipboard: {incident.key} now follows *{runbook.title}* "
-                                           f"v{runbook.version}; the checklist is posted in its channel.")
+            await ctx.reply(body, respond, f":clipboard: {incident.key} now follows *{chosen.title}* "
+                                           f"v{chosen.version}; the checklist is posted in its channel.")
             return
         view = await service.view(ref)
         async with container.engine.connect() as conn:

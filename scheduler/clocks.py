@@ -30,7 +30,7 @@ from domain.timers import IncidentClocks, TimerAction, TimerKind, planner_for
 from storage import tables as t
 from storage.repositories import _insert
 from storage.timer_tables import incident_clocks, incident_timers_fired
-from storage.uow import SqlUnitOfWork
+from storage.uow import SqlUnitOfWork, sql_connection
 
 log = structlog.get_logger("scheduler.clocks")
 
@@ -110,8 +110,7 @@ class ClockTicker:
         if not states:
             return result
         async with self.uow_factory() as uow:
-            conn = uow.conn
-            assert conn is not None
+            conn = sql_connection(uow)
             if firing:
                 stale = await self._changed_since_read(conn, [item for item, _ in firing])
                 firing = [(item, actions) for item, actions in firing if item.incident.id not in stale]
@@ -139,8 +138,7 @@ class ClockTicker:
     async def _fire(self, uow: SqlUnitOfWork, firing: list[tuple[_Due, tuple[TimerAction, ...]]],
                     now: datetime) -> int:
         """Record every due key; say and audit only what this insert recorded (exactly once)."""
-        conn = uow.conn
-        assert conn is not None
+        conn = sql_connection(uow)
         rows = [{"incident_id": item.incident.id, "key": a.key, "kind": a.kind.value,
                  "due_at": a.due_at, "fired_at": now} for item, actions in firing for a in actions]
         recorded: set[tuple[uuid.UUID, str]] = set()

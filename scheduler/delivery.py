@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
@@ -43,10 +44,11 @@ class EscalationDelivery:
     async def resolve(self, notify: list[str]) -> Targets:
         targets = Targets()
         handles = [n for n in notify if not _USER_ID.match(n.lstrip("@"))]
-        groups: dict[str, dict[str, object]] = {}
+        groups: dict[str, dict[str, Any]] = {}
         if handles:
             response = await self.client.usergroups_list(include_users=True)
-            groups = {str(g.get("handle", "")).lower(): g for g in response.get("usergroups", [])}
+            listed: list[dict[str, Any]] = response.get("usergroups", [])
+            groups = {str(g.get("handle", "")).lower(): g for g in listed}
         for entry in notify:
             name = entry.lstrip("@")
             if _USER_ID.match(name):

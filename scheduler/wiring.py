@@ -21,6 +21,7 @@ from domain.services import THREAD, IncidentRef, IncidentService, Outcome
 from handlers.slack_context import SlackContext
 from scheduler.clocks import ESCALATE, ClockTicker, mark_episode, mark_stale
 from scheduler.delivery import EscalationDelivery
+from storage.uow import sql_connection
 
 if TYPE_CHECKING:
     from bot.app import Container
@@ -52,7 +53,7 @@ async def post_update(service: IncidentService, ref: IncidentRef, actor: Actor, 
             details={"number": incident.number, "length": len(text)}))
         await uow.outbox.add(OutboxMessage(THREAD, incident.id, {
             "text": say.update_posted_text(incident, actor.mention, text)}))
-        await mark_episode(uow.conn, incident.id, last_update_at=now)  # type: ignore[attr-defined]
+        await mark_episode(sql_connection(uow), incident.id, last_update_at=now)
         return Outcome(incident, f":mega: Update on {incident.key} posted in its announcement's thread; "
                                  "the update clock starts again.")
 
@@ -70,11 +71,11 @@ def install(container: Container) -> None:
     async def on_reopen(uow: UnitOfWork, incident: Incident, action: str, details: dict[str, Any]) -> None:
         if action == "incident.status_updated" and details.get("to") == Status.INVESTIGATING.value \
                 and details.get("from") in (Status.RESOLVED.value, Status.MITIGATED.value):
-            await mark_episode(uow.conn, incident.id,  # type: ignore[attr-defined]
+            await mark_episode(sql_connection(uow), incident.id,
                                episode_started_at=incident.updated_at)
 
     async def replan(uow: UnitOfWork, incident: Incident, action: str, details: dict[str, Any]) -> None:
-        await mark_stale(uow.conn, incident)  # type: ignore[attr-defined]
+        await mark_stale(sql_connection(uow), incident)
 
     container.service.observers += [on_reopen, replan]
     _register_slack(container)
@@ -127,7 +128,7 @@ def _register_slack(container: Container) -> None:
 
     @bolt.view(UPDATE_CALLBACK)
     async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = view.get("state", {}).get("values", {}).get("update", {})
+        values: dict[str, dict[str, Any]] = view.get("state", {}).get("values", {}).get("update", {})
         text = str(next(iter(values.values()), {}).get("value") or "").strip()
         if not text:
             await ack(response_action="errors", errors={"update": "Write the update first."})

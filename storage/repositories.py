@@ -180,6 +180,7 @@ class SqlAuditRepository:
             first_seq = None
             for row in rows:
                 res = await self.conn.execute(t.audit_events.insert().values(**row))
+                assert res.inserted_primary_key is not None  # an INSERT always has one
                 first_seq = first_seq or res.inserted_primary_key[0]
                 row["seq"] = res.inserted_primary_key[0]
             prev = await self._last_hash(chain, first_seq)

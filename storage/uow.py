@@ -8,7 +8,16 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.model import AuditEvent
-from domain.ports import Clock
+from domain.ports import (
+    AuditRepository,
+    Clock,
+    IncidentRepository,
+    ModelRepository,
+    OutboxRepository,
+    ProcessedEventRepository,
+    SlackLinkRepository,
+    TimelineRepository,
+)
 from storage.db import is_sqlite
 from storage.repositories import (
     SqlAuditRepository,
@@ -48,13 +57,14 @@ class SqlUnitOfWork:
             raise
         now = self.clock.now()
         conn = self.conn
-        self.incidents = SqlIncidentRepository(conn)
-        self.timeline = SqlTimelineRepository(conn)
-        self.models = SqlModelRepository(conn)
-        self.audit = SqlAuditRepository(conn, self.audit_added)
-        self.outbox = SqlOutboxRepository(conn, now)
-        self.slack_links = SqlSlackLinkRepository(conn)
-        self.processed = SqlProcessedEventRepository(conn, now)
+        # typed as the domain's ports: the service layer sees only what the protocol promises
+        self.incidents: IncidentRepository = SqlIncidentRepository(conn)
+        self.timeline: TimelineRepository = SqlTimelineRepository(conn)
+        self.models: ModelRepository = SqlModelRepository(conn)
+        self.audit: AuditRepository = SqlAuditRepository(conn, self.audit_added)
+        self.outbox: OutboxRepository = SqlOutboxRepository(conn, now)
+        self.slack_links: SlackLinkRepository = SqlSlackLinkRepository(conn)
+        self.processed: ProcessedEventRepository = SqlProcessedEventRepository(conn, now)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -85,3 +95,12 @@ def write_lock_for(engine: AsyncEngine) -> asyncio.Lock | None:
 def uow_factory(engine: AsyncEngine, clock: Clock,
                 write_lock: asyncio.Lock | None = None) -> Callable[[], SqlUnitOfWork]:
     return lambda: SqlUnitOfWork(engine, clock, write_lock)
+
+
+def sql_connection(uow: object) -> AsyncConnection:
+    """The open connection of a SQL unit of work, for the adapters (feature wiring) that write
+    their own tables in the same transaction as the use case that called them."""
+    conn = getattr(uow, "conn", None)
+    if not isinstance(conn, AsyncConnection):
+        raise RuntimeError("not inside an open SQL unit of work")
+    return conn

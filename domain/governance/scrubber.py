@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import MutableMapping
+from typing import Any
 
 _EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -97,6 +99,7 @@ def scrub_value(value: object, key: str = "") -> object:
     return value
 
 
-def scrub_log_event(_logger: object, _method: str, event: dict) -> dict:
+def scrub_log_event(_logger: object, _method: str,
+                    event: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: every log line passes through the scrubber (GOV-001 section 6)."""
     return {k: scrub_value(v, k) for k, v in event.items()}

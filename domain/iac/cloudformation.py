@@ -139,7 +139,7 @@ def _event(drift: Mapping[str, Any], options: ParseOptions) -> DriftEvent | None
         name_label="stack/logical id",
     )
     scope = ":".join(stack.get(k, "") for k in ("account", "region", "stack_name")) if stack else None
-    metadata = {
+    metadata: dict[str, Any] = {
         "stack_id": drift.get("StackId"),
         "stack_name": stack_name,
         "logical_resource_id": logical,

@@ -323,10 +323,10 @@ def resolve_environment(
     """
     if options.environment:
         return normalize_environment(options.environment), "given by the caller (--environment)"
-    for pattern, env in options.environment_map.items():
+    for pattern, mapped in options.environment_map.items():
         for candidate in (address, *extra_patterns):
             if fnmatch.fnmatchcase(candidate, pattern):
-                return normalize_environment(env), f"config mapping {pattern!r} matched {candidate!r}"
+                return normalize_environment(mapped), f"config mapping {pattern!r} matched {candidate!r}"
     for state in states:
         for key, value in tags_of(state).items():
             if key.lower() in _ENV_TAG_KEYS and value.strip():
