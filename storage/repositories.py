@@ -177,18 +177,20 @@ class SqlAuditRepository:
                 row["row_hash"] = prev = audit_row_hash(row, prev)
             await self.conn.execute(chain.insert(), rows)
         else:
-            first_seq = None
-            for row in rows:
-                res = await self.conn.execute(t.audit_events.insert().values(**row))
-                assert res.inserted_primary_key is not None  # an INSERT always has one
-                first_seq = first_seq or res.inserted_primary_key[0]
-                row["seq"] = res.inserted_primary_key[0]
-            prev = await self._last_hash(chain, first_seq)
-            for row in rows:
+            # three statements whatever the number of rows (the SLO tick audits dozens at once)
+            inserted = await self.conn.execute(
+                t.audit_events.insert().returning(t.audit_events.c.seq, sort_by_parameter_order=True),
+                rows)
+            seqs = [seq for (seq,) in inserted]
+            prev = await self._last_hash(chain, seqs[0])
+            hashes = []
+            for row, seq in zip(rows, seqs, strict=True):
                 digest = audit_row_hash(row, prev)
-                await self.conn.execute(chain.update().where(chain.c.seq == row["seq"])
-                                        .values(prev_hash=prev, row_hash=digest))
+                hashes.append({"b_seq": seq, "b_prev": prev, "b_hash": digest})
                 prev = digest
+            await self.conn.execute(
+                chain.update().where(chain.c.seq == sa.bindparam("b_seq"))
+                .values(prev_hash=sa.bindparam("b_prev"), row_hash=sa.bindparam("b_hash")), hashes)
         self._added.extend(events)
 
     async def _last_hash(self, chain: Any, before_seq: int | None) -> str:

@@ -30,6 +30,26 @@ async def test_chain_is_intact_under_concurrent_writers(service, engine) -> None
     assert broken is None and count >= 8
 
 
+async def test_a_batch_of_events_is_chained_in_the_order_given(service, make_uow, engine) -> None:  # type: ignore[no-untyped-def]
+    """The SLO tick audits dozens of actions in one add_many: one chain, in order, no gaps."""
+    from datetime import UTC, datetime
+
+    from domain.model import AuditEvent
+
+    await _declare_many(service, 2)
+    before, _ = await verify_chain(engine)
+    batch = [AuditEvent(occurred_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC), actor="incident-bot-scheduler",
+                        actor_name="SLO clock", action="incident.slo_breached", resource_type="incident",
+                        resource_id=f"r{i}", details={"i": i}) for i in range(40)]
+    async with make_uow() as uow:
+        await uow.audit.add_many(batch)
+        await uow.commit()
+    count, broken = await verify_chain(engine)
+    assert broken is None and count == before + 40
+    stored = [r for r in await rows(engine) if r["action"] == "incident.slo_breached"]
+    assert [r["resource_id"] for r in stored] == [f"r{i}" for i in range(40)]  # seq order = given order
+
+
 async def _tamper(engine, sql: str) -> None:  # type: ignore[no-untyped-def]
     async with engine.begin() as conn:
         pg = conn.dialect.name == "postgresql"
