@@ -38,7 +38,7 @@ from domain.model import Severity
 from domain.policy import Policy, default_policy
 from domain.ports import Clock, SystemClock
 from domain.services import IncidentService
-from handlers import slack_commands, slack_events, slack_interactions
+from handlers import slack_commands, slack_events, slack_home, slack_interactions
 from handlers.slack_context import SlackContext
 from storage import migrate
 from storage.db import create_engine
@@ -255,6 +255,7 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
     slack_commands.register(bolt, ctx)
     slack_interactions.register(bolt, ctx)
     slack_events.register(bolt, ctx)
+    slack_home.register(bolt, ctx)
     container = Container(settings=settings, clock=clock, engine=engine, policy=policy,
                           metrics=metrics, service=service, slack_client=client, bolt=bolt,
                           slack=ctx, outbox_store=outbox_store, dispatcher=dispatcher,

@@ -18,6 +18,7 @@ ACTION_MITIGATE = "incident_mitigate"
 ACTION_RESOLVE = "incident_resolve"
 ACTION_REOPEN = "incident_reopen"
 ACTION_NOTE = "incident_add_note"
+ACTION_HOME_DECLARE = "home_declare"
 STATUS_ACTIONS = {"ack": ACTION_ACK, "mitigate": ACTION_MITIGATE, "resolve": ACTION_RESOLVE,
                   "reopen": ACTION_REOPEN}
 BUTTON_LABELS = {ACTION_ACK: "Acknowledge", ACTION_MITIGATE: "Mitigate",
@@ -183,3 +184,38 @@ def timeline_text(incident: Incident, events: list[TimelineEvent]) -> str:
 
 def _who(actor_id: str) -> str:
     return f"<@{actor_id}>" if re.fullmatch(r"[UW][A-Z0-9]{2,}", actor_id) else actor_id
+
+
+def home_view(user_id: str, incidents: list[tuple[Incident, MLModel | None, SlackLink | None]],
+              now: datetime) -> dict[str, Any]:
+    """The App Home tab: the incidents this user commands, then every active one."""
+    def line(incident: Incident, model: MLModel | None, link: SlackLink | None) -> dict[str, Any]:
+        where = f" · <#{link.channel_id}>" if link and link.channel_id else ""
+        commander = f"<@{incident.assigned_to}>" if incident.assigned_to else "_no commander_"
+        text = (f"{STATUS_EMOJI[incident.status]} *{incident.key}* [{incident.severity.label}] "
+                f"{incident.title}\n{incident.status.value} · `{model.name if model else '?'}` · "
+                f"{commander} · open {format_duration((now - incident.created_at).total_seconds())}"
+                f"{where}")
+        return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+    mine = [i for i in incidents if i[0].assigned_to == user_id]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "ML incidents"}},
+        {"type": "actions", "elements": [{
+            "type": "button", "action_id": ACTION_HOME_DECLARE, "style": "danger",
+            "text": {"type": "plain_text", "text": "Declare an incident"}}]},
+        {"type": "header", "text": {"type": "plain_text", "text": f"You command ({len(mine)})"}},
+    ]
+    blocks += [line(*i) for i in mine[:20]] or [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Nothing assigned to you."}]}]
+    blocks.append({"type": "divider"})
+    blocks.append({"type": "header", "text": {"type": "plain_text",
+                                              "text": f"All active ({len(incidents)})"}})
+    blocks += [line(*i) for i in incidents[:40]] or [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": ":sunny: No active incidents."}]}]
+    if len(incidents) > 40:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"…and {len(incidents) - 40} more: `/incident list`.")}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        f"As of {hhmm(now)}; refreshed each time you open this tab.")}]})
+    return {"type": "home", "blocks": blocks}

@@ -151,12 +151,15 @@ class IncidentService:
             timeline = await uow.timeline.for_incident(incident.id) if with_timeline else []
             return IncidentView(incident, model, link, timeline)
 
-    async def list_incidents(self, active_only: bool = True, limit: int = 50) -> list[IncidentView]:
+    async def list_incidents(self, active_only: bool = True, limit: int = 50,
+                             with_links: bool = False) -> list[IncidentView]:
         async with self.uow_factory() as uow:
             statuses = [s for s in Status if s.is_active] if active_only else None
             incidents = await uow.incidents.list(statuses, limit)
             models = {m.id: m for m in await uow.models.list()}
-            return [IncidentView(i, models.get(i.model_id), None) for i in incidents]
+            return [IncidentView(i, models.get(i.model_id),
+                                 await uow.slack_links.get(i.id) if with_links else None)
+                    for i in incidents]
 
     async def list_models(self) -> list[MLModel]:
         async with self.uow_factory() as uow:

@@ -272,3 +272,34 @@ async def test_slow_slack_lookups_do_not_hold_up_other_commands(stack: LocalStac
     view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
     assert sorted(e.body for e in view.timeline if e.event_type is TimelineEventType.NOTE) == [
         f"observation {i}" for i in range(6)]
+
+
+async def test_the_home_tab_lists_active_incidents_yours_first_and_declares(stack: LocalStack) -> None:
+    await declare(stack)
+    await declare(stack, "declare P3 fraud-detector Scores drifting since Monday")
+    await stack.driver.slash_command("assign 2 <@U0RESPOND|bob>", user_id=DECLARER)
+    await wait_response(stack, 3)
+    await stack.settle()
+
+    async def open_home() -> str:
+        before = stack.slack.published_views.get(RESPONDER)
+        code, _ = await stack.driver.event({"type": "app_home_opened", "user": RESPONDER,
+                                            "channel": "D0BOTDM", "tab": "home"})
+        assert code == 200
+        await stack.slack.wait_until(lambda: stack.slack.published_views.get(RESPONDER) is not before, 5)
+        return str(stack.slack.published_views[RESPONDER])
+
+    home = await open_home()
+    mine, everyone = home.split("All active")
+    assert "You command (1)" in mine and "*INC-2*" in mine and "*INC-1*" not in mine
+    assert everyone.startswith(" (2)") and "*INC-1* [SEV-1]" in everyone
+    channel = stack.slack.channel_by_name(CHANNEL)
+    assert channel and f"<#{channel['id']}>" in everyone
+    await stack.driver.slash_command("resolve 1 rolled back", user_id=DECLARER)
+    await wait_response(stack, 4)
+    home = await open_home()
+    assert "All active (1)" in home and "*INC-1*" not in home
+
+    await stack.driver.block_action("home_declare", user_id=RESPONDER)
+    await stack.slack.wait_until(lambda: stack.slack.opened_views, 5)
+    assert stack.slack.opened_views[-1]["callback_id"] == "declare_incident"

@@ -31,7 +31,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views_publish": None,
     "auth_test": None,
 }
-EVENT_SCOPES = {"message.channels": "channels:history", "message.groups": "groups:history"}
+EVENT_SCOPES: dict[str, str | None] = {"message.channels": "channels:history",
+                                       "message.groups": "groups:history", "app_home_opened": None}
 STANDIN_FILES = {"slack_standin.py", "slack_driver.py", "demo.py"}
 
 
@@ -67,7 +68,7 @@ def test_every_called_slack_method_is_known_and_scopes_are_exact() -> None:
     unknown = called - METHOD_SCOPES.keys()
     assert not unknown, f"add these Slack methods to METHOD_SCOPES: {sorted(unknown)}"
     needed = {METHOD_SCOPES[m] for m in called} - {None}
-    needed |= set(EVENT_SCOPES[e] for e in manifest()["settings"]["event_subscriptions"]["bot_events"])
+    needed |= {EVENT_SCOPES[e] for e in manifest()["settings"]["event_subscriptions"]["bot_events"]} - {None}
     needed.add("commands")
     declared = set(manifest()["oauth_config"]["scopes"]["bot"])
     assert declared == needed, (f"missing: {sorted(needed - declared)}, "

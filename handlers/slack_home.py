@@ -1,0 +1,36 @@
+"""The App Home tab: active incidents (yours first) and a Declare button, published on open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import rendering
+from domain.commands import parse
+from handlers.slack_commands import declare_modal
+from handlers.slack_context import SlackContext
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(ack: AsyncAck, event: dict[str, Any]) -> None:
+        await ack()
+        if event.get("tab", "home") == "home" and event.get("user"):
+            ctx.after_ack(publish(event["user"]))
+
+    async def publish(user_id: str) -> None:
+        views = await ctx.service.list_incidents(limit=200, with_links=True)
+        view = rendering.home_view(user_id, [(v.incident, v.model, v.link) for v in views],
+                                   ctx.clock.now())
+        await ctx.client.views_publish(user_id=user_id, view=view)
+
+    @app.action(rendering.ACTION_HOME_DECLARE)
+    async def declare_from_home(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        ctx.after_ack(open_form(body["trigger_id"]))
+
+    async def open_form(trigger_id: str) -> None:
+        names = [m.name for m in await ctx.service.list_models()]
+        await ctx.client.views_open(trigger_id=trigger_id,
+                                    view=declare_modal(parse("declare"), names, None))
