@@ -24,6 +24,7 @@ FEATURE_MODULES = (
     "bot.cli_runbooks",
     "bot.cli_iac",
     "bot.cli_audit",
+    "bot.cli_check",
 )
 
 

@@ -94,3 +94,36 @@ def test_an_unreachable_or_unsupported_database_is_named_without_a_traceback(tmp
     mysql = cli("serve", env={**base, "DATABASE_URL": "mysql://root:pw@db/incidents"}, check=False)
     assert mysql.returncode == 2 and "Traceback" not in mysql.stderr
     assert "is not supported: use sqlite+aiosqlite:///path.db" in mysql.stderr
+
+
+async def test_check_says_what_is_ready_and_what_is_not(tmp_path: Path) -> None:
+    from bot.cli_check import run_checks
+    from bot.settings import Settings
+    from bot.slack_standin import SlackStandIn
+    from storage import migrate
+    from storage.db import create_engine
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'check.db'}"
+    async with SlackStandIn(bot_token="xoxb-good") as slack:
+        def settings(**overrides: object) -> Settings:
+            return Settings(_env_file=None, **{"slack_bot_token": "xoxb-good", "slack_signing_secret": "s",
+                                               "slack_api_url": slack.url, "database_url": url,
+                                               **overrides})
+
+        def levels(findings: list) -> dict[str, str]:  # type: ignore[type-arg]
+            return {f.what: f.level for f in findings}
+
+        first = await run_checks(settings())
+        assert levels(first) == {"database": "warn", "slack": "ok", "policy": "ok", "runbooks": "ok"}
+        assert "`serve` (or `db upgrade`) applies them" in first[0].detail
+        assert "bot @" in first[1].detail and "invite it to #ml-incidents" in first[1].detail
+        engine = create_engine(url)
+        await migrate.upgrade(engine)
+        await engine.dispose()
+        bad = await run_checks(settings(slack_bot_token="xoxb-wrong", policy_file=str(tmp_path / "none.yml"),
+                                        pagerduty_api_token="pd"))
+        assert levels(bad) == {"database": "warn", "slack": "FAIL", "policy": "FAIL", "runbooks": "ok",
+                               "pagerduty": "warn"}
+        assert "no models registered" in bad[0].detail
+        assert "Slack refused the bot token: invalid_auth" in bad[1].detail
+        assert "PAGERDUTY_WEBHOOK_SECRET" in bad[4].detail
