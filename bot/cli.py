@@ -25,6 +25,7 @@ FEATURE_MODULES = (
     "bot.cli_iac",
     "bot.cli_audit",
     "bot.cli_check",
+    "bot.cli_outbox",
 )
 
 

@@ -43,8 +43,11 @@ class LocalStack:
 
     async def __aenter__(self) -> LocalStack:
         clock = self.clock
-        self.slack = (SlackStandIn(clock=lambda: clock.now().timestamp())
-                      if self.slack_follows_clock and clock is not None else SlackStandIn())
+        # the manifest asks for chat:write, not chat:write.public: the bot posts only where it
+        # is a member, as in a real workspace
+        self.slack = (SlackStandIn(clock=lambda: clock.now().timestamp(), chat_write_public=False)
+                      if self.slack_follows_clock and clock is not None
+                      else SlackStandIn(chat_write_public=False))
         api_url = await self.slack.start()
         self.settings = Settings(
             _env_file=None,

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import rendering
-from bot.dispatcher import Handler, Permanent, Retry
+from bot.dispatcher import Handler, Permanent
 from domain import services as svc
 from domain.model import Incident, MLModel
 from domain.policy import Policy
@@ -115,7 +115,12 @@ class SlackDelivery:
     async def _update_announcement(self, incident: Incident, model: MLModel | None,
                                    link: SlackLink) -> None:
         if not (link.announcement_channel and link.announcement_ts):
-            raise Retry("announcement not posted yet", delay=2.0)
+            # Rows of an incident are delivered in order, so the announcement was tried first and
+            # Slack refused it for good (e.g. not_in_channel). Waiting would stall every later
+            # message of the incident; when it is sent again (`incident-bot outbox retry`) it
+            # shows the state of that moment anyway.
+            log.warning("announcement.missing", incident=incident.key)
+            return
         text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now(),
                                               await self._extras(incident))
         await self.client.chat_update(channel=link.announcement_channel, ts=link.announcement_ts,

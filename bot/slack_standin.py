@@ -572,6 +572,14 @@ class SlackStandIn:
                                        creator=creator, is_private=is_private, members=list(members))
         return cid
 
+    def add_member(self, channel: str, user: str = BOT_USER_ID) -> None:
+        """Someone (by default an admin inviting the bot) adds ``user`` to a conversation."""
+        ch = self._lookup_channel(self.channel_id(channel))
+        if ch is None:
+            raise KeyError(f"no channel {channel!r}")
+        if user not in ch.members:
+            ch.members.append(user)
+
     def add_user_message(self, channel: str, user: str, text: str, *, thread_ts: str | None = None,
                          ts: str | None = None, blocks: list[JSON] | None = None,
                          subtype: str | None = None) -> JSON:

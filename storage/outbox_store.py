@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.tables import outbox
+from storage.tables import incidents, outbox
 
 CLAIM_SECONDS = 120
 
@@ -75,6 +75,27 @@ class OutboxStore:
     async def fail(self, row_id: int, attempts: int, error: str) -> None:
         await self._update(row_id, status="failed", attempts=attempts, claimed_until=None,
                            last_error=error[:2000])
+
+    async def rows(self, status: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Rows in ``status`` (oldest first) with their incident's number, for operators."""
+        query = (sa.select(outbox.c.id, outbox.c.kind, incidents.c.number, outbox.c.attempts,
+                           outbox.c.created_at, outbox.c.last_error)
+                 .select_from(outbox.outerjoin(incidents, incidents.c.id == outbox.c.incident_id))
+                 .where(outbox.c.status == status).order_by(outbox.c.id).limit(limit))
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+    async def requeue(self, now: datetime, ids: list[int] | None = None) -> int:
+        """Failed rows (``ids``, or all of them) go back to pending, to be delivered again in
+        their original order; e.g. once the bot has been invited to the channel it could not
+        post in. Returns how many."""
+        query = outbox.update().where(outbox.c.status == "failed")
+        if ids is not None:
+            query = query.where(outbox.c.id.in_(ids))
+        async with self._locked(), self.engine.begin() as conn:
+            result = await conn.execute(query.values(status="pending", attempts=0,
+                                                     next_attempt_at=now, claimed_until=None))
+        return result.rowcount
 
     async def stats(self, now: datetime) -> tuple[int, float]:
         """Pending depth and the age in seconds of the oldest pending row (metrics)."""

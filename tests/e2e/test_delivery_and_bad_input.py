@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import string
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from tests.databases import sqlite_url
 from tests.e2e.harness import LocalStack
 
 DECLARE = "declare P1 credit-risk-v3 Null predictions since 14:02"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fast_retries() -> dict[str, float]:
@@ -132,3 +135,44 @@ async def test_a_resolve_click_on_a_deleted_incident_is_refused_politely(tmp_pat
         assert code == 200
         await stack.slack.wait_until(lambda: stack.driver.responses, 5)
         assert "not attached to a known incident" in stack.driver.responses[-1]["body"]["text"]
+
+
+async def test_messages_slack_refused_for_good_are_sent_again_once_the_cause_is_fixed(
+        tmp_path: Path) -> None:
+    """Nobody invited the bot to the incidents channel: the announcement fails (not_in_channel)
+    without holding up the rest; `incident-bot outbox list` shows it, the admin invites the bot,
+    `incident-bot outbox retry --failed` and the running bot posts it."""
+    overrides = {"incident_channel": "ops-incidents"}
+    async with LocalStack(sqlite_url(tmp_path), settings_overrides=overrides) as stack:
+        stack.slack.add_channel("ops-incidents", members=["U0DECLARER"])  # the bot is not a member
+        await stack.driver.slash_command(DECLARE)
+        await stack.settle()
+        assert stack.slack.top_level("ops-incidents") == []
+        channel = stack.slack.channel_by_name("inc-1-null-predictions-since-14-02")
+        assert channel  # the rest of the incident went on: its channel, and then an ack
+        await stack.driver.slash_command("ack", channel_id=channel["id"], user_id="U0RESPOND")
+        await stack.slack.wait_until(lambda: any("acknowledged" in m["text"]
+                                                 for m in stack.slack.messages(channel["id"])), 5)
+        await stack.settle()
+
+        async def cli(*args: str) -> str:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", "outbox", *args, cwd=ROOT,
+                env={**os.environ, "DATABASE_URL": stack.settings.database_url},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            out, _ = await proc.communicate()
+            assert proc.returncode == 0, out
+            return out.decode()
+
+        listed = await cli("list")
+        assert "INC-1\tannounce\tattempts=1" in listed and "not_in_channel" in listed
+        assert "INC-1\tpost_thread" in listed  # the ack's thread reply had nothing to reply to
+        stack.slack.add_member("ops-incidents")  # the admin invites the bot
+        assert "2 message(s) back in line" in await cli("retry", "--failed")
+        await stack.slack.wait_until(lambda: stack.slack.top_level("ops-incidents"), 10)
+        await stack.settle()
+        [announcement] = stack.slack.top_level("ops-incidents")
+        assert "INC-1" in announcement["text"] and "(investigating)" in announcement["text"]
+        [_, reply] = stack.slack.thread("ops-incidents", announcement["ts"])
+        assert "acknowledged" in reply["text"]  # in order: the announcement, then its reply
+        assert "no failed messages" in await cli("list")
