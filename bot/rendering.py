@@ -125,11 +125,15 @@ def action_buttons(incident: Incident) -> list[dict[str, Any]]:
     return buttons
 
 
+def summary_heading(incident: Incident) -> str:
+    return f":pushpin: *{incident.key}: {incident.title}*"
+
+
 def summary(incident: Incident, model: MLModel | None, link: SlackLink | None) -> str:
     """Pinned in the incident channel."""
     model_name = model.name if model else "unknown model"
     lines = [
-        f":pushpin: *{incident.key}: {incident.title}*",
+        summary_heading(incident),
         f"*Severity:* {incident.severity.label} · *Model:* `{model_name}` · "
         f"*Trigger:* {incident.trigger_source.value}",
         f"*Declared:* {incident.created_at:%Y-%m-%d %H:%M UTC} by {_who(incident.created_by)}",

@@ -84,14 +84,28 @@ class SlackDelivery:
         await self.client.conversations_setTopic(channel=link.channel_id,
                                                  topic=rendering.topic(incident, model))
         await self._invite(link.channel_id, row.payload.get("invite", []))
-        posted = await self.client.chat_postMessage(
-            channel=link.channel_id, text=rendering.summary(incident, model, link))
+        summary_ts = await self._posted_summary(link.channel_id, incident)
+        if summary_ts is None:
+            posted = await self.client.chat_postMessage(
+                channel=link.channel_id, text=rendering.summary(incident, model, link))
+            summary_ts = posted["ts"]
         try:
-            await self.client.pins_add(channel=link.channel_id, timestamp=posted["ts"])
+            await self.client.pins_add(channel=link.channel_id, timestamp=summary_ts)
         except SlackApiError as exc:
             if exc.response.get("error") != "already_pinned":
                 raise
         await self._update_announcement(incident, model, link)
+
+    async def _posted_summary(self, channel_id: str, incident: Incident) -> str | None:
+        """The summary an earlier, interrupted attempt already posted (its ts), if any: a retry
+        pins that one instead of posting a second."""
+        history = await self.client.conversations_history(channel=channel_id, limit=50)
+        head = rendering.summary_heading(incident)
+        messages: list[dict[str, Any]] = history.get("messages", [])
+        for message in messages:
+            if message.get("bot_id") and str(message.get("text", "")).startswith(head):
+                return str(message["ts"])
+        return None
 
     async def _create_unique(self, incident: Incident) -> tuple[str, str]:
         for suffix in range(0, 50):

@@ -176,3 +176,18 @@ async def test_messages_slack_refused_for_good_are_sent_again_once_the_cause_is_
         [_, reply] = stack.slack.thread("ops-incidents", announcement["ts"])
         assert "acknowledged" in reply["text"]  # in order: the announcement, then its reply
         assert "no failed messages" in await cli("list")
+
+
+async def test_a_failure_halfway_through_setting_up_the_channel_repeats_no_message(
+        tmp_path: Path) -> None:
+    """Slack fails the pin after the summary is posted: the retry pins that summary, it does
+    not post a second one."""
+    async with LocalStack(sqlite_url(tmp_path), settings_overrides={"outbox_backoff_seconds": 0.05}) as stack:
+        stack.slack.fail_next(1, 503, method="pins.add")
+        await stack.driver.slash_command(DECLARE)
+        await stack.settle()
+        channel = stack.slack.channel_by_name("inc-1-null-predictions-since-14-02")
+        assert channel
+        summaries = [m for m in stack.slack.messages(channel["id"]) if m["text"].startswith(":pushpin:")]
+        assert len(summaries) == 1
+        assert stack.slack.pinned(channel["id"]) == [summaries[0]["ts"]]

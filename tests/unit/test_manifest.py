@@ -20,6 +20,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations_setTopic": "channels:manage",
     "conversations_setPurpose": "channels:manage",
     "conversations_invite": "channels:manage",
+    "conversations_history": "channels:history",
     "pins_add": "pins:write",
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
