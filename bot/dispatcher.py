@@ -28,6 +28,14 @@ MAX_ATTEMPTS = 500  # at the 60 s cap: about eight hours of outage before giving
 MAX_BACKOFF = 60.0
 
 
+# An incident's rows go out in order, so a later row that finds no channel (or announcement)
+# means Slack refused that earlier step for good: waiting would stall the incident's queue.
+NO_CHANNEL = ("no incident channel: Slack refused its creation (`incident-bot outbox retry "
+              "--failed` sends both again, in order)")
+NO_ANNOUNCEMENT = ("no announcement: Slack refused it (`incident-bot outbox retry --failed` "
+                   "sends both again, in order)")
+
+
 class Retry(Exception):
     """A delivery that should be tried again after ``delay`` seconds."""
 

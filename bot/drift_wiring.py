@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import ValidationError
 
-from bot.dispatcher import Permanent, Retry
+from bot.dispatcher import NO_ANNOUNCEMENT, Permanent
 from bot.drift_jobs import DRIFT_CHART, DriftJob, DriftRunner, load_jobs, summary_text
 from domain.commands import Parsed
 from domain.drift import DriftInputError
@@ -78,7 +78,7 @@ def install(container: Container) -> None:
         view = await container.service.view(IncidentRef(incident_id=row.incident_id))
         link = view.link
         if not (link and link.announcement_channel and link.announcement_ts):
-            raise Retry("announcement not posted yet", delay=2.0)
+            raise Permanent(NO_ANNOUNCEMENT)
         try:
             png = base64.b64decode(row.payload["png"])
         except (KeyError, ValueError) as exc:

@@ -25,7 +25,7 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
-from bot.dispatcher import Permanent, Retry
+from bot.dispatcher import NO_CHANNEL, Permanent, Retry
 from bot.http_auth import bearer_refusal
 from bot.rendering import ACTION_RESOLVE
 from domain.model import Actor, DomainError, Incident, InvalidSeverity, Severity, Status, TriggerSource
@@ -394,7 +394,7 @@ class PagerDuty:
         assert row.incident_id is not None
         view = await self.service.view(IncidentRef(incident_id=row.incident_id))
         if not (view.link and view.link.channel_id):
-            raise Retry("incident channel not created yet", delay=2.0)
+            raise Permanent(NO_CHANNEL)
         client = self._rest()
         content = (
             f"Slack: {view.incident.key} is worked in channel <#{view.link.channel_id}> "
@@ -419,7 +419,7 @@ class PagerDuty:
         assert row.incident_id is not None
         view = await self.service.view(IncidentRef(incident_id=row.incident_id))
         if not (view.link and view.link.channel_id):
-            raise Retry("incident channel not created yet", delay=2.0)
+            raise Permanent(NO_CHANNEL)
         client = self._rest()
         slack_client = self.container.slack_client
         users: list[str] = []

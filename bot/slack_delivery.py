@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import rendering
-from bot.dispatcher import Handler, Permanent
+from bot.dispatcher import NO_ANNOUNCEMENT, NO_CHANNEL, Handler, Permanent
 from domain import services as svc
 from domain.model import Incident, MLModel
 from domain.policy import Policy
@@ -155,7 +155,7 @@ class SlackDelivery:
     async def post_thread(self, row: OutboxRow) -> None:
         _incident, _model, link = await self._load(row)
         if not (link.announcement_channel and link.announcement_ts):
-            raise Permanent("no announcement to reply to")
+            raise Permanent(NO_ANNOUNCEMENT)
         await self.client.chat_postMessage(channel=link.announcement_channel,
                                            thread_ts=link.announcement_ts,
                                            text=row.payload["text"], unfurl_links=False)
@@ -163,7 +163,7 @@ class SlackDelivery:
     async def post_channel(self, row: OutboxRow) -> None:
         _incident, _model, link = await self._load(row)
         if not link.channel_id:
-            raise Permanent("no incident channel")
+            raise Permanent(NO_CHANNEL)
         kwargs: dict[str, Any] = {"channel": link.channel_id, "text": row.payload["text"],
                                   "unfurl_links": False}
         if row.payload.get("blocks"):
@@ -173,7 +173,7 @@ class SlackDelivery:
     async def invite(self, row: OutboxRow) -> None:
         _incident, _model, link = await self._load(row)
         if not link.channel_id:
-            raise Permanent("no incident channel")
+            raise Permanent(NO_CHANNEL)
         await self._invite(link.channel_id, row.payload.get("users", []))
 
     async def _invite(self, channel_id: str, users: list[str]) -> None:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
-from bot.dispatcher import Permanent, Retry
+from bot.dispatcher import NO_CHANNEL, Permanent
 from domain.commands import Parsed
 from domain.model import Actor, AuditEvent, DomainError, Incident, TimelineEvent, TimelineEventType
 from domain.ports import OutboxMessage, UnitOfWork
@@ -178,7 +178,7 @@ def install(container: Container) -> None:
         if runbook is None:
             raise Permanent(f"runbook {state['runbook']} is no longer installed")
         if not (link and link.channel_id):
-            raise Retry("incident channel not created yet", delay=2.0)
+            raise Permanent(NO_CHANNEL)
         text, blocks = checklist_blocks(incident, runbook, done, library.url(runbook))
         client = container.slack_client
         if state["message_ts"]:
