@@ -7,6 +7,7 @@ repeat: a created channel is not created again, an invite already done is not an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -68,6 +69,12 @@ class SlackDelivery:
         incident, model, link = await self._load(row)
         if link.announcement_ts:
             return  # already posted by an earlier attempt that failed to settle the row
+        if row.attempts:  # an earlier attempt may have posted it and lost Slack's answer
+            found = await self._posted_announcement(incident)
+            if found is not None:
+                link.announcement_channel, link.announcement_ts = found
+                await self._save_link(link)
+                return
         text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now(),
                                               await self._extras(incident))
         response = await self.client.chat_postMessage(channel=self.incident_channel, text=text,
@@ -75,6 +82,28 @@ class SlackDelivery:
         link.announcement_channel = response["channel"]
         link.announcement_ts = response["ts"]
         await self._save_link(link)
+
+    async def _posted_announcement(self, incident: Incident) -> tuple[str, str] | None:
+        """(channel, ts) of this incident's announcement if it is already in the channel: its
+        buttons carry the incident's id."""
+        channel = await self._incident_channel_id()
+        if channel is None:
+            return None  # never announced anything yet: nothing to find
+        history = await self.client.conversations_history(channel=channel, limit=100)
+        marker = f"incident:{incident.id}"
+        messages: list[dict[str, Any]] = history.get("messages", [])
+        for message in messages:
+            if message.get("bot_id") and any(b.get("block_id") == marker
+                                             for b in message.get("blocks") or []):
+                return channel, str(message["ts"])
+        return None
+
+    async def _incident_channel_id(self) -> str | None:
+        """conversations.history wants an id; INCIDENT_CHANNEL is usually a name."""
+        if re.fullmatch(r"[CG][A-Z0-9]{6,}", self.incident_channel):
+            return self.incident_channel
+        async with self.uow_factory() as uow:
+            return await uow.slack_links.latest_announcement_channel()
 
     async def create_channel(self, row: OutboxRow) -> None:
         incident, model, link = await self._load(row)
@@ -84,7 +113,7 @@ class SlackDelivery:
         await self.client.conversations_setTopic(channel=link.channel_id,
                                                  topic=rendering.topic(incident, model))
         await self._invite(link.channel_id, row.payload.get("invite", []))
-        summary_ts = await self._posted_summary(link.channel_id, incident)
+        summary_ts = await self._posted_summary(link.channel_id, incident) if row.attempts else None
         if summary_ts is None:
             posted = await self.client.chat_postMessage(
                 channel=link.channel_id, text=rendering.summary(incident, model, link))

@@ -261,6 +261,15 @@ class SqlSlackLinkRepository:
         ))).first()
         return _row_to(SlackLink, row) if row else None
 
+    async def latest_announcement_channel(self) -> str | None:
+        links, incidents = t.slack_links, t.incidents
+        found = (await self.conn.execute(
+            sa.select(links.c.announcement_channel)
+            .join(incidents, incidents.c.id == links.c.incident_id)
+            .where(links.c.announcement_channel.is_not(None))
+            .order_by(incidents.c.created_at.desc()).limit(1))).scalar()
+        return str(found) if found else None
+
     async def save(self, link: SlackLink) -> None:
         values = {f.name: getattr(link, f.name) for f in fields(SlackLink)}
         stmt = _insert(self.conn, t.slack_links).values(**values)

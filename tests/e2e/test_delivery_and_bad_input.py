@@ -191,3 +191,30 @@ async def test_a_failure_halfway_through_setting_up_the_channel_repeats_no_messa
         summaries = [m for m in stack.slack.messages(channel["id"]) if m["text"].startswith(":pushpin:")]
         assert len(summaries) == 1
         assert stack.slack.pinned(channel["id"]) == [summaries[0]["ts"]]
+
+
+async def test_an_announcement_whose_answer_slack_lost_is_not_posted_again(tmp_path: Path) -> None:
+    """Slack took the announcement but its answer never arrived (a timeout): the retry finds
+    it in the channel by the incident id its buttons carry, records it, posts nothing."""
+    from datetime import UTC, datetime
+
+    from domain.services import ANNOUNCE
+    from storage.outbox_store import OutboxRow
+
+    async with LocalStack(sqlite_url(tmp_path)) as stack:
+        await stack.driver.slash_command(DECLARE)
+        await stack.driver.slash_command("declare P2 fraud-detector Scores stuck at 0.5")
+        await stack.settle()
+        view = await stack.container.service.view(IncidentRef(number=2))
+        assert view.link and view.link.announcement_ts
+        posted = view.link.announcement_ts
+        view.link.announcement_channel = view.link.announcement_ts = None  # never recorded
+        async with stack.container.uow_factory() as uow:
+            await uow.slack_links.save(view.link)
+            await uow.commit()
+        retry = OutboxRow(id=0, kind=ANNOUNCE, incident_id=view.incident.id, payload={},
+                          attempts=1, created_at=datetime.now(UTC))
+        await stack.container.dispatcher.handlers[ANNOUNCE](retry)
+        assert [m["ts"] for m in stack.slack.top_level("ml-incidents") if "INC-2" in m["text"]] == [posted]
+        again = await stack.container.service.view(IncidentRef(number=2))
+        assert again.link and again.link.announcement_ts == posted
