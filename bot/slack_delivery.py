@@ -89,13 +89,20 @@ class SlackDelivery:
         channel = await self._incident_channel_id()
         if channel is None:
             return None  # never announced anything yet: nothing to find
-        history = await self.client.conversations_history(channel=channel, limit=100)
         marker = f"incident:{incident.id}"
+        ts = await self._find_own_message(channel, 100, lambda m: any(
+            b.get("block_id") == marker for b in m.get("blocks") or []))
+        return (channel, ts) if ts is not None else None
+
+    async def _find_own_message(self, channel: str, limit: int,
+                                matches: Callable[[dict[str, Any]], bool]) -> str | None:
+        """The ts of the newest of the bot's recent messages in ``channel`` that ``matches``:
+        how a retry finds what an interrupted attempt already posted."""
+        history = await self.client.conversations_history(channel=channel, limit=limit)
         messages: list[dict[str, Any]] = history.get("messages", [])
         for message in messages:
-            if message.get("bot_id") and any(b.get("block_id") == marker
-                                             for b in message.get("blocks") or []):
-                return channel, str(message["ts"])
+            if message.get("bot_id") and matches(message):
+                return str(message["ts"])
         return None
 
     async def _incident_channel_id(self) -> str | None:
@@ -128,13 +135,9 @@ class SlackDelivery:
     async def _posted_summary(self, channel_id: str, incident: Incident) -> str | None:
         """The summary an earlier, interrupted attempt already posted (its ts), if any: a retry
         pins that one instead of posting a second."""
-        history = await self.client.conversations_history(channel=channel_id, limit=50)
         head = rendering.summary_heading(incident)
-        messages: list[dict[str, Any]] = history.get("messages", [])
-        for message in messages:
-            if message.get("bot_id") and str(message.get("text", "")).startswith(head):
-                return str(message["ts"])
-        return None
+        return await self._find_own_message(
+            channel_id, 50, lambda m: str(m.get("text", "")).startswith(head))
 
     async def _create_unique(self, incident: Incident) -> tuple[str, str]:
         for suffix in range(0, 50):
