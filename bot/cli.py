@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.settings import Settings
-from storage.db import DatabaseUrlError, safe_url
+from storage.db import DatabaseUrlError, failure_reason, safe_url
 
 FEATURE_MODULES = (
     "bot.cli_core",
@@ -61,15 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 exc, OperationalError):
             raise  # a statement failed on a live connection: a bug, to be seen whole
         print(f"incident-bot: cannot reach the database at {safe_url(Settings().database_url)}: "
-              f"{_reason(exc)}. Check DATABASE_URL and that the server is up.", file=sys.stderr)
+              f"{failure_reason(exc)}. Check DATABASE_URL and that the server is up.", file=sys.stderr)
         return 1
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost cause's message, on one line."""
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ async def run_checks(settings: Settings) -> list[Finding]:
 
 async def _database(settings: Settings) -> Finding:
     from storage import migrate
-    from storage.db import DatabaseUrlError, create_engine, safe_url
+    from storage.db import DatabaseUrlError, create_engine, failure_reason, safe_url
     from storage.repositories import SqlModelRepository
 
     where = safe_url(settings.database_url)
@@ -65,10 +65,7 @@ async def _database(settings: Settings) -> Finding:
                                                "need one (`incident-bot models add NAME ...`)")
         return Finding("ok", "database", f"{where}, schema at {head}, {len(models)} model(s)")
     except Exception as exc:  # any failure to reach it is the finding
-        cause: BaseException = exc
-        while cause.__cause__ is not None:
-            cause = cause.__cause__
-        return Finding("FAIL", "database", f"cannot reach {where}: {' '.join(str(cause).split())[:200]}")
+        return Finding("FAIL", "database", f"cannot reach {where}: {failure_reason(exc)[:200]}")
     finally:
         await engine.dispose()
 

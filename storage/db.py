@@ -36,6 +36,13 @@ def safe_url(url: str) -> str:
         return url.split("://", 1)[0] + "://..."
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why a database could not be reached: the innermost cause's message, on one line."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalise_url(url)
     try:
