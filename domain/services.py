@@ -157,9 +157,9 @@ class IncidentService:
             statuses = [s for s in Status if s.is_active] if active_only else None
             incidents = await uow.incidents.list(statuses, limit)
             models = {m.id: m for m in await uow.models.list()}
-            return [IncidentView(i, models.get(i.model_id),
-                                 await uow.slack_links.get(i.id) if with_links else None)
-                    for i in incidents]
+            links = (await uow.slack_links.for_incidents([i.id for i in incidents])
+                     if with_links else {})
+            return [IncidentView(i, models.get(i.model_id), links.get(i.id)) for i in incidents]
 
     async def list_models(self) -> list[MLModel]:
         async with self.uow_factory() as uow:

@@ -249,6 +249,15 @@ class SqlSlackLinkRepository:
             sa.select(t.slack_links).where(t.slack_links.c.incident_id == incident_id))).first()
         return _row_to(SlackLink, row) if row else None
 
+    async def for_incidents(self, incident_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SlackLink]:
+        found: dict[uuid.UUID, SlackLink] = {}
+        ids = list(incident_ids)
+        for start in range(0, len(ids), 500):
+            rows = await self.conn.execute(sa.select(t.slack_links).where(
+                t.slack_links.c.incident_id.in_(ids[start:start + 500])))
+            found.update({row.incident_id: _row_to(SlackLink, row) for row in rows})
+        return found
+
     async def by_channel(self, channel_id: str) -> SlackLink | None:
         row = (await self.conn.execute(
             sa.select(t.slack_links).where(t.slack_links.c.channel_id == channel_id))).first()
