@@ -8,17 +8,20 @@ on events) and signs webhook deliveries the way PagerDuty does (:func:`sign`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import secrets
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 JSON = dict[str, Any]
 
@@ -34,6 +37,11 @@ class PdCall:
     path: str
     body: Any
     headers: dict[str, str]
+    time: float = field(default_factory=time.time)  # when the request arrived
+    status: int = 0  # what it was answered (0 until answered)
+
+
+_CALL = web.RequestKey("pd_call", PdCall)
 
 
 @dataclass
@@ -45,6 +53,8 @@ class PagerDutyStandIn:
     events: list[JSON] = field(default_factory=list)
     calls: list[PdCall] = field(default_factory=list)
     fail_remaining: int = 0  # the next N calls answer 503, as during a PagerDuty outage
+    down: bool = False  # every call answers 503 until set_down(False)
+    latency: float = 0.0  # seconds every call waits before it is answered
     url: str = ""
     ca_file: str = ""  # trust this (PAGERDUTY_CA_BUNDLE): the real client insists on https://
     _runner: web.AppRunner | None = None
@@ -64,7 +74,7 @@ class PagerDutyStandIn:
         self.incidents[incident_id] = {"id": incident_id, "type": "incident", "status": status}
 
     async def start(self) -> str:
-        app = web.Application()
+        app = web.Application(middlewares=[self._faults])
         app.router.add_put("/incidents/{id}", self._put_incident)
         app.router.add_get("/incidents/{id}", self._get_incident)
         app.router.add_post("/incidents/{id}/notes", self._post_note)
@@ -102,11 +112,40 @@ class PagerDutyStandIn:
     async def _record(self, request: web.Request) -> Any:
         raw = await request.read()
         body = json.loads(raw) if raw else None
-        self.calls.append(PdCall(request.method, request.path, body, dict(request.headers)))
+        call = PdCall(request.method, request.path, body, dict(request.headers))
+        self.calls.append(call)
+        request[_CALL] = call
         return body
 
     def fail_next(self, n: int) -> None:
         self.fail_remaining = n
+
+    def set_down(self, down: bool = True) -> None:
+        """An outage: while ``down``, every call (REST and Events API) answers 503."""
+        self.down = down
+
+    def set_latency(self, seconds: float) -> None:
+        """Answer every call only after ``seconds`` (0 turns it off)."""
+        self.latency = seconds
+
+    @web.middleware
+    async def _faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Apply :meth:`set_latency` and :meth:`set_down` to every route; note each answer's status."""
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        if self.down:
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else None
+            except json.JSONDecodeError:
+                body = raw.decode(errors="replace")
+            self.calls.append(PdCall(request.method, request.path, body, dict(request.headers), status=503))
+            return web.json_response({"error": {"message": "Service Unavailable"}}, status=503)
+        response = await handler(request)
+        call = request.get(_CALL)
+        if call is not None:
+            call.status = response.status
+        return response
 
     def _authorised(self, request: web.Request) -> web.Response | None:
         if self.fail_remaining > 0:

@@ -19,6 +19,13 @@ Routes served (all under the base URL's origin):
                              :class:`bot.slack_driver.SlackDriver` does this) and recorded in
                              :attr:`SlackStandIn.responses`.
 
+Faults real Slack shows: refused work (:meth:`SlackStandIn.fail_next`, ``rate_limit_next``,
+``error_next``, ``drop_next``), outages (``set_down``, ``go_offline``), slowness (``set_latency``),
+and work done whose answer is lost or late (:meth:`SlackStandIn.fail_after_next`,
+``drop_after_next``, ``delay_after_next``; such calls carry ``fault`` and ``performed``).
+Message ``metadata`` is stored and returned by ``conversations.history`` / ``replies`` only with
+``include_all_metadata``, as Slack does.
+
 Everything runs on one asyncio loop and every handler mutates state without awaiting in the
 middle, so many concurrent requests are safe without locks.
 """
@@ -104,18 +111,24 @@ class Call:
     ok: bool | None = None
     error: str | None = None
     response: JSON | None = None
+    #: an injected fault that hit this call after it was performed: ``"fail_after"``,
+    #: ``"drop_after"`` or ``"delay_after"`` (the work was done; the answer was lost or late)
+    fault: str | None = None
+    #: for an ``*_after`` fault, the answer Slack would have given (``response`` is what was sent)
+    performed: JSON | None = None
 
 
 @dataclass
 class _Fault:
     """A queued injected failure, consumed one request at a time."""
 
-    kind: Literal["status", "ratelimit", "error", "drop"]
+    kind: Literal["status", "ratelimit", "error", "drop", "fail_after", "drop_after", "delay_after"]
     remaining: int
     method: str | None
     status: int = 503
     retry_after: int = 1
     error: str = ""
+    delay: float = 0.0
 
 
 @dataclass
@@ -170,6 +183,21 @@ def _json_field(value: Any, error: str) -> Any:
         except json.JSONDecodeError as exc:
             raise SlackError(error) from exc
     raise SlackError(error)
+
+
+def _metadata(params: JSON) -> JSON | None:
+    """Message ``metadata``: ``{"event_type": str, "event_payload": {...}}``, a JSON string in form
+    posts or an object in JSON bodies. Slack refuses the message when it is malformed."""
+    raw = params.get("metadata")
+    if raw is None or raw == "":
+        return None
+    value = _json_field(raw, "invalid_metadata_format")
+    if not isinstance(value, dict):
+        raise SlackError("invalid_metadata_format")
+    event_type = value.get("event_type")
+    if not isinstance(event_type, str) or not event_type or not isinstance(value.get("event_payload"), dict):
+        raise SlackError("invalid_metadata_schema")
+    return {"event_type": event_type, "event_payload": copy.deepcopy(value["event_payload"])}
 
 
 def _require(params: JSON, name: str) -> str:
@@ -396,6 +424,7 @@ class SlackStandIn:
         self._response_urls: dict[str, JSON] = {}
         self._triggers: dict[str, JSON] = {}
         self._faults: list[_Fault] = []
+        self._after_faults: list[_Fault] = []
         self._down: Literal["", "503", "drop"] = ""
         self._offline = False
         self._last_ts_us = 0
@@ -623,9 +652,31 @@ class SlackStandIn:
         """The next ``n`` API calls have their connection cut before any response is written."""
         self._faults.append(_Fault("drop", n, method))
 
+    def fail_after_next(self, n: int = 1, status: int = 500, *, method: str | None = None) -> None:
+        """The next ``n`` API calls (of ``method``, if given) are performed, then answer HTTP
+        ``status`` with ``{"ok": false, "error": "internal_error"}``: the answer is lost after the
+        work was done (the message is posted, the channel created...), as Slack sometimes does.
+        """
+        self._after_faults.append(_Fault("fail_after", n, method, status=status, error="internal_error"))
+
+    def drop_after_next(self, n: int = 1, *, method: str | None = None) -> None:
+        """The next ``n`` API calls are performed, then their connection is cut with no answer.
+
+        slack_sdk's default ``AsyncConnectionErrorRetryHandler`` retries such a POST by itself,
+        so with a default client the call is performed twice.
+        """
+        self._after_faults.append(_Fault("drop_after", n, method))
+
+    def delay_after_next(self, seconds: float, n: int = 1, *, method: str | None = None) -> None:
+        """The next ``n`` API calls are performed at once, then answered only after ``seconds``
+        (set it past the client's timeout to make the client give up on work that was done).
+        """
+        self._after_faults.append(_Fault("delay_after", n, method, delay=seconds))
+
     def clear_faults(self) -> None:
         """Forget queued faults and bring the service back up."""
         self._faults.clear()
+        self._after_faults.clear()
         self._down = ""
 
     def set_down(self, down: bool = True, *, refuse: bool = False) -> None:
@@ -821,12 +872,13 @@ class SlackStandIn:
     def _block_id(self) -> str:
         return secrets.token_urlsafe(4)[:5]
 
-    def _take_fault(self, method: str) -> _Fault | None:
-        for fault in self._faults:
+    def _take_fault(self, method: str, queue: list[_Fault] | None = None) -> _Fault | None:
+        faults = self._faults if queue is None else queue
+        for fault in faults:
             if fault.method is None or fault.method == method:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
-                    self._faults.remove(fault)
+                    faults.remove(fault)
                 return fault
         return None
 
@@ -976,12 +1028,33 @@ class SlackStandIn:
             handler = self._methods.get(method)
             if handler is None:
                 raise SlackError("unknown_method", status=404, req_method=method)
-            result = handler({k: v for k, v in params.items() if k != "token"})
-            return self._respond(call, {"ok": True, **result})
+            after = self._take_fault(method, self._after_faults)
+            status = 200
+            try:
+                body: JSON = {"ok": True, **handler({k: v for k, v in params.items() if k != "token"})}
+            except SlackError as exc:
+                body, status = {"ok": False, "error": exc.error, **exc.extra}, exc.status
+            if after is None:
+                return self._respond(call, body, status=status)
+            return await self._after_fault_response(call, after, request, body, status)
         except SlackError as exc:
             return self._respond(call, {"ok": False, "error": exc.error, **exc.extra}, status=exc.status)
         finally:
             self._notify()
+
+    async def _after_fault_response(self, call: Call, fault: _Fault, request: web.Request,
+                                    body: JSON, status: int) -> web.StreamResponse:
+        """The call was performed (``body`` is Slack's real answer); now lose or delay the answer."""
+        call.fault, call.performed = fault.kind, copy.deepcopy(body)
+        if fault.kind == "fail_after":
+            return self._respond(call, {"ok": False, "error": fault.error}, status=fault.status)
+        if fault.kind == "drop_after":
+            call.status, call.ok, call.error = 0, False, "connection_dropped"
+            return self._cut(request)
+        call.status, call.ok, call.error = 0, False, "answer_pending"
+        self._notify()  # the effect is visible now; only the answer is late
+        await asyncio.sleep(fault.delay)
+        return self._respond(call, body, status=status)
 
     @staticmethod
     def _cut(request: web.Request) -> web.Response:
@@ -1102,8 +1175,8 @@ class SlackStandIn:
         attachments = _json_field(params.get("attachments"), "invalid_attachments")
         if attachments:
             message["attachments"] = attachments
-        metadata = _json_field(params.get("metadata"), "invalid_metadata_format")
-        if metadata:
+        metadata = _metadata(params)
+        if metadata is not None:
             message["metadata"] = metadata
         for key in ("username", "icon_emoji", "icon_url"):
             if params.get(key):
@@ -1197,6 +1270,7 @@ class SlackStandIn:
         if message.get("bot_id") != BOT_ID:
             raise SlackError("cant_update_message")
         text, blocks = self._message_content(params)
+        _metadata(params)  # refuse a malformed one before anything changes
         if text is not None:
             message["text"] = text
         if blocks is not None:
@@ -1204,6 +1278,9 @@ class SlackStandIn:
         attachments = _json_field(params.get("attachments"), "invalid_attachments")
         if attachments is not None:
             message["attachments"] = attachments
+        metadata = _metadata(params)
+        if metadata is not None:
+            message["metadata"] = metadata
         message["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
         return {"channel": ch.id, "ts": message["ts"], "text": message["text"],
                 "message": copy.deepcopy(message)}

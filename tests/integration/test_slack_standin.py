@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.pagerduty_standin import PagerDutyStandIn
 from bot.slack_driver import SlackDriver
 from bot.slack_standin import BOT_ID, BOT_USER_ID, SlackStandIn
 
@@ -402,6 +404,170 @@ async def test_outages(slack: SlackStandIn, client: AsyncWebClient) -> None:
     with pytest.raises(aiohttp.ClientError):
         await AsyncWebClient(token=TOKEN, base_url=slack.url, retry_handlers=[]).auth_test()
     assert (await client.auth_test())["ok"]
+
+
+async def test_fail_after_performs_the_call_then_loses_the_answer(slack: SlackStandIn,
+                                                                   client: AsyncWebClient) -> None:
+    slack.fail_after_next(1, method="chat.postMessage")
+    assert (await client.auth_test())["ok"]  # other methods unaffected
+    err = await _error(client.chat_postMessage(channel="ml-incidents", text="posted anyway"))
+    assert err.response.status_code == 500 and err.response["error"] == "internal_error"
+    assert [m["text"] for m in slack.top_level("ml-incidents")] == ["posted anyway"]  # the work was done
+    call = slack.calls_to("chat.postMessage")[-1]
+    assert call.fault == "fail_after" and call.status == 500 and call.ok is False
+    assert call.performed is not None and call.performed["ok"] and call.performed["ts"]
+    assert (await client.chat_postMessage(channel="ml-incidents", text="next"))["ok"]  # only one
+
+    slack.fail_after_next(2, status=503, method="conversations.create")
+    err = await _error(client.conversations_create(name="inc-7-drift"))
+    assert err.response.status_code == 503 and err.response["error"] == "internal_error"
+    assert slack.channel_by_name("inc-7-drift") is not None  # created although the answer was lost
+    err = await _error(client.conversations_create(name="inc-7-drift"))
+    assert err.response.status_code == 503  # the second one is lost too, whatever it was...
+    assert slack.calls_to("conversations.create")[-1].performed == {"ok": False, "error": "name_taken"}
+    err = await _error(client.conversations_create(name="inc-7-drift"))  # ...then the real answer
+    assert err.response.status_code == 200 and err.response["error"] == "name_taken"
+
+
+async def test_drop_after_performs_the_call_then_cuts_the_connection(slack: SlackStandIn) -> None:
+    bare = AsyncWebClient(token=TOKEN, base_url=slack.url, retry_handlers=[])
+    slack.drop_after_next(1, method="chat.postMessage")
+    with pytest.raises(aiohttp.ClientError):
+        await bare.chat_postMessage(channel="ml-incidents", text="posted, no answer")
+    assert [m["text"] for m in slack.top_level("ml-incidents")] == ["posted, no answer"]
+    call = slack.calls_to("chat.postMessage")[0]
+    assert call.fault == "drop_after" and call.status == 0 and call.error == "connection_dropped"
+    assert call.performed is not None and call.performed["ok"]
+
+    # slack_sdk's default client retries a POST whose connection dropped: Slack posts it twice.
+    slack.drop_after_next(1, method="chat.postMessage")
+    retrying = AsyncWebClient(token=TOKEN, base_url=slack.url)
+    assert (await retrying.chat_postMessage(channel="ml-incidents", text="twice"))["ok"]
+    assert [m["text"] for m in slack.top_level("ml-incidents")].count("twice") == 2
+
+
+async def test_delay_after_performs_the_call_and_answers_past_the_timeout(slack: SlackStandIn) -> None:
+    impatient = AsyncWebClient(token=TOKEN, base_url=slack.url, timeout=1, retry_handlers=[])
+    slack.delay_after_next(2.0, method="conversations.create")
+    started = time.monotonic()
+    with pytest.raises((TimeoutError, aiohttp.ServerTimeoutError)):
+        await impatient.conversations_create(name="inc-8-slow")
+    assert 0.9 <= time.monotonic() - started < 1.9
+    assert slack.channel_by_name("inc-8-slow") is not None  # created before the client gave up
+    call = slack.calls_to("conversations.create")[0]
+    assert call.fault == "delay_after" and call.performed is not None and call.performed["ok"]
+
+    slack.delay_after_next(0.3, n=2)  # a patient client gets the real answer, late
+    patient = AsyncWebClient(token=TOKEN, base_url=slack.url, timeout=5)
+    started = time.monotonic()
+    posted = await patient.chat_postMessage(channel="ml-incidents", text="late")
+    assert posted["ok"] and time.monotonic() - started >= 0.3
+    assert (await patient.auth_test())["ok"] and time.monotonic() - started >= 0.6
+    started = time.monotonic()
+    assert (await patient.auth_test())["ok"] and time.monotonic() - started < 0.3  # n=2 used up
+
+
+async def test_after_faults_do_not_hide_before_faults(slack: SlackStandIn, client: AsyncWebClient) -> None:
+    slack.fail_next(1, status=500, method="chat.postMessage")  # refused: nothing posted
+    slack.fail_after_next(1, method="chat.postMessage")  # then: posted, answer lost
+    for _ in range(2):
+        err = await _error(client.chat_postMessage(channel="ml-incidents", text="x"))
+        assert err.response.status_code == 500
+    assert len(slack.top_level("ml-incidents")) == 1
+    slack.fail_after_next(3)
+    slack.clear_faults()
+    assert (await client.auth_test())["ok"]
+
+
+async def test_message_metadata_is_stored_and_returned_only_on_request(slack: SlackStandIn,
+                                                                        client: AsyncWebClient) -> None:
+    meta = {"event_type": "incident_announcement", "event_payload": {"outbox_id": 17, "incident": "INC-1"}}
+    parent = await client.chat_postMessage(channel="ml-incidents", text="INC-1", metadata=meta)
+    assert parent["message"]["metadata"] == meta
+    form = await client.api_call("chat.postMessage", data={
+        "channel": parent["channel"], "text": "ack", "thread_ts": parent["ts"], "metadata": json.dumps(
+            {"event_type": "thread_post", "event_payload": {"outbox_id": 18}})})
+    plain = await client.chat_postMessage(channel="ml-incidents", text="no metadata")
+    assert slack.message("ml-incidents", form["ts"])["metadata"]["event_payload"] == {"outbox_id": 18}
+    assert "metadata" not in slack.message("ml-incidents", plain["ts"])
+
+    history = await client.conversations_history(channel=parent["channel"])
+    assert all("metadata" not in m for m in history["messages"])  # Slack leaves it out by default
+    history = await client.conversations_history(channel=parent["channel"], include_all_metadata=True)
+    by_ts = {m["ts"]: m for m in history["messages"]}
+    assert by_ts[parent["ts"]]["metadata"] == meta and "metadata" not in by_ts[plain["ts"]]
+
+    replies = await client.conversations_replies(channel=parent["channel"], ts=parent["ts"])
+    assert all("metadata" not in m for m in replies["messages"])
+    replies = await client.conversations_replies(channel=parent["channel"], ts=parent["ts"],
+                                                 include_all_metadata=True)
+    assert [m["metadata"]["event_payload"]["outbox_id"] for m in replies["messages"]] == [17, 18]
+
+    updated = await client.chat_update(channel=parent["channel"], ts=parent["ts"], text="INC-1 acked",
+                                       metadata={"event_type": "incident_announcement",
+                                                 "event_payload": {"outbox_id": 17, "version": 2}})
+    assert updated["message"]["metadata"]["event_payload"]["version"] == 2
+    await client.chat_update(channel=parent["channel"], ts=parent["ts"], text="INC-1 resolved")
+    kept = slack.message("ml-incidents", parent["ts"])
+    assert kept["text"] == "INC-1 resolved" and kept["metadata"]["event_payload"]["version"] == 2
+
+    for bad, error in (("not json", "invalid_metadata_format"), ("[1]", "invalid_metadata_format"),
+                       ({"event_payload": {}}, "invalid_metadata_schema"),
+                       ({"event_type": "x", "event_payload": "y"}, "invalid_metadata_schema")):
+        err = await _error(client.api_call("chat.postMessage", json={
+            "channel": "ml-incidents", "text": "bad", "metadata": bad}))
+        assert err.response["error"] == error, bad
+        err = await _error(client.api_call("chat.update", json={
+            "channel": parent["channel"], "ts": parent["ts"], "text": "bad", "metadata": bad}))
+        assert err.response["error"] == error, bad
+    assert slack.message("ml-incidents", parent["ts"])["text"] == "INC-1 resolved"  # refused, unchanged
+
+
+# ---------------------------------------------------------------------- PagerDuty stand-in
+
+
+@pytest.fixture
+async def pagerduty() -> AsyncIterator[PagerDutyStandIn]:
+    pd = PagerDutyStandIn()
+    await pd.start()
+    pd.add_incident("PABC123")
+    yield pd
+    await pd.stop()
+
+
+async def _pd_get(pd: PagerDutyStandIn, path: str) -> tuple[int, float]:
+    context = ssl.create_default_context(cafile=pd.ca_file)
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http, http.get(
+            pd.url + path, ssl=context, headers={"Authorization": f"Token token={pd.api_token}"}) as resp:
+        await resp.read()
+        return resp.status, time.monotonic() - started
+
+
+async def test_pagerduty_set_down(pagerduty: PagerDutyStandIn) -> None:
+    assert (await _pd_get(pagerduty, "/incidents/PABC123"))[0] == 200
+    pagerduty.set_down(True)
+    assert (await _pd_get(pagerduty, "/incidents/PABC123"))[0] == 503
+    assert (await _pd_get(pagerduty, "/users/PXYZ"))[0] == 503
+    context = ssl.create_default_context(cafile=pagerduty.ca_file)
+    async with aiohttp.ClientSession() as http, http.post(
+            pagerduty.url + "/v2/enqueue", ssl=context,
+            json={"routing_key": "R1", "event_action": "trigger", "payload": {"summary": "x"}}) as resp:
+        assert resp.status == 503  # the Events API is down too
+    assert pagerduty.events == []
+    pagerduty.set_down(False)
+    assert (await _pd_get(pagerduty, "/incidents/PABC123"))[0] == 200
+    assert [c.status for c in pagerduty.calls] == [200, 503, 503, 503, 200]
+    assert pagerduty.calls_to("POST", "/v2/enqueue")[0].body["event_action"] == "trigger"
+
+
+async def test_pagerduty_set_latency(pagerduty: PagerDutyStandIn) -> None:
+    pagerduty.set_latency(0.4)
+    status, took = await _pd_get(pagerduty, "/incidents/PABC123")
+    assert status == 200 and took >= 0.4
+    pagerduty.set_latency(0)
+    status, took = await _pd_get(pagerduty, "/incidents/PABC123")
+    assert status == 200 and took < 0.4
 
 
 async def test_latency_and_on_call_hook(slack: SlackStandIn, client: AsyncWebClient) -> None:
