@@ -206,12 +206,12 @@ class PagerDuty:
         source_ref = f"pagerduty:{event.get('id')}"
         if event_type == "incident.acknowledged" and status is Status.OPEN:
             await self.service.change_status(
-                ref, Status.INVESTIGATING, actor, reason="acknowledged in PagerDuty"
+                ref, "ack", actor, reason="acknowledged in PagerDuty"
             )
         elif event_type == "incident.resolved" and status.is_active:
             await self.service.change_status(ref, Status.RESOLVED, actor, reason="resolved in PagerDuty")
         elif event_type == "incident.reopened" and status is Status.RESOLVED:
-            await self.service.change_status(ref, Status.INVESTIGATING, actor, reason="reopened in PagerDuty")
+            await self.service.change_status(ref, "reopen", actor, reason="reopened in PagerDuty")
         elif event_type == "incident.priority_updated":
             priority = (incident_data.get("priority") or {}).get("summary")
             severity = self.container.policy.pagerduty_severity.severity_for(

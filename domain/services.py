@@ -26,7 +26,7 @@ from domain.model import (
 )
 from domain.policy import Policy
 from domain.ports import Clock, ConcurrentUpdate, OutboxMessage, SlackLink, UnitOfWork
-from domain.state_machine import AlreadyInState, transition
+from domain.state_machine import AlreadyInState, target_for, transition
 
 T = TypeVar("T")
 
@@ -248,23 +248,28 @@ class IncidentService:
 
         return await self.run(work)
 
-    async def change_status(self, ref: IncidentRef, target: Status, actor: Actor,
+    async def change_status(self, ref: IncidentRef, target: Status | str, actor: Actor,
                             reason: str | None = None) -> Outcome:
+        """Move the incident to ``target``: a status, or a verb (``ack``, ``reopen``...) whose
+        meaning depends on the status read in this same transaction (verbs are intents, so a
+        stale Acknowledge cannot reopen what a concurrent Resolve closed)."""
+
         async def work(uow: UnitOfWork) -> Outcome:
             incident = await self.resolve_ref(uow, ref)
             now = self.clock.now()
             try:
-                previous = transition(incident, target, now)
+                wanted = target if isinstance(target, Status) else target_for(incident, target)
+                previous = transition(incident, wanted, now)
             except AlreadyInState as exc:
                 return Outcome(incident, str(exc), changed=False)
             await uow.incidents.save(incident)
             text = messages.status_change_text(incident, previous, actor, now, reason)
             await uow.timeline.add(TimelineEvent(
                 incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
-                body=f"{previous.value} → {target.value}" + (f": {reason}" if reason else ""),
+                body=f"{previous.value} → {wanted.value}" + (f": {reason}" if reason else ""),
                 author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
             await self._record(uow, actor, "incident.status_updated", incident, {
-                "number": incident.number, "from": previous.value, "to": target.value,
+                "number": incident.number, "from": previous.value, "to": wanted.value,
                 "reason": reason})
             await self._announce_change(uow, incident, text)
             return Outcome(incident, text)

@@ -49,6 +49,31 @@ class AlreadyInState(DomainError):
     """The requested state is the current one: a double click or a repeated command."""
 
 
+def target_for(incident: Incident, verb: str) -> Status:
+    """The status ``verb`` asks for, given where ``incident`` is now: verbs are intents.
+
+    ``ack`` means "I am on it" and applies only to an open incident; a stale Acknowledge (an old
+    copy of the announcement, a click that raced a Resolve) must never reopen a resolved one, so
+    on any later status it changes nothing and says where the incident is. Reopening is its own
+    verb (``reopen``), legal from mitigated (regressed) and resolved.
+    """
+    current = incident.status
+    if verb == "ack":
+        if current is Status.OPEN:
+            return Status.INVESTIGATING
+        hint = " Use `reopen` to work on it again." if current in (
+            Status.MITIGATED, Status.RESOLVED) else ""
+        raise AlreadyInState(f"{incident.key} is already acknowledged: it is *{current.value}* "
+                             f"now, so nothing changed.{hint}")
+    if verb == "reopen":
+        if current in (Status.MITIGATED, Status.RESOLVED):
+            return Status.INVESTIGATING
+        if current is Status.CLOSED:
+            raise IllegalTransition(incident, Status.INVESTIGATING)
+        raise AlreadyInState(f"{incident.key} is already *{current.value}*: nothing to reopen.")
+    return VERB_TARGET[verb]
+
+
 def verb_for(current: Status, target: Status) -> str:
     if target is Status.INVESTIGATING:
         return "ack" if current is Status.OPEN else "reopen"

@@ -65,8 +65,7 @@ async def dispatch(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
     if verb == "declare":
         await declare(ctx, parsed, body, respond)
     elif verb in VERB_TARGET:
-        outcome = await service.change_status(ref, VERB_TARGET[verb], actor,
-                                              reason=parsed.rest or None)
+        outcome = await service.change_status(ref, verb, actor, reason=parsed.rest or None)
         await say(outcome.message if outcome.changed else f":information_source: {outcome.message}")
     elif verb == "note":
         outcome = await service.add_note(ref, actor, parsed.rest, echo=True)

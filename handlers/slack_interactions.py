@@ -12,7 +12,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot import rendering
 from domain.model import DomainError, Severity
 from domain.services import DeclareIncident, IncidentRef
-from domain.state_machine import VERB_TARGET
 from handlers.slack_commands import DECLARE_CALLBACK, confirmation
 from handlers.slack_context import SlackContext
 
@@ -113,7 +112,7 @@ def _status_button(ctx: SlackContext, verb: str) -> Any:
             incident_id = uuid.UUID(body["actions"][0]["value"])
             actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
             outcome = await ctx.service.change_status(IncidentRef(incident_id=incident_id),
-                                                      VERB_TARGET[verb], actor)
+                                                      verb, actor)
             if not outcome.changed:
                 await ctx.reply(body, respond, f":information_source: {outcome.message}")
         except DomainError as exc:

@@ -303,3 +303,39 @@ async def test_the_home_tab_lists_active_incidents_yours_first_and_declares(stac
     await stack.driver.block_action("home_declare", user_id=RESPONDER)
     await stack.slack.wait_until(lambda: stack.slack.opened_views, 5)
     assert stack.slack.opened_views[-1]["callback_id"] == "declare_incident"
+
+
+async def test_a_stale_acknowledge_never_reopens_a_resolved_incident(stack: LocalStack) -> None:
+    announcement = await declare(stack)
+    incidents = stack.slack.channel_id("ml-incidents")
+    await stack.driver.block_action(ACTION_RESOLVE, message_ts=announcement["ts"],
+                                    channel_id=incidents, user_id=RESPONDER)
+    await stack.settle()
+    # a click on an old copy of the announcement (it still had the button), after the resolve
+    incident_id = (await stack.container.service.view(IncidentRef(number=1))).incident.id
+    await stack.driver.block_action(ACTION_ACK, value=str(incident_id),
+                                    message_ts=announcement["ts"], channel_id=incidents,
+                                    user_id=DECLARER)
+    await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1))
+    assert view.incident.status is Status.RESOLVED and view.incident.resolved_at is not None
+    told = await wait_response(stack, 2)
+    assert "already acknowledged: it is *resolved* now" in told and "`reopen`" in told
+    # reopening stays possible, as its own verb
+    await stack.driver.slash_command("reopen 1 regressed", user_id=RESPONDER)
+    assert "*INC-1 reopened*" in await wait_response(stack, 3)
+
+
+async def test_acknowledge_and_resolve_clicked_together_end_resolved(stack: LocalStack) -> None:
+    announcement = await declare(stack)
+    incidents = stack.slack.channel_id("ml-incidents")
+    incident_id = str((await stack.container.service.view(IncidentRef(number=1))).incident.id)
+    for _ in range(5):  # the buttons of the first copy of the announcement, clicked together
+        await asyncio.gather(*(stack.driver.block_action(
+            action, value=incident_id, message_ts=announcement["ts"], channel_id=incidents,
+            user_id=RESPONDER) for action in (ACTION_ACK, ACTION_RESOLVE, ACTION_ACK)))
+    await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    assert view.incident.status is Status.RESOLVED
+    bodies = [e.body for e in view.timeline if e.event_type is TimelineEventType.STATUS_CHANGE]
+    assert not any(b.startswith("resolved →") for b in bodies)

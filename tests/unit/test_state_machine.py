@@ -13,6 +13,7 @@ from domain.state_machine import (
     AlreadyInState,
     IllegalTransition,
     allowed_verbs,
+    target_for,
     transition,
 )
 
@@ -80,3 +81,37 @@ def test_repeating_the_current_state_is_a_no_op_not_an_error_of_the_machine() ->
     inc = incident(Status.RESOLVED)
     with pytest.raises(AlreadyInState):
         transition(inc, Status.RESOLVED, T0)
+
+
+# Verbs are intents: what a verb asks for depends on where the incident is when it is applied.
+
+@pytest.mark.parametrize("status", [Status.INVESTIGATING, Status.MITIGATED, Status.RESOLVED,
+                                    Status.CLOSED])
+def test_a_stale_acknowledge_changes_nothing_and_says_where_the_incident_is(status: Status) -> None:
+    inc = incident(status)
+    with pytest.raises(AlreadyInState) as said:
+        target_for(inc, "ack")
+    assert f"it is *{status.value}* now" in str(said.value)
+    assert inc.status is status
+
+
+def test_acknowledge_applies_to_an_open_incident_only() -> None:
+    assert target_for(incident(Status.OPEN), "ack") is Status.INVESTIGATING
+
+
+@pytest.mark.parametrize("status", [Status.MITIGATED, Status.RESOLVED])
+def test_reopen_is_its_own_verb(status: Status) -> None:
+    assert target_for(incident(status), "reopen") is Status.INVESTIGATING
+
+
+def test_reopen_of_an_active_incident_changes_nothing_and_of_a_closed_one_is_refused() -> None:
+    with pytest.raises(AlreadyInState):
+        target_for(incident(Status.INVESTIGATING), "reopen")
+    with pytest.raises(IllegalTransition):
+        target_for(incident(Status.CLOSED), "reopen")
+
+
+@pytest.mark.parametrize("verb,target", [("mitigate", Status.MITIGATED),
+                                         ("resolve", Status.RESOLVED), ("close", Status.CLOSED)])
+def test_the_other_verbs_name_their_status(verb: str, target: Status) -> None:
+    assert target_for(incident(Status.INVESTIGATING), verb) is target
