@@ -38,7 +38,7 @@ def _check(_: argparse.Namespace) -> int:
 
 async def run_checks(settings: Settings) -> list[Finding]:
     findings = [await _database(settings), await _slack(settings), _policy(settings),
-                _runbooks(settings), *_pagerduty(settings)]
+                _runbooks(settings), *_pagerduty(settings), governance_finding(settings)]
     return findings
 
 
@@ -119,6 +119,18 @@ def _runbooks(settings: Settings) -> Finding:
     if not found:
         return Finding("warn", "runbooks", f"none in {directory}: incidents get no checklist")
     return Finding("ok", "runbooks", f"{len(found)} in {directory}")
+
+
+def governance_finding(settings: Settings) -> Finding:
+    """Role checks off (GOVERNANCE_ROLES unset or GOVERNANCE_MODE=open) is a warn (issue 15);
+    enforced without any grant would refuse every restricted action: FAIL."""
+    from bot.governance_wiring import enforcing, mode_problem
+
+    problem = mode_problem(settings)
+    if problem is None:
+        granted = sum(len(ids) for ids in settings.governance_roles.values())
+        return Finding("ok", "governance", f"RACI role checks enforced ({granted} grant(s))")
+    return Finding("warn" if not enforcing(settings) else "FAIL", "governance", problem)
 
 
 def _pagerduty(settings: Settings) -> list[Finding]:

@@ -1,81 +1,199 @@
-"""Governance wiring (issue 6): RACI role checks, PII scrubbing of what is stored, /incident postmortem."""
+"""Governance wiring (issues 6, 15): RACI role checks, PII scrubbing of what is stored,
+/incident postmortem, and the audit log lines of every audit row."""
 from __future__ import annotations
 
 import asyncio
-import functools
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 
-from domain.governance.postmortem import IncidentFacts, TimelineEntry, postmortem_markdown
-from domain.governance.roles import Activity, RoleGrants, decide
+from bot.audit_log import install_audit_log
+from domain.governance.postmortem import (
+    ActionItemRow,
+    IncidentFacts,
+    TimelineEntry,
+    postmortem_markdown,
+)
+from domain.governance.roles import Activity, Decision, Role, RoleGrants, decide
+from domain.governance.scrubber import configure as configure_scrubber
 from domain.governance.scrubber import scrub
 from domain.model import AuditEvent, DomainError, Severity
 from domain.services import IncidentRef
 
 log = structlog.get_logger("governance")
 HIGH = {Severity.P1.value, Severity.P2.value}
+GROUP_CACHE_SECONDS = 60.0  # how long a user group's members are trusted before asking Slack again
 
 
 class RoleRefused(DomainError):
     """Shown to the actor as an ephemeral :warning: by the command / button handlers."""
 
 
+def _raises_to_high(details: dict[str, Any]) -> bool:
+    """SEV-3/4 -> SEV-1/2, or SEV-2 -> SEV-1: the same decision as declaring a SEV-1/2."""
+    try:
+        before, after = Severity(str(details.get("from"))), Severity(str(details.get("to")))
+    except ValueError:
+        return False
+    return after.value in HIGH and after.rank < before.rank
+
+
 def _activity_for(action: str, details: dict[str, Any]) -> Activity | None:
     if action == "incident.created" and details.get("severity") in HIGH:
+        return Activity.DECLARE_HIGH_SEVERITY
+    if action == "incident.severity_changed" and _raises_to_high(details):
         return Activity.DECLARE_HIGH_SEVERITY
     if action == "incident.status_updated" and details.get("to") == "closed":
         return Activity.CLOSE_INCIDENT
     return None
 
 
-def install(container: Any) -> None:
-    grants = RoleGrants.parse(container.settings.governance_roles)
-    enforce = bool(container.settings.governance_roles)
-    pending: set[asyncio.Task[Any]] = set()
-    container.features["governance"] = {"grants": grants, "pending": pending}
+def enforcing(settings: Any) -> bool:
+    """GOVERNANCE_MODE wins; unset, role checks are on exactly when GOVERNANCE_ROLES is set."""
+    mode = getattr(settings, "governance_mode", None)
+    if mode:
+        return bool(mode == "enforce")
+    return bool(settings.governance_roles)
 
-    async def audit_refusal(actor: str, activity: Activity, resource_id: str, needed: list[str]) -> None:
-        """Access-control decisions are audited (7.1); written after the refused transaction rolls back."""
-        async with container.uow_factory() as uow:
+
+def mode_problem(settings: Any) -> str | None:
+    """Why role checks are not what a compliance officer expects, or None when they are."""
+    mode = getattr(settings, "governance_mode", None)
+    if not enforcing(settings):
+        why = "GOVERNANCE_MODE=open" if mode == "open" else "GOVERNANCE_ROLES is not set"
+        return (f"RACI role checks are OFF ({why}): anyone may declare SEV-1/2, close incidents, "
+                "mark runbook steps done and accept IaC drift. Set GOVERNANCE_ROLES (JSON role -> "
+                "Slack user / user-group ids) and GOVERNANCE_MODE=enforce.")
+    if not settings.governance_roles:
+        return ("GOVERNANCE_MODE=enforce but GOVERNANCE_ROLES is empty: every restricted action "
+                "by a Slack user will be refused.")
+    return None
+
+
+class RoleGate:
+    """Role decisions for Slack users: config grants, plus the user groups they belong to.
+
+    Group membership comes from ``usergroups.users.list`` and is cached for
+    :data:`GROUP_CACHE_SECONDS`; when Slack cannot be asked, the last known members are used
+    (or none: a refusal, never a grant, on doubt).
+    """
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self.grants = RoleGrants.parse(container.settings.governance_roles)
+        self.enforce = enforcing(container.settings)
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self.pending: set[asyncio.Task[Any]] = set()
+
+    async def members(self, group_id: str) -> frozenset[str]:
+        cached = self._groups.get(group_id)
+        now = time.monotonic()
+        if cached and now - cached[0] < GROUP_CACHE_SECONDS:
+            return cached[1]
+        try:
+            response = await asyncio.wait_for(
+                self.container.slack_client.usergroups_users_list(usergroup=group_id), 2.0)
+            users = frozenset(str(u) for u in (response.get("users") or []))
+        except Exception as exc:  # Slack down or the group gone: last known members, else none
+            log.warning("governance.usergroup_lookup_failed", usergroup=group_id, error=str(exc)[:200])
+            return cached[1] if cached else frozenset()
+        self._groups[group_id] = (now, users)
+        return users
+
+    async def roles_of(self, user_id: str) -> frozenset[Role]:
+        groups = [g for g in self.grants.groups if user_id in await self.members(g)]
+        return self.grants.roles_of(user_id, groups)
+
+    async def decide(self, user_id: str, activity: Activity) -> Decision:
+        return decide(activity, await self.roles_of(user_id))
+
+    def applies_to(self, actor_id: str) -> bool:
+        """Only Slack users are subject to RACI; automation acts through its own paths."""
+        return self.enforce and actor_id[:1] in ("U", "W")
+
+    async def audit_refusal(self, actor: str, activity: Activity, resource_type: str,
+                            resource_id: str, needed: list[str]) -> None:
+        """Access-control decisions are audited (7.1), in a transaction of their own."""
+        async with self.container.uow_factory() as uow:
             await uow.audit.add(AuditEvent(
-                occurred_at=container.clock.now(), actor=actor, actor_name=actor,
-                action="access.denied", resource_type="incident", resource_id=resource_id,
+                occurred_at=self.container.clock.now(), actor=actor, actor_name=actor,
+                action="access.denied", resource_type=resource_type, resource_id=resource_id,
                 details={"activity": activity.value, "roles_needed": needed}))
             await uow.commit()
+
+    async def require(self, actor_id: str, activity: Activity, resource_type: str,
+                      resource_id: str) -> None:
+        """Raise :class:`RoleRefused` (and audit it) unless the actor may do ``activity``."""
+        if not self.applies_to(actor_id):
+            return
+        decision = await self.decide(actor_id, activity)
+        if decision.allowed:
+            return
+        await self.audit_refusal(actor_id, activity, resource_type, resource_id,
+                                 [r.value for r in decision.needed])
+        raise RoleRefused(decision.refusal_text())
+
+
+async def require_role(container: Any, actor_id: str, activity: Activity, resource_type: str,
+                       resource_id: str) -> None:
+    """For other feature modules: the governance gate if installed, else nothing to check."""
+    gate = (container.features.get("governance") or {}).get("gate")
+    if gate is not None:
+        await gate.require(actor_id, activity, resource_type, resource_id)
+
+
+def install(container: Any) -> None:
+    install_audit_log(container.engine)
+    gate = RoleGate(container)
+    pending = gate.pending
+    container.features["governance"] = {"grants": gate.grants, "pending": pending, "gate": gate}
+    problem = mode_problem(container.settings)
+    if problem:
+        log.warning("governance.role_checks_off" if not gate.enforce else "governance.no_grants",
+                    detail=problem)
 
     async def check_roles(uow: Any, incident: Any, action: str, details: dict[str, Any]) -> None:
         activity = _activity_for(action, details)
         actor = str(details.get("actor", ""))
-        if not enforce or activity is None or actor[:1] not in ("U", "W"):
-            return  # only Slack users are subject to RACI; automation declares through its own path
-        decision = decide(activity, grants.roles_of(actor))
+        if activity is None or not gate.applies_to(actor):
+            return
+        decision = await gate.decide(actor, activity)
         if decision.allowed:
             return
-        task = asyncio.create_task(audit_refusal(actor, activity, str(incident.id),
-                                                 [r.value for r in decision.needed]))
+        # written after the refused transaction rolls back
+        task = asyncio.create_task(gate.audit_refusal(actor, activity, "incident", str(incident.id),
+                                                      [r.value for r in decision.needed]))
         pending.add(task)
         task.add_done_callback(pending.discard)
         raise RoleRefused(decision.refusal_text())
 
     container.service.observers.append(check_roles)
-    _install_scrubbing(container.service)
+    # what is scrubbed (PII_CATEGORIES); every use case scrubs its own free text (issue 14)
+    configure_scrubber(container.settings.pii_categories)
 
     # Callbacks ``(view, body)`` run once a draft is in the incident's channel (issue 6's clock)
     posted: list[Callable[[Any, dict[str, Any]], Awaitable[None]]] = []
     container.features["postmortem_posted"] = posted
 
     async def postmortem_command(ctx: Any, parsed: Any, body: dict[str, Any], respond: Any) -> None:
-        view = await container.service.view(
-            IncidentRef(number=parsed.number, channel_id=body.get("channel_id")), with_timeline=True)
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        sub, _, text = (parsed.rest or "").strip().partition(" ")
+        if sub.lower() == "factors":
+            await record_factors(ctx, ref, body, respond, text.strip())
+            return
+        view = await container.service.view(ref, with_timeline=True)
         inc = view.incident
         model = view.model.name if view.model else None
         facts = IncidentFacts(inc.number, inc.title, inc.severity.label, model,
                               inc.description, inc.created_at, inc.acknowledged_at, inc.mitigated_at,
                               inc.resolved_at)
+        items, factors = await postmortem_contents(inc.id)
         markdown = postmortem_markdown(facts, [
-            TimelineEntry(e.occurred_at, e.event_type.value, scrub(e.body) or "") for e in view.timeline])
+            TimelineEntry(e.occurred_at, e.event_type.value, scrub(e.body) or "") for e in view.timeline],
+            items, factors)
         channel = view.link.channel_id if view.link else None
         if not channel:
             await ctx.reply(body, respond, ":warning: This incident has no channel yet; try again shortly.")
@@ -85,27 +203,57 @@ def install(container: Any) -> None:
             title=f"Postmortem draft: {inc.key}")
         for record in posted:  # recorded before the reply: "posted" then `close` must work
             await record(view, body)
+        missing = "" if factors else (
+            " It has no contributing factors yet: record them with `/incident postmortem factors "
+            "<what made this possible>`, then post the draft again.")
         await ctx.reply(body, respond,
-                        f":page_facing_up: Postmortem draft for *{inc.key}* posted to the channel.")
+                        f":page_facing_up: Postmortem draft for *{inc.key}* posted to the channel.{missing}")
+
+    async def postmortem_contents(incident_id: Any) -> tuple[list[ActionItemRow], str | None]:
+        """The action items recorded so far and the contributing factors, for the draft."""
+        from storage.governance_gaps_tables import postmortem_analyses
+        from storage.postmortem_tables import action_items
+
+        async with container.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(action_items).where(
+                action_items.c.incident_id == incident_id).order_by(action_items.c.number))).mappings()
+            items = [ActionItemRow(r["number"], r["text"], r["owner"], r["due_date"], r["severity"],
+                                   r["ticket"], r["status"] == "done") for r in rows]
+            factors = (await conn.execute(sa.select(postmortem_analyses.c.contributing_factors).where(
+                postmortem_analyses.c.incident_id == incident_id))).scalar()
+        return items, factors
+
+    async def record_factors(ctx: Any, ref: IncidentRef, body: dict[str, Any], respond: Any,
+                             text: str) -> None:
+        """The analysis part of the postmortem: what a draft needs before it counts as done."""
+        from domain.governance.postmortem import is_real_content
+        from storage.governance_gaps_tables import postmortem_analyses
+        from storage.repositories import _insert
+        from storage.uow import sql_connection
+
+        factors = scrub(text) or ""
+        if not is_real_content(factors):
+            raise DomainError("Say what made the incident possible: `/incident postmortem factors "
+                              "<systems, processes, tooling that contributed>` (blameless).")
+        actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
+
+        async def work(uow: Any) -> str:
+            incident = await container.service.resolve_ref(uow, ref)
+            conn = sql_connection(uow)
+            now = container.clock.now()
+            values = {"contributing_factors": factors, "recorded_by": actor.id, "recorded_at": now}
+            await conn.execute(_insert(conn, postmortem_analyses).values(
+                incident_id=incident.id, **values).on_conflict_do_update(
+                index_elements=["incident_id"], set_=values))
+            await uow.audit.add(AuditEvent(
+                occurred_at=now, actor=actor.id, actor_name=actor.name,
+                action="incident.postmortem_factors_recorded", resource_type="incident",
+                resource_id=str(incident.id), details={"number": incident.number}))
+            return str(incident.key)
+
+        key = await container.service.run(work)
+        await ctx.reply(body, respond, f":memo: Contributing factors of *{key}* recorded. Post the "
+                                       "draft again (`/incident postmortem`) so the document carries them.")
 
     container.slack.extensions.setdefault("commands", {})["postmortem"] = postmortem_command
 
-
-def _install_scrubbing(service: Any) -> None:
-    """Scrub titles, descriptions and notes on their way in, whatever path they come by."""
-    original_note = service.add_note
-    original_declare = service.declare
-
-    @functools.wraps(original_note)
-    async def add_note(ref: Any, actor: Any, text: str, *args: Any, **kwargs: Any) -> Any:
-        return await original_note(ref, actor, scrub(text) or "", *args, **kwargs)
-
-    @functools.wraps(original_declare)
-    async def declare(cmd: Any, actor: Any, *args: Any, **kwargs: Any) -> Any:
-        cmd.title = scrub(cmd.title) or cmd.title
-        if getattr(cmd, "description", None):
-            cmd.description = scrub(cmd.description)
-        return await original_declare(cmd, actor, *args, **kwargs)
-
-    service.add_note = add_note
-    service.declare = declare

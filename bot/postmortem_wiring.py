@@ -3,8 +3,9 @@
 When a severity whose policy says ``postmortem: required`` is resolved, the postmortem clock
 opens (``postmortem_within``: 48 h for SEV-1, 7 days for SEV-2) and the commander is told in the
 incident channel. ``close`` is refused until the postmortem draft has been posted
-(``/incident postmortem``) and at least one action item recorded, each with owner, due date,
-severity and ticket.
+(``/incident postmortem``) with its contributing factors (``/incident postmortem factors ...``;
+a draft of placeholders is not a postmortem) and at least one action item recorded, each with
+owner, due date, severity and ticket.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from domain.model import AuditEvent, DomainError, Incident, Status
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import CHANNEL, IncidentRef
 from handlers.slack_context import SlackContext
+from storage.governance_gaps_tables import postmortem_analyses
 from storage.postmortem_tables import action_items, postmortems
 from storage.repositories import _insert
 from storage.uow import sql_connection
@@ -74,9 +76,17 @@ def install(container: Container) -> None:
                     .where(action_items.c.incident_id == incident.id)
                 )
             ).scalar() or 0
+            analysis = (await conn.execute(sa.select(postmortem_analyses).where(
+                postmortem_analyses.c.incident_id == incident.id))).mappings().first()
             missing = []
+            if analysis is None:
+                # an uploaded draft of placeholders is not a postmortem (issue 15)
+                missing.append("the contributing factors (`/incident postmortem factors ...`)")
             if state is None or state["draft_posted_at"] is None:
                 missing.append("the postmortem draft (`/incident postmortem`)")
+            elif analysis is not None and state["draft_posted_at"] < analysis["recorded_at"]:
+                missing.append("a postmortem draft posted after the contributing factors "
+                               "(`/incident postmortem` again)")
             if count == 0:
                 missing.append("at least one action item (`/incident action add ...`)")
             if missing:

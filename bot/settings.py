@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     log_retention_days: int = Field(default=90, ge=90)
     # GOV-001 RACI roles -> Slack user / user-group ids (JSON); empty = role checks off (issue 6)
     governance_roles: dict[str, list[str]] = Field(default_factory=dict)
+    # open: no role checks; enforce: RACI checks on. Unset: enforce iff GOVERNANCE_ROLES is set
+    # (start-up and `incident-bot check` warn when the checks are off). Issue 15.
+    governance_mode: str | None = Field(default=None, pattern="^(open|enforce)$")
+    iac_max_exception_days: int = Field(default=90, ge=1)  # longest an accepted IaC drift may last
     host: str = "0.0.0.0"
     port: int = 3000
     outbox_poll_seconds: float = 1.0

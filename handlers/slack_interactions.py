@@ -86,11 +86,14 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         user = body["user"]
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
         labels = [x for x in (_value(view, "labels") or "").split(",") if x.strip()]
-        incident = await ctx.service.declare(DeclareIncident(
-            title=title, severity=severity, model_name=model,
-            description=(_value(view, "description") or "").strip() or None, labels=labels),
-            actor)
-        text = confirmation(incident.key, severity.label, model, title, ctx.incident_channel)
+        try:
+            incident = await ctx.service.declare(DeclareIncident(
+                title=title, severity=severity, model_name=model,
+                description=(_value(view, "description") or "").strip() or None, labels=labels),
+                actor)
+            text = confirmation(incident.key, severity.label, model, title, ctx.incident_channel)
+        except DomainError as exc:  # e.g. a role refusal: the user hears why, as from the command
+            text = f":warning: {exc}"
         channel = _metadata(view).get("channel_id")
         try:
             if channel:

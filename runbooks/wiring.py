@@ -18,8 +18,18 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.dispatcher import NO_CHANNEL, Permanent
+from bot.governance_wiring import require_role
 from domain.commands import Parsed
-from domain.model import Actor, AuditEvent, DomainError, Incident, TimelineEvent, TimelineEventType
+from domain.governance.roles import Activity
+from domain.model import (
+    Actor,
+    AuditEvent,
+    DomainError,
+    Incident,
+    Status,
+    TimelineEvent,
+    TimelineEventType,
+)
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.runbooks import Runbook, match, progress_text
 from domain.services import REFRESH, IncidentRef, IncidentService
@@ -32,6 +42,7 @@ from storage.uow import sql_connection
 
 if TYPE_CHECKING:
     from bot.app import Container
+
 
 log = structlog.get_logger("runbooks")
 
@@ -115,6 +126,8 @@ async def complete_step(service: IncidentService, library: RunbookLibrary, incid
 
     async def work(uow: UnitOfWork) -> str:
         incident = await service.resolve_ref(uow, IncidentRef(incident_id=incident_id))
+        if incident.status is Status.CLOSED:  # the record is final: nothing is executed any more
+            raise DomainError(f"{incident.key} is closed; its runbook can no longer be changed.")
         conn = sql_connection(uow)
         row, runbook, done = await library.state(conn, incident.id)
         if row is None or runbook is None or row["runbook"] != runbook_name or row["version"] != version:
@@ -213,6 +226,9 @@ def install(container: Container) -> None:
             value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
             incident_id = uuid.UUID(value["i"])
             actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
+            # GOV-001 RACI "Execute runbook": the ML Platform SRE is responsible
+            await require_role(container, actor.id, Activity.EXECUTE_RUNBOOK, "incident",
+                               str(incident_id))
             message = await complete_step(service, library, incident_id, str(value["r"]),
                                           str(value["v"]), str(value["s"]), actor)
             if not message.startswith("Step") or "already" in message:

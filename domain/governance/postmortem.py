@@ -1,9 +1,14 @@
 """Blameless postmortem draft (GOV-001 section 8) generated from an incident and its timeline."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+
+PLACEHOLDER = "_to be filled in_"
+# What people type when they have nothing to say yet; not an analysis.
+_NOT_CONTENT = re.compile(r"(?i)\s*(_?to be filled in_?|tbd|tba|todo|n/?a|none|-+|\.+|\?+)?\s*")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,28 @@ class IncidentFacts:
     resolved_at: datetime | None
 
 
+@dataclass(frozen=True)
+class ActionItemRow:
+    """One recorded action item (GOV-001 section 8: owner, due date, severity, ticket)."""
+
+    number: int
+    text: str
+    owner: str
+    due: date
+    severity: str
+    ticket: str
+    done: bool = False
+
+
+def is_real_content(text: str | None) -> bool:
+    """True when a postmortem section says something: not blank, not a placeholder or "TBD"."""
+    return bool(text) and not _NOT_CONTENT.fullmatch(text or "")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def _dur(start: datetime, end: datetime | None) -> str:
     if end is None:
         return "n/a"
@@ -35,8 +62,11 @@ def _dur(start: datetime, end: datetime | None) -> str:
     return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
 
 
-def postmortem_markdown(inc: IncidentFacts, timeline: Sequence[TimelineEntry]) -> str:
-    """Render summary, impact, timeline with UTC times, SLO figures and the blank analysis sections."""
+def postmortem_markdown(inc: IncidentFacts, timeline: Sequence[TimelineEntry],
+                        action_items: Sequence[ActionItemRow] = (),
+                        contributing_factors: str | None = None) -> str:
+    """Render summary, impact, timeline with UTC times, SLO figures, the contributing factors and
+    the action items recorded so far (placeholders only where nothing was recorded)."""
     lines = [
         f"# Postmortem: incident #{inc.number} — {inc.title}",
         "",
@@ -61,7 +91,14 @@ def postmortem_markdown(inc: IncidentFacts, timeline: Sequence[TimelineEntry]) -
     ]
     for e in sorted(timeline, key=lambda e: e.at):
         lines.append(f"- {e.at.strftime('%Y-%m-%d %H:%M:%S')} — {e.kind}: {e.text}")
-    lines += ["", "## Contributing factors", "- _to be filled in_", "",
-              "## Action items", "| action | owner | due | severity | ticket |", "|---|---|---|---|---|",
-              "| _to be filled in_ | | | | |", ""]
+    factors = contributing_factors if is_real_content(contributing_factors) else f"- {PLACEHOLDER}"
+    lines += ["", "## Contributing factors", str(factors), "",
+              "## Action items", "| action | owner | due | severity | ticket |", "|---|---|---|---|---|"]
+    for item in sorted(action_items, key=lambda i: i.number):
+        text = f"~~{_cell(item.text)}~~ (done)" if item.done else _cell(item.text)
+        lines.append(f"| {item.number}. {text} | <@{item.owner}> | {item.due.isoformat()} | "
+                     f"{item.severity.upper()} | {_cell(item.ticket)} |")
+    if not action_items:
+        lines.append(f"| {PLACEHOLDER} | | | | |")
+    lines.append("")
     return "\n".join(lines)

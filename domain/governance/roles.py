@@ -19,6 +19,8 @@ class Activity(StrEnum):
     AUTHORISE_ROLLBACK = "authorise_rollback"
     CLOSE_INCIDENT = "close_incident"
     EDIT_RUNBOOK = "edit_runbook"
+    EXECUTE_RUNBOOK = "execute_runbook"
+    BREAK_GLASS_CHANGE = "break_glass_change"
 
 
 ROLE_LABELS = {
@@ -36,6 +38,18 @@ RESPONSIBLE_OR_ACCOUNTABLE: Mapping[Activity, tuple[Role, ...]] = {
     Activity.AUTHORISE_ROLLBACK: (Role.INCIDENT_COMMANDER, Role.ML_PLATFORM_SRE),
     Activity.CLOSE_INCIDENT: (Role.INCIDENT_COMMANDER, Role.ML_PLATFORM_SRE),
     Activity.EDIT_RUNBOOK: (Role.PLATFORM_GOVERNANCE,),
+    # "Execute runbook": the SRE is the only R (the IC is only informed).
+    Activity.EXECUTE_RUNBOOK: (Role.ML_PLATFORM_SRE,),
+    # "Break-glass production change" (IaC drift Accept / Revert / Escalate): IC and Governance
+    # accountable, SRE responsible.
+    Activity.BREAK_GLASS_CHANGE: (Role.INCIDENT_COMMANDER, Role.ML_PLATFORM_SRE,
+                                  Role.PLATFORM_GOVERNANCE),
+}
+
+# What the refusal says the user tried to do, where the activity's id does not read well.
+ACTIVITY_LABELS: Mapping[Activity, str] = {
+    Activity.EXECUTE_RUNBOOK: "mark runbook steps done",
+    Activity.BREAK_GLASS_CHANGE: "accept, revert or escalate infrastructure drift (break-glass change)",
 }
 
 
@@ -73,7 +87,8 @@ class Decision:
 
     def refusal_text(self) -> str:
         names = " or ".join(ROLE_LABELS[r] for r in self.needed)
-        return f"Only {names} may {self.activity.value.replace('_', ' ')}; you do not hold that role."
+        what = ACTIVITY_LABELS.get(self.activity) or self.activity.value.replace("_", " ")
+        return f"Only {names} may {what}; you do not hold that role."
 
 
 def decide(activity: Activity, held: frozenset[Role]) -> Decision:
