@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.model import DomainError, InvalidSeverity, Severity
+from domain.text_boundary import clean
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _TICKET = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$|^https?://\S+$")
@@ -63,4 +64,5 @@ def parse_action(text: str, today: date) -> ActionItem:
         raise DomainError(str(exc)) from None
     if not _TICKET.match(fields["ticket"]):
         raise DomainError(f"`ticket:{fields['ticket']}` is not a ticket reference (e.g. JIRA-123 or a URL).")
-    return ActionItem(" ".join(words)[:500], owner.group(1), due, severity, fields["ticket"])
+    return ActionItem(clean(" ".join(words), "action"), owner.group(1), due, severity,
+                      clean(fields["ticket"], "title"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from domain import messages
+from domain import messages, text_boundary
 from domain.model import (
     Actor,
     AuditEvent,
@@ -205,6 +205,10 @@ class IncidentService:
     # -- incident lifecycle ----------------------------------------------------------------
 
     async def declare(self, cmd: DeclareIncident, actor: Actor) -> Incident:
+        # the one boundary for text from outside (issue 14), whichever path declares
+        title = text_boundary.clean(cmd.title, "title").strip()
+        description = text_boundary.clean_optional(cmd.description, "description")
+
         async def work(uow: UnitOfWork) -> Incident:
             model = await uow.models.get_by_name(cmd.model_name)
             if model is None:
@@ -212,7 +216,7 @@ class IncidentService:
             now = self.clock.now()
             incident = Incident(
                 number=await uow.incidents.next_number(),
-                title=cmd.title.strip()[:500],
+                title=title,
                 severity=cmd.severity,
                 status=Status.OPEN,
                 model_id=model.id,
@@ -220,7 +224,7 @@ class IncidentService:
                 created_by=actor.id,
                 created_at=now,
                 updated_at=now,
-                description=cmd.description,
+                description=description,
                 labels=_clean_labels(cmd.labels),
             )
             await uow.incidents.add(incident)
@@ -253,6 +257,7 @@ class IncidentService:
         """Move the incident to ``target``: a status, or a verb (``ack``, ``reopen``...) whose
         meaning depends on the status read in this same transaction (verbs are intents, so a
         stale Acknowledge cannot reopen what a concurrent Resolve closed)."""
+        reason = text_boundary.clean_optional(reason, "reason")  # stored and audited: scrubbed
 
         async def work(uow: UnitOfWork) -> Outcome:
             incident = await self.resolve_ref(uow, ref)
@@ -280,6 +285,7 @@ class IncidentService:
                        occurred_at: datetime | None = None, source_ref: str | None = None,
                        echo: bool = False) -> Outcome:
         """Add a ``note``; a repeated ``source_ref`` (a retried Slack event) adds nothing."""
+        text = text_boundary.clean(text, "note")
 
         async def work(uow: UnitOfWork) -> Outcome:
             incident = await self.resolve_ref(uow, ref)
@@ -373,7 +379,7 @@ class IncidentService:
 def _clean_labels(labels: list[str]) -> list[str]:
     seen: list[str] = []
     for label in labels:
-        label = label.strip().lower()
+        label = text_boundary.clean(label, "label").strip().lower()
         if label and label not in seen:
             seen.append(label[:64])
     return seen

@@ -18,6 +18,7 @@ from domain.commands import Parsed
 from domain.model import Actor, AuditEvent, DomainError, Incident, Status, TimelineEvent, TimelineEventType
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import THREAD, IncidentRef, IncidentService, Outcome
+from domain.text_boundary import clean
 from handlers.slack_context import SlackContext
 from scheduler.clocks import ESCALATE, ClockTicker, mark_episode, mark_stale
 from scheduler.delivery import EscalationDelivery
@@ -33,7 +34,7 @@ UPDATE_CALLBACK = "post_update"
 
 async def post_update(service: IncidentService, ref: IncidentRef, actor: Actor, text: str) -> Outcome:
     """A stakeholder update: into the announcement's thread, on the timeline, resets the cadence."""
-    text = text.strip()
+    text = clean(text, "update").strip()  # the one boundary for outside text (issue 14)
     if not text:
         raise DomainError("Write the update: `/incident update <text>`.")
 
