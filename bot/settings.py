@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     log_retention_days: int = Field(default=90, ge=90)
     # GOV-001 RACI roles -> Slack user / user-group ids (JSON); empty = role checks off (issue 6)
     governance_roles: dict[str, list[str]] = Field(default_factory=dict)
+    # Issue 14. What the scrubber redacts: email, phone, card, ip, secret (comma-separated) or all
+    pii_categories: str = "all"
+    # Workspaces (team ids, comma-separated) besides the installed one whose requests are served:
+    # Enterprise Grid org-wide installs, Slack Connect. Empty: only auth.test's team.
+    slack_allowed_teams: str = ""
+    # Keys the audit hash chain (HMAC-SHA256); kept outside the database. Unset: plain SHA-256.
+    audit_hmac_key: str | None = None
     # open: no role checks; enforce: RACI checks on. Unset: enforce iff GOVERNANCE_ROLES is set
     # (start-up and `incident-bot check` warn when the checks are off). Issue 15.
     governance_mode: str | None = Field(default=None, pattern="^(open|enforce)$")
@@ -57,6 +64,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_hash(cls, value: str) -> str:
         return value.lstrip("#").strip()
+
+    @field_validator("pii_categories")
+    @classmethod
+    def _known_categories(cls, value: str) -> str:
+        from domain.governance.scrubber import parse_categories
+
+        return ",".join(sorted(parse_categories(value)))
 
     @field_validator("slack_api_url")
     @classmethod
