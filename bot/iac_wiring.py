@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,9 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.dispatcher import Permanent
+from bot.governance_wiring import RoleRefused, require_role
 from bot.http_auth import bearer_refusal
+from domain.governance.roles import Activity
 from domain.iac.ingest import ingest
 from domain.iac.model import IacInputError, IngestReport, TriagedDrift
 from domain.iac.normalize import ParseOptions
@@ -51,6 +53,16 @@ ACCEPT_CALLBACK = "iac_accept_exception"
 INGEST = Actor("iac-ingest", "IaC drift ingest")
 EXCEPTION_CLOCK = Actor("iac-exception-clock", "IaC exception clock")
 SEVERITY_OF = {"critical": Severity.P1, "high": Severity.P2, "medium": Severity.P3, "low": Severity.P4}
+# GOV-001 "Break-glass production change": who may accept, revert or escalate drift (issue 15).
+# Codify is the normal change process (a pull request), so it is not gated.
+BREAK_GLASS = {"iac_revert", "iac_accept", "iac_escalate"}
+
+
+def needs_security_approver(stored: Any) -> bool:
+    """A security rule fired: the Accept recommendation asks for a named security approver."""
+    recs = stored["triage"]["triage"]["recommendations"]
+    accept: dict[str, Any] = next((r for r in recs if r["type"] == "accept_exception"), {})
+    return "security_approver" in (accept.get("requires") or ())
 
 
 class IacDrift:
@@ -239,7 +251,9 @@ class IacDrift:
                         status="accepted",
                         resolution_type="accepted_exception",
                         resolved_at=now,
-                        exception_reason=details["reason"],
+                        exception_reason=details["reason"] + (
+                            f" · security approver <@{details['security_approver']}>"
+                            if details.get("security_approver") else ""),
                         exception_expires_at=details["expires_at"],
                     )
                 )
@@ -460,12 +474,17 @@ def install(container: Container) -> None:
                 stored = await iac.load(event_id)
                 if stored is None:
                     raise DomainError("That drift event no longer exists.")
+                if action in BREAK_GLASS:
+                    await require_role(container, actor.id, Activity.BREAK_GLASS_CHANGE,
+                                       "drift_event", str(event_id))
                 recs = {r["type"]: r for r in stored["triage"]["triage"]["recommendations"]}
                 if action == "iac_escalate":
                     incident = await iac.escalate(event_id, actor)
                     await ctx.reply(body, respond, f":white_check_mark: Escalated as *{incident.key}*.")
                 elif action == "iac_accept":
-                    await ctx.client.views_open(trigger_id=body["trigger_id"], view=accept_modal(event_id))
+                    await ctx.client.views_open(trigger_id=body["trigger_id"], view=accept_modal(
+                        event_id, needs_security_approver(stored),
+                        container.settings.iac_max_exception_days))
                 else:
                     rec = recs.get("auto_revert" if action == "iac_revert" else "codify_iac") or {}
                     steps = "\n".join(f"{i}. {s}" for i, s in enumerate(rec.get("steps", []), 1))
@@ -477,6 +496,8 @@ def install(container: Container) -> None:
                         f"*{ACTIONS[action]}* (the bot changes nothing itself):"
                         f"{command}\n{steps}\n_{rec.get('rationale', '')}_",
                     )
+            except RoleRefused as exc:
+                await ctx.reply(body, respond, f":warning: {exc}")
             except DomainError as exc:
                 await ctx.reply(body, respond, f":information_source: {exc}")
             except (ValueError, KeyError):
@@ -492,6 +513,9 @@ def install(container: Container) -> None:
         values = view.get("state", {}).get("values", {})
         reason = str((values.get("reason", {}).get("reason") or {}).get("value") or "").strip()
         expiry = (values.get("expires", {}).get("expires") or {}).get("selected_date")
+        approver = (values.get("approver", {}).get("approver") or {}).get("selected_user")
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        max_days = container.settings.iac_max_exception_days
         errors = {}
         if not reason:
             errors["reason"] = "Say why this drift is accepted."
@@ -500,40 +524,68 @@ def install(container: Container) -> None:
             expires_at = datetime.combine(datetime.strptime(str(expiry), "%Y-%m-%d").date(), time(), UTC)
             if expires_at <= container.clock.now():
                 errors["expires"] = "The exception must expire in the future."
+            elif expires_at > container.clock.now() + timedelta(days=max_days):
+                errors["expires"] = (f"An exception lasts at most {max_days} days "
+                                     "(IAC_MAX_EXCEPTION_DAYS); codify the change if it is to stay.")
         except ValueError:
             errors["expires"] = "Pick the date the exception expires."
+        if metadata.get("approver"):
+            if not approver:
+                errors["approver"] = "A security rule fired: name the security approver."
+            elif approver == (body.get("user") or {}).get("id"):
+                errors["approver"] = "The security approver must be someone else."
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        ctx.after_ack(accept(body["user"], view, reason, expires_at))
+        ctx.after_ack(accept(body["user"], view, reason, expires_at, approver))
 
     async def accept(user: dict[str, Any], view: dict[str, Any], reason: str,
-                     expires_at: datetime | None) -> None:
+                     expires_at: datetime | None, approver: str | None) -> None:
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
         event_id = uuid.UUID(json.loads(view.get("private_metadata") or "{}")["event_id"])
-        await iac.decide(event_id, actor, "accept", reason=reason, expires_at=expires_at)
+        try:  # the form could be submitted without the button's check: decide again
+            await require_role(container, actor.id, Activity.BREAK_GLASS_CHANGE, "drift_event",
+                               str(event_id))
+        except RoleRefused as exc:
+            await ctx.client.chat_postMessage(channel=actor.id, text=f":warning: {exc}")
+            return
+        extra = {"security_approver": approver} if approver else {}
+        await iac.decide(event_id, actor, "accept", reason=reason, expires_at=expires_at, **extra)
 
 
-def accept_modal(event_id: uuid.UUID) -> dict[str, Any]:
+def accept_modal(event_id: uuid.UUID, needs_approver: bool = False,
+                 max_days: int = 90) -> dict[str, Any]:
+    """Reason and expiry (at most ``max_days`` ahead); a named security approver when a
+    security rule fired on the drift."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "input",
+            "block_id": "reason",
+            "label": {"type": "plain_text", "text": "Reason"},
+            "element": {"type": "plain_text_input", "action_id": "reason", "multiline": True},
+        },
+        {
+            "type": "input",
+            "block_id": "expires",
+            "label": {"type": "plain_text", "text": f"Expires on (at most {max_days} days)"},
+            "element": {"type": "datepicker", "action_id": "expires"},
+        },
+    ]
+    if needs_approver:
+        blocks.append({
+            "type": "input",
+            "block_id": "approver",
+            "label": {"type": "plain_text", "text": "Security approver"},
+            "hint": {"type": "plain_text", "text": "A security rule fired on this drift: name who "
+                                                  "approved the exception."},
+            "element": {"type": "users_select", "action_id": "approver"},
+        })
     return {
         "type": "modal",
         "callback_id": ACCEPT_CALLBACK,
-        "private_metadata": json.dumps({"event_id": str(event_id)}),
+        "private_metadata": json.dumps({"event_id": str(event_id), "approver": needs_approver}),
         "title": {"type": "plain_text", "text": "Accept drift"},
         "submit": {"type": "plain_text", "text": "Accept"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "reason",
-                "label": {"type": "plain_text", "text": "Reason"},
-                "element": {"type": "plain_text_input", "action_id": "reason", "multiline": True},
-            },
-            {
-                "type": "input",
-                "block_id": "expires",
-                "label": {"type": "plain_text", "text": "Expires on"},
-                "element": {"type": "datepicker", "action_id": "expires"},
-            },
-        ],
+        "blocks": blocks,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,15 +117,16 @@ async def test_accept_needs_a_reason_and_a_future_expiry(stack: LocalStack) -> N
         "iac_accept_exception", {"reason": "", "expires": "2020-01-01"}, user_id=RESPONDER
     )
     assert refused["response_action"] == "errors" and set(refused["errors"]) == {"reason", "expires"}
+    until = (date.today() + timedelta(days=30)).isoformat()  # within IAC_MAX_EXCEPTION_DAYS
     status, _ = await stack.driver.view_submission(
         "iac_accept_exception",
-        {"reason": "Hotfix kept until the module upgrade", "expires": "2099-01-31"},
+        {"reason": "Hotfix kept until the module upgrade", "expires": until},
         user_id=RESPONDER,
     )
     assert status == 200
     await stack.settle()
     [updated] = drift_messages(stack)
-    assert "accepted*: Hotfix kept until the module upgrade (until 2099-01-31)" in str(updated["blocks"])
+    assert f"accepted*: Hotfix kept until the module upgrade (until {until})" in str(updated["blocks"])
 
 
 async def test_a_watched_directory_is_ingested_once_per_change(database_url: str, tmp_path: Path) -> None:
