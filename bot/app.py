@@ -7,6 +7,7 @@ import contextlib
 import gc
 import importlib
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -243,11 +244,12 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
     ctx = SlackContext(service=service, policy=policy, clock=clock, client=client,
                        incident_channel=settings.incident_channel)
     delivery = SlackDelivery(client, make_uow, clock, policy, settings.incident_channel)
+    client.resolve_channel = delivery.channel_id_for
     dispatcher = OutboxDispatcher(
         outbox_store, clock, delivery.handlers(), poll_seconds=settings.outbox_poll_seconds,
         on_result=lambda kind, result, _s: metrics.outbox_deliveries.labels(kind, result).inc(),
         base_backoff=settings.outbox_backoff_seconds,
-        max_backoff=settings.outbox_max_backoff_seconds)
+        max_backoff=settings.outbox_max_backoff_seconds, owner=instance_id(settings))
     dispatcher_ref.append(dispatcher)
     ack_first = AckFirst()
     dispatcher.yield_to = ack_first.wait_quiet
@@ -272,6 +274,13 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
     return container
 
 
+def instance_id(settings: Settings) -> str:
+    """Who claims outbox rows and Slack requests: ``INSTANCE_ID``, else host and port. The
+    same after a restart (a crashed container comes back with its host name and port), so a
+    restarted bot takes back at once what it held, and different for each replica."""
+    return settings.instance_id or f"{socket.gethostname()}:{settings.port}"
+
+
 class _DropTokenSkipped(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN itself and warns that our tokenless client makes it unused,
     which is the point (see BotIdentity): one misleading line at every start."""
@@ -291,15 +300,37 @@ class BotIdentity:
     refuses every request while that fails, so a Slack outage right after start would lose
     declarations. Here the identity is cached, re-asked at most every 30 s while unknown, and
     a request is never refused because Slack is unreachable.
+
+    Only the installed workspace is served (issue 14): a correctly signed request from another
+    team (Slack Connect, another workspace of an Enterprise Grid, a multi-workspace app) is
+    refused unless its team is in ``SLACK_ALLOWED_TEAMS``. While ``auth.test`` has not answered
+    yet the installed team is unknown: then only the allow-list, if any, is enforced.
     """
 
     RETRY_SECONDS = 30.0
 
-    def __init__(self, client: AsyncWebClient, clock: Clock) -> None:
+    def __init__(self, client: AsyncWebClient, clock: Clock,
+                 allowed_teams: str | None = None) -> None:
         self.client = client
         self.clock = clock
         self.identity: dict[str, Any] | None = None
         self._last_try: float | None = None
+        if allowed_teams is None:  # not passed by build(): the setting, from the environment
+            import os
+
+            allowed_teams = os.environ.get("SLACK_ALLOWED_TEAMS", "")
+        self.allowed_teams = frozenset(t.strip() for t in allowed_teams.split(",") if t.strip())
+
+    def team_allowed(self, enterprise_id: str | None, team_id: str | None) -> bool:
+        """The installed team (or enterprise), or one on the allow-list."""
+        installed = {v for v in ((self.identity or {}).get("team_id"),
+                                 (self.identity or {}).get("enterprise_id")) if v}
+        if not installed and not self.allowed_teams:
+            return True  # auth.test not answered yet and no allow-list: never refuse on doubt
+        if team_id:
+            return team_id in installed or team_id in self.allowed_teams
+        # an org-wide (Enterprise Grid) request may carry only its enterprise
+        return not enterprise_id or enterprise_id in installed or enterprise_id in self.allowed_teams
 
     async def ensure(self) -> None:
         if self.identity is not None:
@@ -319,6 +350,13 @@ class BotIdentity:
 
         async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
             await self.ensure()
+            if not self.team_allowed(enterprise_id, team_id):
+                from slack_sdk.errors import SlackApiError
+
+                log.warning("slack.team_refused", team_id=team_id, enterprise_id=enterprise_id)
+                # Bolt answers a SlackApiError with a plain 200 refusal and runs no listener;
+                # returning None instead would make it call the request's response_url
+                raise SlackApiError("team not allowed", {"ok": False, "error": "team_not_allowed"})
             identity = self.identity or {}
             return AuthorizeResult(
                 enterprise_id=enterprise_id or identity.get("enterprise_id"),

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
+import os
 import random
+import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +23,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from domain.ports import Clock
-from storage.outbox_store import OutboxRow, OutboxStore
+from storage.outbox_store import CLAIM_SECONDS, OutboxRow, OutboxStore
 
 log = structlog.get_logger("dispatcher")
 
@@ -74,12 +79,35 @@ def classify(exc: BaseException) -> Retry | Permanent:
     return Permanent(f"{type(exc).__name__}: {exc}")
 
 
+@dataclass
+class Delivery:
+    """The outbox row being delivered, and how many messages it has posted so far."""
+
+    row: OutboxRow
+    posts: int = 0
+
+
+# For the Slack client: it tags each post with the row's id and, on a redelivery, finds what an
+# interrupted attempt already posted (bot/slack_client.py).
+CURRENT_DELIVERY: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
+    "current_delivery", default=None)
+
+
 class OutboxDispatcher:
+    """Delivers outbox rows as slots free up, each the head of its (incident, lane).
+
+    At most ``concurrency`` deliveries run at once, and a new row starts as soon as one ends,
+    so one slow call (a 15 s PagerDuty answer) holds up only its own lane. Claims are leases:
+    extended while a delivery runs, given back when the dispatcher stops, and taken back at
+    start from this instance's previous life (``owner``), so a restart does not stall.
+    """
+
     def __init__(self, store: OutboxStore, clock: Clock, handlers: dict[str, Handler],
                  poll_seconds: float = 1.0, concurrency: int = 16,
                  on_result: Callable[[str, str, float], None] | None = None,
                  base_backoff: float = 0.5, max_backoff: float = MAX_BACKOFF,
-                 yield_to: Callable[[], Awaitable[None]] | None = None) -> None:
+                 yield_to: Callable[[], Awaitable[None]] | None = None,
+                 owner: str | None = None, stop_grace: float = 2.0) -> None:
         self.store = store
         self.yield_to = yield_to
         self.clock = clock
@@ -89,32 +117,52 @@ class OutboxDispatcher:
         self.on_result = on_result
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.stop_grace = stop_grace
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
+        self._inflight: dict[int, asyncio.Task[str]] = {}
 
     def wake(self, *_: Any) -> None:
         self._wake.set()
 
+    @property
+    def free_slots(self) -> int:
+        return self.concurrency - len(self._inflight)
+
+    def _start(self, row: OutboxRow) -> asyncio.Task[str]:
+        task = asyncio.create_task(self._run_one(row), name=f"outbox-{row.id}")
+        self._inflight[row.id] = task
+        task.add_done_callback(functools.partial(self._ended, row.id))
+        return task
+
+    def _ended(self, row_id: int, _task: object = None) -> None:
+        self._inflight.pop(row_id, None)
+        self._wake.set()  # a slot is free, and the next row of that lane may be due
+
+    async def _run_one(self, row: OutboxRow) -> str:
+        if self.yield_to is not None:
+            await self.yield_to()  # let Slack's requests be acked first
+        return await self._deliver(row)
+
     async def drain_once(self) -> int:
-        """Deliver every due row, head of line per incident; return how many were delivered."""
+        """Deliver every due row now and wait for them (the CLI, tests); returns how many."""
         delivered = 0
-        sem = asyncio.Semaphore(self.concurrency)
-        while True:
-            rows = await self.store.claim(self.clock.now(), limit=self.concurrency * 4)
-            if not rows:
-                return delivered
-
-            async def one(row: OutboxRow) -> str:
-                async with sem:
-                    if self.yield_to is not None:
-                        await self.yield_to()  # let Slack's requests be acked first
-                    return await self._deliver(row)
-
-            results = await asyncio.gather(*(one(r) for r in rows))
-            delivered += results.count("done")
-            if all(result == "retry" for result in results):
-                return delivered  # nothing settled: what is left waits for its retry time
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while True:
+                rows = await self.store.claim(self.clock.now(), limit=self.free_slots,
+                                              owner=self.owner)
+                if not rows:
+                    return delivered
+                results = await asyncio.gather(*(self._start(r) for r in rows))
+                delivered += results.count("done")
+                if all(result == "retry" for result in results):
+                    return delivered  # nothing settled: what is left waits for its retry time
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
 
     async def _deliver(self, row: OutboxRow) -> str:
         """Deliver one row; returns ``done``, ``failed`` (given up) or ``retry``."""
@@ -124,6 +172,7 @@ class OutboxDispatcher:
             await self.store.fail(row.id, row.attempts + 1, f"no handler for kind {row.kind!r}")
             log.error("outbox.unknown_kind", kind=row.kind, outbox_id=row.id)
             return "failed"
+        token = CURRENT_DELIVERY.set(Delivery(row))
         try:
             await handler(row)
         except Exception as exc:  # every failure is classified; none escapes the loop
@@ -145,6 +194,8 @@ class OutboxDispatcher:
                       error=str(verdict))
             self._report(row.kind, "failed", elapsed)
             return "failed"
+        finally:
+            CURRENT_DELIVERY.reset(token)
         await self.store.done(row.id, self.clock.now())
         self._report(row.kind, "done", asyncio.get_running_loop().time() - started)
         return "done"
@@ -153,26 +204,61 @@ class OutboxDispatcher:
         if self.on_result is not None:
             self.on_result(kind, result, seconds)
 
-    async def run_forever(self) -> None:
+    async def _heartbeat(self) -> None:
+        """Extend the claims of the deliveries in flight, so no other replica takes them over
+        while they run (a claim lasts CLAIM_SECONDS)."""
         while True:
-            self._wake.clear()
-            try:
-                await self.drain_once()
-            except Exception:  # the database may be briefly unavailable; keep the loop alive
-                log.exception("outbox.drain_error")
-            # asyncio.timeout rather than wait_for: no inner task to cancel on stop (a wait_for
-            # here once left stop() waiting for ever on a cancelled inner Event.wait task)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
+            await asyncio.sleep(CLAIM_SECONDS / 3)
+            if self._inflight:
+                try:
+                    await self.store.extend(list(self._inflight), self.clock.now() + timedelta(
+                        seconds=CLAIM_SECONDS), self.owner)
+                except Exception:  # the database may be briefly away; the next beat retries
+                    log.warning("outbox.extend_failed", exc_info=True)
+
+    async def run_forever(self) -> None:
+        with contextlib.suppress(Exception):  # rows this instance held when it last stopped
+            taken = await self.store.release_owner(self.owner)
+            if taken:
+                log.info("outbox.claims_taken_back", count=taken, owner=self.owner)
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    for row in await self.store.claim(self.clock.now(), limit=self.free_slots,
+                                                      owner=self.owner):
+                        self._start(row)
+                except Exception:  # the database may be briefly unavailable; keep the loop alive
+                    log.exception("outbox.drain_error")
+                # asyncio.timeout rather than wait_for: no inner task to cancel on stop
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
+        finally:
+            heartbeat.cancel()
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self.run_forever(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
+        """Stop claiming; let deliveries in flight end (``stop_grace``), cut off the rest and
+        give their claims back so the next start (or another replica) sends them at once."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if not self._inflight:
+            return
+        tasks = dict(self._inflight)
+        _, pending = await asyncio.wait(set(tasks.values()), timeout=self.stop_grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        cut = [row_id for row_id, task in tasks.items() if task in pending]
+        if cut:
+            with contextlib.suppress(Exception):
+                await self.store.release(cut, self.owner)
+            log.warning("outbox.deliveries_cut_off", count=len(cut))

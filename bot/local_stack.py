@@ -102,13 +102,17 @@ class LocalStack:
         self.driver.bot_url = self.url
         self.driver.url = self.url + "/slack/events"
 
+    def _quiet(self) -> bool:
+        return self.container.ack_first.pending == 0
+
     async def settle(self, timeout: float = 10.0) -> None:
-        """Wait until every committed Slack message is delivered (outbox empty)."""
+        """Wait until every acked piece of work is done and every committed Slack message is
+        delivered (outbox empty): a declaration still running has committed nothing yet."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-            if await self.container.outbox_store.pending_count() == 0:
+            if self._quiet() and await self.container.outbox_store.pending_count() == 0:
                 await asyncio.sleep(0.05)
-                if await self.container.outbox_store.pending_count() == 0:
+                if self._quiet() and await self.container.outbox_store.pending_count() == 0:
                     return
         raise AssertionError("outbox not drained in time")

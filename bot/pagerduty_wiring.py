@@ -380,6 +380,12 @@ class PagerDuty:
         except pagerduty.Error as exc:  # connection errors and timeouts
             raise Retry(f"PagerDuty unreachable: {exc}") from exc
 
+    async def _channel_on_its_way(self, row: OutboxRow) -> None:
+        """PagerDuty rows have a lane of their own, so the Slack channel they name may still be
+        queued in the incident's Slack lane: wait for it (Retry) rather than give up."""
+        if await self.container.outbox_store.waits_behind(row, "slack"):
+            raise Retry("the incident channel is still being created")
+
     async def deliver_status(self, row: OutboxRow) -> None:
         client = self._rest()
         if not self.settings.pagerduty_from_email:
@@ -394,6 +400,7 @@ class PagerDuty:
         assert row.incident_id is not None
         view = await self.service.view(IncidentRef(incident_id=row.incident_id))
         if not (view.link and view.link.channel_id):
+            await self._channel_on_its_way(row)
             raise Permanent(NO_CHANNEL)
         client = self._rest()
         content = (
@@ -419,6 +426,7 @@ class PagerDuty:
         assert row.incident_id is not None
         view = await self.service.view(IncidentRef(incident_id=row.incident_id))
         if not (view.link and view.link.channel_id):
+            await self._channel_on_its_way(row)
             raise Permanent(NO_CHANNEL)
         client = self._rest()
         slack_client = self.container.slack_client

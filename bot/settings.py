@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     iac_max_exception_days: int = Field(default=90, ge=1)  # longest an accepted IaC drift may last
     host: str = "0.0.0.0"
     port: int = 3000
+    # Who this process is when it claims work (outbox rows, acked Slack requests); default
+    # host:port, which a restarted process keeps, so it takes back its own claims at once
+    instance_id: str | None = None
     outbox_poll_seconds: float = 1.0
     outbox_backoff_seconds: float = 0.5
     outbox_max_backoff_seconds: float = 60.0

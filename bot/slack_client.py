@@ -1,15 +1,34 @@
-"""The Slack Web API client the bot uses, timed and counted per method for /metrics."""
+"""The Slack Web API client the bot uses: timed and counted per method for /metrics, with no
+retries of its own, and posts made by outbox deliveries effectively once.
+
+slack_sdk retries a POST whose connection dropped by itself; a post that reached Slack before
+the drop then appears twice, unseen by the outbox. Here the outbox owns every retry. Each
+``chat.postMessage`` made while delivering an outbox row carries the row's id in its message
+``metadata``; when that row is delivered again after a delivery that may have reached Slack (a
+lost answer, a crash, a shutdown, an expired claim), the post first looks for its own tagged
+message in the channel or thread and, if it is there, answers with it instead of posting again.
+"""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.dispatcher import CURRENT_DELIVERY
 from bot.metrics import Metrics
+
+log = structlog.get_logger("slack")
+
+OUTBOX_EVENT_TYPE = "incident_bot_outbox"  # the metadata event_type of the bot's tagged posts
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
+TIMEOUT_SECONDS = 15  # a call Slack has not answered by then is retried by the outbox
 
 
 class MeteredWebClient(AsyncWebClient):
@@ -17,10 +36,34 @@ class MeteredWebClient(AsyncWebClient):
     (``error`` is Slack's error code, or the HTTP status, or the connection failure's type)."""
 
     def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_handlers", [])  # the outbox retries, with what it knows
+        kwargs.setdefault("timeout", TIMEOUT_SECONDS)
         super().__init__(*args, **kwargs)
         self._metrics = metrics
+        # channel name -> id, for the look-up (conversations.history wants an id); the
+        # composition root may add a resolver for names this process has not posted to yet
+        self.channel_ids: dict[str, str] = {}
+        self.resolve_channel: Callable[[str], Awaitable[str | None]] | None = None
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        delivery = CURRENT_DELIVERY.get()
+        if api_method == "chat.postMessage" and delivery is not None and isinstance(
+                kwargs.get("json"), dict) and "metadata" not in kwargs["json"]:
+            delivery.posts += 1
+            tag = {"outbox_id": delivery.row.id, "part": delivery.posts}
+            kwargs["json"]["metadata"] = {"event_type": OUTBOX_EVENT_TYPE, "event_payload": tag}
+            if delivery.row.maybe_delivered:
+                found = await self._already_posted(kwargs["json"], tag)
+                if found is not None:
+                    return found
+        response = await self._metered(api_method, **kwargs)
+        if api_method == "chat.postMessage" and isinstance(kwargs.get("json"), dict):
+            name = str(kwargs["json"].get("channel", ""))
+            if name and not CHANNEL_ID.fullmatch(name) and response.get("channel"):
+                self.channel_ids[name.lstrip("#")] = str(response["channel"])
+        return response
+
+    async def _metered(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         started = time.perf_counter()
         try:
             return await super().api_call(api_method, **kwargs)
@@ -34,4 +77,44 @@ class MeteredWebClient(AsyncWebClient):
             self._metrics.slack_api_errors.labels(api_method, type(exc).__name__).inc()
             raise
         finally:
-            self._metrics.slack_api_duration.labels(api_method).observe(time.perf_counter() - started)
+            self._metrics.slack_api_duration.labels(api_method).observe(
+                time.perf_counter() - started)
+
+    async def _already_posted(self, message: dict[str, Any],
+                              tag: dict[str, Any]) -> AsyncSlackResponse | None:
+        """The message an earlier delivery of this outbox row already posted, as Slack's answer
+        to the post would have been; None when it is not there (or cannot be looked for)."""
+        channel = await self._channel_id(str(message.get("channel", "")))
+        if channel is None:
+            return None
+        thread_ts = message.get("thread_ts")
+        try:
+            if thread_ts:
+                found = await self._metered("conversations.replies", http_verb="GET", params={
+                    "channel": channel, "ts": thread_ts, "limit": 200,
+                    "include_all_metadata": "true"})
+            else:
+                found = await self._metered("conversations.history", http_verb="GET", params={
+                    "channel": channel, "limit": 100, "include_all_metadata": "true"})
+        except Exception as exc:  # cannot look: post (a duplicate is better than a loss)
+            log.warning("slack.posted_lookup_failed", channel=channel, error=str(exc)[:200])
+            return None
+        for posted in found.get("messages") or []:
+            meta = posted.get("metadata") or {}
+            if meta.get("event_type") == OUTBOX_EVENT_TYPE and meta.get("event_payload") == tag:
+                log.info("slack.already_posted", outbox_id=tag["outbox_id"], ts=posted.get("ts"))
+                return AsyncSlackResponse(
+                    client=self, http_verb="POST", api_url="chat.postMessage", req_args={},
+                    data={"ok": True, "channel": channel, "ts": posted["ts"], "message": posted},
+                    headers={}, status_code=200)
+        return None
+
+    async def _channel_id(self, channel: str) -> str | None:
+        if CHANNEL_ID.fullmatch(channel):
+            return channel
+        name = channel.lstrip("#")
+        if name in self.channel_ids:
+            return self.channel_ids[name]
+        if self.resolve_channel is not None:
+            return await self.resolve_channel(name)
+        return None

@@ -39,6 +39,7 @@ class SlackDelivery:
         self.clock = clock
         self.policy = policy
         self.incident_channel = incident_channel
+        self._bot_user: str | None = None
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -69,7 +70,7 @@ class SlackDelivery:
         incident, model, link = await self._load(row)
         if link.announcement_ts:
             return  # already posted by an earlier attempt that failed to settle the row
-        if row.attempts:  # an earlier attempt may have posted it and lost Slack's answer
+        if row.maybe_delivered:  # an earlier attempt may have posted it and lost Slack's answer
             found = await self._posted_announcement(incident)
             if found is not None:
                 link.announcement_channel, link.announcement_ts = found
@@ -105,6 +106,11 @@ class SlackDelivery:
                 return str(message["ts"])
         return None
 
+    async def channel_id_for(self, name: str) -> str | None:
+        """The id of a channel the bot posts to by name (the incidents channel), or None."""
+        return await self._incident_channel_id() if name == self.incident_channel.lstrip(
+            "#") else None
+
     async def _incident_channel_id(self) -> str | None:
         """conversations.history wants an id; INCIDENT_CHANNEL is usually a name."""
         if re.fullmatch(r"[CG][A-Z0-9]{6,}", self.incident_channel):
@@ -120,7 +126,8 @@ class SlackDelivery:
         await self.client.conversations_setTopic(channel=link.channel_id,
                                                  topic=rendering.topic(incident, model))
         await self._invite(link.channel_id, row.payload.get("invite", []))
-        summary_ts = await self._posted_summary(link.channel_id, incident) if row.attempts else None
+        summary_ts = (await self._posted_summary(link.channel_id, incident)
+                      if row.maybe_delivered else None)
         if summary_ts is None:
             posted = await self.client.chat_postMessage(
                 channel=link.channel_id, text=rendering.summary(incident, model, link))
@@ -146,10 +153,38 @@ class SlackDelivery:
                 response = await self.client.conversations_create(name=name, is_private=False)
             except SlackApiError as exc:
                 if exc.response.get("error") == "name_taken":
-                    continue
+                    mine = await self._own_channel(name)
+                    if mine is not None:  # an earlier attempt created it; its answer was lost
+                        log.info("slack.channel_adopted", incident=incident.key, name=name)
+                        return mine
+                    continue  # somebody else's channel: try the next suffix
                 raise
             return response["channel"]["id"], response["channel"]["name"]
         raise Permanent(f"no free channel name for {incident.key}")
+
+    async def _own_channel(self, name: str) -> tuple[str, str] | None:
+        """The channel called ``name`` if the bot created it. Names carry the incident number,
+        so a channel of that name created by the bot is this incident's, made by an attempt
+        whose answer Slack lost (a 500 after creating, a timeout, a dropped connection)."""
+        bot_user = await self._bot_user_id()
+        cursor: str | None = None
+        for _page in range(50):
+            listed = await self.client.conversations_list(
+                types="public_channel", exclude_archived=True, limit=1000, cursor=cursor)
+            for channel in listed.get("channels") or []:
+                if channel.get("name") == name:
+                    if bot_user and channel.get("creator") == bot_user:
+                        return str(channel["id"]), name
+                    return None
+            cursor = (listed.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
+
+    async def _bot_user_id(self) -> str | None:
+        if self._bot_user is None:
+            self._bot_user = str((await self.client.auth_test()).get("user_id") or "")
+        return self._bot_user or None
 
     async def refresh(self, row: OutboxRow) -> None:
         incident, model, link = await self._load(row)

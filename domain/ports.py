@@ -40,6 +40,20 @@ class OutboxMessage:
     id: int | None = None
     attempts: int = 0
     dedup_key: str | None = None
+    # Messages of one incident go out in order within their lane (by default their
+    # destination: ``slack`` or ``pagerduty``), and lanes never wait for one another.
+    lane: str | None = None
+
+    @property
+    def destination_lane(self) -> str:
+        if self.lane:
+            return self.lane
+        destination = "pagerduty" if self.kind.startswith("pagerduty") else "slack"
+        if self.incident_id is None and self.payload.get("event_id"):
+            # no incident (an IaC drift event): ordered per event, so one stuck message holds
+            # up only its own event's thread
+            return f"{destination}:event:{self.payload['event_id']}"[:160]
+        return destination
 
 
 @dataclass

@@ -1,8 +1,14 @@
 """Claiming and settling outbox rows.
 
-Only the oldest pending row of each incident is claimable, so an incident's messages arrive in
-order (the thread reply never races the announcement it replies to). On PostgreSQL rows are
+Only the oldest pending row of each (incident, lane) is claimable, so an incident's messages
+arrive in order per destination (the thread reply never races the announcement it replies to)
+while a PagerDuty outage never holds up the incident's Slack messages. On PostgreSQL rows are
 claimed with ``FOR UPDATE SKIP LOCKED`` so replicas share the work without double delivery.
+
+A claim is a lease (``CLAIM_SECONDS``) that the claimer extends while the delivery runs and
+releases when it stops; a claimer that died loses its rows when the lease runs out, and a
+restarted one takes its own rows back at once (``release_owner``). Every claim is counted: a
+row claimed more than once may have reached Slack already, so its delivery looks first.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.tables import incidents, outbox
 
-CLAIM_SECONDS = 120
+CLAIM_SECONDS = 10  # a lease, extended every few seconds while a delivery is in flight
 
 
 @dataclass
@@ -28,6 +34,14 @@ class OutboxRow:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    claims: int = 1
+    lane: str = "slack"
+
+    @property
+    def maybe_delivered(self) -> bool:
+        """An earlier delivery of this row may have reached its destination: it failed after
+        the call (attempts) or was cut off by a crash, a shutdown or an expired claim."""
+        return self.attempts > 0 or self.claims > 1
 
 
 class OutboxStore:
@@ -35,11 +49,14 @@ class OutboxStore:
         self.engine = engine
         self.write_lock = write_lock
 
-    async def claim(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+    async def claim(self, now: datetime, limit: int = 100, owner: str = "") -> list[OutboxRow]:
+        """Claim up to ``limit`` due rows, each the head of its (incident, lane)."""
+        if limit <= 0:
+            return []
         heads = (
             sa.select(sa.func.min(outbox.c.id))
             .where(outbox.c.status == "pending")
-            .group_by(outbox.c.incident_id)
+            .group_by(outbox.c.incident_id, outbox.c.lane)
             .scalar_subquery()
         )
         query = (
@@ -61,9 +78,47 @@ class OutboxStore:
                 return []
             ids = [r.id for r in rows]
             await conn.execute(outbox.update().where(outbox.c.id.in_(ids)).values(
-                claimed_until=now + timedelta(seconds=CLAIM_SECONDS)))
-        return [OutboxRow(r.id, r.kind, r.incident_id, r.payload or {}, r.attempts, r.created_at)
-                for r in rows]
+                claimed_until=now + timedelta(seconds=CLAIM_SECONDS), claimed_by=owner,
+                claims=outbox.c.claims + 1))
+        return [OutboxRow(r.id, r.kind, r.incident_id, r.payload or {}, r.attempts, r.created_at,
+                          claims=r.claims + 1, lane=r.lane) for r in rows]
+
+    async def extend(self, ids: list[int], until: datetime, owner: str) -> None:
+        """Keep the claims of deliveries still in flight."""
+        if not ids:
+            return
+        async with self._locked(), self.engine.begin() as conn:
+            await conn.execute(outbox.update().where(
+                outbox.c.id.in_(ids), outbox.c.status == "pending",
+                outbox.c.claimed_by == owner).values(claimed_until=until))
+
+    async def release(self, ids: list[int], owner: str) -> None:
+        """Give back claims of deliveries that were cut off, so they go out again at once (and,
+        having been claimed before, look first whether they reached Slack)."""
+        if not ids:
+            return
+        async with self._locked(), self.engine.begin() as conn:
+            await conn.execute(outbox.update().where(
+                outbox.c.id.in_(ids), outbox.c.status == "pending",
+                outbox.c.claimed_by == owner).values(claimed_until=None))
+
+    async def release_owner(self, owner: str) -> int:
+        """At start: take back what this instance held when it died (its claims would otherwise
+        stall those incidents until they expire)."""
+        async with self._locked(), self.engine.begin() as conn:
+            result = await conn.execute(outbox.update().where(
+                outbox.c.status == "pending", outbox.c.claimed_by == owner,
+                outbox.c.claimed_until.is_not(None)).values(claimed_until=None))
+        return int(result.rowcount or 0)
+
+    async def waits_behind(self, row: OutboxRow, lane: str) -> bool:
+        """Whether ``lane`` of the row's incident still has rows queued before ``row``: e.g. a
+        PagerDuty note that needs the Slack channel whose creation is still on its way."""
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(sa.select(outbox.c.id).where(
+                outbox.c.status == "pending", outbox.c.incident_id == row.incident_id,
+                outbox.c.lane == lane, outbox.c.id < row.id).limit(1))).first()
+        return found is not None
 
     async def done(self, row_id: int, now: datetime) -> None:
         await self._update(row_id, status="done", delivered_at=now, claimed_until=None)

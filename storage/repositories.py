@@ -223,6 +223,7 @@ class SqlOutboxRepository:
             created_at=self.now,
             next_attempt_at=self.now,
             dedup_key=message.dedup_key,
+            lane=message.destination_lane,
         )
         if message.dedup_key:
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
@@ -233,7 +234,8 @@ class SqlOutboxRepository:
         """Bulk insert, in order; a repeated ``dedup_key`` is skipped."""
         rows = [{"kind": m.kind, "incident_id": m.incident_id, "payload": m.payload,
                  "status": "pending", "attempts": 0, "created_at": self.now,
-                 "next_attempt_at": self.now, "dedup_key": m.dedup_key} for m in messages]
+                 "next_attempt_at": self.now, "dedup_key": m.dedup_key,
+                 "lane": m.destination_lane} for m in messages]
         for start in range(0, len(rows), 500):
             await self.conn.execute(_insert(self.conn, t.outbox).values(
                 rows[start:start + 500]).on_conflict_do_nothing(index_elements=["dedup_key"]))

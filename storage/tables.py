@@ -151,7 +151,33 @@ outbox = sa.Table(
     sa.Column("delivered_at", UTCDateTime()),
     sa.Column("last_error", sa.Text()),
     sa.Column("dedup_key", sa.String(255), unique=True),
+    # Per-incident order is kept per destination: one lane per (incident, lane), so PagerDuty
+    # being down never holds up the incident's Slack messages (and the other way round).
+    sa.Column("lane", sa.String(160), nullable=False, server_default="slack"),
+    # How often the row was claimed: a second claim means an earlier delivery may have reached
+    # Slack before it was cut off (crash, shutdown, expired claim), so the retry looks first.
+    sa.Column("claims", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("claimed_by", sa.String(160)),
     sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
+    sa.Index("ix_outbox_lane", "status", "incident_id", "lane", "id"),
+)
+
+# Every Slack request the bot acknowledges is written here before its ack leaves: the work
+# behind an ack survives a crash or a shutdown (replayed on start), and the same signed request
+# replayed within its 5 minutes is recognised (unique request key).
+slack_inbox = sa.Table(
+    "slack_inbox", metadata,
+    sa.Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    sa.Column("request_key", sa.String(160), nullable=False, unique=True),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("content_type", sa.String(120), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | done
+    sa.Column("owner", sa.String(160)),
+    sa.Column("lease_until", UTCDateTime()),
+    sa.Column("replays", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("finished_at", UTCDateTime()),
+    sa.Index("ix_slack_inbox_pending", "status", "lease_until"),
 )
 
 processed_events = sa.Table(

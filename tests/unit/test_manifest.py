@@ -21,6 +21,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations_setPurpose": "channels:manage",
     "conversations_invite": "channels:manage",
     "conversations_history": "channels:history",
+    "conversations_list": "channels:read",
     "pins_add": "pins:write",
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
