@@ -7,7 +7,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from domain.messages import STATUS_EMOJI, hhmm
+from domain.messages import STATUS_EMOJI, escape, escape_mixed, hhmm
 from domain.model import Incident, MLModel, Status, TimelineEvent, format_duration
 from domain.policy import Policy
 from domain.ports import SlackLink
@@ -27,9 +27,44 @@ BUTTON_LABELS = {ACTION_ACK: "Acknowledge", ACTION_MITIGATE: "Mitigate",
 MAX_CHANNEL_NAME = 80
 
 
+# Slack markup in a title: <https://…|label> and <mailto:…> links, <!here>, <@U1|name>, <#C1|name>
+_MARKUP = re.compile(r"<([^<>]*)>")
+
+
+def _plain_word(m: re.Match[str]) -> str:
+    """What a channel name keeps of one piece of markup: the word a reader sees, never a URL."""
+    inner = m.group(1)
+    target, _, label = inner.partition("|")
+    if target[:1] == "!":  # <!channel> reads "@channel"; <!subteam^S1|@oncall> reads "@oncall"
+        return f" {(label or target[1:].split('^')[0]).lstrip('@')} "
+    if target[:1] in ("@", "#"):
+        return f" {label.lstrip('@')} " if label else " "
+    return " "  # a link: its URL and its (possibly disguising) label are not the incident's words
+
+
+def _readable(m: re.Match[str]) -> str:
+    """One piece of markup as a reader sees it, as plain text: ``@channel``, ``@bob``, a label."""
+    target, _, label = m.group(1).partition("|")
+    if target[:1] == "!":
+        return label or "@" + target[1:].split("^")[0]
+    if target[:1] in ("@", "#"):
+        return label if label.startswith(("@", "#")) else target[:1] + (label or target[1:])
+    return label or target
+
+
+def plain_text(text: str) -> str:
+    """Slack markup spelt out as plain words: for places that do not format (a channel topic)."""
+    return _MARKUP.sub(_readable, text)
+
+
 def channel_name(number: int, title: str, suffix: int = 0) -> str:
-    """``inc-<number>-<slug>`` within Slack's rules: lowercase, digits, ``-``/``_``, <= 80."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    """``inc-<number>-<slug>`` within Slack's rules: lowercase, digits, ``-``/``_``, <= 80.
+
+    Built from the title's plain words: markup and links are not words (issue 14).
+    """
+    plain = _MARKUP.sub(_plain_word, title.replace("&lt;", "<").replace("&gt;", ">"))
+    plain = plain.replace("&amp;", "&")
+    ascii_title = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_title.lower()).strip("-_")
     slug = re.sub(r"-{2,}", "-", slug)
     prefix = f"inc-{number}"
@@ -68,7 +103,7 @@ def announcement(incident: Incident, model: MLModel | None, link: SlackLink | No
     """The incidents-channel message; ``chat.update`` re-renders it on every change."""
     model_name = model.name if model else "unknown model"
     text = (f"{STATUS_EMOJI[incident.status]} {incident.key} [{incident.severity.label}] "
-            f"{incident.title} ({incident.status.value})")
+            f"{escape(incident.title)} ({incident.status.value})")
     commander = f"<@{incident.assigned_to}>" if incident.assigned_to else "_unassigned_"
     channel = f"<#{link.channel_id}>" if link and link.channel_id else "_creating…_"
     fields = [
@@ -82,19 +117,19 @@ def announcement(incident: Incident, model: MLModel | None, link: SlackLink | No
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "emoji": True,
                                     "text": f"{incident.key} [{incident.severity.label}] "
-                                            f"{incident.title}"[:150]}},
+                                            f"{plain_text(incident.title)}"[:150]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     if incident.description:
         blocks.append({"type": "section",
-                       "text": {"type": "mrkdwn", "text": incident.description[:2900]}})
+                       "text": {"type": "mrkdwn", "text": escape(incident.description[:2900])}})
     slo = slo_lines(incident, policy, now)
     if slo:
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": "*SLO* · " + " · ".join(slo)}]})
     if incident.labels:
         blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": " ".join(f"`{label}`" for label in incident.labels)}]})
+            {"type": "mrkdwn", "text": " ".join(f"`{escape(label)}`" for label in incident.labels)}]})
     for line in extras or []:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line[:3000]}]})
     buttons = action_buttons(incident)
@@ -126,7 +161,7 @@ def action_buttons(incident: Incident) -> list[dict[str, Any]]:
 
 
 def summary_heading(incident: Incident) -> str:
-    return f":pushpin: *{incident.key}: {incident.title}*"
+    return f":pushpin: *{incident.key}: {escape(incident.title)}*"
 
 
 def summary(incident: Incident, model: MLModel | None, link: SlackLink | None) -> str:
@@ -139,7 +174,7 @@ def summary(incident: Incident, model: MLModel | None, link: SlackLink | None) -
         f"*Declared:* {incident.created_at:%Y-%m-%d %H:%M UTC} by {_who(incident.created_by)}",
     ]
     if incident.description:
-        lines.append(f"*Description:* {incident.description}")
+        lines.append(f"*Description:* {escape(incident.description)}")
     if link and link.announcement_channel:
         lines.append(f"*Announcement:* <#{link.announcement_channel}>")
     lines.append("Every message here is recorded on the timeline. `/incident help` for commands.")
@@ -149,7 +184,7 @@ def summary(incident: Incident, model: MLModel | None, link: SlackLink | None) -
 def topic(incident: Incident, model: MLModel | None) -> str:
     model_name = model.name if model else "?"
     return (f"{incident.severity.label} · {incident.status.value} · {model_name} · "
-            f"{incident.title}")[:250]
+            f"{plain_text(incident.title)}")[:250]
 
 
 def status_text(incident: Incident, model: MLModel | None, link: SlackLink | None,
@@ -158,7 +193,7 @@ def status_text(incident: Incident, model: MLModel | None, link: SlackLink | Non
     commander = f"<@{incident.assigned_to}>" if incident.assigned_to else "unassigned"
     lines = [
         f"{STATUS_EMOJI[incident.status]} *{incident.key}* [{incident.severity.label}] "
-        f"{incident.title}",
+        f"{escape(incident.title)}",
         f"Status *{incident.status.value}* · model `{model_name}` · commander {commander}",
         f"Open for {format_duration((now - incident.created_at).total_seconds())}"
         if incident.status.is_active else
@@ -177,17 +212,18 @@ def status_text(incident: Incident, model: MLModel | None, link: SlackLink | Non
 def timeline_text(incident: Incident, events: list[TimelineEvent]) -> str:
     lines = [f"*Timeline of {incident.key}* ({len(events)} events)"]
     for event in events:
-        who = event.author_name or event.author
+        who = escape(event.author_name or event.author)
         body = event.body.replace("\n", " ")
         if len(body) > 300:
             body = body[:297] + "…"
+        body = escape_mixed(body)  # the user's words shown, a user's <!channel> not relayed
         lines.append(f"`{event.occurred_at:%Y-%m-%d %H:%M:%S}` *{event.event_type.value}* "
                      f"{who}: {body}")
     return "\n".join(lines)[:39000]
 
 
 def _who(actor_id: str) -> str:
-    return f"<@{actor_id}>" if re.fullmatch(r"[UW][A-Z0-9]{2,}", actor_id) else actor_id
+    return f"<@{actor_id}>" if re.fullmatch(r"[UW][A-Z0-9]{2,}", actor_id) else escape(actor_id)
 
 
 def home_view(user_id: str, incidents: list[tuple[Incident, MLModel | None, SlackLink | None]],
@@ -197,7 +233,7 @@ def home_view(user_id: str, incidents: list[tuple[Incident, MLModel | None, Slac
         where = f" · <#{link.channel_id}>" if link and link.channel_id else ""
         commander = f"<@{incident.assigned_to}>" if incident.assigned_to else "_no commander_"
         text = (f"{STATUS_EMOJI[incident.status]} *{incident.key}* [{incident.severity.label}] "
-                f"{incident.title}\n{incident.status.value} · `{model.name if model else '?'}` · "
+                f"{escape(incident.title)}\n{incident.status.value} · `{model.name if model else '?'}` · "
                 f"{commander} · open {format_duration((now - incident.created_at).total_seconds())}"
                 f"{where}")
         return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}

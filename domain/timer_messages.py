@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.messages import escape
 from domain.model import Incident, Severity, format_duration
 from domain.timers import TimerAction, TimerKind
 
@@ -40,7 +41,7 @@ def update_due_text(incident: Incident, action: TimerAction) -> str:
 
 
 def update_posted_text(incident: Incident, author_mention: str, text: str) -> str:
-    quoted = "\n".join(f"> {line}" for line in text.splitlines() or [""])
+    quoted = "\n".join(f"> {escape(line)}" for line in text.splitlines() or [""])
     return f":mega: *Stakeholder update on {incident.key}* from {author_mention}:\n{quoted}"
 
 
