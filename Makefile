@@ -2,39 +2,65 @@
 #   make run    set up, then run the bot (the demo against a local Slack stand-in
 #               when no SLACK_BOT_TOKEN is set)
 #   make test   set up, then run the whole test suite
+#
+# Both install the exact, hash-checked versions of the lock files (pip-compile, `make lock`):
+#   requirements.lock        the core runtime             (make run, the container image)
+#   requirements-drift.lock  the core + the drift extra   (the image with --build-arg EXTRAS=drift)
+#   requirements-dev.lock    the core + drift + dev tools (make test, CI)
+# `make run` installs no dev tools; `make test` adds them (and drift) to the same .venv.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+LOCK_VENV := .venv-lock
+LOCK_OPTS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint bench-drift clean
+.PHONY: run test lint lock bench-drift clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run: make PYTHON=python3 ..."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	@touch $(STAMP)
 
-run: $(STAMP)
+# the locked dependencies, hash-checked, then the project itself (editable, no dependency of its own)
+$(RUN_STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $@
+
+run: $(RUN_STAMP)
 	@if [ -n "$$SLACK_BOT_TOKEN" ]; then $(BIN)/incident-bot serve; else $(BIN)/incident-bot demo; fi
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/incident-bot runbooks check
 	$(BIN)/pytest -q
 
-# Drift engine vs Evidently (a benchmark-only dependency, in its own venv; several minutes)
-bench-drift: $(STAMP)
-	test -x benchmarks/.venv-evidently/bin/python || ($(PYTHON) -m venv benchmarks/.venv-evidently && \
-	  benchmarks/.venv-evidently/bin/pip install -q evidently "pandas<2.3" pyarrow)
-	$(BIN)/python benchmarks/drift/run_benchmark.py
-
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/incident-bot runbooks check
 
+# Re-resolve the lock files after a change to pyproject.toml's dependencies (needs PyPI).
+# The dev lock is resolved first; the other two are constrained to its versions, so all three agree.
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip-tools; }
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_OPTS) --extra dev --extra drift -o requirements-dev.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_OPTS) -c requirements-dev.lock -o requirements.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_OPTS) -c requirements-dev.lock --extra drift -o requirements-drift.lock pyproject.toml
+
+# Drift engine vs Evidently (a benchmark-only dependency, in its own venv; several minutes)
+bench-drift: $(DEV_STAMP)
+	test -x benchmarks/.venv-evidently/bin/python || ($(PYTHON) -m venv benchmarks/.venv-evidently && \
+	  benchmarks/.venv-evidently/bin/pip install -q evidently "pandas<2.3" pyarrow)
+	$(BIN)/python benchmarks/drift/run_benchmark.py
+
 clean:
-	rm -rf $(VENV) incidents.db .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) incidents.db .pytest_cache

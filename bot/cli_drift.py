@@ -42,9 +42,14 @@ def _check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot.drift_jobs import read_file
-    from domain.drift import DriftInputError, assess
+    from domain.drift import DriftInputError, DriftUnavailable, assess, require_drift_extra
     from domain.policy import default_policy
 
+    try:
+        require_drift_extra()
+    except DriftUnavailable as exc:
+        print(f"drift check: {exc}", file=sys.stderr)
+        return 2
     for path in (args.reference, args.current):
         if not Path(path).is_file():
             print(f"drift check: {path}: no such file", file=sys.stderr)
@@ -110,6 +115,13 @@ def _check(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from bot.app import build
     from bot.settings import Settings
+    from domain.drift import DriftUnavailable, require_drift_extra
+
+    try:
+        require_drift_extra()
+    except DriftUnavailable as exc:
+        print(f"drift run: {exc}", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         settings = Settings()

@@ -30,16 +30,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import sqlalchemy as sa
 import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.drift import DriftAssessment, DriftInputError, assess
+from domain.drift import DriftAssessment, DriftInputError, assess, require_drift_extra
 from domain.model import Actor, Incident, Severity, TimelineEvent, TimelineEventType, TriggerSource
 from domain.policy import Policy, parse_duration
 from domain.ports import OutboxMessage, UnitOfWork
@@ -47,6 +46,9 @@ from domain.services import DeclareIncident, IncidentRef, IncidentService
 from storage.db import create_engine
 from storage.drift_tables import drift_assessments
 from storage.uow import sql_connection
+
+if TYPE_CHECKING:  # numpy, pyarrow and matplotlib come with the drift extra: imported where used
+    import numpy as np
 
 log = structlog.get_logger("drift")
 
@@ -147,6 +149,8 @@ async def read_sql(
     engine: AsyncEngine, table: str, timestamp_column: str, columns: list[str], start: datetime, end: datetime
 ) -> dict[str, np.ndarray]:
     """Rows with start <= timestamp < end, from SQLite or PostgreSQL (async drivers)."""
+    import numpy as np
+
     source = sa.table(table, *(sa.column(c) for c in {*columns, timestamp_column}))
     ts = source.c[timestamp_column]
     query = sa.select(*(source.c[c] for c in columns)).where(ts >= start, ts < end)
@@ -183,6 +187,8 @@ async def load_windows(job: DriftJob, now: datetime) -> Windows:
 
 
 def _numeric(data: dict[str, np.ndarray]) -> dict[str, Any]:
+    import numpy as np
+
     out: dict[str, Any] = {}
     for name, values in data.items():
         try:
@@ -217,6 +223,7 @@ def chart_png(a: DriftAssessment, windows: Windows, psi_warn: float, psi_critica
     import io
 
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -258,6 +265,7 @@ class DriftRunner:
     async def run(
         self, job: DriftJob, now: datetime | None = None
     ) -> tuple[DriftAssessment, Incident | None]:
+        require_drift_extra()  # says "install incident-bot[drift]" on a core install
         now = now or self.service.clock.now()
         models = {m.name: m for m in await self.service.list_models()}
         model = models.get(job.model)

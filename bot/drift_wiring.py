@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from bot.dispatcher import NO_ANNOUNCEMENT, Permanent
 from bot.drift_jobs import DRIFT_CHART, DriftJob, DriftRunner, load_jobs, summary_text
 from domain.commands import Parsed
-from domain.drift import DriftInputError
+from domain.drift import DriftInputError, DriftUnavailable, missing_drift_packages
 from domain.model import DomainError
 from domain.services import IncidentRef
 from handlers.slack_context import SlackContext
@@ -46,7 +46,7 @@ class DriftScheduler:
                         return None  # another replica runs this job now
                     return await self.runner.run(job)
             return await self.runner.run(job)
-        except (DriftInputError, DomainError, OSError) as exc:
+        except (DriftInputError, DomainError, OSError, DriftUnavailable) as exc:
             log.error("drift.job_failed", model=job.model, error=str(exc))
         except Exception:
             log.exception("drift.job_failed", model=job.model)
@@ -71,7 +71,12 @@ def install(container: Container) -> None:
             log.error("drift.jobs_unreadable", file=container.settings.models_file, error=str(exc)[:500])
     scheduler = DriftScheduler(container, runner, jobs)
     container.features.update({"drift": runner, "drift_scheduler": scheduler})
-    scheduler.schedule()
+    if jobs and missing_drift_packages():
+        # a core install (no drift extra): say so once at start, not at every scheduled run
+        log.error("drift.unavailable", models=[job.model for job in jobs],
+                  error=str(DriftUnavailable(missing_drift_packages())))
+    else:
+        scheduler.schedule()
 
     async def deliver_chart(row: OutboxRow) -> None:
         assert row.incident_id is not None
@@ -99,6 +104,8 @@ def install(container: Container) -> None:
             assessment, incident = await runner.run(by_model[name])
         except DriftInputError as exc:
             raise DomainError(f"The drift check for `{name}` could not read its data: {exc}") from exc
+        except DriftUnavailable as exc:
+            raise DomainError(f"The drift check for `{name}` cannot run on this install: {exc}") from exc
         thresholds = container.policy.drift
         verdict = (f" → {incident.key} [{incident.severity.label}]" if incident else " → no incident needed")
         await ctx.reply(body, respond, summary_text(name, assessment, thresholds.psi_warn,

@@ -16,19 +16,25 @@ KS: ``scipy.stats.ks_2samp`` on the prediction column (its p-value, unchanged). 
 feature, optionally, the KS statistic is taken on a 4,096-bin histogram over the pooled range
 (error at most the largest bin's share of rows) with the asymptotic p-value: the exact test
 would sort every column, which on 50 x 1,000,000 rows costs more than the whole assessment.
+
+numpy and scipy come with the ``drift`` extra (``pip install 'incident-bot[drift]'``), not
+with the core install: they are imported where the math runs, so the app, its CLI and the
+drift job configuration load without them, and a drift feature asked for without them says
+how to get them (:class:`DriftUnavailable`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from scipy import stats
+if TYPE_CHECKING:
+    import numpy as np
 
 EPSILON = 1e-4
 DEFAULT_BINS = 10
@@ -37,6 +43,32 @@ KS_FEATURE_BINS = 4096
 
 class DriftInputError(ValueError):
     """The data cannot be assessed (empty window, missing column, ...); the message says why."""
+
+
+# What model drift needs beyond the core install: the ``drift`` extra
+DRIFT_PACKAGES = ("numpy", "scipy", "pyarrow", "matplotlib")
+DRIFT_INSTALL_HINT = "install incident-bot[drift] (pip install 'incident-bot[drift]')"
+
+
+class DriftUnavailable(RuntimeError):
+    """The ``drift`` extra is not installed; the message names what is missing and the fix."""
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = list(missing)
+        super().__init__(f"model drift needs {', '.join(self.missing)}, not installed here: "
+                         f"{DRIFT_INSTALL_HINT}")
+
+
+def missing_drift_packages() -> list[str]:
+    """The packages of the ``drift`` extra this environment lacks (none: drift works)."""
+    return [name for name in DRIFT_PACKAGES if importlib.util.find_spec(name) is None]
+
+
+def require_drift_extra() -> None:
+    """Raise :class:`DriftUnavailable` unless the whole ``drift`` extra is importable."""
+    missing = missing_drift_packages()
+    if missing:
+        raise DriftUnavailable(missing)
 
 
 @dataclass(frozen=True)
@@ -82,6 +114,8 @@ class DriftAssessment:
 
 
 def _psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    import numpy as np
+
     ref = ref_counts / max(ref_counts.sum(), 1)
     cur = cur_counts / max(cur_counts.sum(), 1)
     ref = np.where(ref == 0, EPSILON, ref)
@@ -91,6 +125,8 @@ def _psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
 
 def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = DEFAULT_BINS) -> float:
     """PSI of one numeric feature (see the module docstring for the binning rules)."""
+    import numpy as np
+
     if bins < 2:
         raise DriftInputError(f"bins must be at least 2, not {bins}")
     reference = np.asarray(reference, dtype=float)
@@ -110,6 +146,8 @@ def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = DEFAULT_
 
 def _bin_counts(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
     """Counts per bin, bins closed on the right; outside values land in the end bins."""
+    import numpy as np
+
     at_or_below = np.array([np.count_nonzero(values <= e) for e in inner_edges], dtype=np.int64)
     cumulative = np.concatenate([at_or_below, [values.size]])
     return np.diff(cumulative, prepend=0)
@@ -117,6 +155,7 @@ def _bin_counts(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
 
 def psi_categorical(reference: Sequence[Any], current: Sequence[Any]) -> float:
     """PSI over categories (None / NaN counted as their own category)."""
+    import numpy as np
 
     def key(v: Any) -> Any:
         return "<missing>" if v is None or (isinstance(v, float) and math.isnan(v)) else v
@@ -134,6 +173,9 @@ def psi_categorical(reference: Sequence[Any], current: Sequence[Any]) -> float:
 
 def ks_feature_p_value(reference: np.ndarray, current: np.ndarray) -> float:
     """Histogram KS (4,096 bins over the pooled range) with the asymptotic p-value."""
+    import numpy as np
+    from scipy import stats
+
     reference = reference[~np.isnan(reference)]
     current = current[~np.isnan(current)]
     if reference.size == 0 or current.size == 0:
@@ -164,6 +206,11 @@ def assess(
     progress: Callable[[int, int], None] | None = None,
 ) -> DriftAssessment:
     """Compare two windows given as column name -> array (numeric) or sequence (categorical)."""
+    try:
+        import numpy as np
+        from scipy import stats
+    except ModuleNotFoundError as exc:
+        raise DriftUnavailable(missing_drift_packages() or [str(exc.name)]) from exc
     if not features:
         raise DriftInputError("no features to assess")
     for name in [*features, *([prediction] if prediction else [])]:
@@ -217,6 +264,8 @@ def assess(
 
 
 def _numeric(values: Any) -> bool:
+    import numpy as np
+
     if isinstance(values, np.ndarray):
         return values.dtype.kind in "fiub"
     return all(
