@@ -1,8 +1,22 @@
-"""Prometheus metrics on a registry owned by the app (no module-level global registry)."""
+"""Prometheus metrics on a registry owned by the app (no module-level global registry).
+
+Besides the bot's own series the registry carries the standard collectors every Prometheus
+client exposes by default (``process_*``: CPU, resident memory, open file descriptors, start
+time; ``python_gc_*``; ``python_info``), which a registry of one's own does not get for free.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
@@ -10,6 +24,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # the default registry's collectors (stateless readers of /proc and the gc module), so
+        # several Metrics in one process (tests) can share them
+        for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):
+            r.register(collector)
         self.incidents_total = Counter(
             "mlplatform_incidents_total", "Total incidents created since service start",
             ["severity", "trigger_source"], registry=r)
