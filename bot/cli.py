@@ -2,16 +2,21 @@
 
 Feature modules (``bot/cli_*.py``) each expose ``register(subparsers)`` which adds their
 sub-commands with ``set_defaults(func=...)``; ``func(args) -> int`` is the exit code.
+
+A command's results go to stdout and its log lines (audit events included) to stderr, so
+``incident-bot models list | grep ...`` or ``drift check --format json | jq`` see only results.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import socket
 import sys
 from collections.abc import Sequence
 
+import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.settings import Settings
@@ -29,10 +34,23 @@ FEATURE_MODULES = (
 )
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("incident-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "0+unknown"
+
+
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    """structlog's printer, on the stderr of the moment (a test may have swapped it)."""
+    return structlog.PrintLogger(sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="incident-bot", description="ChatOps bot for ML incident response."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in FEATURE_MODULES:
         try:
@@ -46,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its log lines go to stderr (results alone on stdout)."""
+    previous = structlog.get_config()["logger_factory"]
+    structlog.configure(logger_factory=_stderr_logger)
+    try:
+        return _main(argv)
+    finally:  # in-process callers (tests) get their logging back as it was
+        structlog.configure(logger_factory=previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
