@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
@@ -22,12 +21,13 @@ def register(subparsers: Any) -> None:
 def _ingest(args: argparse.Namespace) -> int:
     from bot.app import build
     from bot.settings import Settings
+    from domain.iac.ingest import decode_report
     from domain.iac.model import IacInputError
 
     try:
-        with open(args.file, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError) as exc:
+        with open(args.file, "rb") as handle:
+            data = decode_report(handle.read())  # JSON, or JSON lines (`terraform plan -json`)
+    except (OSError, ValueError, IacInputError) as exc:
         print(f"iac ingest: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
 
@@ -42,7 +42,10 @@ def _ingest(args: argparse.Namespace) -> int:
             return 2
         finally:
             await container.stop()
+        notices = counts.pop("notices", [])
         print(", ".join(f"{k} {v}" for k, v in counts.items()))
+        for notice in notices:  # report-level facts: errored plans, one page of many, alerts
+            print(f"notice: {notice}")
         return 0
 
     return asyncio.run(run())

@@ -25,7 +25,7 @@ from bot.dispatcher import Permanent
 from bot.governance_wiring import RoleRefused, require_role
 from bot.http_auth import bearer_refusal
 from domain.governance.roles import Activity
-from domain.iac.ingest import ingest
+from domain.iac.ingest import decode_report, ingest
 from domain.iac.model import IacInputError, IngestReport, TriagedDrift
 from domain.iac.normalize import ParseOptions
 from domain.model import Actor, AuditEvent, DomainError, Incident, Severity
@@ -43,6 +43,7 @@ log = structlog.get_logger("iac")
 
 IAC_MESSAGE = "iac_drift_message"  # outbox: post or update the drift event's Slack message
 IAC_EXPIRED = "iac_exception_expired"  # outbox: say in the message's thread that it is open again
+IAC_INCOMPLETE = "iac_report_incomplete"  # outbox: a report may not show all drift (issue 15)
 ACTIONS = {
     "iac_revert": "Revert",
     "iac_codify": "Codify in IaC",
@@ -70,17 +71,25 @@ class IacDrift:
         self.container = container
         self.service: IncidentService = container.service
 
-    async def ingest_data(self, data: Any, source: str, environment: str | None = None) -> dict[str, int]:
-        """Parse, triage and store a report; new or changed drift gets (re)announced in Slack."""
+    async def ingest_data(self, data: Any, source: str, environment: str | None = None) -> dict[str, Any]:
+        """Parse, triage and store a report; new or changed drift gets (re)announced in Slack.
+
+        Returns the counts and the report's notices (for the CLI and the webhook's answer); a
+        report that may not show all drift (errored, one page of many, unscanned resources) is
+        also said in Slack when that changed since the source's last report."""
         now = self.service.clock.now()
         report: IngestReport = ingest(
             data, now=now, options=ParseOptions(source_name=source, environment=environment)
         )
         counts = {"events": len(report.items), "new": 0, "changed": 0, "unchanged": 0}
+        incomplete = list(report.incomplete)
 
         async def work(uow: UnitOfWork) -> None:
             for item in report.items:
                 counts[await self._store(uow, item, now)] += 1
+            if incomplete != await self._last_incomplete(uow, source) and incomplete:
+                await uow.outbox.add(OutboxMessage(IAC_INCOMPLETE, None, {
+                    "source": source, "format": report.source_format.value, "notices": incomplete}))
             await uow.audit.add(
                 AuditEvent(
                     occurred_at=now,
@@ -89,12 +98,32 @@ class IacDrift:
                     action="iac.report_ingested",
                     resource_type="drift_report",
                     resource_id=source,
-                    details={**counts, "format": report.source_format.value, "notices": list(report.notices)},
+                    details={**counts, "format": report.source_format.value, "notices": list(report.notices),
+                             "incomplete": incomplete},
                 )
             )
 
         await self.service.run(work)
-        return counts
+        return {**counts, "notices": list(report.notices)}
+
+    @staticmethod
+    async def _last_incomplete(uow: UnitOfWork, source: str) -> list[str]:
+        """What the previous report from ``source`` said was missing (its audit row)."""
+        from storage.tables import audit_events
+
+        details = (await sql_connection(uow).execute(
+            sa.select(audit_events.c.details)
+            .where(audit_events.c.action == "iac.report_ingested", audit_events.c.resource_id == source)
+            .order_by(audit_events.c.seq.desc()).limit(1))).scalar()
+        return list((details or {}).get("incomplete") or [])
+
+    async def deliver_incomplete(self, row: OutboxRow) -> None:
+        notices = "\n".join(f"• {n}" for n in row.payload.get("notices") or [])
+        await self.container.slack_client.chat_postMessage(
+            channel=self.container.settings.incident_channel, unfurl_links=False,
+            text=(f":warning: IaC drift report `{row.payload.get('source')}` "
+                  f"({row.payload.get('format')}) may not show all drift, so the drift messages "
+                  f"here may be missing some:\n{notices}")[:3000])
 
     async def _store(self, uow: UnitOfWork, item: TriagedDrift, now: datetime) -> str:
         conn = sql_connection(uow)
@@ -408,7 +437,7 @@ class ReportWatcher:
 
     async def scan(self) -> int:
         ingested = 0
-        for path in sorted(self.directory.glob("*.json")):
+        for path in sorted([*self.directory.glob("*.json"), *self.directory.glob("*.jsonl")]):
             try:
                 raw = await asyncio.to_thread(path.read_bytes)
             except OSError as exc:
@@ -419,7 +448,7 @@ class ReportWatcher:
                 continue
             self.seen[path.name] = digest
             try:
-                counts = await self.iac.ingest_data(json.loads(raw), path.name)
+                counts = await self.iac.ingest_data(decode_report(raw), path.name)
                 log.info("iac.watch_ingested", file=str(path), **counts)
                 ingested += 1
             except (ValueError, IacInputError) as exc:
@@ -437,6 +466,7 @@ def install(container: Container) -> None:
     container.features["iac"] = iac
     container.dispatcher.handlers[IAC_MESSAGE] = iac.deliver_message
     container.dispatcher.handlers[IAC_EXPIRED] = iac.deliver_expiry
+    container.dispatcher.handlers[IAC_INCOMPLETE] = iac.deliver_incomplete
     container.scheduler.add_job(iac.expire_exceptions, "interval", minutes=10,
                                 id="iac-exception-expiry", max_instances=1, coalesce=True)
     ctx: SlackContext = container.slack
@@ -447,10 +477,11 @@ def install(container: Container) -> None:
                                  "IaC ingestion is not enabled: set IAC_TOKEN")
         if refused is not None:
             return refused
-        try:
-            data = json.loads(await request.read())
-        except ValueError as exc:
-            return web.json_response({"error": f"not JSON: {exc}"}, status=400)
+        try:  # one JSON document, or JSON lines (`terraform plan -json`)
+            data = decode_report(await request.read())
+        except (ValueError, IacInputError) as exc:
+            return web.json_response({"error": str(exc) if isinstance(exc, IacInputError)
+                                      else f"not JSON: {exc}"}, status=400)
         try:
             counts = await iac.ingest_data(
                 data, request.query.get("source", "webhook"), request.query.get("environment")

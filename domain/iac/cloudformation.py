@@ -31,7 +31,9 @@ from domain.iac.normalize import (
     build_event,
     parse_timestamp,
     redact,
+    redact_at,
     resolve_environment,
+    split_pointer,
     whole_resource_change,
 )
 from domain.iac.rules import RULES_VERSION
@@ -78,7 +80,11 @@ def _state(raw: Any) -> dict[str, Any] | None:
 
 
 def _changes(drift: Mapping[str, Any], review: list[str]) -> list[DriftChange]:
+    """Property differences with their values redacted like every other IaC value: the path's
+    keys (``/Environment/Variables/DB_PASSWORD``), a secret ``Name`` beside a ``Value``, masks
+    and credential-looking values (issue 15)."""
     changes: list[DriftChange] = []
+    raw_states = (decode_value(drift.get("ExpectedProperties")), decode_value(drift.get("ActualProperties")))
     for diff in drift.get("PropertyDifferences") or []:
         if not isinstance(diff, Mapping):
             raise MalformedInput("A CloudFormation PropertyDifferences item is not an object.")
@@ -92,13 +98,23 @@ def _changes(drift: Mapping[str, Any], review: list[str]) -> list[DriftChange]:
         if change_type is None:
             review.append(f"Unknown DifferenceType {kind!r} at {path}.")
             change_type = ChangeType.MODIFIED
-        declared = redact(decode_value(diff.get("ExpectedValue")))
-        actual = redact(decode_value(diff.get("ActualValue")))
+        try:
+            tokens = split_pointer(path)
+        except ValueError:
+            tokens = [path]
+        raw_declared = decode_value(diff.get("ExpectedValue"))
+        raw_actual = decode_value(diff.get("ActualValue"))
+        declared = redact_at(tokens, raw_declared, *raw_states)
+        actual = redact_at(tokens, raw_actual, *raw_states)
         if change_type is ChangeType.ADDED:
             declared = None
         elif change_type is ChangeType.REMOVED:
             actual = None
-        changes.append(DriftChange(path=path, declared=declared, actual=actual, change_type=change_type))
+        hidden_declared = change_type is not ChangeType.ADDED and declared != raw_declared
+        hidden_actual = change_type is not ChangeType.REMOVED and actual != raw_actual
+        sensitive = hidden_declared or hidden_actual
+        changes.append(DriftChange(path=path, declared=declared, actual=actual, change_type=change_type,
+                                   sensitive=sensitive))
     return changes
 
 
@@ -188,8 +204,11 @@ def parse_resource_drifts(data: Mapping[str, Any], options: ParseOptions | None 
         else:
             events.append(event)
     notices: list[str] = []
+    incomplete: list[str] = []
     if data.get("NextToken"):
-        notices.append("The output has a NextToken: only the first page of resource drifts was ingested.")
+        incomplete.append("The output has a NextToken: only the first page of resource drifts was "
+                          "ingested; fetch every page (the AWS CLI does unless --max-items is set).")
+        notices.extend(incomplete)
     if not events:
         notices.append("No drifted resources in this report.")
     return ParseResult(
@@ -199,6 +218,7 @@ def parse_resource_drifts(data: Mapping[str, Any], options: ParseOptions | None 
         events=tuple(events),
         notices=tuple(notices),
         ignored=ignored,
+        incomplete=tuple(incomplete),
     )
 
 
@@ -214,9 +234,14 @@ def parse_detection_status(data: Mapping[str, Any], options: ParseOptions | None
         f"Stack {name}: drift detection {detection}, stack drift status {status}"
         + (f", {count} drifted resource(s)." if count is not None else ".")
     ]
+    incomplete: list[str] = []
     if detection == "DETECTION_FAILED":
+        incomplete.append(f"Stack {name}: drift detection failed: "
+                          f"{data.get('DetectionStatusReason') or 'no reason given'}.")
         notices.append(f"Detection failed: {data.get('DetectionStatusReason') or 'no reason given'}.")
     if status == "DRIFTED" or (isinstance(count, int) and count > 0):
+        incomplete.append(f"Stack {name} has drifted ({count} resource(s)) but this status names "
+                          "no resource: no drift message was posted for them.")
         notices.append(
             "This status has no resource detail. Ingest the output of `aws cloudformation "
             f"describe-stack-resource-drifts --stack-name {name} --stack-resource-drift-status-filters "
@@ -228,4 +253,5 @@ def parse_detection_status(data: Mapping[str, Any], options: ParseOptions | None
         rules_version=RULES_VERSION,
         notices=tuple(notices),
         ignored={"stack_status": 1},
+        incomplete=tuple(incomplete),
     )

@@ -92,6 +92,10 @@ class SourceFormat(StrEnum):
     """The document shape a report was parsed from (auto-detected from content)."""
 
     TERRAFORM_PLAN_JSON = "terraform_plan_json"
+    HCP_TERRAFORM_REDACTED_PLAN = "hcp_terraform_redacted_plan"
+    """HCP Terraform's redacted plan JSON (``plan_format_version``): what run tasks receive."""
+    TERRAFORM_PLAN_STREAM = "terraform_plan_json_stream"
+    """``terraform plan -json``: the machine-readable UI, one JSON message per line."""
     CFN_STACK_RESOURCE_DRIFTS = "cloudformation_stack_resource_drifts"
     CFN_STACK_DRIFT_DETECTION_STATUS = "cloudformation_stack_drift_detection_status"
     DRIFTCTL_SCAN_JSON = "driftctl_scan_json"
@@ -227,6 +231,9 @@ class ParseResult(_Frozen):
     """Facts worth telling a human that are not drift events (stack-level status, skipped items)."""
     ignored: dict[str, int] = Field(default_factory=dict)
     """Counts of entries that were read and deliberately not turned into events (e.g. ``in_sync``)."""
+    incomplete: tuple[str, ...] = ()
+    """The notices saying this report may not show all drift (an errored plan, only the first
+    page, resources not scanned); Slack is told, since they change what was seen."""
 
 
 class IncidentWindow(_Frozen):
@@ -288,3 +295,4 @@ class IngestReport(_Frozen):
     items: tuple[TriagedDrift, ...] = ()
     notices: tuple[str, ...] = ()
     ignored: dict[str, int] = Field(default_factory=dict)
+    incomplete: tuple[str, ...] = ()

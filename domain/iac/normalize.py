@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.governance.scrubber import _BEARER
+from domain.governance.scrubber import _SECRET as _SECRET_ASSIGNMENT
+from domain.governance.scrubber import _TOKENS as _TOKEN_PATTERNS
 from domain.iac.model import (
     REDACTED,
     UNKNOWN_ENVIRONMENT,
@@ -99,12 +102,20 @@ def set_pointer(document: dict[str, Any], path: str, value: Any) -> None:
 
 
 # --- redaction ------------------------------------------------------------------------------
+# One redaction for every IaC path (Terraform masks, CloudFormation property differences,
+# driftctl changelogs, whole states): a value is hidden when a mask marks it, when its key (or
+# any key on its path, or the ``Name`` beside a ``Value``) names a secret, or when the value
+# itself looks like a credential (the log scrubber's token patterns, GOV-001 section 6).
 
 # Defence in depth for providers or tools that do not mark a secret as sensitive.
 _SECRET_KEY = re.compile(
     r"(?i)(password|passwd|passphrase|private_?key|client_?secret|secret_?(string|key|value)|"
-    r"api_?key|auth_?token|access_?token|secret_?access_?key)"
+    r"api_?key|auth_?token|access_?token|secret_?access_?key|"
+    r"(?:^|[_\-.])(?:token|secret|credentials?|pwd|dsn|connection_?string)$)"
 )
+_PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_NAME_KEYS = ("name", "Name", "key", "Key", "ParameterKey")
+_VALUE_KEYS = ("value", "Value", "ParameterValue")
 
 
 def child_mask(mask: Any, key: str | int) -> Any:
@@ -122,20 +133,71 @@ def is_secret_key(key: str | int) -> bool:
     return isinstance(key, str) and bool(_SECRET_KEY.search(key))
 
 
-def redact(value: Any, mask: Any = False) -> Any:
-    """A copy of ``value`` where every masked (or secret-named) non-null leaf is :data:`REDACTED`."""
+def looks_like_secret(value: Any) -> bool:
+    """A string that is a credential whatever its key: Slack / GitHub tokens, AWS keys, JWTs,
+    ``Bearer ...``, ``password=...``, a PEM private key (the log scrubber's patterns)."""
+    if not isinstance(value, str) or len(value) < 8:
+        return False
+    if any(pattern.search(value) for _, pattern in _TOKEN_PATTERNS):
+        return True
+    return bool(_BEARER.search(value) or _SECRET_ASSIGNMENT.search(value)
+                or _PEM_PRIVATE_KEY.search(value))
+
+
+def names_a_secret(mapping: Mapping[str, Any]) -> bool:
+    """``{"Name": "DB_PASSWORD", "Value": ...}`` (ECS, CloudFormation parameters, env lists)."""
+    return any(is_secret_key(str(mapping.get(k) or "")) for k in _NAME_KEYS if k in mapping)
+
+
+def _child_secret(mapping: Mapping[str, Any], key: Any, secret: bool) -> bool:
+    return secret or is_secret_key(key) or (key in _VALUE_KEYS and names_a_secret(mapping))
+
+
+def redact(value: Any, mask: Any = False, *, secret: bool = False) -> Any:
+    """A copy of ``value`` where every masked, secret-named or secret-looking non-null leaf is
+    :data:`REDACTED`. ``secret`` says the value sits under a secret name already."""
     if value is None:
         return None
-    if mask is True:
+    if mask is True or secret and not isinstance(value, Mapping | list):
         return REDACTED
     if isinstance(value, Mapping):
-        return {
-            k: (REDACTED if is_secret_key(k) and v is not None else redact(v, child_mask(mask, k)))
-            for k, v in value.items()
-        }
+        return {k: redact(v, child_mask(mask, k), secret=_child_secret(value, k, secret))
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v, child_mask(mask, i)) for i, v in enumerate(value)]
-    return value
+        return [redact(v, child_mask(mask, i), secret=secret) for i, v in enumerate(value)]
+    return REDACTED if looks_like_secret(value) else value
+
+
+def path_is_secret(tokens: Sequence[str | int], *states: Any) -> bool:
+    """True when a key on ``tokens`` names a secret, or the last token is the ``Value`` beside a
+    secret ``Name`` in one of ``states`` (the resource's declared / actual properties)."""
+    if any(is_secret_key(t) for t in tokens):
+        return True
+    if not tokens or tokens[-1] not in _VALUE_KEYS:
+        return False
+    for state in states:
+        parent = _at(state, tokens[:-1])
+        if isinstance(parent, Mapping) and names_a_secret(parent):
+            return True
+    return False
+
+
+def _at(document: Any, tokens: Sequence[str | int]) -> Any:
+    node = document
+    for token in tokens:
+        if isinstance(node, Mapping):
+            node = node.get(token, node.get(str(token)))
+        elif isinstance(node, list) and str(token).isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node
+
+
+def redact_at(tokens: Sequence[str | int], value: Any, *states: Any) -> Any:
+    """:func:`redact` for a value found at ``tokens`` (a property difference, a changelog
+    entry): the path's own keys count, not only the keys inside the value."""
+    return redact(value, secret=path_is_secret(tokens, *states))
 
 
 def contains_mask(mask: Any) -> bool:
@@ -192,7 +254,7 @@ def _diff(
                 child_mask(amask, key),
                 [*path, key],
                 out,
-                secret or is_secret_key(key),
+                _child_secret(declared, key, secret) or _child_secret(actual, key, secret),
             )
         return
     if isinstance(declared, list) and isinstance(actual, list) and not (dmask is True or amask is True):
@@ -204,7 +266,8 @@ def _diff(
         return
     if declared == actual:
         return
-    sensitive = secret or contains_mask(dmask) or contains_mask(amask)
+    sensitive = (secret or contains_mask(dmask) or contains_mask(amask)
+                 or looks_like_secret(declared) or looks_like_secret(actual))
     if declared is _MISSING:
         change_type, d, a = ChangeType.ADDED, None, _redact_leaf(actual, amask, secret)
     elif actual is _MISSING:
@@ -241,9 +304,7 @@ def _diff_multiset(
 
 
 def _redact_leaf(value: Any, mask: Any, secret: bool) -> Any:
-    if secret and value is not None:
-        return REDACTED
-    return redact(value, mask)
+    return redact(value, mask, secret=secret)
 
 
 def whole_resource_change(drift_type: DriftType, declared: Any, actual: Any) -> DriftChange:

@@ -1,10 +1,14 @@
-"""Terraform: the JSON of ``terraform show -json PLANFILE`` (best: a ``-refresh-only`` plan).
+"""Terraform: the JSON of ``terraform show -json PLANFILE`` (best: a ``-refresh-only`` plan), HCP
+Terraform's redacted plan (``plan_format_version``, the same structure; what run tasks receive),
+and the ``terraform plan -json`` message stream (its ``resource_drift`` messages: addresses and
+actions, no attribute values).
 
 Drift is read from ``resource_drift[]`` only, never from ``resource_changes`` (what the plan
 would do next) nor from the exit code. In a drift entry ``change.before`` is the declared
 (last applied) value and ``change.after`` the actual one. ``before_sensitive`` /
 ``after_sensitive`` (``true`` or a structure mirroring the value) are applied here, before
-any value leaves this module. Unknown keys are ignored; ``format_version`` must be 1.x.
+any value leaves this module. Unknown keys are ignored; ``format_version`` (or
+``plan_format_version``) must be 1.x.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.iac.model import (
+    ChangeType,
     DriftChange,
     DriftEvent,
     DriftType,
@@ -47,7 +52,7 @@ _INDEX_KEY = re.compile(r"\[([^\]]*)\]")
 
 
 def looks_like_terraform(data: Mapping[str, Any]) -> bool:
-    return "format_version" in data and any(
+    return ("format_version" in data or "plan_format_version" in data) and any(
         key in data
         for key in (
             "resource_drift",
@@ -63,7 +68,7 @@ def looks_like_terraform(data: Mapping[str, Any]) -> bool:
 
 def check_format_version(data: Mapping[str, Any]) -> str:
     """The ``format_version`` string, or a clear error naming what was found and what is accepted."""
-    version = data.get("format_version")
+    version = data.get("format_version", data.get("plan_format_version"))
     if not isinstance(version, str) or not version.strip():
         raise MalformedInput(
             f"Terraform JSON has no usable format_version (found {version!r}); expected the output of "
@@ -100,7 +105,8 @@ def _name_parts(address: str) -> list[str]:
 
 
 def _entry_event(
-    entry: Mapping[str, Any], options: ParseOptions, detected: Any
+    entry: Mapping[str, Any], options: ParseOptions, detected: Any,
+    source_format: SourceFormat = SourceFormat.TERRAFORM_PLAN_JSON,
 ) -> tuple[DriftEvent | None, str | None]:
     address = entry.get("address")
     change = entry.get("change")
@@ -161,7 +167,7 @@ def _entry_event(
             physical = state["id"]
             break
     event = build_event(
-        source_format=SourceFormat.TERRAFORM_PLAN_JSON,
+        source_format=source_format,
         tool=IacTool.TERRAFORM,
         drift_type=drift_type,
         address=address,
@@ -188,6 +194,8 @@ def parse_terraform(data: Mapping[str, Any], options: ParseOptions | None = None
     if not isinstance(data, Mapping) or not looks_like_terraform(data):
         raise UnsupportedFormat("Not a Terraform plan JSON (no format_version / resource_drift).")
     version = check_format_version(data)
+    redacted = "format_version" not in data  # HCP Terraform: only plan_format_version
+    source_format = SourceFormat.HCP_TERRAFORM_REDACTED_PLAN if redacted else SourceFormat.TERRAFORM_PLAN_JSON
     notices: list[str] = []
     if "values" in data and "resource_drift" not in data and "planned_values" not in data:
         raise UnsupportedFormat(
@@ -197,8 +205,10 @@ def parse_terraform(data: Mapping[str, Any], options: ParseOptions | None = None
     drift = data.get("resource_drift") or []
     if not isinstance(drift, list):
         raise MalformedInput(f"Terraform resource_drift must be a list, found {type(drift).__name__}.")
+    incomplete: list[str] = []
     if data.get("errored") is True:
-        notices.append("Terraform reported errored=true for this plan: the drift list may be incomplete.")
+        incomplete.append("Terraform reported errored=true for this plan: the drift list may be incomplete.")
+        notices.extend(incomplete)
     if not drift:
         notices.append(
             "The plan has no resource_drift: Terraform found no drift"
@@ -214,17 +224,125 @@ def parse_terraform(data: Mapping[str, Any], options: ParseOptions | None = None
     for entry in drift:
         if not isinstance(entry, Mapping):
             raise MalformedInput("A Terraform resource_drift entry is not an object.")
-        event, skipped = _entry_event(entry, options, detected)
+        event, skipped = _entry_event(entry, options, detected, source_format)
         if event is not None:
             events.append(event)
         elif skipped:
             ignored[skipped] = ignored.get(skipped, 0) + 1
     return ParseResult(
-        source_format=SourceFormat.TERRAFORM_PLAN_JSON,
+        source_format=source_format,
         tool=IacTool.TERRAFORM,
         format_version=version,
         rules_version=RULES_VERSION,
         events=tuple(events),
         notices=tuple(notices),
         ignored=ignored,
+        incomplete=tuple(incomplete),
+    )
+
+
+# --- terraform plan -json (machine-readable UI stream) ----------------------------------------
+
+UI_SUPPORTED_MAJOR = 1
+_UI_ACTIONS = {"update": DriftType.MODIFIED, "delete": DriftType.DELETED, "create": DriftType.ADDED}
+STREAM_REVIEW = (
+    "`terraform plan -json` names the drifted resource but carries no attribute values: for the "
+    "diff, ingest `terraform show -json` of the saved plan (`terraform plan -refresh-only -out=...`)."
+)
+
+
+def looks_like_ui_stream(data: Any) -> bool:
+    """A list of Terraform UI messages (``@message`` / ``type``), as :func:`decode_report` reads
+    them from JSON lines."""
+    return (isinstance(data, list) and bool(data)
+            and all(isinstance(m, Mapping) for m in data)
+            and any("@message" in m and "type" in m for m in data))
+
+
+def parse_ui_stream(messages: list[Mapping[str, Any]], options: ParseOptions | None = None) -> ParseResult:
+    """Events from the stream's ``resource_drift`` messages; errors become notices."""
+    options = options or ParseOptions()
+    notices: list[str] = []
+    events: list[DriftEvent] = []
+    ignored: dict[str, int] = {}
+    version: str | None = None
+    incomplete: list[str] = []
+    for message in messages:
+        kind = message.get("type")
+        if kind == "version":
+            version = str(message.get("ui") or "")
+            if version.split(".", 1)[0] != str(UI_SUPPORTED_MAJOR):
+                raise UnsupportedFormatVersion(
+                    f"terraform plan -json UI version {version!r} is not supported: this bot reads "
+                    f"{UI_SUPPORTED_MAJOR}.x. Use `terraform show -json PLANFILE` instead.")
+        elif kind == "resource_drift":
+            events.append(_stream_event(message, options))
+        elif kind == "diagnostic" and message.get("@level") == "error":
+            diagnostic = message.get("diagnostic")
+            summary = (diagnostic.get("summary") if isinstance(diagnostic, Mapping) else None) or message.get(
+                "@message")
+            incomplete.append(f"Terraform reported an error: {summary}. The drift list may be incomplete.")
+            notices.append(incomplete[-1])
+        else:
+            ignored[str(kind or "unknown")] = ignored.get(str(kind or "unknown"), 0) + 1
+    if not events:
+        notices.append("The plan stream has no resource_drift message: Terraform found no drift.")
+    return ParseResult(
+        source_format=SourceFormat.TERRAFORM_PLAN_STREAM,
+        tool=IacTool.TERRAFORM,
+        format_version=version,
+        rules_version=RULES_VERSION,
+        events=tuple(events),
+        notices=tuple(notices),
+        ignored=ignored,
+        incomplete=tuple(incomplete),
+    )
+
+
+def _stream_event(message: Mapping[str, Any], options: ParseOptions) -> DriftEvent:
+    change = message.get("change")
+    if not isinstance(change, Mapping):
+        change = {}
+    resource = change.get("resource")
+    if not isinstance(resource, Mapping) or not isinstance(resource.get("addr"), str):
+        raise MalformedInput("A terraform plan -json resource_drift message has no change.resource.addr.")
+    address = resource["addr"]
+    action = str(change.get("action") or "")
+    drift_type = _UI_ACTIONS.get(action, DriftType.MODIFIED)
+    review = [STREAM_REVIEW]
+    if action not in _UI_ACTIONS:
+        review.append(f"Terraform reported action {action!r} for a drift message, which this bot "
+                      "does not interpret.")
+    previous = change.get("previous_resource")
+    previous_address = previous.get("addr") if isinstance(previous, Mapping) else None
+    rtype = resource.get("resource_type")
+    if not isinstance(rtype, str) or not rtype:
+        tokens = _INDEX.sub("", address).split(".")
+        rtype = tokens[-2] if len(tokens) >= 2 else "unknown"
+    env = resolve_environment(options, address=address, name_parts=_name_parts(address), states=(),
+                              name_label="address")
+    metadata: dict[str, Any] = {"implied_provider": resource.get("implied_provider"),
+                                "message": message.get("@message")}
+    if resource.get("module"):
+        metadata["module_address"] = resource["module"]
+    changes = ([whole_resource_change(drift_type, None, None)]
+               if drift_type in (DriftType.DELETED, DriftType.ADDED)
+               else [DriftChange(path="", change_type=ChangeType.MODIFIED)])
+    return build_event(
+        source_format=SourceFormat.TERRAFORM_PLAN_STREAM,
+        tool=IacTool.TERRAFORM,
+        drift_type=drift_type,
+        address=address,
+        resource_type=rtype,
+        provider=provider_short_name(str(resource.get("implied_provider") or "")),
+        environment=env,
+        changes=changes,
+        declared_state=None,
+        actual_state=None,
+        confidence=1.0,  # Terraform itself said it drifted; only the detail is missing
+        options=options,
+        previous_address=previous_address if isinstance(previous_address, str) else None,
+        review_reasons=review,
+        detected_at=parse_timestamp(message.get("@timestamp")),
+        metadata=metadata,
     )

@@ -5,8 +5,12 @@ database, report-level notices are shown, and the other report shapes are read."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -109,3 +113,72 @@ async def test_break_glass_choices_follow_the_raci_and_accept_names_an_approver(
     assert f"security approver <@{IC}>" in str(updated["blocks"])
     [accepted] = [r for r in await rows(gov.container.engine) if r["action"] == "iac.accept"]
     assert accepted["actor"] == SRE and accepted["details"]["security_approver"] == IC
+
+
+async def test_every_report_shape_reaches_slack_without_its_secrets(gov: LocalStack) -> None:
+    """Items 9, 10, 11, 13 through the webhook: driftctl deep-mode differences, HCP Terraform's
+    redacted plan and the `terraform plan -json` stream each get their drift messages; the
+    CloudFormation DB_PASSWORD is neither in Slack nor in drift_changes."""
+    from tests.unit.iac.test_iac_issue15 import (
+        DRIFTCTL_DEEP,
+        HCP_REDACTED,
+        PLAN_STREAM,
+        cfn_lambda_with_password,
+    )
+
+    assert (await post(gov, DRIFTCTL_DEEP, query="source=driftctl"))[1]["events"] == 1
+    assert (await post(gov, HCP_REDACTED, query="source=hcp"))[1]["events"] == 1
+    status, answer = await post(gov, None, raw=PLAN_STREAM, query="source=plan-stream")
+    assert status == 200 and answer["events"] == 2
+    assert (await post(gov, cfn_lambda_with_password(), query="source=cfn"))[1]["events"] == 1
+    await gov.settle()
+    texts = [m["text"] for m in drift_messages(gov)]
+    for expected in ("modified aws_diff_resource.diff-id-1", "deleted tfcoremock_simple_resource.example",
+                     "modified aws_s3_bucket.models", "deleted aws_instance.gpu", "ScoringFunction"):
+        assert any(expected in t for t in texts), expected
+    everything = json.dumps(gov.slack.messages("ml-incidents"))
+    async with gov.container.engine.connect() as conn:
+        stored = json.dumps([dict(r) for r in (await conn.execute(
+            sa.select(drift_changes.c.declared_value, drift_changes.c.actual_value))).mappings()])
+        states = json.dumps([dict(r) for r in (await conn.execute(
+            sa.select(drift_events.c.declared_state, drift_events.c.actual_state,
+                      drift_events.c.triage))).mappings()], default=str)
+    for secret in ("hunter2-prod-db", "hunter3-prod-db", "tok-old-1234", "tok-new-5678"):
+        assert secret not in everything and secret not in stored and secret not in states
+    assert "(sensitive)" in stored and "`/Environment/Variables/DB_PASSWORD`" in everything
+
+
+async def test_partial_reports_are_said_in_the_answer_and_slack(gov: LocalStack) -> None:
+    """Item 12: a first page (NextToken) or driftctl alerts are notices in the webhook's answer,
+    and one Slack message per change of what was missed."""
+    from tests.unit.iac.test_iac_issue15 import DRIFTCTL_DEEP, cfn_lambda_with_password
+
+    paged = cfn_lambda_with_password()
+    paged["NextToken"] = "page-2"
+    status, answer = await post(gov, paged, query="source=cfn-nightly")
+    assert status == 200 and any("NextToken" in n for n in answer["notices"])
+    await post(gov, paged, query="source=cfn-nightly")  # the same gap again: said once
+    await post(gov, DRIFTCTL_DEEP, query="source=driftctl")
+    await gov.settle()
+    warnings = [m["text"] for m in gov.slack.top_level("ml-incidents")
+                if m.get("text", "").startswith(":warning: IaC drift report")]
+    assert len(warnings) == 2
+    assert "`cfn-nightly`" in warnings[0] and "NextToken" in warnings[0]
+    assert "`driftctl`" in warnings[1] and "aws_vpc" in warnings[1]
+
+
+def test_the_cli_prints_a_partial_report_s_notices(tmp_path: Path) -> None:
+    """Item 12, CLI: `incident-bot iac ingest` prints the report's notices."""
+    from tests.unit.iac.test_iac_issue15 import cfn_lambda_with_password
+
+    paged = cfn_lambda_with_password()
+    paged["NextToken"] = "page-2"
+    report = tmp_path / "paged.json"
+    report.write_text(json.dumps(paged))
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+           "SLACK_API_URL": "http://127.0.0.1:9/api/", "IAC_DEFAULT_MODEL": "fraud-detector"}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "iac", "ingest", str(report)], cwd=root,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "events 1" in result.stdout and "notice: The output has a NextToken" in result.stdout

@@ -53,7 +53,8 @@ async def test_ingest_one_message_escalate_one_incident(stack: LocalStack) -> No
     status, body = await post(stack, {"hello": "world"})
     assert status == 422 and "accepted" in body["error"]
 
-    assert await post(stack, plan) == (200, {"events": 1, "new": 1, "changed": 0, "unchanged": 0})
+    assert await post(stack, plan) == (200, {"events": 1, "new": 1, "changed": 0, "unchanged": 0,
+                                             "notices": []})
     assert (await post(stack, plan))[1]["unchanged"] == 1  # seen again: the same event
     await stack.settle()
     [message] = drift_messages(stack)
