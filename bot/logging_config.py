@@ -1,32 +1,82 @@
-"""Structured logging: one JSON object per line (``LOG_FORMAT=json``), or readable console lines."""
+"""Structured logging: one JSON object per line (``LOG_FORMAT=json``), or readable console lines.
+
+Both structlog events and stdlib records (slack_sdk, slack_bolt, aiohttp, alembic, asyncpg,
+aiosqlite, SQLAlchemy) pass the same processors, the scrubber included (issue 14): a DEBUG line
+of a third-party library is JSON and scrubbed like ours. The libraries that print raw request
+bodies or SQL parameters at DEBUG are held at INFO whatever ``LOG_LEVEL`` says.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
 
 import structlog
 
 from domain.governance.scrubber import scrub_log_event
 
+# At DEBUG these print whole Slack request bodies (message texts, response_url capability
+# URLs) or SQL with its parameters: never below INFO.
+CAPPED_AT_INFO = ("slack_sdk", "slack_bolt", "aiosqlite", "sqlalchemy", "asyncpg", "aiohttp.client")
+_HANDLER_MARK = "_incident_bot_handler"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is at each line (the CLI or a test may have swapped it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _processors(fmt: str) -> tuple[list[Any], Any]:
+    """(the processors before rendering, the renderer) shared by structlog and stdlib lines."""
+    renderer = (structlog.processors.JSONRenderer() if fmt == "json"
+                else structlog.dev.ConsoleRenderer())
+    exceptions = (
+        # the exception itself, not ``"exc_info": true``: JSON gets a structured traceback
+        # (frames without their local variables: those may hold tokens or message texts)
+        structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        if fmt == "json" else structlog.processors.format_exc_info)
+    return [exceptions, scrub_log_event], renderer
+
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:
-    logging.basicConfig(level=level.upper(), format="%(message)s")
+    numeric = logging.getLevelName(level.upper())
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    tail, renderer = _processors(fmt)
+
+    # stdlib records: rendered by structlog, scrubbed (PII and secrets never reach a log line)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
+                           structlog.stdlib.add_logger_name, stamp],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail, renderer])
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    handler = _StderrHandler()  # stderr, as basicConfig did
+    handler.setFormatter(formatter)
+    setattr(handler, _HANDLER_MARK, True)
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    for name in CAPPED_AT_INFO:
+        logging.getLogger(name).setLevel(max(numeric, logging.INFO))
     # bookkeeping, not events: "Adding job tentatively", "setup plugin ..."
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    renderer = (structlog.processors.JSONRenderer() if fmt == "json"
-                else structlog.dev.ConsoleRenderer())
+
     structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            # the exception itself, not ``"exc_info": true``: JSON gets a structured traceback
-            # (frames without their local variables: those may hold tokens or message texts)
-            (structlog.processors.ExceptionRenderer(
-                structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
-             if fmt == "json" else structlog.processors.format_exc_info),
-            scrub_log_event,  # PII and secrets never reach a log line (issue 6), tracebacks included
+            stamp,
+            *tail,  # exception rendering, then the scrubber (issue 6), tracebacks included
             renderer,
         ])
