@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from domain.governance.scrubber import _BEARER
-from domain.governance.scrubber import _SECRET as _SECRET_ASSIGNMENT
-from domain.governance.scrubber import _TOKENS as _TOKEN_PATTERNS
 from domain.iac.model import (
     REDACTED,
     UNKNOWN_ENVIRONMENT,
@@ -133,15 +130,38 @@ def is_secret_key(key: str | int) -> bool:
     return isinstance(key, str) and bool(_SECRET_KEY.search(key))
 
 
+def _scrubber_patterns() -> list[re.Pattern[str]] | None:
+    """The log scrubber's credential patterns (GOV-001 section 6), so IaC and logs agree on
+    what a credential looks like; None if that module no longer exposes them."""
+    try:
+        from domain.governance import scrubber
+    except ImportError:  # pragma: no cover - the scrubber is part of every build
+        return None
+    tokens = getattr(scrubber, "_TOKENS", None)
+    bearer = getattr(scrubber, "_BEARER", None)
+    assignment = getattr(scrubber, "_SECRET", None)
+    if not isinstance(tokens, list) or bearer is None or assignment is None:
+        return None
+    return [*(entry[1] if isinstance(entry, tuple) else entry for entry in tokens), bearer, assignment]
+
+
+_CREDENTIAL_PATTERNS = _scrubber_patterns()
+_PLACEHOLDERS = ("[token]", "[secret]")
+
+
 def looks_like_secret(value: Any) -> bool:
     """A string that is a credential whatever its key: Slack / GitHub tokens, AWS keys, JWTs,
-    ``Bearer ...``, ``password=...``, a PEM private key (the log scrubber's patterns)."""
+    ``Bearer ...``, ``password=...`` (the log scrubber's patterns), a PEM private key."""
     if not isinstance(value, str) or len(value) < 8:
         return False
-    if any(pattern.search(value) for _, pattern in _TOKEN_PATTERNS):
+    if _PEM_PRIVATE_KEY.search(value):
         return True
-    return bool(_BEARER.search(value) or _SECRET_ASSIGNMENT.search(value)
-                or _PEM_PRIVATE_KEY.search(value))
+    if _CREDENTIAL_PATTERNS is not None:
+        return any(pattern.search(value) for pattern in _CREDENTIAL_PATTERNS)
+    from domain.governance.scrubber import scrub  # its internals moved: ask its public function
+
+    scrubbed = scrub(value) or ""
+    return any(p in scrubbed and p not in value for p in _PLACEHOLDERS)
 
 
 def names_a_secret(mapping: Mapping[str, Any]) -> bool:
