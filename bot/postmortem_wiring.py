@@ -98,17 +98,22 @@ def install(container: Container) -> None:
     service.observers.append(observe)
 
     async def remind_overdue() -> int:
-        """Tell the commander once when a required postmortem's clock has run out undrafted."""
+        """Tell the commander once when a required postmortem's clock has run out while it is not
+        done: no draft, or a draft without its contributing factors (issue 15)."""
         now = service.clock.now()
         async with container.uow_factory() as uow:
             conn = sql_connection(uow)
             overdue = (
                 (
                     await conn.execute(
-                        sa.select(postmortems).where(
+                        sa.select(postmortems)
+                        .outerjoin(postmortem_analyses,
+                                   postmortem_analyses.c.incident_id == postmortems.c.incident_id)
+                        .where(
                             postmortems.c.required.is_(True),
                             postmortems.c.due_at <= now,
-                            postmortems.c.draft_posted_at.is_(None),
+                            postmortems.c.draft_posted_at.is_(None)
+                            | postmortem_analyses.c.incident_id.is_(None),
                             postmortems.c.reminded_at.is_(None),
                         )
                     )
@@ -128,8 +133,11 @@ def install(container: Container) -> None:
                         {
                             "text": (
                                 f":alarm_clock: {who}: the postmortem of *{incident.key}* was due "
-                                f"{row['due_at']:%Y-%m-%d %H:%M} UTC and has no draft yet. "
-                                "Run `/incident postmortem`."
+                                f"{row['due_at']:%Y-%m-%d %H:%M} UTC and is not done yet: "
+                                + ("it has no draft. Run `/incident postmortem`."
+                                   if row["draft_posted_at"] is None else
+                                   "its draft has no contributing factors. Record them with "
+                                   "`/incident postmortem factors ...` and post the draft again.")
                             )
                         },
                     )

@@ -261,3 +261,23 @@ async def test_a_postmortem_counts_only_with_content_and_lists_the_action_items(
     md = gov.slack.files[-1]["content"].decode()
     assert "Null-rate alert missing; schema change shipped unreviewed" in md
     assert "INC-1 closed" in await _cmd(gov, "close 1", IC)
+
+
+async def test_an_empty_draft_does_not_stop_the_overdue_reminder(database_url: str) -> None:
+    """Item 7: the postmortem clock's reminder also counts a draft without content as not done."""
+    from tests.fakes import FakeClock
+
+    clock = FakeClock()
+    async with LocalStack(database_url, clock=clock, settings_overrides={"tick_seconds": 0}) as stack:
+        _people(stack)
+        await _cmd(stack, "declare P1 credit-risk-v3 Null predictions", IC)
+        await _cmd(stack, "resolve 1 rolled back", IC)
+        await _cmd(stack, "postmortem 1", IC)  # the draft of placeholders
+        clock.advance(hours=49)  # past the SEV-1 48 h clock
+        remind = stack.container.features["postmortem_reminders"]
+        assert await remind() == 1
+        await stack.settle()
+        view = await _view(stack)
+        [reminder] = [m["text"] for m in stack.slack.messages(view.link.channel_id)
+                      if ":alarm_clock:" in m["text"]]
+        assert "its draft has no contributing factors" in reminder
