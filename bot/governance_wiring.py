@@ -11,6 +11,8 @@ import sqlalchemy as sa
 import structlog
 
 from bot.audit_log import install_audit_log
+from bot.cli_audit import take_checkpoint
+from domain.governance.audit_chain import configure_key
 from domain.governance.postmortem import (
     ActionItemRow,
     IncidentFacts,
@@ -26,6 +28,7 @@ from domain.services import IncidentRef
 log = structlog.get_logger("governance")
 HIGH = {Severity.P1.value, Severity.P2.value}
 GROUP_CACHE_SECONDS = 60.0  # how long a user group's members are trusted before asking Slack again
+FAILURE_RETRY_SECONDS = 10.0  # after a failed lookup, how long before Slack is asked again
 
 
 class RoleRefused(DomainError):
@@ -88,7 +91,7 @@ class RoleGate:
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self.pending: set[asyncio.Task[Any]] = set()
 
-    async def members(self, group_id: str) -> frozenset[str]:
+    async def members(self, group_id: str, remember_failure: bool = True) -> frozenset[str]:
         cached = self._groups.get(group_id)
         now = time.monotonic()
         if cached and now - cached[0] < GROUP_CACHE_SECONDS:
@@ -99,13 +102,23 @@ class RoleGate:
             users = frozenset(str(u) for u in (response.get("users") or []))
         except Exception as exc:  # Slack down or the group gone: last known members, else none
             log.warning("governance.usergroup_lookup_failed", usergroup=group_id, error=str(exc)[:200])
-            return cached[1] if cached else frozenset()
+            users = cached[1] if cached else frozenset()
+            if remember_failure:  # asked again in a few seconds, not at every decision (2 s each)
+                self._groups[group_id] = (now - GROUP_CACHE_SECONDS + FAILURE_RETRY_SECONDS, users)
+            return users
         self._groups[group_id] = (now, users)
         return users
 
     async def roles_of(self, user_id: str) -> frozenset[Role]:
-        groups = [g for g in self.grants.groups if user_id in await self.members(g)]
-        return self.grants.roles_of(user_id, groups)
+        groups = list(self.grants.groups)
+        memberships = await asyncio.gather(*(self.members(g) for g in groups))
+        return self.grants.roles_of(user_id, [g for g, m in zip(groups, memberships, strict=True)
+                                              if user_id in m])
+
+    async def warm(self, _container: Any = None) -> None:
+        """Read the granted groups at start, so the first decisions need not ask Slack."""
+        if self.enforce and self.grants.groups:
+            await asyncio.gather(*(self.members(g, remember_failure=False) for g in self.grants.groups))
 
     async def decide(self, user_id: str, activity: Activity) -> Decision:
         return decide(activity, await self.roles_of(user_id))
@@ -150,6 +163,7 @@ def install(container: Any) -> None:
     gate = RoleGate(container)
     pending = gate.pending
     container.features["governance"] = {"grants": gate.grants, "pending": pending, "gate": gate}
+    container.on_start.append(gate.warm)
     problem = mode_problem(container.settings)
     if problem:
         log.warning("governance.role_checks_off" if not gate.enforce else "governance.no_grants",
@@ -173,6 +187,7 @@ def install(container: Any) -> None:
     container.service.observers.append(check_roles)
     # what is scrubbed (PII_CATEGORIES); every use case scrubs its own free text (issue 14)
     configure_scrubber(container.settings.pii_categories)
+    _install_audit_anchor(container)
 
     # Callbacks ``(view, body)`` run once a draft is in the incident's channel (issue 6's clock)
     posted: list[Callable[[Any, dict[str, Any]], Awaitable[None]]] = []
@@ -256,4 +271,26 @@ def install(container: Any) -> None:
                                        "draft again (`/incident postmortem`) so the document carries them.")
 
     container.slack.extensions.setdefault("commands", {})["postmortem"] = postmortem_command
+
+
+def _install_audit_anchor(container: Any) -> None:
+    """Key the audit chain (AUDIT_HMAC_KEY) and checkpoint its head hourly (issue 14).
+
+    Each checkpoint is a row in audit_checkpoints and a ``log_type: audit_checkpoint`` line,
+    so a trail cut at its end no longer verifies against the last one.
+    """
+    configure_key(container.settings.audit_hmac_key)
+
+    async def checkpoint() -> None:
+        try:
+            cp = await take_checkpoint(container.engine, container.clock.now())
+        except Exception:  # the next hour tries again; never kill the scheduler
+            log.exception("audit.checkpoint_failed")
+            return
+        log.info("audit.checkpoint", log_type="audit_checkpoint", row_count=cp.row_count,
+                 head_hash=cp.head_hash, mac=cp.mac)
+
+    if container.settings.tick_seconds > 0:
+        container.scheduler.add_job(checkpoint, "interval", hours=1, id="audit-checkpoint",
+                                    max_instances=1, coalesce=True, misfire_grace_time=None)
 
