@@ -23,7 +23,11 @@ _LOGGED_MAX = 10_000
 _PENDING: weakref.WeakKeyDictionary[Any, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
-def log_audit(event: AuditEvent) -> None:
+def log_audit(event: AuditEvent, chain_hash: str | None = None,
+              chain_seq: int | None = None) -> None:
+    """One ``log_type: audit`` line. ``chain_hash`` (and ``chain_seq``) is the audit chain's head
+    after this row (issue 14): the SIEM keeps it outside the database, so a trail cut at its
+    end is caught by ``incident-bot audit verify --expect-head HASH``."""
     key = str(event.id)
     if key in _LOGGED:
         return
@@ -41,6 +45,8 @@ def log_audit(event: AuditEvent) -> None:
         resource_type=event.resource_type,
         resource_id=event.resource_id,
         details=event.details,
+        **({"chain_hash": chain_hash} if chain_hash else {}),
+        **({"chain_seq": chain_seq} if chain_seq is not None else {}),
     )
 
 
@@ -53,6 +59,14 @@ def _event_of(row: dict[str, Any]) -> AuditEvent | None:
                           id=row["id"] if isinstance(row.get("id"), uuid.UUID) else uuid.UUID(str(row["id"])))
     except (KeyError, ValueError, TypeError):
         return None
+
+
+def _chain_pending(pending: list[dict[str, Any]], updates: list[dict[str, Any]]) -> None:
+    """Give the rows inserted without their hash (SQLite) the hashes set right after, in order."""
+    unchained = [row for row in pending if not row.get("row_hash")]
+    for row, update in zip(unchained[-len(updates):] if updates else [], updates, strict=False):
+        if "b_hash" in update:
+            row["row_hash"], row["seq"] = update["b_hash"], update.get("b_seq")
 
 
 def install_audit_log(engine: AsyncEngine) -> None:
@@ -80,9 +94,14 @@ def install_audit_log(engine: AsyncEngine) -> None:
     def on_execute(conn: Any, clause: Any, multiparams: Any, params: Any,
                    execution_options: Any, result: Any) -> None:
         table = getattr(clause, "table", None)
-        if not isinstance(clause, sa.Insert) or getattr(table, "name", None) != "audit_events":
+        if getattr(table, "name", None) != "audit_events":
             return
         rows = multiparams if isinstance(multiparams, list | tuple) and multiparams else [params]
+        if isinstance(clause, sa.Update):  # SQLite chains the rows just inserted: their hashes
+            _chain_pending(pending(conn), [r for r in rows if isinstance(r, dict)])
+            return
+        if not isinstance(clause, sa.Insert):
+            return
         for row in rows:
             if isinstance(row, dict):
                 pending(conn).append(row)
@@ -96,7 +115,7 @@ def install_audit_log(engine: AsyncEngine) -> None:
         for row in _PENDING.pop(conn, None) or []:
             event = _event_of(row)
             if event is not None:
-                log_audit(event)
+                log_audit(event, row.get("row_hash"), row.get("seq"))
 
     @sa.event.listens_for(sync_engine, "rollback")
     def on_rollback(conn: Any) -> None:

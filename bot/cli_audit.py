@@ -1,4 +1,12 @@
-"""`incident-bot audit verify | export`: check the audit hash chain, produce the SIEM export (issue 6)."""
+"""`incident-bot audit verify | checkpoint | export`: check the audit hash chain, anchor its head,
+produce the SIEM export (issues 6, 14).
+
+Both ``verify`` and ``export`` stream the rows (a server-side cursor, a batch at a time): a
+300,000-row trail is never held in memory. ``verify`` names the check that failed: ``edited``,
+``deleted``, ``unkeyed``, ``truncated`` or ``tail-trimmed`` (the last two against the
+checkpoints in the database, a checkpoint file kept elsewhere, or ``--expect-count`` /
+``--expect-head`` copied from the SIEM's last audit log line).
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,24 +14,37 @@ import asyncio
 import csv
 import json
 import sys
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.governance.audit_chain import ChainBreak, verify
-from storage.governance_tables import audit_chain
+from domain.governance.audit_chain import ChainBreak, ChainVerifier, Checkpoint, current_key
+from storage.governance_tables import audit_chain, audit_checkpoints
 
 EXPORT_FIELDS = ("seq", "id", "occurred_at", "actor", "actor_name", "action", "resource_type",
                  "resource_id", "details", "log_type", "prev_hash", "row_hash")
+BATCH = 1000
+_UNSET: Any = object()
 
 
 def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="the tamper-evident audit trail")
     sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    ver = sub.add_parser("verify", help="recompute the hash chain; exit 1 naming the first broken row")
+    ver = sub.add_parser("verify", help="recompute the hash chain; exit 1 naming the first broken "
+                                        "row and the check that failed")
+    ver.add_argument("--expect-count", type=int, default=None,
+                     help="the trail had at least this many rows (e.g. from the SIEM)")
+    ver.add_argument("--expect-head", action="append", default=[], metavar="HASH",
+                     help="a chain_hash from an audit log line: it must still be in the chain")
+    ver.add_argument("--checkpoint-file", action="append", default=[], metavar="FILE",
+                     help="JSON lines written by `audit checkpoint`, kept outside the database")
     ver.set_defaults(func=_verify_cmd)
+    cp = sub.add_parser("checkpoint", help="record the chain's row count and head hash (in the "
+                                           "database) and print it as JSON to keep elsewhere")
+    cp.set_defaults(func=_checkpoint_cmd)
     exp = sub.add_parser("export", help="SIEM export of audit events")
     exp.add_argument("--since", type=_parse_since, default=None, help="ISO date or datetime (UTC)")
     exp.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -38,67 +59,183 @@ def _parse_since(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def rows(engine: AsyncEngine, since: datetime | None = None) -> list[dict[str, Any]]:
+async def iter_rows(engine: AsyncEngine, since: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
+    """The trail in seq order, fetched a batch at a time through a server-side cursor."""
     query = sa.select(*(audit_chain.c[name] for name in EXPORT_FIELDS)).order_by(audit_chain.c.seq)
     if since is not None:
         query = query.where(audit_chain.c.occurred_at >= since)
     async with engine.connect() as conn:
-        return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+        result = await conn.stream(query.execution_options(yield_per=BATCH))
+        async for row in result:
+            yield dict(row._mapping)
 
 
-async def verify_chain(engine: AsyncEngine) -> tuple[int, ChainBreak | None]:
+async def rows(engine: AsyncEngine, since: datetime | None = None) -> list[dict[str, Any]]:
+    """The whole trail as a list: for tests and small trails; the commands stream."""
+    return [row async for row in iter_rows(engine, since)]
+
+
+async def stored_checkpoints(engine: AsyncEngine) -> list[Checkpoint]:
+    async with engine.connect() as conn:
+        found = (await conn.execute(sa.select(audit_checkpoints).order_by(audit_checkpoints.c.id))).all()
+    return [Checkpoint(r.row_count, r.head_hash, r.mac, f"checkpoint {r.id} of {r.taken_at:%Y-%m-%d %H:%M}")
+            for r in found]
+
+
+def read_checkpoint_file(path: str) -> list[Checkpoint]:
+    """Checkpoints printed by `audit checkpoint`, one JSON object a line."""
+    found = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                data = json.loads(line)
+                found.append(Checkpoint(int(data["row_count"]), str(data["head_hash"]), data.get("mac"),
+                                        f"{path}:{number}"))
+    return found
+
+
+async def verify_trail(engine: AsyncEngine, key: bytes | None = _UNSET,
+                       extra: Iterable[Checkpoint] = (), expect_heads: Iterable[str] = (),
+                       stored: bool = True) -> ChainVerifier:
+    """Stream the trail through a :class:`ChainVerifier`; its ``finish()`` is the verdict."""
+    checkpoints = (await stored_checkpoints(engine) if stored else []) + list(extra)
+    verifier = ChainVerifier(key=current_key() if key is _UNSET else key, checkpoints=checkpoints,
+                             expected_heads=list(expect_heads))
+    async for row in iter_rows(engine):
+        verifier.feed(row)
+        if verifier.broken is not None:
+            break
+    return verifier
+
+
+async def verify_chain(engine: AsyncEngine, key: bytes | None = _UNSET,
+                       extra: Iterable[Checkpoint] = (),
+                       expect_heads: Iterable[str] = ()) -> tuple[int, ChainBreak | None]:
     """(rows checked, first break or None)."""
-    found = await rows(engine)
-    return len(found), verify(found)
+    verifier = await verify_trail(engine, key, extra, expect_heads)
+    return verifier.count, verifier.finish()
 
 
-def write_export(found: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
-    def plain(row: dict[str, Any]) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if k == "id" else v)
-                for k, v in row.items()}
+async def take_checkpoint(engine: AsyncEngine, now: datetime | None = None,
+                          key: bytes | None = _UNSET) -> Checkpoint:
+    """Record the chain's row count and head (one statement, one snapshot) as a checkpoint row."""
+    key = current_key() if key is _UNSET else key
+    head = (sa.select(audit_chain.c.seq, audit_chain.c.row_hash)
+            .order_by(audit_chain.c.seq.desc()).limit(1).subquery())
+    count = (sa.select(sa.func.count()).select_from(audit_chain)
+             .where(audit_chain.c.seq <= head.c.seq).scalar_subquery())
+    async with engine.begin() as conn:
+        found = (await conn.execute(sa.select(count, head.c.seq, head.c.row_hash))).first()
+        row_count, head_seq, head_hash = (int(found[0]), int(found[1]), str(found[2])) if found \
+            else (0, None, "0" * 64)
+        mac = Checkpoint.sign(row_count, head_hash, key)
+        await conn.execute(audit_checkpoints.insert().values(
+            taken_at=now or datetime.now(UTC), row_count=row_count, head_seq=head_seq,
+            head_hash=head_hash, mac=mac))
+    return Checkpoint(row_count, head_hash, mac)
 
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if k == "id" else v)
+            for k, v in row.items()}
+
+
+def write_export(found: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> None:
     if fmt == "jsonl":
         for row in found:
-            out.write(json.dumps(plain(row), sort_keys=True) + "\n")
+            out.write(json.dumps(_plain(row), sort_keys=True) + "\n")
         return
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     for row in found:
-        flat = plain(row)
+        flat = _plain(row)
+        flat["details"] = json.dumps(flat["details"], sort_keys=True)
+        writer.writerow(flat)
+
+
+async def stream_export(engine: AsyncEngine, since: datetime | None, fmt: str, out: TextIO) -> int:
+    """Write the export as the rows arrive, a batch at a time; the number of rows written."""
+    written = 0
+    batch: list[dict[str, Any]] = []
+    header = fmt == "csv"
+    async for row in iter_rows(engine, since):
+        batch.append(row)
+        if len(batch) >= BATCH:
+            _write_batch(batch, fmt, out, header)
+            written, header, batch = written + len(batch), False, []
+    if batch or header:
+        _write_batch(batch, fmt, out, header)
+    return written + len(batch)
+
+
+def _write_batch(batch: list[dict[str, Any]], fmt: str, out: TextIO, header: bool) -> None:
+    if fmt == "jsonl" or header:
+        write_export(batch, fmt, out)
+        return
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)  # no second header
+    for row in batch:
+        flat = _plain(row)
         flat["details"] = json.dumps(flat["details"], sort_keys=True)
         writer.writerow(flat)
 
 
 def _engine() -> AsyncEngine:
     from bot.settings import Settings
+    from domain.governance.audit_chain import configure_key
     from storage.db import create_engine
 
-    return create_engine(Settings().database_url)
+    settings = Settings()
+    configure_key(settings.audit_hmac_key)
+    return create_engine(settings.database_url)
 
 
-def _verify_cmd(_: argparse.Namespace) -> int:
-    async def run() -> tuple[int, ChainBreak | None]:
+def _verify_cmd(args: argparse.Namespace) -> int:
+    extra: list[Checkpoint] = []
+    for path in args.checkpoint_file:
+        extra += read_checkpoint_file(path)
+    if args.expect_count is not None:
+        extra.append(Checkpoint(args.expect_count, "", None, f"--expect-count {args.expect_count}"))
+
+    async def run() -> ChainVerifier:
         engine = _engine()
         try:
-            return await verify_chain(engine)
+            return await verify_trail(engine, extra=extra, expect_heads=args.expect_head)
         finally:
             await engine.dispose()
 
-    count, broken = asyncio.run(run())
+    verifier = asyncio.run(run())
+    broken = verifier.finish()
     if broken is None:
-        print(f"audit chain intact: {count} rows verified")
+        legacy = f", {verifier.legacy} of them unkeyed from before AUDIT_HMAC_KEY" if verifier.legacy else ""
+        print(f"audit chain intact: {verifier.count} rows verified{legacy}; "
+              f"{len(verifier.checkpoints)} checkpoints and {len(args.expect_head)} heads matched"
+              + ("" if verifier.key else " (unkeyed: set AUDIT_HMAC_KEY)"))
         return 0
     print(f"audit chain BROKEN at row seq={broken.seq} ({broken.kind}): {broken.detail}", file=sys.stderr)
     return 1
 
 
-def _export_cmd(args: argparse.Namespace) -> int:
-    async def run() -> list[dict[str, Any]]:
+def _checkpoint_cmd(_: argparse.Namespace) -> int:
+    async def run() -> Checkpoint:
         engine = _engine()
         try:
-            return await rows(engine, args.since)
+            return await take_checkpoint(engine)
         finally:
             await engine.dispose()
 
-    write_export(asyncio.run(run()), args.format, sys.stdout)
+    cp = asyncio.run(run())
+    print(json.dumps({"row_count": cp.row_count, "head_hash": cp.head_hash, "mac": cp.mac,
+                      "taken_at": datetime.now(UTC).isoformat()}, sort_keys=True))
+    return 0
+
+
+def _export_cmd(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        engine = _engine()
+        try:
+            return await stream_export(engine, args.since, args.format, sys.stdout)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
     return 0
