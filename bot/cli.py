@@ -17,9 +17,10 @@ import sys
 from collections.abc import Sequence
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bot.settings import Settings
+from bot.settings import Settings, describe
 from storage.db import DatabaseUrlError, failure_reason, safe_url
 
 FEATURE_MODULES = (
@@ -83,6 +84,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(args.func(args) or 0)
     except DatabaseUrlError as exc:
         print(f"incident-bot: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a bad setting: one line, not a pydantic traceback
+        print(f"incident-bot: invalid configuration: {describe(exc)}", file=sys.stderr)
         return 2
     except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
         if isinstance(exc, DBAPIError) and exc.statement is not None and not isinstance(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -79,3 +81,22 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    def model_post_init(self, _context: Any) -> None:
+        """The audit chain's key is process-wide: whatever loads the settings (the bot, a CLI
+        command that writes audit rows) keys the rows it appends alike (issue 14)."""
+        from domain.governance.audit_chain import configure_key
+
+        configure_key(self.audit_hmac_key)
+
+
+def describe(exc: ValidationError) -> str:
+    """A settings error in one line: ``LOG_RETENTION_DAYS=30: Input should be ... 90``."""
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error.get("loc", ())).upper() or "settings"
+        given = error.get("input")
+        shown = f"={given}" if isinstance(given, (str, int, float)) and "SECRET" not in name \
+            and "TOKEN" not in name and "KEY" not in name else ""
+        problems.append(f"{name}{shown}: {error.get('msg', 'invalid')}")
+    return "; ".join(problems)
