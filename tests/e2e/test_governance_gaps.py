@@ -14,7 +14,6 @@ import pytest
 import structlog
 
 from bot.cli_audit import rows
-from bot.cli_check import governance_finding
 from bot.settings import Settings
 from tests.e2e.conftest import wait_response
 from tests.e2e.harness import LocalStack
@@ -232,6 +231,8 @@ async def test_role_checks_off_is_said_at_start_and_in_check(database_url: str) 
 
 
 def _sync_checks(settings: Settings) -> list[Any]:
+    from bot.cli_check import governance_finding
+
     return [governance_finding(settings)]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from domain.iac.ingest import decode_report, ingest
+from domain.iac.ingest import ingest
 from domain.iac.model import DriftType, MalformedInput, SourceFormat, UnsupportedFormatVersion
 
 FIXTURES = Path("/work/shared/fixtures/iac")
@@ -195,6 +195,8 @@ def test_report_level_notices_say_when_a_report_is_partial() -> None:
 
 def test_terraform_plan_json_stream_is_read() -> None:
     """Item 13: `terraform plan -json` (JSON lines) -> its resource_drift messages."""
+    from domain.iac.ingest import decode_report
+
     data = decode_report(PLAN_STREAM.encode())
     report = ingest(data, now=NOW)
     assert report.source_format is SourceFormat.TERRAFORM_PLAN_STREAM
