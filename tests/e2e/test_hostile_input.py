@@ -120,3 +120,19 @@ async def test_an_allow_listed_workspace_is_served(partner_allowed: None, databa
         await stack.settle()
         view: Any = await stack.container.service.view(IncidentRef(number=1))
         assert view.incident.status is Status.OPEN
+
+
+async def test_every_audit_log_line_carries_the_chain_head(stack: LocalStack,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The SIEM keeps the head outside the database: a trail cut after it no longer verifies."""
+    import re
+
+    from bot.cli_audit import verify_chain
+
+    await command(stack, "declare P3 credit-risk-v3 Slow scoring")
+    await command(stack, "ack 1")
+    heads = re.findall(r"incident\.status_updated.*?chain_hash=([0-9a-f]{64})", capsys.readouterr().out)
+    assert heads, "no chain_hash in the audit log line"
+    audit = await rows(stack.container.engine)
+    assert heads[-1] == audit[-1]["row_hash"]
+    assert (await verify_chain(stack.container.engine, expect_heads=[heads[-1]]))[1] is None
