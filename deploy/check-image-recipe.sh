@@ -54,6 +54,17 @@ if [ "$EXTRAS" != "drift" ]; then
   python -c "import importlib.util as u; m=[n for n in ('numpy','scipy','pyarrow','matplotlib') if u.find_spec(n)]; assert not m, m"
   if incident-bot drift check --reference a.csv --current b.csv 2>"$work/drift.err"; then exit 1; fi
   grep -F "install incident-bot[drift]" "$work/drift.err"
+else
+  step "drift image: incident-bot drift check on two small CSV windows"
+  python -c "
+import random
+random.seed(1)
+for name, shift in (('ref.csv', 0.0), ('cur.csv', 0.8)):
+    with open(name, 'w') as f:
+        f.write('income,score\\n')
+        f.writelines(f'{random.gauss(shift, 1):.4f},{random.random():.4f}\\n' for _ in range(2000))
+"
+  incident-bot drift check --reference ref.csv --current cur.csv --prediction-column score
 fi
 
 step "a Slack stand-in (the package's own bot.slack_standin)"
