@@ -26,7 +26,7 @@ from storage.governance_tables import audit_chain, audit_checkpoints
 
 EXPORT_FIELDS = ("seq", "id", "occurred_at", "actor", "actor_name", "action", "resource_type",
                  "resource_id", "details", "log_type", "prev_hash", "row_hash")
-BATCH = 1000
+BATCH = 2000
 _UNSET: Any = object()
 
 
@@ -59,15 +59,23 @@ def _parse_since(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def iter_rows(engine: AsyncEngine, since: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
-    """The trail in seq order, fetched a batch at a time through a server-side cursor."""
+async def iter_batches(engine: AsyncEngine, since: datetime | None = None,
+                       ) -> AsyncIterator[list[dict[str, Any]]]:
+    """The trail in seq order, a batch at a time through a server-side cursor."""
     query = sa.select(*(audit_chain.c[name] for name in EXPORT_FIELDS)).order_by(audit_chain.c.seq)
     if since is not None:
         query = query.where(audit_chain.c.occurred_at >= since)
     async with engine.connect() as conn:
         result = await conn.stream(query.execution_options(yield_per=BATCH))
-        async for row in result:
-            yield dict(row._mapping)
+        async for part in result.mappings().partitions(BATCH):
+            yield [dict(row) for row in part]
+
+
+async def iter_rows(engine: AsyncEngine, since: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
+    """The trail in seq order, row by row (fetched a batch at a time)."""
+    async for batch in iter_batches(engine, since):
+        for row in batch:
+            yield row
 
 
 async def rows(engine: AsyncEngine, since: datetime | None = None) -> list[dict[str, Any]]:
@@ -101,8 +109,9 @@ async def verify_trail(engine: AsyncEngine, key: bytes | None = _UNSET,
     checkpoints = (await stored_checkpoints(engine) if stored else []) + list(extra)
     verifier = ChainVerifier(key=current_key() if key is _UNSET else key, checkpoints=checkpoints,
                              expected_heads=list(expect_heads))
-    async for row in iter_rows(engine):
-        verifier.feed(row)
+    async for batch in iter_batches(engine):
+        for row in batch:
+            verifier.feed(row)
         if verifier.broken is not None:
             break
     return verifier
@@ -156,16 +165,13 @@ def write_export(found: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> None
 async def stream_export(engine: AsyncEngine, since: datetime | None, fmt: str, out: TextIO) -> int:
     """Write the export as the rows arrive, a batch at a time; the number of rows written."""
     written = 0
-    batch: list[dict[str, Any]] = []
     header = fmt == "csv"
-    async for row in iter_rows(engine, since):
-        batch.append(row)
-        if len(batch) >= BATCH:
-            _write_batch(batch, fmt, out, header)
-            written, header, batch = written + len(batch), False, []
-    if batch or header:
+    async for batch in iter_batches(engine, since):
         _write_batch(batch, fmt, out, header)
-    return written + len(batch)
+        written, header = written + len(batch), False
+    if header:  # no rows: a CSV still gets its header
+        _write_batch([], fmt, out, header)
+    return written
 
 
 def _write_batch(batch: list[dict[str, Any]], fmt: str, out: TextIO, header: bool) -> None:
