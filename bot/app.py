@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import importlib
+import json
 import logging
 import socket
 import time
@@ -24,6 +26,7 @@ from slack_bolt.logger.messages import (
     warning_client_prioritized_and_token_skipped,
     warning_token_skipped,
 )
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
@@ -31,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit_log import log_audit
 from bot.dispatcher import OutboxDispatcher
+from bot.intake import BUSY, AckedRequest, Intake, NotAdmitted, current_request, request_key
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack_client import MeteredWebClient
@@ -42,7 +46,8 @@ from domain.services import IncidentService
 from handlers import slack_commands, slack_events, slack_home, slack_interactions
 from handlers.slack_context import SlackContext
 from storage import migrate
-from storage.db import create_engine
+from storage.db import create_engine, is_unavailable
+from storage.inbox_store import CURRENT_REQUEST, InboxRow, InboxStore
 from storage.outbox_store import OutboxStore
 from storage.repositories import open_incident_counts
 from storage.uow import SqlUnitOfWork, uow_factory, write_lock_for
@@ -81,8 +86,10 @@ class AckFirst:
 
     # 32 slots: enough that work stuck on a slow Slack call does not hold up the rest (a test
     # pins it), few enough to keep a burst's work from flooding the event loop
-    def __init__(self, max_wait: float = 0.25, workers: int = 32) -> None:
+    def __init__(self, max_wait: float = 0.25, workers: int = 32,
+                 intake: Intake | None = None) -> None:
         self.max_wait = max_wait
+        self.intake = intake  # the work of an acked request runs once its inbox row is written
         self._workers = asyncio.Semaphore(workers)
         self._inflight = 0
         self._quiet = asyncio.Event()
@@ -110,18 +117,35 @@ class AckFirst:
         return len(self._working)
 
     def spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        """Run an acked listener's ``work`` once the pending acks are out, in a work slot."""
-        task = asyncio.create_task(self._run(work))
+        """Run an acked listener's ``work`` once the pending acks are out, in a work slot, and
+        (for a Slack request) once the request is on disk."""
+        request = current_request()
+        if request is not None and self.intake is not None:
+            self.intake.work_started(request)
+        task = asyncio.create_task(self._run(work, request))
         self._working.add(task)
         task.add_done_callback(self._finished)
 
-    async def _run(self, work: Coroutine[Any, Any, object]) -> None:
+    async def _run(self, work: Coroutine[Any, Any, object],
+                   request: AckedRequest | None) -> None:
         try:
+            if request is not None and not await request.wait_admitted():
+                return  # not recorded (busy, database down, a replay): the user was told
             await self.wait_quiet()
             async with self._workers:
                 await work
+        except asyncio.CancelledError:
+            if request is not None:
+                request.cut_off = True  # not done: replayed by the next start
+            raise
+        except Exception as exc:
+            if request is not None and self.intake is not None and is_unavailable(exc):
+                self.intake.give_back(request)  # replayed once the database is back
+            raise
         finally:
             work.close()  # never awaited when cancelled first; closing avoids the warning
+            if request is not None and self.intake is not None:
+                self.intake.work_ended(request)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._working.discard(task)
@@ -152,7 +176,9 @@ class Container:
     outbox_store: OutboxStore
     dispatcher: OutboxDispatcher
     uow_factory: Callable[[], SqlUnitOfWork]
+    intake: Intake
     ack_first: AckFirst = field(default_factory=AckFirst)
+    drain_seconds: float = 10.0  # how long a shutdown lets acked work finish before cutting it
     features: dict[str, Any] = field(default_factory=dict)  # what feature modules expose
     # The one metronome (ARCHITECTURE: APScheduler): features add their jobs at install; it runs
     # only when TICK_SECONDS > 0, since tests drive time and jobs themselves.
@@ -166,6 +192,11 @@ class Container:
         if migrate_db:
             await migrate.upgrade(self.engine)
         self.dispatcher.start()
+        # acked requests whose work a crash or a shutdown cut off: before serving new ones
+        replayed = await self.intake.resume(own_too=True)
+        if replayed:
+            log.warning("start.replayed_acked_requests", count=replayed)
+        self.intake.start()
         for hook in self.on_start:
             await hook(self)
         if self.settings.tick_seconds > 0 and self.scheduler.get_jobs():
@@ -189,9 +220,10 @@ class Container:
     async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        cut_off = await self.ack_first.drain(timeout=10.0)  # acked work is not dropped
-        if cut_off:
-            log.error("shutdown.listeners_cut_off", count=cut_off)
+        cut_off = await self.ack_first.drain(timeout=self.drain_seconds)
+        if cut_off:  # not lost: their requests are in the inbox, replayed at the next start
+            log.warning("shutdown.listeners_cut_off", count=cut_off)
+        await self.intake.stop()
         for hook in reversed(self.on_stop):
             await hook(self)
         await self.dispatcher.stop()
@@ -251,7 +283,9 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
         base_backoff=settings.outbox_backoff_seconds,
         max_backoff=settings.outbox_max_backoff_seconds, owner=instance_id(settings))
     dispatcher_ref.append(dispatcher)
-    ack_first = AckFirst()
+    intake = Intake(InboxStore(engine, lock), clock, instance_id(settings),
+                    max_backlog=settings.intake_max_backlog)
+    ack_first = AckFirst(intake=intake)
     dispatcher.yield_to = ack_first.wait_quiet
     ctx.run_after_ack = ack_first.spawn
     slack_commands.register(bolt, ctx)
@@ -261,7 +295,8 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
     container = Container(settings=settings, clock=clock, engine=engine, policy=policy,
                           metrics=metrics, service=service, slack_client=client, bolt=bolt,
                           slack=ctx, outbox_store=outbox_store, dispatcher=dispatcher,
-                          uow_factory=make_uow, ack_first=ack_first)
+                          uow_factory=make_uow, ack_first=ack_first, intake=intake)
+    intake.replay = functools.partial(_replay, bolt)
     container.features["announcement_extras"] = delivery.extras
     for name in FEATURES:
         try:
@@ -272,6 +307,14 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
             raise
         module.install(container)
     return container
+
+
+async def _replay(bolt: AsyncApp, row: InboxRow, _request: AckedRequest) -> None:
+    """Run an acked request's listener again, as it ran when Slack sent it (its answer went
+    out long ago and is dropped). Socket Mode requests skip Bolt's signature check, which the
+    original passed; response_url stays valid for 30 minutes."""
+    await bolt.async_dispatch(AsyncBoltRequest(
+        body=row.body, headers={"content-type": row.content_type}, mode="socket_mode"))
 
 
 def instance_id(settings: Settings) -> str:
@@ -415,13 +458,41 @@ def web_app(container: Container) -> web.Application:
         if problem:
             log.warning("slack.malformed_payload", error=problem)
             return web.json_response({"error": f"malformed payload: {problem}"}, status=400)
+        intake = container.intake
+        if intake.busy:
+            log.warning("intake.busy", backlog=intake.backlog)
+            return not_taken(bolt_request.body, NotAdmitted("busy", BUSY))
+        acked = intake.begin(
+            request_key(request.headers.get("X-Slack-Signature"),
+                        request.headers.get("X-Slack-Request-Timestamp"), raw.hex()[:128]),
+            raw.decode("utf-8", "replace"), request.headers.get("Content-Type", ""))
+        return await answer_durably(acked, bolt_request)
+
+    async def answer_durably(request: AckedRequest, bolt_request: AsyncBoltRequest
+                             ) -> web.Response:
+        """Dispatch to Bolt; if a listener handed work off, answer only once the request is on
+        disk (the work waits for that too), else say plainly that nothing was recorded."""
+        token = CURRENT_REQUEST.set(request)
         try:
             bolt_response = await container.bolt.async_dispatch(bolt_request)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             # Bolt's matchers assume Slack-shaped payloads; a signed but malformed one lands here.
             log.warning("slack.malformed_payload", error=repr(exc)[:200])
             return web.json_response({"error": "malformed payload"}, status=400)
-        return await to_aiohttp_response(bolt_response)
+        finally:
+            CURRENT_REQUEST.reset(token)
+        try:
+            if request.works:
+                try:
+                    await container.intake.admit(request)
+                except NotAdmitted as refused:
+                    if refused.kind == "duplicate":  # the same signed request, sent again
+                        log.warning("slack.replayed_request_ignored")
+                        return web.Response(status=200)
+                    return not_taken(bolt_request.body, refused)
+            return await to_aiohttp_response(bolt_response)
+        finally:
+            container.intake.dispatched(request)
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -441,14 +512,23 @@ def web_app(container: Container) -> web.Application:
         return web.json_response({"status": "ready", "revision": revision})
 
     async def metrics(_: web.Request) -> web.Response:
-        depth, age = await container.outbox_store.stats(container.clock.now())
-        container.metrics.outbox_depth.set(depth)
-        container.metrics.outbox_oldest_age.set(age)
-        # from the database, not a counter: true across replicas and restarts
-        open_by_severity = await open_incident_counts(container.engine)
-        for severity in Severity:
-            container.metrics.incidents_open.labels(severity.value).set(
-                open_by_severity.get(severity.value, 0))
+        """Always answers: with the database away, the last values it gave and
+        incident_bot_database_up 0, so the outbox alerts are not blind exactly then."""
+        try:
+            async with asyncio.timeout(5):
+                depth, age = await container.outbox_store.stats(container.clock.now())
+                # from the database, not a counter: true across replicas and restarts
+                open_by_severity = await open_incident_counts(container.engine)
+        except Exception as exc:
+            log.warning("metrics.database_unavailable", error=str(exc)[:200])
+            container.metrics.database_up.set(0)
+        else:
+            container.metrics.database_up.set(1)
+            container.metrics.outbox_depth.set(depth)
+            container.metrics.outbox_oldest_age.set(age)
+            for severity in Severity:
+                container.metrics.incidents_open.labels(severity.value).set(
+                    open_by_severity.get(severity.value, 0))
         body, content_type = container.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -465,14 +545,73 @@ async def connect_socket_mode(container: Container) -> Any:
     """Connect the Bolt app to Slack over Socket Mode (``SLACK_APP_TOKEN``, an ``xapp-`` token).
 
     The socket client opens its connection with ``apps.connections.open`` through the Bolt app's
-    Web API client, so ``SLACK_API_URL`` points it at a stand-in as well. Returns the handler;
+    Web API client, so ``SLACK_API_URL`` points it at a stand-in as well. Envelopes are acked
+    only once the work they started is in the inbox, as over HTTP. Returns the handler;
     ``await handler.close_async()`` disconnects.
     """
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_bolt.adapter.socket_mode.async_internals import (
+        run_async_bolt_app,
+        send_async_response,
+    )
+    from slack_bolt.response import BoltResponse
 
-    handler = AsyncSocketModeHandler(container.bolt, container.settings.slack_app_token)
+    intake = container.intake
+
+    class DurableSocketModeHandler(AsyncSocketModeHandler):
+        async def handle(self, client: Any, req: Any) -> None:
+            started = time.time()
+            payload = req.payload if isinstance(req.payload, dict) else {}
+            if intake.busy:
+                status, body = refusal(payload, NotAdmitted("busy", BUSY))
+                await send_async_response(client, req, BoltResponse(
+                    status=status, body=json.dumps(body)), started)
+                return
+            acked = intake.begin(request_key(None, None, f"socket:{req.envelope_id}"),
+                                 json.dumps(payload), "application/json")
+            token = CURRENT_REQUEST.set(acked)
+            try:
+                response = await run_async_bolt_app(self.app, req)
+            finally:
+                CURRENT_REQUEST.reset(token)
+            try:
+                if acked.works:
+                    try:
+                        await intake.admit(acked)
+                    except NotAdmitted as refused:
+                        status, body = (200, {}) if refused.kind == "duplicate" else refusal(
+                            payload, refused)
+                        response = BoltResponse(status=status, body=json.dumps(body) if body
+                                                else "")
+            finally:
+                intake.dispatched(acked)
+            await send_async_response(client, req, response, started)
+
+    handler = DurableSocketModeHandler(container.bolt, container.settings.slack_app_token)
     await handler.connect_async()
     return handler
+
+
+def refusal(body: dict[str, Any], refused: NotAdmitted) -> tuple[int, dict[str, Any]]:
+    """How to tell Slack (and the user) that a request was not taken on, in the form each kind
+    of request allows: an ephemeral text for a command, a form error for a modal, and 503 for
+    clicks and events (Slack shows the click failed, and retries an event later)."""
+    text = f":hourglass: {refused}"
+    if body.get("command"):
+        return 200, {"response_type": "ephemeral", "text": text}
+    if body.get("type") == "view_submission":
+        blocks = ((body.get("view") or {}).get("blocks")) or []
+        inputs = [b.get("block_id") for b in blocks if isinstance(b, dict)
+                  and b.get("type") == "input" and b.get("block_id")]
+        if inputs:
+            return 200, {"response_action": "errors", "errors": {inputs[0]: str(refused)[:150]}}
+    return 503, {"error": str(refused)}
+
+
+def not_taken(body: dict[str, Any], refused: NotAdmitted) -> web.Response:
+    status, answer = refusal(body, refused)
+    return web.json_response(answer, status=status,
+                             headers={"Retry-After": "30"} if status == 503 else None)
 
 
 def payload_shape_problem(body: dict[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,7 @@ class LocalStack:
             database_url=self.database_url,
             outbox_poll_seconds=0.05,
             slack_app_token=APP_TOKEN if self.socket_mode else None,
-            **self.settings_overrides,
+            **{"instance_id": f"localstack-{uuid.uuid4().hex[:8]}", **self.settings_overrides},
         )
         self.container = build(self.settings, clock=self.clock, policy=self.policy)
         await self.container.start()
@@ -84,9 +85,12 @@ class LocalStack:
         await self.container.stop()
         await self.slack.stop()
 
-    async def spawn_bot(self) -> Container:
-        """Another bot process on the same database and Slack (a second replica); stop it yourself."""
-        container = build(self.settings, clock=self.clock, policy=self.policy)
+    async def spawn_bot(self, *, same_instance: bool = False) -> Container:
+        """Another bot process on the same database and Slack: a second replica (an instance
+        of its own; stop it yourself), or with ``same_instance`` this one started again."""
+        settings = self.settings if same_instance else self.settings.model_copy(
+            update={"instance_id": f"replica-{uuid.uuid4().hex[:8]}"})
+        container = build(settings, clock=self.clock, policy=self.policy)
         await container.start()
         return container
 
@@ -95,7 +99,28 @@ class LocalStack:
         and Slack workspace: nothing survives but what the database holds."""
         await self.runner.cleanup()
         await self.container.stop()
-        self.container = await self.spawn_bot()
+        await self._serve(await self.spawn_bot(same_instance=True))
+
+    async def crash_bot(self) -> None:
+        """Stop the bot as ``kill -9`` would: acked work and deliveries in flight are cut off
+        and nothing is settled or given back; then start a fresh one (the same instance, as a
+        restarted container is) on the same database and Slack workspace."""
+        await self.runner.cleanup()
+        old = self.container
+        if old.scheduler.running:
+            old.scheduler.shutdown(wait=False)
+        doomed: list[asyncio.Task[Any]] = [
+            t for t in (old.intake._maintenance, old.dispatcher._task) if t is not None]
+        doomed += list(old.dispatcher._inflight.values()) + list(old.ack_first._working)
+        doomed += list(old.background)
+        for task in doomed:
+            task.cancel()
+        await asyncio.gather(*doomed, return_exceptions=True)
+        await old.engine.dispose()
+        await self._serve(await self.spawn_bot(same_instance=True))
+
+    async def _serve(self, container: Container) -> None:
+        self.container = container
         self.runner = await serve_http(self.container, "127.0.0.1", 0)
         host, port = self.runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"

@@ -52,6 +52,10 @@ class Metrics:
         self.outbox_deliveries = Counter(
             "incident_bot_outbox_deliveries_total", "Outbox delivery attempts by result",
             ["kind", "result"], registry=r)
+        self.database_up = Gauge(
+            "incident_bot_database_up",
+            "1 when the last /metrics scrape reached the database, 0 when it did not",
+            registry=r)
         self.outbox_depth = Gauge(
             "incident_bot_outbox_depth", "Pending outbox messages", registry=r)
         self.outbox_oldest_age = Gauge(

@@ -47,6 +47,7 @@ PD_EVENT = "pagerduty_event"  # outbox: Events API v2 trigger | acknowledge | re
 PD_RESPONDERS = "pagerduty_responders"  # outbox: PagerDuty users -> Slack users -> invite
 PAGERDUTY = "pagerduty"  # the service account named as actor and created_by
 ALERTMANAGER = "alertmanager"
+PAGERDUTY_TIMEOUT_SECONDS = 10  # an unanswered call is retried by the outbox, in its own lane
 PAGED_SEVERITIES = (Severity.P1, Severity.P2)
 ALERT_SEVERITIES = {
     "critical": Severity.P2,
@@ -363,6 +364,7 @@ class PagerDuty:
             **self._tls(),
         )
         client.max_http_attempts = 1  # the outbox retries with backoff; never sleep in a thread
+        client.timeout = PAGERDUTY_TIMEOUT_SECONDS  # not the library's 60 s: a slot is held
         return client
 
     def _tls(self) -> dict[str, Any]:
@@ -419,6 +421,7 @@ class PagerDuty:
             payload.pop("routing_key"), base_url=self.settings.pagerduty_events_url, **self._tls()
         )
         client.max_http_attempts = 1
+        client.timeout = PAGERDUTY_TIMEOUT_SECONDS
         action = payload.pop("action")
         await self._call(client.send_event, action, **payload)
 

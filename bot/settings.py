@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # Who this process is when it claims work (outbox rows, acked Slack requests); default
     # host:port, which a restarted process keeps, so it takes back its own claims at once
     instance_id: str | None = None
+    # Acked Slack requests whose work has not finished; past this the bot answers "busy"
+    intake_max_backlog: int = Field(default=300, ge=1)
     outbox_poll_seconds: float = 1.0
     outbox_backoff_seconds: float = 0.5
     outbox_max_backoff_seconds: float = 60.0

@@ -18,6 +18,8 @@ from handlers.slack_context import SlackContext
 log = structlog.get_logger("handlers.commands")
 
 DECLARE_CALLBACK = "declare_incident"
+FAILED = (":boom: Something went wrong on our side; nothing was changed. "
+          "Try again, and tell the bot's operators if it persists.")
 Extra = dict[str, Any]
 
 
@@ -45,9 +47,7 @@ async def run(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
         await ctx.reply(body, respond, f":warning: {exc}")
     except Exception:
         log.exception("command.failed", verb=parsed.verb)
-        await ctx.reply(body, respond,
-                        ":boom: Something went wrong on our side; nothing was changed. "
-                        "Try again, and tell the bot's operators if it persists.")
+        await ctx.reply(body, respond, FAILED)
 
 
 async def dispatch(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],

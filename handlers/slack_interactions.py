@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot import rendering
 from domain.model import DomainError, Severity
 from domain.services import DeclareIncident, IncidentRef
-from handlers.slack_commands import DECLARE_CALLBACK, confirmation
+from handlers.slack_commands import DECLARE_CALLBACK, FAILED, confirmation
 from handlers.slack_context import SlackContext
 
 log = structlog.get_logger("handlers.interactions")
@@ -123,6 +123,9 @@ def _status_button(ctx: SlackContext, verb: str) -> Any:
         except (KeyError, ValueError, IndexError, TypeError):
             await ctx.reply(body, respond,
                             ":warning: That button is not attached to a known incident.")
+        except Exception:  # e.g. the database is away: say so rather than drop the click
+            log.exception("button.failed", verb=verb)
+            await ctx.reply(body, respond, FAILED)
 
     status_button.__name__ = f"button_{verb}"
     return status_button

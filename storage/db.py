@@ -68,3 +68,20 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not be reached (down, restarting, locked for
+    too long), as opposed to a statement it refused: the work may succeed once it is back."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, ConnectionError | TimeoutError | OSError):
+        # a refused or dropped database connection; not an HTTP client's (Slack, PagerDuty)
+        return not type(exc).__module__.startswith(("aiohttp", "slack_sdk", "httpx"))
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and type(cause).__module__.startswith(
+        "asyncpg") and "Connection" in type(cause).__name__

@@ -3,6 +3,7 @@ lost when the bot stops: the real slack_sdk client against the stand-in's faults
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -75,3 +76,160 @@ async def test_someone_elses_channel_of_the_same_name_is_not_adopted(database_ur
         await stack.settle()
         view = await stack.container.service.view(IncidentRef(number=1))
         assert view.link and view.link.channel_name == CHANNEL + "-1"
+
+
+# -- durable intake: what was acked is on disk before the ack, and done exactly once ---------
+
+async def titles(stack: LocalStack) -> list[str]:
+    return sorted(v.incident.title for v in await stack.container.service.list_incidents())
+
+
+def hang_declarations(stack: LocalStack) -> asyncio.Event:
+    """The database work of every declaration hangs (a stuck disk) until the event is set."""
+    gate = asyncio.Event()
+    service = stack.container.service
+    real = service.declare
+
+    async def stuck(*args: Any, **kwargs: Any) -> Any:
+        await gate.wait()
+        return await real(*args, **kwargs)
+
+    service.declare = stuck  # type: ignore[method-assign]
+    return gate
+
+
+async def test_declarations_acked_before_a_crash_are_declared_once_after_the_restart(
+        database_url: str) -> None:
+    async with LocalStack(database_url) as stack:
+        hang_declarations(stack)
+        for i in range(5):
+            code, body = await stack.driver.slash_command(f"declare P2 fraud-detector Burst {i}")
+            assert code == 200 and not body  # acked: the user was told nothing went wrong
+        await stack.crash_bot()  # kill -9: the five are in flight
+        await stack.settle()
+        assert await titles(stack) == [f"Burst {i}" for i in range(5)]
+        confirmed = [r["body"]["text"] for r in stack.driver.responses]
+        assert sum("Declared *INC-" in t for t in confirmed) == 5
+        assert await stack.container.intake.store.pending_count() == 0
+
+
+async def test_work_cut_off_by_a_shutdown_is_replayed_by_the_next_start(database_url: str) -> None:
+    async with LocalStack(database_url) as stack:
+        hang_declarations(stack)
+        await stack.driver.slash_command("declare P2 fraud-detector Cut off by SIGTERM")
+        stack.container.drain_seconds = 0.1  # the drain runs out
+        await stack.restart_bot()
+        await stack.settle()
+        assert await titles(stack) == ["Cut off by SIGTERM"]
+
+
+async def test_a_crash_after_the_work_committed_does_not_repeat_it(database_url: str) -> None:
+    async with LocalStack(database_url) as stack:
+        gate = asyncio.Event()
+
+        async def reply_hangs(*_: Any) -> None:
+            await gate.wait()  # committed, but the confirmation never goes out
+
+        stack.container.slack.reply = reply_hangs  # type: ignore[method-assign]
+        await stack.driver.slash_command("declare P2 fraud-detector Committed then crashed")
+        await stack.slack.wait_until(lambda: stack.slack.top_level("ml-incidents"), 5)
+        await stack.crash_bot()
+        await stack.settle()
+        assert await titles(stack) == ["Committed then crashed"]
+
+
+async def test_the_same_signed_request_sent_twice_is_applied_once(database_url: str) -> None:
+    async with LocalStack(database_url) as stack:
+        await stack.driver.slash_command("declare P2 fraud-detector Replayed by an attacker")
+        first = stack.driver.sent[-1]
+        session = await stack.driver._http()
+        async with session.post(stack.driver.url, data=first.body, headers=first.headers) as again:
+            assert again.status == 200
+        await stack.settle()
+        assert await titles(stack) == ["Replayed by an attacker"]
+
+
+async def test_a_full_backlog_says_busy_instead_of_acking_into_the_void(database_url: str) -> None:
+    async with LocalStack(database_url, settings_overrides={"intake_max_backlog": 2}) as stack:
+        gate = hang_declarations(stack)
+        for i in range(2):
+            assert await stack.driver.slash_command(f"declare P2 fraud-detector Taken {i}") == (
+                200, "")
+        code, body = await stack.driver.slash_command("declare P2 fraud-detector One too many")
+        assert code == 200 and body["response_type"] == "ephemeral"
+        assert "overloaded" in body["text"] and "did *not* record" in body["text"]
+        gate.set()
+        await stack.settle()
+        assert await titles(stack) == ["Taken 0", "Taken 1"]
+
+
+async def test_with_the_database_unavailable_the_user_is_told_nothing_was_recorded(
+        database_url: str) -> None:
+    async with LocalStack(database_url) as stack:
+        await stack.driver.slash_command(DECLARE)
+        await stack.settle()
+        announcement = stack.slack.top_level("ml-incidents")[-1]
+
+        async def down(*_: Any, **__: Any) -> Any:
+            raise OSError("connection refused")
+
+        stack.container.intake.store.admit = down  # type: ignore[method-assign]
+        code, body = await stack.driver.slash_command("declare P2 fraud-detector Lost?")
+        assert code == 200 and "cannot reach its database" in body["text"]
+        code, _ = await stack.driver.block_action(
+            ACTION_ACK, message_ts=announcement["ts"],
+            channel_id=stack.slack.channel_id("ml-incidents"))
+        assert code == 503  # Slack shows the click failed; nothing half-done
+        await stack.settle()
+        view = await stack.container.service.view(IncidentRef(number=1))
+        assert view.incident.status.value == "open"
+        assert await titles(stack) == ["Null predictions since 14:02"]
+
+
+async def test_a_thread_note_that_met_a_database_outage_is_recorded_once_it_is_back(
+        database_url: str) -> None:
+    async with LocalStack(database_url) as stack:
+        await stack.driver.slash_command(DECLARE)
+        await stack.settle()
+        announcement = stack.slack.top_level("ml-incidents")[-1]
+        service = stack.container.service
+        real = service.add_note
+        outage = {"calls": 0}
+
+        async def add_note(*args: Any, **kwargs: Any) -> Any:
+            outage["calls"] += 1
+            if outage["calls"] == 1:
+                raise ConnectionRefusedError("the database is restarting")
+            return await real(*args, **kwargs)
+
+        service.add_note = add_note  # type: ignore[method-assign]
+        code, _ = await stack.driver.user_says(stack.slack.channel_id("ml-incidents"),
+                                               "U0RESPOND", "feature store is back",
+                                               thread_ts=announcement["ts"])
+        assert code == 200  # acked: Slack will not send it again
+
+        async def noted() -> bool:
+            view = await service.view(IncidentRef(number=1), with_timeline=True)
+            return any(e.body == "feature store is back" for e in view.timeline)
+
+        for _ in range(100):  # the lease keeper replays it within a few seconds
+            if await noted():
+                break
+            await asyncio.sleep(0.1)
+        assert await noted() and outage["calls"] == 2
+
+
+async def test_metrics_answer_while_the_database_is_down(database_url: str) -> None:
+    async with LocalStack(database_url) as stack:
+        session = await stack.driver._http()
+        async with session.get(stack.url + "/metrics") as up:
+            assert up.status == 200 and "incident_bot_database_up 1.0" in await up.text()
+
+        async def down(*_: Any) -> Any:
+            raise OSError("connection refused")
+
+        stack.container.outbox_store.stats = down  # type: ignore[method-assign]
+        async with session.get(stack.url + "/metrics") as scraped:
+            text = await scraped.text()
+        assert scraped.status == 200
+        assert "incident_bot_database_up 0.0" in text and "incident_bot_outbox_depth" in text

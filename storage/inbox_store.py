@@ -1,0 +1,158 @@
+"""The Slack request inbox: what the bot acknowledged, kept until the work behind it is done.
+
+A request whose listener handed work off after its ack is written here (in batches, one
+transaction per burst) before the ack leaves. The use case that carries the work out marks
+its row done in its own transaction (``SqlUnitOfWork.commit`` reads ``CURRENT_REQUEST``), so
+after a crash exactly the rows whose work never committed are replayed. Rows are leased by
+the instance that took them, like outbox claims: extended while the work runs, given back on
+shutdown, taken over once the lease runs out (a dead replica) or at once by the same
+instance restarted. The unique ``request_key`` (the request's Slack signature) recognises the
+same signed request sent again within its five minutes: it is answered, not applied twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.tables import slack_inbox
+
+LEASE_SECONDS = 10.0
+MAX_REPLAYS = 3  # a request whose work crashed the bot this often is set aside, not replayed
+
+
+@dataclass(eq=False)
+class InboxClaim:
+    """The inbox row of the Slack request being worked on (``CURRENT_REQUEST``)."""
+
+    inbox_id: int | None = None
+    recorded: bool = False  # its row was marked done by a committed unit of work
+
+
+CURRENT_REQUEST: contextvars.ContextVar[InboxClaim | None] = contextvars.ContextVar(
+    "current_slack_request", default=None)
+
+
+@dataclass
+class InboxRow:
+    id: int
+    request_key: str
+    body: str
+    content_type: str
+    replays: int
+
+
+async def mark_done_in(conn: AsyncConnection, claim: InboxClaim | None, now: datetime) -> None:
+    """Within a use case's transaction: its request is done once this commits. The body (raw
+    user text) is dropped with it; the key stays to recognise a replayed request."""
+    if claim is None or claim.inbox_id is None or claim.recorded:
+        return
+    await conn.execute(slack_inbox.update().where(
+        slack_inbox.c.id == claim.inbox_id, slack_inbox.c.status == "pending").values(
+        status="done", finished_at=now, body="", lease_until=None))
+
+
+class InboxStore:
+    def __init__(self, engine: AsyncEngine, write_lock: Any = None) -> None:
+        self.engine = engine
+        self.write_lock = write_lock
+
+    def _locked(self) -> Any:
+        return self.write_lock if self.write_lock is not None else contextlib.nullcontext()
+
+    async def admit(self, items: list[tuple[str, str, str]], owner: str,
+                    now: datetime) -> list[int | None]:
+        """Write ``(request_key, body, content_type)`` rows in one transaction, leased to
+        ``owner``; returns each row's id, or None for a key already admitted (a replay)."""
+        if not items:
+            return []
+        rows = [{"request_key": key, "body": body, "content_type": content_type,
+                 "received_at": now, "status": "pending", "owner": owner,
+                 "lease_until": now + timedelta(seconds=LEASE_SECONDS)}
+                for key, body, content_type in items]
+        async with self._locked(), self.engine.begin() as conn:
+            insert = (postgresql.insert(slack_inbox) if conn.dialect.name == "postgresql"
+                      else sqlite.insert(slack_inbox))
+            result = await conn.execute(
+                insert.values(rows).on_conflict_do_nothing(index_elements=["request_key"])
+                .returning(slack_inbox.c.id, slack_inbox.c.request_key))
+            ids = {key: row_id for row_id, key in result.all()}
+        seen: set[str] = set()
+        answer: list[int | None] = []
+        for key, _body, _type in items:
+            answer.append(ids.get(key) if key not in seen else None)  # twice in one batch
+            seen.add(key)
+        return answer
+
+    async def finish(self, ids: list[int], now: datetime) -> None:
+        """The work behind these requests ended (with or without writing anything)."""
+        if not ids:
+            return
+        async with self._locked(), self.engine.begin() as conn:
+            await conn.execute(slack_inbox.update().where(
+                slack_inbox.c.id.in_(ids), slack_inbox.c.status == "pending").values(
+                status="done", finished_at=now, body="", lease_until=None))
+
+    async def extend(self, ids: list[int], owner: str, until: datetime) -> None:
+        if not ids:
+            return
+        async with self._locked(), self.engine.begin() as conn:
+            await conn.execute(slack_inbox.update().where(
+                slack_inbox.c.id.in_(ids), slack_inbox.c.status == "pending",
+                slack_inbox.c.owner == owner).values(lease_until=until))
+
+    async def release(self, ids: list[int], owner: str) -> None:
+        """Shutdown: work not finished goes back, to be replayed by the next start."""
+        if not ids:
+            return
+        async with self._locked(), self.engine.begin() as conn:
+            await conn.execute(slack_inbox.update().where(
+                slack_inbox.c.id.in_(ids), slack_inbox.c.status == "pending",
+                slack_inbox.c.owner == owner).values(lease_until=None))
+
+    async def take_over(self, owner: str, now: datetime, *, own_too: bool,
+                        limit: int = 200) -> list[InboxRow]:
+        """Pending rows nobody holds (released, or their lease ran out; with ``own_too`` also
+        this instance's own from before a crash), now leased to ``owner``, oldest first."""
+        free = sa.or_(slack_inbox.c.lease_until.is_(None), slack_inbox.c.lease_until < now)
+        if own_too:
+            free = sa.or_(free, slack_inbox.c.owner == owner)
+        query = (sa.select(slack_inbox).where(slack_inbox.c.status == "pending", free)
+                 .order_by(slack_inbox.c.id).limit(limit))
+        async with self._locked(), self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return []
+            poisoned = [r.id for r in rows if r.replays >= MAX_REPLAYS]
+            if poisoned:
+                await conn.execute(slack_inbox.update().where(slack_inbox.c.id.in_(poisoned))
+                                   .values(status="failed", finished_at=now, lease_until=None))
+            taken = [r for r in rows if r.replays < MAX_REPLAYS]
+            if taken:
+                await conn.execute(slack_inbox.update().where(
+                    slack_inbox.c.id.in_([r.id for r in taken])).values(
+                    owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS),
+                    replays=slack_inbox.c.replays + 1))
+        return [InboxRow(r.id, r.request_key, r.body, r.content_type, r.replays + 1)
+                for r in taken]
+
+    async def pending_count(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(sa.select(sa.func.count()).where(
+                slack_inbox.c.status == "pending"))).scalar() or 0)
+
+    async def prune(self, before: datetime) -> int:
+        """Settled rows older than ``before`` (a replay window is five minutes)."""
+        async with self._locked(), self.engine.begin() as conn:
+            result = await conn.execute(slack_inbox.delete().where(
+                slack_inbox.c.status != "pending", slack_inbox.c.received_at < before))
+        return int(result.rowcount or 0)
