@@ -65,7 +65,10 @@ async def test_the_bot_runs_housekeeping_hourly_with_the_configured_retention(tm
         job = stack.container.scheduler.get_job("housekeeping")
         assert job is not None and job.trigger.interval == timedelta(hours=1)
         housekeeping = stack.container.features["housekeeping"]
-        assert (await housekeeping())["outbox"] == 0  # everything was delivered just now
+        first = await housekeeping()
+        assert first["outbox"] == 0 and first["slack_inbox"] == 0  # all from just now
         clock.advance(days=101)
-        assert (await housekeeping())["outbox"] >= 3  # announcement, channel, confirmation...
+        pruned = await housekeeping()
+        assert pruned["outbox"] >= 3  # announcement, channel, confirmation...
+        assert pruned["slack_inbox"] == 1  # the declaration's request, settled a day ago
         assert await stack.container.outbox_store.pending_count() == 0
