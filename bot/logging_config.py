@@ -65,8 +65,9 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     setattr(handler, _HANDLER_MARK, True)
     root.addHandler(handler)
     root.setLevel(numeric)
-    for name in CAPPED_AT_INFO:
-        logging.getLogger(name).setLevel(max(numeric, logging.INFO))
+    for name in CAPPED_AT_INFO:  # raised, never lowered: SQLAlchemy sets itself to WARNING
+        library = logging.getLogger(name)
+        library.setLevel(max(numeric, logging.INFO, library.level))
     # bookkeeping, not events: "Adding job tentatively", "setup plugin ..."
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -49,3 +49,11 @@ def test_stdlib_lines_are_json_scrubbed_and_capped(
     assert events[0]["logger"] == "slack_sdk.http_retry" and events[0]["level"] == "info"
     assert events[-1]["exception"][0]["exc_value"] == "paging [email] failed"
     assert "jane.doe" not in "\n".join(lines) and "hunter2" not in "\n".join(lines)
+
+
+def test_the_cap_never_lowers_a_library_level(restore_logging: None) -> None:
+    """SQLAlchemy holds itself at WARNING (no SQL in the log): LOG_LEVEL=DEBUG must not open it."""
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    configure("DEBUG", "json")
+    assert logging.getLogger("sqlalchemy").level == logging.WARNING
+    assert logging.getLogger("slack_sdk").level == logging.INFO
