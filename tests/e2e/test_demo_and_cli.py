@@ -114,7 +114,8 @@ async def test_check_says_what_is_ready_and_what_is_not(tmp_path: Path) -> None:
             return {f.what: f.level for f in findings}
 
         first = await run_checks(settings())
-        assert levels(first) == {"database": "warn", "slack": "ok", "policy": "ok", "runbooks": "ok"}
+        assert levels(first) == {"database": "warn", "slack": "ok", "policy": "ok", "runbooks": "ok",
+                                 "governance": "warn"}  # GOVERNANCE_ROLES unset (issue 15)
         assert "`serve` (or `db upgrade`) applies them" in first[0].detail
         assert "bot @" in first[1].detail and "invite it to #ml-incidents" in first[1].detail
         engine = create_engine(url)
@@ -123,7 +124,7 @@ async def test_check_says_what_is_ready_and_what_is_not(tmp_path: Path) -> None:
         bad = await run_checks(settings(slack_bot_token="xoxb-wrong", policy_file=str(tmp_path / "none.yml"),
                                         pagerduty_api_token="pd"))
         assert levels(bad) == {"database": "warn", "slack": "FAIL", "policy": "FAIL", "runbooks": "ok",
-                               "pagerduty": "warn"}
+                               "pagerduty": "warn", "governance": "warn"}
         assert "no models registered" in bad[0].detail
         assert "Slack refused the bot token: invalid_auth" in bad[1].detail
         assert "PAGERDUTY_WEBHOOK_SECRET" in bad[4].detail
