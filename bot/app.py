@@ -397,8 +397,8 @@ class BotIdentity:
                 from slack_sdk.errors import SlackApiError
 
                 log.warning("slack.team_refused", team_id=team_id, enterprise_id=enterprise_id)
-                # Bolt answers a SlackApiError with a plain 200 refusal and runs no listener;
-                # returning None instead would make it call the request's response_url
+                # Bolt takes this as "no installation for this team": no listener runs, and
+                # the user gets Bolt's "app not available in this workspace" reply
                 raise SlackApiError("team not allowed", {"ok": False, "error": "team_not_allowed"})
             identity = self.identity or {}
             return AuthorizeResult(
