@@ -95,6 +95,7 @@ class AckFirst:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._working: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}  # the last work spawned per key
 
     def enter(self) -> None:
         self._inflight += 1
@@ -116,21 +117,32 @@ class AckFirst:
         """Acked pieces of work not finished yet."""
         return len(self._working)
 
-    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, object], key: str | None = None) -> None:
         """Run an acked listener's ``work`` once the pending acks are out, in a work slot, and
-        (for a Slack request) once the request is on disk."""
+        (for a Slack request) once the request is on disk; after the work spawned before it
+        with the same ``key``, so one incident's clicks and commands apply in arrival order."""
         request = current_request()
         if request is not None and self.intake is not None:
             self.intake.work_started(request)
-        task = asyncio.create_task(self._run(work, request))
+        before = self._tails.get(key) if key else None
+        task = asyncio.create_task(self._run(work, request, before))
         self._working.add(task)
         task.add_done_callback(self._finished)
+        if key:
+            self._tails[key] = task
+            task.add_done_callback(functools.partial(self._untail, key))
 
-    async def _run(self, work: Coroutine[Any, Any, object],
-                   request: AckedRequest | None) -> None:
+    def _untail(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._tails.get(key) is task:
+            del self._tails[key]
+
+    async def _run(self, work: Coroutine[Any, Any, object], request: AckedRequest | None,
+                   before: asyncio.Task[None] | None = None) -> None:
         try:
             if request is not None and not await request.wait_admitted():
                 return  # not recorded (busy, database down, a replay): the user was told
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own; only the order matters
             await self.wait_quiet()
             async with self._workers:
                 await work

@@ -35,7 +35,17 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_type="ephemeral", text=HELP_TEXT)
             return
         await ack()
-        ctx.after_ack(run(ctx, parsed, body, respond))
+        ctx.after_ack(run(ctx, parsed, body, respond), key=incident_key(parsed, body))
+
+
+def incident_key(parsed: Parsed, body: dict[str, Any]) -> str | None:
+    """Which incident a command acts on, as it names it (a number, else the channel), so the
+    commands on one incident apply in the order they were sent."""
+    if parsed.verb in ("declare", "list", "models", "help"):
+        return None
+    if parsed.number is not None:
+        return f"incident-number:{parsed.number}"
+    return f"channel:{body.get('channel_id', '')}"
 
 
 async def run(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],

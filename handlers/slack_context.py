@@ -30,15 +30,18 @@ class SlackContext:
     incident_channel: str
     extensions: dict[str, Any] = field(default_factory=dict)
     # Runs a listener's work after its ack (bot.app.AckFirst.spawn); a plain task when unset
-    run_after_ack: Callable[[Work], None] | None = None
+    run_after_ack: Callable[[Work, str | None], None] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
-    def after_ack(self, work: Work) -> None:
+    def after_ack(self, work: Work, key: str | None = None) -> None:
         """Call right after ``ack()`` and return: the listener ends, so Bolt answers Slack at
-        once, and ``work`` (the database, the Slack calls) goes on in a task of its own."""
+        once, and ``work`` (the database, the Slack calls) goes on in a task of its own.
+
+        Works with the same ``key`` (the incident they act on, as the request names it) run
+        one after another in the order Slack delivered them, not side by side."""
         if self.run_after_ack is not None:
-            self.run_after_ack(work)
+            self.run_after_ack(work, key)
             return
         task = asyncio.create_task(work)
         self._tasks.add(task)

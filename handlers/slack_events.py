@@ -30,7 +30,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if not is_human_message(event):
             return
         await ack()
-        ctx.after_ack(note(event))  # Slack has its answer; the lookup and the note follow
+        # Slack has its answer; the lookup and the note follow, in order per conversation
+        ctx.after_ack(note(event), key=f"channel:{event.get('channel')}")
 
     async def note(event: dict[str, Any]) -> None:
         channel = event.get("channel", "")

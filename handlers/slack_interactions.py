@@ -107,7 +107,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 def _status_button(ctx: SlackContext, verb: str) -> Any:
     async def status_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        ctx.after_ack(change_status(body, respond))
+        actions = body.get("actions") or [{}]
+        ctx.after_ack(change_status(body, respond), key=f"incident:{actions[0].get('value')}")
 
     async def change_status(body: dict[str, Any], respond: AsyncRespond) -> None:
         try:

@@ -233,3 +233,25 @@ async def test_metrics_answer_while_the_database_is_down(database_url: str) -> N
             text = await scraped.text()
         assert scraped.status == 200
         assert "incident_bot_database_up 0.0" in text and "incident_bot_outbox_depth" in text
+
+
+async def test_commands_on_one_incident_apply_in_the_order_they_were_sent(
+        database_url: str) -> None:
+    async with LocalStack(database_url) as stack:
+        await stack.driver.slash_command(DECLARE)
+        await stack.settle()
+        service = stack.container.service
+        real = service.add_note
+
+        async def slow_first(ref: Any, actor: Any, text: str, **kwargs: Any) -> Any:
+            if text == "first":
+                await asyncio.sleep(0.3)  # its database work happens to be slow
+            return await real(ref, actor, text, **kwargs)
+
+        service.add_note = slow_first  # type: ignore[method-assign]
+        for text in ("first", "second"):
+            await stack.driver.slash_command(f"note 1 {text}", user_id="U0RESPOND")
+        await stack.settle()
+        view = await service.view(IncidentRef(number=1), with_timeline=True)
+        notes = [e.body for e in view.timeline if e.event_type.value == "note"]
+        assert notes == ["first", "second"]
