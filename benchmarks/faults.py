@@ -936,8 +936,7 @@ async def scenario_g(sc: Scenario) -> list[Result]:
 
 async def scenario_h(sc: Scenario) -> list[Result]:
     """Two replicas on one PostgreSQL, every Slack call answered after 8 s."""
-    a = sc.args
-    n = 20 if a.quick else 80
+    n = 80  # fewer fit in one round of 16 deliveries per replica and never wait past a claim
     first = await sc.start_bot(TICK_SECONDS="1")
     second = await sc.start_bot(TICK_SECONDS="1")
     drivers = [SlackDriver(b.url, SIGNING_SECRET, slack=sc.slack, timeout=20) for b in (first, second)]
@@ -945,7 +944,7 @@ async def scenario_h(sc: Scenario) -> list[Result]:
     titles = sc.titles(n, "h")
     started = time.monotonic()
     sent = await sc.burst(titles, 50, drivers=drivers)
-    limit = 420 if not a.quick else 300
+    limit = 420
 
     async def done() -> bool:
         return all(sc.announcements(t) for t in titles)
@@ -964,7 +963,7 @@ async def scenario_h(sc: Scenario) -> list[Result]:
 async def scenario_i(sc: Scenario) -> list[Result]:
     """Steady declaration streams at rising rates."""
     a = sc.args
-    rates = [10, 40] if a.quick else [10, 20, 40, 80]
+    rates = [10, 25, 40] if a.quick else [10, 20, 30, 40, 60, 80]
     seconds = 5.0 if a.quick else 10.0
     bot = await sc.start_bot()
     results: list[Result] = []
@@ -1001,15 +1000,18 @@ async def scenario_i(sc: Scenario) -> list[Result]:
                          f"{depth_at_end:.0f} then drained in {waited:.0f}s, ack p99 {p99:.0f}ms: "
                          f"{'kept up' if kept_up else 'FELL BEHIND'}")
         result.figures = {"rate": rate, "in_db_at_end": in_db_at_end, "db_lag_s": db_lag,
+                          "db_rate": in_db_at_end / stream,
                           "outbox_depth_at_end": depth_at_end, "drain_s": waited, "ack_p99_ms": p99,
                           "kept_up": kept_up}
         results.append(result)
         if not kept_up:
             break  # higher rates only fall further behind
     sustained = [r.figures["rate"] for r in results if r.figures.get("kept_up")]
+    best = max(r.figures["db_rate"] for r in results)
     results.append(Result("i sustained", sc.kind, timing=(
         f"kept up at {max(sustained)}/s" if sustained else "fell behind at every rate tried")
-        + f" (rates tried: {', '.join(str(x) for x in rates)}/s)"))
+        + f"; best committed rate seen {best:.1f}/s (rates tried: "
+        + f"{', '.join(str(r.figures['rate']) for r in results)}/s)"))
     return results
 
 
@@ -1133,6 +1135,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    # a killed bot leaves the stand-in's requests half-read: aiohttp logs each with a traceback
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     args = parse(argv)
     if args.list:
         print(scenario_help())
