@@ -273,7 +273,8 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
         if getattr(getattr(uow, "outbox", None), "added", 0) and dispatcher_ref:
             dispatcher_ref[0].wake()
 
-    service = IncidentService(make_uow, clock, policy, after_commit=after_commit)
+    service = IncidentService(make_uow, clock, policy, after_commit=after_commit,
+                              read_uow_factory=uow_factory(engine, clock, None))
     client = MeteredWebClient(token=settings.slack_bot_token or "xoxb-not-configured",
                               base_url=settings.slack_api_url, metrics=metrics)
     # Bolt gets a tokenless client: the token reaches listeners through BotIdentity's result.

@@ -99,8 +99,11 @@ class IncidentService:
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock, policy: Policy,
                  after_commit: Callable[[Any], None] | None = None,
-                 observers: list[Observer] | None = None) -> None:
+                 observers: list[Observer] | None = None,
+                 read_uow_factory: Callable[[], UnitOfWork] | None = None) -> None:
         self.uow_factory = uow_factory
+        # queries only read: on SQLite they need not queue behind the one writer
+        self.read_uow_factory = read_uow_factory or uow_factory
         self.clock = clock
         self.policy = policy
         self.after_commit = after_commit
@@ -144,7 +147,7 @@ class IncidentService:
         return incident
 
     async def view(self, ref: IncidentRef, with_timeline: bool = False) -> IncidentView:
-        async with self.uow_factory() as uow:
+        async with self.read_uow_factory() as uow:
             incident = await self.resolve_ref(uow, ref)
             model = await uow.models.get(incident.model_id)
             link = await uow.slack_links.get(incident.id)
@@ -153,7 +156,7 @@ class IncidentService:
 
     async def list_incidents(self, active_only: bool = True, limit: int = 50,
                              with_links: bool = False) -> list[IncidentView]:
-        async with self.uow_factory() as uow:
+        async with self.read_uow_factory() as uow:
             statuses = [s for s in Status if s.is_active] if active_only else None
             incidents = await uow.incidents.list(statuses, limit)
             models = {m.id: m for m in await uow.models.list()}
@@ -162,7 +165,7 @@ class IncidentService:
             return [IncidentView(i, models.get(i.model_id), links.get(i.id)) for i in incidents]
 
     async def list_models(self) -> list[MLModel]:
-        async with self.uow_factory() as uow:
+        async with self.read_uow_factory() as uow:
             return await uow.models.list()
 
     # -- models ----------------------------------------------------------------------------

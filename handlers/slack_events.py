@@ -58,7 +58,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 
 
 async def _incident_for(ctx: SlackContext, channel: str, thread_ts: str | None) -> Any:
-    async with ctx.service.uow_factory() as uow:
+    async with ctx.service.read_uow_factory() as uow:
         link = await uow.slack_links.by_channel(channel)
         if link is None and thread_ts:
             link = await uow.slack_links.by_announcement(channel, thread_ts)

@@ -255,3 +255,20 @@ async def test_commands_on_one_incident_apply_in_the_order_they_were_sent(
         view = await service.view(IncidentRef(number=1), with_timeline=True)
         notes = [e.body for e in view.timeline if e.event_type.value == "note"]
         assert notes == ["first", "second"]
+
+
+async def test_on_sqlite_the_declare_form_is_answered_while_a_writer_holds_the_lock(
+        tmp_path: Any) -> None:
+    """Another process holding SQLite's write lock used to hold up every read behind the bot's
+    one-writer lock too: the declare form (which reads the models before its answer) waited
+    29.6 s. Reads take no writer's lock now."""
+    from tests.databases import sqlite_url
+
+    async with LocalStack(sqlite_url(tmp_path)) as stack:
+        lock = stack.container.outbox_store.write_lock
+        assert lock is not None
+        async with lock:  # a writer is stuck (e.g. behind another process's transaction)
+            code, body = await asyncio.wait_for(stack.driver.view_submission(
+                "declare_incident", {"title": "Scores all zero", "severity": "p2",
+                                     "model": "no-such-model"}), 5)
+        assert code == 200 and "Unknown model" in body["errors"]["model"]
