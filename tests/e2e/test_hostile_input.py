@@ -122,17 +122,25 @@ async def test_an_allow_listed_workspace_is_served(partner_allowed: None, databa
         assert view.incident.status is Status.OPEN
 
 
-async def test_every_audit_log_line_carries_the_chain_head(stack: LocalStack,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+async def test_every_audit_log_line_carries_the_chain_head(stack: LocalStack) -> None:
     """The SIEM keeps the head outside the database: a trail cut after it no longer verifies."""
-    import re
+    import logging
+
+    import structlog
 
     from bot.cli_audit import verify_chain
 
-    await command(stack, "declare P3 credit-risk-v3 Slow scoring")
-    await command(stack, "ack 1")
-    heads = re.findall(r"incident\.status_updated.*?chain_hash=([0-9a-f]{64})", capsys.readouterr().out)
-    assert heads, "no chain_hash in the audit log line"
+    saved = structlog.get_config()  # whatever an earlier test left: INFO events, captured
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await command(stack, "declare P3 credit-risk-v3 Slow scoring")
+            await command(stack, "ack 1")
+    finally:
+        structlog.configure(**saved)
+    heads = [e["chain_hash"] for e in logs
+             if e.get("log_type") == "audit" and e.get("action") == "incident.status_updated"]
+    assert heads and all(len(h) == 64 for h in heads), "no chain_hash in the audit log line"
     audit = await rows(stack.container.engine)
     assert heads[-1] == audit[-1]["row_hash"]
     assert (await verify_chain(stack.container.engine, expect_heads=[heads[-1]]))[1] is None
