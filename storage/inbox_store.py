@@ -77,7 +77,10 @@ class InboxStore:
                  "received_at": now, "status": "pending", "owner": owner,
                  "lease_until": now + timedelta(seconds=LEASE_SECONDS)}
                 for key, body, content_type in items]
-        async with self._locked(), self.engine.begin() as conn:
+        # urgent: an ack is waiting for this, so it goes before the use cases queued to write
+        urgent = self.write_lock.urgent() if self.write_lock is not None else (
+            contextlib.nullcontext())
+        async with urgent, self.engine.begin() as conn:
             insert = (postgresql.insert(slack_inbox) if conn.dialect.name == "postgresql"
                       else sqlite.insert(slack_inbox))
             result = await conn.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -29,6 +28,7 @@ from storage.repositories import (
     SqlSlackLinkRepository,
     SqlTimelineRepository,
 )
+from storage.write_lock import WriteLock
 
 
 class SqlUnitOfWork:
@@ -38,7 +38,7 @@ class SqlUnitOfWork:
     process): SQLite cannot upgrade two concurrent readers to writers without one failing.
     """
 
-    def __init__(self, engine: AsyncEngine, clock: Clock, write_lock: asyncio.Lock | None) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, write_lock: WriteLock | None) -> None:
         self.engine = engine
         self.clock = clock
         self._write_lock = write_lock
@@ -92,13 +92,13 @@ class SqlUnitOfWork:
         await self.conn.rollback()
 
 
-def write_lock_for(engine: AsyncEngine) -> asyncio.Lock | None:
+def write_lock_for(engine: AsyncEngine) -> WriteLock | None:
     """SQLite (embedded, one process) serialises writers; PostgreSQL needs no lock."""
-    return asyncio.Lock() if is_sqlite(str(engine.url)) else None
+    return WriteLock() if is_sqlite(str(engine.url)) else None
 
 
 def uow_factory(engine: AsyncEngine, clock: Clock,
-                write_lock: asyncio.Lock | None = None) -> Callable[[], SqlUnitOfWork]:
+                write_lock: WriteLock | None = None) -> Callable[[], SqlUnitOfWork]:
     return lambda: SqlUnitOfWork(engine, clock, write_lock)
 
 
