@@ -448,7 +448,10 @@ def web_app(container: Container) -> web.Application:
                 request.method, endpoint, str(status)).observe(time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("trace_id")
 
-    verifier = SignatureVerifier(container.settings.slack_signing_secret or "")
+    # Socket Mode needs no signing secret (Slack's requests come over the socket); without
+    # one, /slack/events refuses everything rather than the bot refusing to start
+    secret = container.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret) if secret else None
 
     async def slack_events(request: web.Request) -> web.Response:
         container.ack_first.enter()
@@ -460,7 +463,14 @@ def web_app(container: Container) -> web.Application:
     async def answer_slack(request: web.Request) -> web.Response:
         """Verify the signature before parsing, so garbage gets 401 or 400, never a 5xx."""
         raw = await request.read()
-        if not verifier.is_valid_request(raw, dict(request.headers)):
+        if verifier is None:
+            return web.json_response({"error": "HTTP mode is not enabled: set "
+                                      "SLACK_SIGNING_SECRET"}, status=401)
+        try:
+            valid = verifier.is_valid_request(raw, dict(request.headers))
+        except (ValueError, OverflowError):  # a timestamp that is not a number
+            valid = False
+        if not valid:
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
         try:
             bolt_request = await to_bolt_request(request)
@@ -516,7 +526,10 @@ def web_app(container: Container) -> web.Application:
                 await conn.execute(text("SELECT 1"))
             revision = await migrate.current_revision(container.engine)
         except Exception as exc:  # report, don't crash: the probe decides what to do
-            return web.json_response({"status": "unavailable", "error": str(exc)[:200]},
+            # the reason goes to the log; the public answer names no host, port or user
+            log.warning("ready.database_unavailable", error=str(exc)[:300])
+            return web.json_response({"status": "unavailable",
+                                      "error": f"database unreachable ({type(exc).__name__})"},
                                      status=503)
         head = migrate.head_revision()
         if revision != head:
