@@ -53,8 +53,9 @@ def test_every_incident_bot_series_a_rule_uses_is_one_the_bot_exports() -> None:
 
 def test_the_bot_health_and_the_platform_groups_are_covered() -> None:
     names = {rule["alert"] for rule in _rules()}
-    assert {"IncidentBotDown", "IncidentBotOutboxBacklog", "IncidentBotOutboxStalled",
-            "IncidentBotSlackApiErrors", "IncidentBotDeliveryGaveUp", "IncidentSLOBreachSev1",
+    assert {"IncidentBotDown", "IncidentBotDatabaseDown", "IncidentBotOutboxBacklog",
+            "IncidentBotOutboxStalled", "IncidentBotSlackApiErrors", "IncidentBotDeliveryGaveUp",
+            "IncidentSLOBreachSev1",
             "MLPlatformAPIHighErrorRate", "MLPlatformAPIHighLatency", "MLModelAccuracyBelowSLO",
             "MLFeatureDriftHigh", "MLModelDriftPSICritical", "MLIncidentVolumeHigh"} <= names
     tested = set(re.findall(r"alertname: (\w+)", RULE_TESTS.read_text()))
