@@ -20,6 +20,7 @@ from domain.governance.scrubber import scrub_log_event
 # URLs) or SQL with its parameters: never below INFO.
 CAPPED_AT_INFO = ("slack_sdk", "slack_bolt", "aiosqlite", "sqlalchemy", "asyncpg", "aiohttp.client")
 _HANDLER_MARK = "_incident_bot_handler"
+_LIBRARY_LEVELS: dict[str, int] = {}  # each capped logger's level before the first configure()
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -67,7 +68,8 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(numeric)
     for name in CAPPED_AT_INFO:  # raised, never lowered: SQLAlchemy sets itself to WARNING
         library = logging.getLogger(name)
-        library.setLevel(max(numeric, logging.INFO, library.level))
+        own = _LIBRARY_LEVELS.setdefault(name, library.level)  # as the library left it
+        library.setLevel(max(numeric, logging.INFO, own))
     # bookkeeping, not events: "Adding job tentatively", "setup plugin ..."
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
