@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 LOCK_VENV := .venv-lock
 LOCK_OPTS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint lock bench-drift clean
+.PHONY: run test lint bandit coverage lock bench-drift clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run: make PYTHON=python3 ..."; exit 1; }
@@ -42,6 +42,15 @@ test: $(DEV_STAMP)
 	$(BIN)/mypy
 	$(BIN)/incident-bot runbooks check
 	$(BIN)/pytest -q
+
+# Static security scan of the shipped code (.ci/run): fails on any high-severity finding
+bandit: $(DEV_STAMP)
+	$(BIN)/bandit -q -r bot domain handlers storage scheduler runbooks --severity-level high && echo "bandit: no high-severity finding"
+
+# The suite under coverage (slower than `make test`), with the figure for the shipped packages
+coverage: $(DEV_STAMP)
+	$(BIN)/pytest -q --cov=bot --cov=domain --cov=handlers --cov=storage --cov=scheduler --cov=runbooks \
+	  --cov-report=term:skip-covered
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

