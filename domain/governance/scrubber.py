@@ -61,8 +61,10 @@ _SECRET = re.compile(
     r"|private[_-]?key|token|auth[_-]?token|access[_-]?token)(\s*+[=:]\s*+)(?!\[secret\])\S++")
 _SECRET_HINT = re.compile(r"pass|pwd|secret|key|token")
 _MAILTO = re.compile(r"<mailto:[^|>\s]++(?:\|[^>]*+)?>")
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]++@[A-Za-z0-9\-]++"
-                    r"(?:\.[A-Za-z0-9\-]++)*+")
+# The local part starts only where its run starts and never gives characters back, so each
+# "@" is tried once; the domain may give labels back to end on a real TLD (bounded by its "@").
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]++@[A-Za-z0-9\-]+"
+                    r"(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9\-])")
 
 # -- stage 2: outside URLs and Slack markup: addresses and numbers -----------------------------
 _SCAN = re.compile(
@@ -73,7 +75,8 @@ _SCAN = re.compile(
     r"|(?P<time>(?<![\w.:])\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d++)?+)?+(?![\w:]))"
     r"|(?P<ip6>(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%\w++)?+(?![\w:]))"
     r"|(?P<ip4>(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d))"
-    r"|(?P<num>(?<![\w+.\-])\+?+(?:\(\d{1,4}\)|\d++)(?:[ .\-]?+(?:\(\d{1,4}\)|\d++))*+)")
+    r"|(?P<num>(?<![\w+.\-\]])\+?+(?:\(\d{1,4}\)|\d++)(?:[ .\-]?+(?:\(\d{1,4}\)|\d++))*+)")
+_HEX = frozenset("0123456789abcdefABCDEF")
 _IP4_PART = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")
 _ANY_DIGIT = re.compile(r"\d")
 _DIGIT_GROUPS = re.compile(r"\d++")
@@ -88,13 +91,6 @@ def _luhn(digits: str) -> bool:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
-
-
-def _email(m: re.Match[str]) -> str:
-    """Only a real domain (a dotted name ending in 2+ letters) makes an email."""
-    domain = m.group(0).rsplit("@", 1)[1].rstrip(".")
-    tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
-    return "[email]" if len(tld) >= 2 and tld.isalpha() else m.group(0)
 
 
 def _is_card(text: str, groups: list[str]) -> bool:
@@ -157,7 +153,10 @@ def _number(m: re.Match[str], categories: frozenset[str]) -> str:
     """
     text = m.group(0)
     end = m.end()
-    glued = end < len(m.string) and (m.string[end].isalnum() or m.string[end] == "_")
+    after = m.string[end:end + 2]
+    # glued to a word (run_12, 12345abc) or to an IPv6-ish tail (0132::1): not a phone
+    glued = bool(after) and (after[0].isalnum() or after[0] == "_" or (
+        after[0] == ":" and len(after) == 2 and (after[1] == ":" or after[1] in _HEX)))
     if " " not in text:
         return text if glued else (_classify(text, categories) or text)
     parts = text.split(" ")
@@ -226,8 +225,12 @@ def scrub(text: str | None, categories: Iterable[str] | None = None) -> str | No
         out = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}[secret]", out)
     if "email" in cats:
         out = _MAILTO.sub(lambda m: "[email]" if "@" in m.group(0) else m.group(0), out)
-        if "@" in out:
-            out = _EMAIL.sub(_email, out)
+        for _ in range(3):  # again after a hit: "a@b.io.c@d.io" hides the second behind the first
+            if "@" not in out:
+                break
+            out, hits = _EMAIL.subn("[email]", out)
+            if not hits:
+                break
     if cats & {"phone", "card", "ip"} and _ANY_DIGIT.search(out):
         out = _SCAN.sub(lambda m: _scan(m, cats), out)
     return out

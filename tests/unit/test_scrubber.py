@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.governance import scrubber
 from domain.governance.scrubber import parse_categories, scrub
@@ -94,3 +96,15 @@ def test_scrubbing_twice_changes_nothing_more(text: str) -> None:
     """Text is scrubbed at the boundary and again in the log line: placeholders stay as they are."""
     once = scrub(text)
     assert scrub(once) == once
+
+
+_PIECES = st.sampled_from([*"0123456789 .-+()@:/<>|!#&_=aZx\n\t%^[]", "\x00", "xoxb-", "password=",
+                           "<!channel>", "https://", "a@b.io", "::", "4111", "415 ", "555-", "0132",
+                           "10.0.", "2026-11-30", "T14:02", "9999999"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_scrub_never_fails_and_is_idempotent_on_any_mix(text: str) -> None:
+    once = scrub(text)
+    assert once is not None and scrub(once) == once
