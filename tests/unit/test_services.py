@@ -6,6 +6,7 @@ what was committed (state, timeline, audit, outbox rows) and what the user is to
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -225,6 +226,15 @@ async def test_the_then_step_runs_inside_the_declaration_and_its_failure_undoes_
     assert (await declare(service)).number == 1  # the number was not used up
 
 
+async def test_what_the_then_step_writes_commits_with_the_declaration(
+        service: IncidentService, db: FakeDatabase) -> None:
+    async def remember_page(uow: UnitOfWork, incident: Incident) -> None:
+        assert await uow.processed.first_time("pagerduty", "PD-1")
+
+    await declare(service, then=remember_page)
+    assert db.processed == {("pagerduty", "PD-1")} and db.commits == 1
+
+
 # -- change_status: by status -------------------------------------------------------------------
 
 async def test_a_status_change_commits_state_timeline_audit_and_three_slack_messages(
@@ -422,6 +432,20 @@ async def test_a_command_outside_an_incident_channel_says_how_to_name_the_incide
     await declare(service)
     with pytest.raises(IncidentNotFound, match="not an incident channel"):
         await service.add_note(IncidentRef(channel_id="C0GENERAL"), BOB, "hello")
+
+
+async def test_a_buttons_incident_id_wins_over_a_number_and_a_channel(
+        service: IncidentService, db: FakeDatabase) -> None:
+    await declare(service, title="first")
+    second = await declare(service, title="second")
+    ref = IncidentRef(number=1, channel_id="C0ELSEWHERE", incident_id=second.id)
+    await service.change_status(ref, "ack", BOB)
+    assert (db.incident(1).status, db.incident(2).status) == (Status.OPEN, Status.INVESTIGATING)
+
+
+async def test_an_unknown_incident_id_is_not_found(service: IncidentService) -> None:
+    with pytest.raises(IncidentNotFound):
+        await service.change_status(IncidentRef(incident_id=uuid.uuid4()), "ack", BOB)
 
 
 # -- add_note ---------------------------------------------------------------------------------
