@@ -8,7 +8,9 @@ from datetime import date, datetime, timedelta
 
 PLACEHOLDER = "_to be filled in_"
 # What people type when they have nothing to say yet; not an analysis.
-_NOT_CONTENT = re.compile(r"(?i)\s*(_?to be filled in_?|tbd|tba|todo|n/?a|none|-+|\.+|\?+)?\s*")
+# Punctuation and list bullets around the word change nothing ("TBD.", "- _to be filled in_").
+_NOT_CONTENT = re.compile(
+    r"(?i)[\s\-*•.:;,!?]*(_?to be filled in_?|tbd|tba|todo|n/?a|none)?[\s\-*•.:;,!?]*")
 
 
 @dataclass(frozen=True)
