@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncRespond
 
 from domain.action_items import USAGE, parse_action
 from domain.commands import Parsed
+from domain.messages import escape
 from domain.model import AuditEvent, DomainError, Incident, Status
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import CHANNEL, IncidentRef
@@ -264,8 +265,8 @@ def install(container: Container) -> None:
                     )
                 )
                 return (
-                    f":white_check_mark: Action item {number} on {incident.key}: {item.text} · owner "
-                    f"<@{item.owner}> · due {item.due} · {item.severity.label} · {item.ticket}"
+                    f":white_check_mark: Action item {number} on {incident.key}: {escape(item.text)} · "
+                    f"owner <@{item.owner}> · due {item.due} · {item.severity.label} · {escape(item.ticket)}"
                 )
 
             await ctx.reply(body, respond, await service.run(add))
@@ -280,8 +281,8 @@ def install(container: Container) -> None:
                     )
                 ).mappings()
                 lines = [
-                    f"{'~' if r['status'] == 'done' else ''}{r['number']}. {r['text']} · <@{r['owner']}> · "
-                    f"due {r['due_date']} · {r['severity'].upper()} · {r['ticket']}"
+                    f"{'~' if r['status'] == 'done' else ''}{r['number']}. {escape(r['text'])} · "
+                    f"<@{r['owner']}> · due {r['due_date']} · {r['severity'].upper()} · {escape(r['ticket'])}"
                     f"{'~' if r['status'] == 'done' else ''}"
                     for r in rows
                 ]

@@ -144,3 +144,12 @@ async def test_every_audit_log_line_carries_the_chain_head(stack: LocalStack) ->
     audit = await rows(stack.container.engine)
     assert heads[-1] == audit[-1]["row_hash"]
     assert (await verify_chain(stack.container.engine, expect_heads=[heads[-1]]))[1] is None
+
+
+async def test_action_items_are_stored_scrubbed_and_shown_escaped(stack: LocalStack) -> None:
+    await command(stack, "declare P2 credit-risk-v3 Scores drift")
+    added = await command(stack, 'action 1 add "<!channel> call jane.doe@example.com" owner:<@U0DANA> '
+                                 "due:2099-12-01 severity:p2 ticket:JIRA-123")
+    assert "&lt;!channel&gt; call [email]" in added and "<!channel>" not in added
+    listed = await command(stack, "action 1 list")
+    assert "&lt;!channel&gt; call [email]" in listed and "jane.doe" not in listed
