@@ -71,6 +71,9 @@ def target_for(incident: Incident, verb: str) -> Status:
         if current is Status.CLOSED:
             raise IllegalTransition(incident, Status.INVESTIGATING)
         raise AlreadyInState(f"{incident.key} is already *{current.value}*: nothing to reopen.")
+    if verb not in VERB_TARGET:
+        raise DomainError(f"`{verb}` is not a status verb; use one of "
+                          f"{', '.join(f'`{v}`' for v in VERB_TARGET)}.")
     return VERB_TARGET[verb]
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.model import Incident, Severity, Status, TriggerSource
+from domain.model import DomainError, Incident, Severity, Status, TriggerSource
 from domain.state_machine import (
     ALLOWED,
     AlreadyInState,
@@ -115,3 +115,9 @@ def test_reopen_of_an_active_incident_changes_nothing_and_of_a_closed_one_is_ref
                                          ("resolve", Status.RESOLVED), ("close", Status.CLOSED)])
 def test_the_other_verbs_name_their_status(verb: str, target: Status) -> None:
     assert target_for(incident(Status.INVESTIGATING), verb) is target
+
+
+def test_an_unknown_verb_is_refused_naming_the_verbs() -> None:
+    with pytest.raises(DomainError) as said:
+        target_for(incident(Status.OPEN), "acknowledge-ish")
+    assert "`ack`" in str(said.value) and "`reopen`" in str(said.value)
