@@ -83,6 +83,12 @@ _DIGIT_GROUPS = re.compile(r"\d++")
 _YEAR_FIRST = re.compile(r"(?:19|20)\d\d[.\-/]\d\d[.\-/]\d\d")
 
 
+def credential_patterns() -> list[re.Pattern[str]]:
+    """The credential-shaped patterns (tokens, bearer, ``password=``-style assignments): a
+    public handle for other redactors (IaC drift reports) to agree with the log scrubber."""
+    return [pattern for _, pattern in _TOKENS] + [_BEARER, _SECRET]
+
+
 def _luhn(digits: str) -> bool:
     total, parity = 0, len(digits) % 2
     for i, ch in enumerate(digits):
