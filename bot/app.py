@@ -282,7 +282,8 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_TOKEN_FROM_ENV_UNUSED)
     bolt = AsyncApp(client=bolt_client,
                     signing_secret=settings.slack_signing_secret or "unsigned",
-                    authorize=BotIdentity(client, clock).authorize_function(),
+                    authorize=BotIdentity(client, clock,
+                                          settings.slack_allowed_teams).authorize_function(),
                     # Listeners run inline: they ack and hand their work to AckFirst.spawn
                     process_before_response=True,
                     raise_error_for_unhandled_request=False)
