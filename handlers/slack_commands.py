@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import rendering
 from domain.commands import HELP_TEXT, Parsed, parse
+from domain.messages import escape
 from domain.model import DomainError, Severity
 from domain.services import DeclareIncident, IncidentRef, UnknownModel
 from domain.state_machine import VERB_TARGET
@@ -102,7 +103,7 @@ async def dispatch(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
         else:
             lines = [f"*{len(views)} open incident(s)*"] + [
                 f"• *{v.incident.key}* [{v.incident.severity.label}] {v.incident.status.value} "
-                f"· `{v.model.name if v.model else '?'}` · {v.incident.title}" for v in views]
+                f"· `{v.model.name if v.model else '?'}` · {escape(v.incident.title)}" for v in views]
             await say("\n".join(lines))
     elif verb == "models":
         models = await service.list_models()
@@ -142,7 +143,7 @@ async def declare(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
 
 
 def confirmation(key: str, label: str, model: str, title: str, channel: str) -> str:
-    return (f":white_check_mark: Declared *{key}* [{label}] on `{model}`: {title}. "
+    return (f":white_check_mark: Declared *{key}* [{label}] on `{model}`: {escape(title)}. "
             f"Announced in #{channel}; the incident channel is being created and you will be "
             "invited.")
 

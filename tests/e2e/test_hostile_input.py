@@ -153,3 +153,11 @@ async def test_action_items_are_stored_scrubbed_and_shown_escaped(stack: LocalSt
     assert "&lt;!channel&gt; call [email]" in added and "<!channel>" not in added
     listed = await command(stack, "action 1 list")
     assert "&lt;!channel&gt; call [email]" in listed and "jane.doe" not in listed
+
+
+async def test_the_ephemeral_replies_show_user_markup_as_typed(stack: LocalStack) -> None:
+    confirmed = await command(stack, "declare P2 fraud-detector <!here> scores all zero")
+    listed = await command(stack, "list")
+    for reply in (confirmed, listed):
+        assert "&lt;!here&gt; scores all zero" in reply
+        assert not any(markup in reply for markup in LIVE_MARKUP)
