@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 LOCK_VENV := .venv-lock
 LOCK_OPTS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint bandit coverage lock bench-drift clean
+.PHONY: run test lint bandit audit coverage lock bench-drift clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run: make PYTHON=python3 ..."; exit 1; }
@@ -46,6 +46,11 @@ test: $(DEV_STAMP)
 # Static security scan of the shipped code (.ci/run): fails on any high-severity finding
 bandit: $(DEV_STAMP)
 	$(BIN)/bandit -q -r bot domain handlers storage scheduler runbooks --severity-level high && echo "bandit: no high-severity finding"
+
+# Known vulnerabilities in the locked packages (pip-audit; says SKIPPED when PyPI's advisory
+# data cannot be reached, rather than passing silently)
+audit: $(DEV_STAMP)
+	$(BIN)/python .ci/audit-dependencies $(BIN)/pip-audit
 
 # The suite under coverage (slower than `make test`), with the figure for the shipped packages
 coverage: $(DEV_STAMP)
