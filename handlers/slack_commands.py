@@ -129,8 +129,8 @@ async def declare(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
             raise UnknownModel(parsed.model, names)
         parsed.model = None  # an unknown guess in a partial command: let the form ask
     if parsed.missing:
-        await ctx.client.views_open(trigger_id=body["trigger_id"],
-                                    view=declare_modal(parsed, names, body.get("channel_id")))
+        await ctx.open_modal(body, respond, body.get("trigger_id"),
+                             declare_modal(parsed, names, body.get("channel_id")))
         return
     assert parsed.severity and parsed.model and parsed.title
     actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))

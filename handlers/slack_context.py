@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from domain.model import Actor
@@ -69,6 +70,22 @@ class SlackContext:
         self._names.move_to_end(user_id)
         while len(self._names) > 5000:
             self._names.popitem(last=False)
+
+    async def open_modal(self, body: dict[str, Any], respond: Any, trigger_id: Any,
+                         view: dict[str, Any]) -> None:
+        """``views.open``; a trigger Slack refuses (missing, expired, used, or a view it will
+        not take) is the user's to retry, told so: a warning, not a listener failure."""
+        if not isinstance(trigger_id, str) or not trigger_id:
+            log.warning("slack.views_open_refused", error="no trigger_id")
+            await self.reply(body, respond, ":warning: Slack sent no way to open the form; try again.")
+            return
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            log.warning("slack.views_open_refused", error=str(error or exc)[:200])
+            await self.reply(body, respond,
+                             f":warning: Slack would not open the form ({error}); try again.")
 
     async def reply(self, body: dict[str, Any], respond: Any, text: str) -> None:
         """An ephemeral reply to whoever acted: via response_url, else chat.postEphemeral.

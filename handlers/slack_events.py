@@ -43,7 +43,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         actor = await ctx.actor(event["user"])
         try:
             occurred = datetime.fromtimestamp(float(ts), UTC)
-        except ValueError:
+        except (TypeError, ValueError, OverflowError):  # no ts, or not a Slack one
             occurred = ctx.clock.now()
         try:
             await ctx.service.add_note(IncidentRef(incident_id=incident_id), actor,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import rendering
 from domain.commands import parse
@@ -26,11 +26,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         await ctx.client.views_publish(user_id=user_id, view=view)
 
     @app.action(rendering.ACTION_HOME_DECLARE)
-    async def declare_from_home(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def declare_from_home(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        ctx.after_ack(open_form(body["trigger_id"]))
+        ctx.after_ack(open_form(body, respond))
 
-    async def open_form(trigger_id: str) -> None:
+    async def open_form(body: dict[str, Any], respond: AsyncRespond) -> None:
         names = [m.name for m in await ctx.service.list_models()]
-        await ctx.client.views_open(trigger_id=trigger_id,
-                                    view=declare_modal(parse("declare"), names, None))
+        await ctx.open_modal(body, respond, body.get("trigger_id"),
+                             declare_modal(parse("declare"), names, None))

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
 from bot import rendering
 from domain.model import DomainError, Severity
@@ -30,7 +31,13 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def add_note_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         incident_id = body["actions"][0].get("value", "")
-        ctx.after_ack(ctx.client.views_open(trigger_id=body["trigger_id"], view={
+        try:
+            uuid.UUID(incident_id)
+        except (TypeError, ValueError):
+            ctx.after_ack(ctx.reply(body, respond,
+                                    ":warning: That button is not attached to a known incident."))
+            return
+        ctx.after_ack(ctx.open_modal(body, respond, body.get("trigger_id"), {
             "type": "modal", "callback_id": NOTE_CALLBACK,
             "private_metadata": json.dumps({"incident_id": incident_id}),
             "title": {"type": "plain_text", "text": "Add a timeline note"},
@@ -101,7 +108,10 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             else:
                 raise LookupError("no origin channel")
         except Exception:  # the bot may not be in that channel: say it in a DM instead
-            await ctx.client.chat_postMessage(channel=user["id"], text=text)
+            try:
+                await ctx.client.chat_postMessage(channel=user["id"], text=text)
+            except SlackApiError as exc:  # the declaration stands; only the confirmation is lost
+                log.warning("declare.confirmation_undeliverable", error=str(exc.response.get("error")))
 
 
 def _status_button(ctx: SlackContext, verb: str) -> Any:
