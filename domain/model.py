@@ -92,6 +92,17 @@ class Actor:
     id: str
     name: str
 
+    def __post_init__(self) -> None:
+        """The name comes from outside (Slack profiles, PagerDuty agents, Alertmanager
+        receivers) and lands in the audit trail: no NULs or control characters (PostgreSQL
+        refuses NULs, probe finding 19), and at most what its column holds."""
+        from domain.text_boundary import strip_controls
+
+        if isinstance(self.name, str):
+            cleaned = strip_controls(self.name)[:255]
+            if cleaned != self.name:
+                object.__setattr__(self, "name", cleaned)
+
     @property
     def is_slack_user(self) -> bool:
         return bool(re.fullmatch(r"[UW][A-Z0-9]{2,}", self.id))
