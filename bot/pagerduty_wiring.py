@@ -81,6 +81,104 @@ def _bad(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
+def _text_problem(body: Any) -> str | None:
+    """Lone surrogates (valid JSON escapes, invalid text) can be neither stored nor posted."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "the payload holds text that is not valid Unicode"
+    return None
+
+
+def _field_problem(obj: dict[str, Any], where: str, strings: tuple[str, ...] = (),
+                   objects: tuple[str, ...] = (), lists: tuple[str, ...] = (),
+                   ids: tuple[str, ...] = ()) -> str | None:
+    """Each named field absent, null or of its type: a field of the wrong type is a 400, not a
+    500 halfway through. ``ids`` are also stored as keys: short, without NULs."""
+    for key in strings + ids:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"{where}.{key} must be a string"
+    for key in ids:
+        value = obj.get(key) or ""
+        if len(value) > 64 or "\x00" in value:
+            return f"{where}.{key} must be a short id without NUL bytes"
+    for key in objects:
+        if obj.get(key) is not None and not isinstance(obj.get(key), dict):
+            return f"{where}.{key} must be an object"
+    for key in lists:
+        if obj.get(key) is not None and not isinstance(obj.get(key), list):
+            return f"{where}.{key} must be a list"
+    return None
+
+
+def _pagerduty_problem(event: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """The V3 fields this endpoint reads, type-checked (PagerDuty sends them so)."""
+    problem = (_field_problem(event, "event", strings=("occurred_at",), objects=("agent",),
+                              ids=("id",))
+               or _field_problem(event.get("agent") or {}, "event.agent", strings=("summary",))
+               or _field_problem(data, "event.data", strings=("title", "html_url", "urgency",
+                                                             "type", "content"),
+                                 objects=("service", "priority", "incident"), lists=("assignees",),
+                                 ids=("id",)))
+    if problem:
+        return problem
+    if "\x00" in (data.get("html_url") or ""):
+        return "event.data.html_url must not hold NUL bytes"
+    for where, obj in (("event.data", data), ("event.data.incident", data.get("incident") or {})):
+        problem = (_field_problem(obj, where, strings=("urgency",), objects=("priority", "service"),
+                                  lists=("assignees",), ids=("id",))
+                   or _field_problem(obj.get("priority") or {}, f"{where}.priority",
+                                     strings=("summary",))
+                   or _field_problem(obj.get("service") or {}, f"{where}.service",
+                                     strings=("summary",), ids=("id",)))
+        if problem:
+            return problem
+        for assignee in obj.get("assignees") or []:
+            if not isinstance(assignee, dict):
+                return f"{where}.assignees must be a list of objects"
+            problem = _field_problem(assignee, f"{where}.assignees[]", strings=("summary",),
+                                     ids=("id",))
+            if problem:
+                return problem
+    return _text_problem(event)
+
+
+def _alertmanager_problem(body: dict[str, Any]) -> str | None:
+    """Webhook v4's fields, type-checked: labels and annotations are string maps."""
+    problem = _field_problem(body, "payload", strings=("groupKey", "status", "receiver",
+                                                        "externalURL"),
+                             objects=("commonLabels", "commonAnnotations", "groupLabels"),
+                             lists=("alerts",))
+    if problem:
+        return problem
+    if len(body.get("groupKey") or "") > 1000 or "\x00" in (body.get("groupKey") or ""):
+        return "groupKey must be at most 1000 characters, without NUL bytes"
+    maps = [("commonLabels", body.get("commonLabels")),
+            ("commonAnnotations", body.get("commonAnnotations"))]
+    for alert in body.get("alerts") or []:
+        if not isinstance(alert, dict):
+            return "alerts must be a list of objects"
+        problem = _field_problem(alert, "alerts[]", strings=("status", "fingerprint", "startsAt"),
+                                 objects=("labels", "annotations"))
+        if problem:
+            return problem
+        maps += [("alerts[].labels", alert.get("labels")),
+                 ("alerts[].annotations", alert.get("annotations"))]
+    for where, mapping in maps:
+        if any(not isinstance(v, str) for v in (mapping or {}).values()):
+            return f"{where} must map names to strings"
+    return _text_problem(body)
+
+
+def _source_ref(*parts: Any) -> str:
+    """A timeline source_ref (unique, at most 255 characters) from parts of any length."""
+    ref = ":".join(str(p) for p in parts)
+    if len(ref) <= 255:
+        return ref
+    return f"{parts[0]}:sha256:{hashlib.sha256(ref.encode('utf-8', 'replace')).hexdigest()}"
+
+
 class PagerDuty:
     """The PagerDuty side: webhooks in, outbox deliveries out."""
 
@@ -103,12 +201,17 @@ class PagerDuty:
         try:
             body = json.loads(raw)
             event = body["event"]
-            event_type = str(event["event_type"])
+            if not isinstance(event, dict) or not isinstance(event["event_type"], str):
+                raise TypeError("event must be an object with an event_type string")
+            event_type = event["event_type"]
             data = event["data"]
             if not isinstance(data, dict):
                 raise TypeError("event.data is not an object")
         except (ValueError, KeyError, TypeError) as exc:
             return _bad(400, f"not a PagerDuty V3 webhook: {exc}")
+        problem = _pagerduty_problem(event, data)
+        if problem:
+            return _bad(400, f"not a PagerDuty V3 webhook: {problem}")
         agent = event.get("agent") or {}
         actor = Actor(
             PAGERDUTY, f"PagerDuty ({agent.get('summary')})" if agent.get("summary") else "PagerDuty"
@@ -231,7 +334,7 @@ class PagerDuty:
                 echo=True,
             )
         elif event_type in ("incident.escalated", "incident.reassigned"):
-            who = ", ".join(a.get("summary", "?") for a in incident_data.get("assignees") or [])
+            who = ", ".join(a.get("summary") or "?" for a in incident_data.get("assignees") or [])
             outcome = await self.service.add_note(
                 ref,
                 actor,
@@ -465,6 +568,8 @@ class Alertmanager:
             return refused
         try:
             body = json.loads(await request.read())
+            if not isinstance(body, dict):
+                raise TypeError("the payload must be a JSON object")
             if str(body.get("version")) != "4":
                 return _bad(
                     400,
@@ -477,6 +582,9 @@ class Alertmanager:
             common = body.get("commonLabels") or {}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return _bad(400, f"not an Alertmanager webhook payload: {exc}")
+        problem = _alertmanager_problem(body)
+        if problem:
+            return _bad(400, f"not an Alertmanager webhook payload: {problem}")
         if status not in ("firing", "resolved"):
             return _bad(400, f"status must be firing or resolved, not {status!r}")
         async with self.container.engine.connect() as conn:
@@ -498,7 +606,13 @@ class Alertmanager:
                 if current is not None and current.status.is_active:
                     await self._note_alerts(current, alerts, actor, group_key)
                     return web.json_response({"incident": current.key, "updated": True}, status=200)
-                incident = await self._open(group_key, body, alerts, common, actor, replace=group is not None)
+                try:
+                    incident = await self._open(group_key, body, alerts, common, actor,
+                                                replace=group is not None)
+                except IntegrityError:
+                    # an HA peer sent the same new group at the same moment and won the race:
+                    # its incident is the one, and nothing of this attempt was written
+                    return await self._duplicate(group_key)
                 return web.json_response({"incident": incident.key}, status=201)
             if current is None:
                 return web.json_response({"ignored": "resolved group without an incident"}, status=202)
@@ -506,6 +620,17 @@ class Alertmanager:
             return web.json_response({"incident": current.key, "resolved_alerts": True}, status=200)
         except DomainError as exc:
             return _bad(422, str(exc))
+
+    async def _duplicate(self, group_key: str) -> web.Response:
+        async with self.container.engine.connect() as conn:
+            incident_id = (await conn.execute(
+                sa.select(alertmanager_groups.c.incident_id)
+                .where(alertmanager_groups.c.group_key == group_key))).scalar()
+        if incident_id is None:  # not that race after all: say so, and let Alertmanager retry
+            return _bad(409, "the alert group could not be recorded; send it again")
+        incident = (await self.service.view(IncidentRef(incident_id=incident_id))).incident
+        log.info("alertmanager.duplicate_group", group_key=group_key[:200], incident=incident.key)
+        return web.json_response({"incident": incident.key, "duplicate": True}, status=200)
 
     async def _open(
         self,
@@ -531,7 +656,7 @@ class Alertmanager:
         title = str(annotations.get("summary") or labels.get("alertname") or "Alertmanager alert")
         lines = [f"Alertmanager group `{group_key}` ({len(alerts)} alert(s)); {body.get('externalURL', '')}"]
         lines += [
-            f"• {a.get('annotations', {}).get('description') or a.get('labels', {}).get('alertname')}"
+            f"• {(a.get('annotations') or {}).get('description') or (a.get('labels') or {}).get('alertname')}"
             for a in alerts[:10]
         ]
 
@@ -572,7 +697,8 @@ class Alertmanager:
                 IncidentRef(incident_id=incident.id),
                 actor,
                 f"Alert firing: {text}",
-                source_ref=f"alertmanager:{group_key}:{alert.get('fingerprint')}:{alert.get('startsAt')}",
+                source_ref=_source_ref(ALERTMANAGER, group_key, alert.get("fingerprint"),
+                                       alert.get("startsAt")),
             )
 
     async def _resolved(self, incident: Incident, group_key: str, actor: Actor) -> None:
@@ -580,7 +706,7 @@ class Alertmanager:
             IncidentRef(incident_id=incident.id),
             actor,
             "Alertmanager: every alert in the group is resolved",
-            source_ref=f"alertmanager:{group_key}:resolved:{incident.id}",
+            source_ref=_source_ref(ALERTMANAGER, group_key, "resolved", incident.id),
         )
         if not outcome.changed or not incident.status.is_active:
             return
