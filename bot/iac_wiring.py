@@ -78,9 +78,18 @@ class IacDrift:
         report that may not show all drift (errored, one page of many, unscanned resources) is
         also said in Slack when that changed since the source's last report."""
         now = self.service.clock.now()
-        report: IngestReport = ingest(
-            data, now=now, options=ParseOptions(source_name=source, environment=environment)
-        )
+        try:
+            report: IngestReport = ingest(
+                data, now=now, options=ParseOptions(source_name=source, environment=environment)
+            )
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            # parsing is pure: a report of the right format but with fields of the wrong type
+            # is refused with the reason, before anything is stored
+            raise IacInputError(f"the report has a field of the wrong shape: {exc!r}"[:300]) from exc
+        for item in report.items:  # what the drift_events columns hold
+            if len(item.event.resource_type) > 255 or len(item.event.environment) > 64:
+                raise IacInputError(f"resource type or environment too long at "
+                                    f"{item.event.resource_address[:100]!r}")
         counts = {"events": len(report.items), "new": 0, "changed": 0, "unchanged": 0}
         incomplete = list(report.incomplete)
 
@@ -348,6 +357,23 @@ class IacDrift:
         )
 
 
+def report_text_problem(data: Any, source: str, environment: str | None) -> str | None:
+    """NUL bytes and lone surrogates can be stored by neither database's text or JSON columns
+    (PostgreSQL refuses both); the source and environment are keys, so short."""
+    try:
+        dumped = json.dumps(data, ensure_ascii=False)
+        dumped.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the report holds text that is not valid Unicode"
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"the report cannot be read: {exc}"[:300]
+    if "\x00" in dumped or "\\u0000" in dumped:
+        return "the report holds NUL bytes"
+    if len(source) > 128 or "\x00" in source or len(environment or "") > 64 or "\x00" in (environment or ""):
+        return "source (at most 128 characters) or environment (at most 64) is too long"
+    return None
+
+
 def render(stored: Any) -> tuple[str, list[dict[str, Any]]]:
     triage = stored["triage"]
     event, t = triage["event"], triage["triage"]
@@ -420,7 +446,7 @@ def render(stored: Any) -> tuple[str, list[dict[str, Any]]]:
                 ],
             }
         )
-    return text, blocks
+    return text[:3000], blocks  # a huge resource address must not make Slack refuse it
 
 
 class ReportWatcher:
@@ -482,6 +508,10 @@ def install(container: Container) -> None:
         except (ValueError, IacInputError) as exc:
             return web.json_response({"error": str(exc) if isinstance(exc, IacInputError)
                                       else f"not JSON: {exc}"}, status=400)
+        problem = report_text_problem(data, request.query.get("source", "webhook"),
+                                      request.query.get("environment"))
+        if problem:
+            return web.json_response({"error": problem}, status=400)
         try:
             counts = await iac.ingest_data(
                 data, request.query.get("source", "webhook"), request.query.get("environment")
