@@ -480,7 +480,8 @@ def web_app(container: Container) -> web.Application:
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
         try:
             bolt_request = await to_bolt_request(request)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, TypeError, AttributeError, KeyError,
+                IndexError) as exc:  # Bolt's context builder on a body that is no Slack object
             log.warning("slack.malformed_request", error=str(exc)[:200])
             return web.json_response({"error": f"malformed payload: {exc}"[:300]}, status=400)
         problem = payload_shape_problem(bolt_request.body)
