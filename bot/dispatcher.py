@@ -22,7 +22,7 @@ import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from domain.ports import Clock
+from domain.ports import Clock, SystemClock
 from storage.outbox_store import CLAIM_SECONDS, OutboxRow, OutboxStore
 
 log = structlog.get_logger("dispatcher")
@@ -107,8 +107,12 @@ class OutboxDispatcher:
                  on_result: Callable[[str, str, float], None] | None = None,
                  base_backoff: float = 0.5, max_backoff: float = MAX_BACKOFF,
                  yield_to: Callable[[], Awaitable[None]] | None = None,
-                 owner: str | None = None, stop_grace: float = 2.0) -> None:
+                 owner: str | None = None, stop_grace: float = 2.0,
+                 lease_clock: Clock | None = None) -> None:
         self.store = store
+        # leases are timed by the wall clock: how long a delivery may run is no business time
+        # (a test's clock may jump a minute while a delivery is in flight)
+        self.lease_clock = lease_clock or SystemClock()
         self.yield_to = yield_to
         self.clock = clock
         self.handlers = handlers
@@ -152,7 +156,7 @@ class OutboxDispatcher:
         try:
             while True:
                 rows = await self.store.claim(self.clock.now(), limit=self.free_slots,
-                                              owner=self.owner)
+                                              owner=self.owner, lease_now=self.lease_clock.now())
                 if not rows:
                     return delivered
                 results = await asyncio.gather(*(self._start(r) for r in rows))
@@ -211,7 +215,7 @@ class OutboxDispatcher:
             await asyncio.sleep(CLAIM_SECONDS / 3)
             if self._inflight:
                 try:
-                    await self.store.extend(list(self._inflight), self.clock.now() + timedelta(
+                    await self.store.extend(list(self._inflight), self.lease_clock.now() + timedelta(
                         seconds=CLAIM_SECONDS), self.owner)
                 except Exception:  # the database may be briefly away; the next beat retries
                     log.warning("outbox.extend_failed", exc_info=True)
@@ -227,7 +231,8 @@ class OutboxDispatcher:
                 self._wake.clear()
                 try:
                     for row in await self.store.claim(self.clock.now(), limit=self.free_slots,
-                                                      owner=self.owner):
+                                                      owner=self.owner,
+                                                      lease_now=self.lease_clock.now()):
                         self._start(row)
                 except Exception:  # the database may be briefly unavailable; keep the loop alive
                     log.exception("outbox.drain_error")

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 import structlog
 
-from domain.ports import Clock
+from domain.ports import Clock, SystemClock
 from storage.inbox_store import CURRENT_REQUEST, LEASE_SECONDS, InboxClaim, InboxRow, InboxStore
 
 log = structlog.get_logger("intake")
@@ -79,6 +79,7 @@ class Intake:
         self.clock = clock
         self.owner = owner
         self.max_backlog = max_backlog
+        self.lease_clock: Clock = SystemClock()  # leases are wall time, not business time
         self.replay: Callable[[InboxRow, AckedRequest], Awaitable[None]] | None = None
         self._queue: list[AckedRequest] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -117,7 +118,8 @@ class Intake:
             batch, self._queue = self._queue, []
             try:
                 ids = await self.store.admit([(r.key, r.body, r.content_type) for r in batch],
-                                             self.owner, self.clock.now())
+                                             self.owner, self.clock.now(),
+                                             lease_now=self.lease_clock.now())
             except Exception as exc:
                 log.error("intake.unavailable", error=str(exc)[:300], requests=len(batch))
                 for request in batch:
@@ -180,7 +182,7 @@ class Intake:
         """Replay what nobody is working on (at start: also this instance's own)."""
         if self.replay is None:
             return 0
-        rows = await self.store.take_over(self.owner, self.clock.now(), own_too=own_too)
+        rows = await self.store.take_over(self.owner, self.lease_clock.now(), own_too=own_too)
         for row in rows:
             request = AckedRequest(inbox_id=row.id, key=row.request_key, body=row.body,
                                    content_type=row.content_type)
@@ -210,7 +212,7 @@ class Intake:
             try:
                 await self.flush_finished()
                 await self.store.extend(list(self._active), self.owner,
-                                        self.clock.now() + timedelta(seconds=LEASE_SECONDS))
+                                        self.lease_clock.now() + timedelta(seconds=LEASE_SECONDS))
                 if self._given_back:
                     await self.store.release(self._given_back, self.owner)
                     self._given_back = []

@@ -68,14 +68,15 @@ class InboxStore:
         return self.write_lock if self.write_lock is not None else contextlib.nullcontext()
 
     async def admit(self, items: list[tuple[str, str, str]], owner: str,
-                    now: datetime) -> list[int | None]:
+                    now: datetime, lease_now: datetime | None = None) -> list[int | None]:
         """Write ``(request_key, body, content_type)`` rows in one transaction, leased to
         ``owner``; returns each row's id, or None for a key already admitted (a replay)."""
         if not items:
             return []
+        lease_until = (lease_now or now) + timedelta(seconds=LEASE_SECONDS)
         rows = [{"request_key": key, "body": body, "content_type": content_type,
                  "received_at": now, "status": "pending", "owner": owner,
-                 "lease_until": now + timedelta(seconds=LEASE_SECONDS)}
+                 "lease_until": lease_until}
                 for key, body, content_type in items]
         # urgent: an ack is waiting for this, so it goes before the use cases queued to write
         urgent = self.write_lock.urgent() if self.write_lock is not None else (

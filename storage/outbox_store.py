@@ -49,10 +49,15 @@ class OutboxStore:
         self.engine = engine
         self.write_lock = write_lock
 
-    async def claim(self, now: datetime, limit: int = 100, owner: str = "") -> list[OutboxRow]:
-        """Claim up to ``limit`` due rows, each the head of its (incident, lane)."""
+    async def claim(self, now: datetime, limit: int = 100, owner: str = "",
+                    lease_now: datetime | None = None) -> list[OutboxRow]:
+        """Claim up to ``limit`` due rows, each the head of its (incident, lane).
+
+        ``now`` decides what is due (the bot's clock); ``lease_now`` times the claim itself
+        (wall time, as leases are about how long a delivery may run; default ``now``)."""
         if limit <= 0:
             return []
+        lease_now = lease_now or now
         heads = (
             sa.select(sa.func.min(outbox.c.id))
             .where(outbox.c.status == "pending")
@@ -65,7 +70,7 @@ class OutboxStore:
                 outbox.c.status == "pending",
                 outbox.c.id.in_(heads),
                 outbox.c.next_attempt_at <= now,
-                sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+                sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < lease_now),
             )
             .order_by(outbox.c.id)
             .limit(limit)
@@ -78,7 +83,7 @@ class OutboxStore:
                 return []
             ids = [r.id for r in rows]
             await conn.execute(outbox.update().where(outbox.c.id.in_(ids)).values(
-                claimed_until=now + timedelta(seconds=CLAIM_SECONDS), claimed_by=owner,
+                claimed_until=lease_now + timedelta(seconds=CLAIM_SECONDS), claimed_by=owner,
                 claims=outbox.c.claims + 1))
         return [OutboxRow(r.id, r.kind, r.incident_id, r.payload or {}, r.attempts, r.created_at,
                           claims=r.claims + 1, lane=r.lane) for r in rows]
