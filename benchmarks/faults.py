@@ -8,10 +8,15 @@ Slack loses answers after doing the work, PagerDuty goes down, two replicas shar
 and then every acked request is accounted for from the database and from what the stand-in
 recorded (messages, channels, pins, calls).
 
-    .venv/bin/python benchmarks/faults.py --quick                   # both databases, ~10 min
-    .venv/bin/python benchmarks/faults.py --db sqlite --scenario a,e --quick
-    .venv/bin/python benchmarks/faults.py --ref HEAD                # serve committed code only
-    .venv/bin/python benchmarks/faults.py --json out.json           # figures for a script, too
+    .venv/bin/python benchmarks/faults.py --ref HEAD                # everything, both DBs: ~45 min
+    .venv/bin/python benchmarks/faults.py --quick                   # smaller N: ~35 min
+    .venv/bin/python benchmarks/faults.py --db sqlite --scenario a,e --quick   # ~1.5 min
+    .venv/bin/python benchmarks/faults.py --json out.json --keep-logs          # figures + bot logs
+
+(Run times on today's code are dominated by the 120 s outbox claim stall after each restart in
+a, b, c, c2 and f: every such scenario waits up to ``--drain`` seconds for the outbox.)
+``--ref REV`` serves ``git archive REV`` from a temporary directory, so edits in the working tree
+during a run do not change what is measured; without it the working tree is served.
 
 Scenarios (issue 12; see ``--list``):
 
