@@ -488,8 +488,9 @@ async def test_message_metadata_is_stored_and_returned_only_on_request(slack: Sl
         "channel": parent["channel"], "text": "ack", "thread_ts": parent["ts"], "metadata": json.dumps(
             {"event_type": "thread_post", "event_payload": {"outbox_id": 18}})})
     plain = await client.chat_postMessage(channel="ml-incidents", text="no metadata")
-    assert slack.message("ml-incidents", form["ts"])["metadata"]["event_payload"] == {"outbox_id": 18}
-    assert "metadata" not in slack.message("ml-incidents", plain["ts"])
+    tagged, untagged = slack.message("ml-incidents", form["ts"]), slack.message("ml-incidents", plain["ts"])
+    assert tagged is not None and tagged["metadata"]["event_payload"] == {"outbox_id": 18}
+    assert untagged is not None and "metadata" not in untagged
 
     history = await client.conversations_history(channel=parent["channel"])
     assert all("metadata" not in m for m in history["messages"])  # Slack leaves it out by default
@@ -509,7 +510,8 @@ async def test_message_metadata_is_stored_and_returned_only_on_request(slack: Sl
     assert updated["message"]["metadata"]["event_payload"]["version"] == 2
     await client.chat_update(channel=parent["channel"], ts=parent["ts"], text="INC-1 resolved")
     kept = slack.message("ml-incidents", parent["ts"])
-    assert kept["text"] == "INC-1 resolved" and kept["metadata"]["event_payload"]["version"] == 2
+    assert kept is not None and kept["text"] == "INC-1 resolved"
+    assert kept["metadata"]["event_payload"]["version"] == 2
 
     for bad, error in (("not json", "invalid_metadata_format"), ("[1]", "invalid_metadata_format"),
                        ({"event_payload": {}}, "invalid_metadata_schema"),
@@ -520,7 +522,7 @@ async def test_message_metadata_is_stored_and_returned_only_on_request(slack: Sl
         err = await _error(client.api_call("chat.update", json={
             "channel": parent["channel"], "ts": parent["ts"], "text": "bad", "metadata": bad}))
         assert err.response["error"] == error, bad
-    assert slack.message("ml-incidents", parent["ts"])["text"] == "INC-1 resolved"  # refused, unchanged
+    assert slack.message("ml-incidents", parent["ts"]) == kept  # refused: unchanged
 
 
 # ---------------------------------------------------------------------- PagerDuty stand-in
