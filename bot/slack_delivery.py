@@ -40,6 +40,7 @@ class SlackDelivery:
         self.policy = policy
         self.incident_channel = incident_channel
         self._bot_user: str | None = None
+        self._listed_channel_id: str | None = None
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -112,11 +113,36 @@ class SlackDelivery:
             "#") else None
 
     async def _incident_channel_id(self) -> str | None:
-        """conversations.history wants an id; INCIDENT_CHANNEL is usually a name."""
+        """conversations.history wants an id; INCIDENT_CHANNEL is usually a name. From an
+        announcement already recorded, else (a first announcement whose answer a crash lost)
+        from Slack's channel list, once per process."""
         if re.fullmatch(r"[CG][A-Z0-9]{6,}", self.incident_channel):
             return self.incident_channel
         async with self.uow_factory() as uow:
-            return await uow.slack_links.latest_announcement_channel()
+            recorded = await uow.slack_links.latest_announcement_channel()
+        if recorded is not None:
+            return recorded
+        if self._listed_channel_id is None:
+            self._listed_channel_id = await self._channel_named(self.incident_channel.lstrip("#"))
+        return self._listed_channel_id
+
+    async def _channel_named(self, name: str) -> str | None:
+        found = await self._find_channel(name)
+        return str(found["id"]) if found else None
+
+    async def _find_channel(self, name: str) -> dict[str, Any] | None:
+        """The public channel called ``name`` (conversations.list, paged), or None."""
+        cursor: str | None = None
+        for _page in range(50):
+            listed = await self.client.conversations_list(
+                types="public_channel", exclude_archived=True, limit=1000, cursor=cursor)
+            for channel in listed.get("channels") or []:
+                if channel.get("name") == name:
+                    return dict(channel)
+            cursor = (listed.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
 
     async def create_channel(self, row: OutboxRow) -> None:
         incident, model, link = await self._load(row)
@@ -167,18 +193,9 @@ class SlackDelivery:
         so a channel of that name created by the bot is this incident's, made by an attempt
         whose answer Slack lost (a 500 after creating, a timeout, a dropped connection)."""
         bot_user = await self._bot_user_id()
-        cursor: str | None = None
-        for _page in range(50):
-            listed = await self.client.conversations_list(
-                types="public_channel", exclude_archived=True, limit=1000, cursor=cursor)
-            for channel in listed.get("channels") or []:
-                if channel.get("name") == name:
-                    if bot_user and channel.get("creator") == bot_user:
-                        return str(channel["id"]), name
-                    return None
-            cursor = (listed.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
+        channel = await self._find_channel(name)
+        if channel is not None and bot_user and channel.get("creator") == bot_user:
+            return str(channel["id"]), name
         return None
 
     async def _bot_user_id(self) -> str | None:

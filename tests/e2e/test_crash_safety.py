@@ -272,3 +272,15 @@ async def test_on_sqlite_the_declare_form_is_answered_while_a_writer_holds_the_l
                 "declare_incident", {"title": "Scores all zero", "severity": "p2",
                                      "model": "no-such-model"}), 5)
         assert code == 200 and "Unknown model" in body["errors"]["model"]
+
+
+@pytest.mark.parametrize("fault", ["fail_after_next", "drop_after_next"])
+async def test_the_very_first_announcement_whose_answer_was_lost_is_posted_once(
+        database_url: str, fault: str) -> None:
+    """No announcement recorded yet, so the incidents channel's id is known only to Slack: the
+    retry finds it in the channel list, then its own message in the channel."""
+    async with LocalStack(database_url, settings_overrides=FAST) as stack:
+        getattr(stack.slack, fault)(1, method="chat.postMessage")
+        await stack.driver.slash_command(DECLARE)
+        await stack.settle()
+        assert len(texts(stack.slack.top_level("ml-incidents"), "INC-1")) == 1
