@@ -728,6 +728,8 @@ def payload_shape_problem(body: Any) -> str | None:
         problem = object_problem(body.get(key), key, may_be_id=True)
         if problem:
             return problem
+    if "event" in body and not isinstance(body["event"], dict):  # Bolt reads event.get(...)
+        return "event must be an object"
     for key in ("container", "message", "previous_message", "item", "assistant_thread",
                 "function_data", "view", "event"):
         problem = object_problem(body.get(key), key)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from domain.model import Actor, ModelStage
 from domain.policy import default_policy
@@ -13,6 +15,12 @@ from storage.db import create_engine
 from storage.uow import uow_factory, write_lock_for
 from tests.databases import create_pg_database, drop_pg_database, sqlite_url
 from tests.fakes import FakeClock
+
+# Property tests draw the same examples on every run (a red CI is reproducible, never a roll of
+# the dice); HYPOTHESIS_PROFILE=explore draws new ones, for hunting bugs locally.
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ALICE = Actor("U0DECLARER", "alice")
 BOB = Actor("U0RESPOND", "bob")

@@ -144,7 +144,8 @@ async def test_signed_slack_payloads_of_the_wrong_shape_get_a_400_with_the_reaso
 
 async def test_a_signed_body_that_is_not_an_object_gets_a_400(stack: LocalStack) -> None:
     for body, content_type in (("[1, 2]", "application/json"), ('"text"', "application/json"),
-                               ("payload=[1]", FORM), ('{"authorizations": 5}', "application/json")):
+                               ("payload=[1]", FORM), ('{"authorizations": 5}', "application/json"),
+                               ('{"team_id": "T1", "event": null}', "application/json")):
         status, answer = await stack.driver.post(body, content_type)
         assert status == 400, (body, status, answer)
 
