@@ -97,29 +97,25 @@ class InboxStore:
 
     async def finish(self, ids: list[int], now: datetime) -> None:
         """The work behind these requests ended (with or without writing anything)."""
-        if not ids:
-            return
-        async with self._locked(), self.engine.begin() as conn:
-            await conn.execute(slack_inbox.update().where(
-                slack_inbox.c.id.in_(ids), slack_inbox.c.status == "pending").values(
-                status="done", finished_at=now, body="", lease_until=None))
+        await self._update_pending(ids, None, status="done", finished_at=now, body="",
+                                   lease_until=None)
 
     async def extend(self, ids: list[int], owner: str, until: datetime) -> None:
-        if not ids:
-            return
-        async with self._locked(), self.engine.begin() as conn:
-            await conn.execute(slack_inbox.update().where(
-                slack_inbox.c.id.in_(ids), slack_inbox.c.status == "pending",
-                slack_inbox.c.owner == owner).values(lease_until=until))
+        await self._update_pending(ids, owner, lease_until=until)
 
     async def release(self, ids: list[int], owner: str) -> None:
         """Shutdown: work not finished goes back, to be replayed by the next start."""
+        await self._update_pending(ids, owner, lease_until=None)
+
+    async def _update_pending(self, ids: list[int], owner: str | None, **values: Any) -> None:
+        """Update the rows ``ids`` still pending (and held by ``owner``, when given)."""
         if not ids:
             return
+        where = [slack_inbox.c.id.in_(ids), slack_inbox.c.status == "pending"]
+        if owner is not None:
+            where.append(slack_inbox.c.owner == owner)
         async with self._locked(), self.engine.begin() as conn:
-            await conn.execute(slack_inbox.update().where(
-                slack_inbox.c.id.in_(ids), slack_inbox.c.status == "pending",
-                slack_inbox.c.owner == owner).values(lease_until=None))
+            await conn.execute(slack_inbox.update().where(*where).values(**values))
 
     async def take_over(self, owner: str, now: datetime, *, own_too: bool,
                         limit: int = 200) -> list[InboxRow]:
