@@ -23,6 +23,7 @@ from domain.model import Status
 from domain.services import IncidentRef
 from storage.tables import audit_events, incident_timeline
 from tests.e2e import test_pagerduty_and_alertmanager as webhooks
+from tests.e2e.conftest import webhook_settings
 from tests.e2e.test_fuzz_bad_input import failures, half_written, post_webhook
 
 pd = webhooks.pd
@@ -33,14 +34,8 @@ DECLARE = "declare P1 credit-risk-v3 Null predictions since 14:02"
 
 @pytest.fixture
 async def stack(database_url: str, pd: PagerDutyStandIn) -> AsyncIterator[LocalStack]:
-    async with LocalStack(database_url, settings_overrides={
-        "pagerduty_api_token": pd.api_token, "pagerduty_api_url": pd.url,
-        "pagerduty_events_url": pd.url, "pagerduty_from_email": "bot@example.com",
-        "pagerduty_ca_bundle": pd.ca_file, "pagerduty_webhook_secret": PD_SECRET,
-        "pagerduty_service_models": {"PA2P440": "fraud-detector"},
-        "alertmanager_token": AM_TOKEN, "iac_token": IAC_TOKEN,
-        "iac_default_model": "fraud-detector",
-    }) as s:
+    async with LocalStack(database_url, settings_overrides=webhook_settings(
+        pd, pd_secret=PD_SECRET, am_token=AM_TOKEN, iac_token=IAC_TOKEN)) as s:
         yield s
 
 

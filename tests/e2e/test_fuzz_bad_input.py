@@ -41,6 +41,7 @@ from domain.services import IncidentRef
 from storage.tables import audit_events, incident_timeline, incidents
 from tests.databases import create_pg_database, drop_pg_database, sqlite_url
 from tests.e2e import test_pagerduty_and_alertmanager as webhooks
+from tests.e2e.conftest import webhook_settings
 
 FIXTURES = webhooks.FIXTURES
 AM_TOKEN, IAC_TOKEN, PD_SECRET = webhooks.AM_TOKEN, "iac-token", webhooks.SECRET
@@ -360,14 +361,8 @@ async def post_webhook(stack: LocalStack, path: str, raw: bytes, headers: dict[s
 
 @pytest.fixture
 async def webhook_stack(fuzz_url: str, pd: PagerDutyStandIn) -> Any:
-    async with LocalStack(fuzz_url, settings_overrides={
-        "pagerduty_api_token": pd.api_token, "pagerduty_api_url": pd.url,
-        "pagerduty_events_url": pd.url, "pagerduty_from_email": "bot@example.com",
-        "pagerduty_ca_bundle": pd.ca_file, "pagerduty_webhook_secret": PD_SECRET,
-        "pagerduty_service_models": {"PA2P440": "fraud-detector"},
-        "alertmanager_token": AM_TOKEN, "iac_token": IAC_TOKEN,
-        "iac_default_model": "fraud-detector",
-    }) as s:
+    async with LocalStack(fuzz_url, settings_overrides=webhook_settings(
+        pd, pd_secret=PD_SECRET, am_token=AM_TOKEN, iac_token=IAC_TOKEN)) as s:
         yield s
 
 

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.cli_audit import rows
-from tests.e2e.conftest import wait_response
+from tests.e2e.conftest import command_reply
 from tests.e2e.harness import LocalStack
 
 IC, MLE = "U0COMMANDER", "U0MLENGINEER"
@@ -21,17 +21,8 @@ async def gov(database_url: str) -> AsyncIterator[LocalStack]:
         yield s
 
 
-async def _cmd(stack: LocalStack, text: str, user: str) -> str:
-    before = len(stack.driver.responses)
-    status, _ = await stack.driver.slash_command(text, user_id=user)
-    assert status == 200
-    reply = await wait_response(stack, before + 1)
-    await stack.settle()
-    return reply
-
-
 async def test_roles_refuse_and_audit_then_allow(gov: LocalStack) -> None:
-    refused = await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", MLE)
+    refused = await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", MLE)
     assert "Incident Commander" in refused and "ML Platform SRE" in refused
     assert gov.driver.responses[-1]["body"]["response_type"] == "ephemeral"
     assert gov.slack.top_level("ml-incidents") == []
@@ -39,22 +30,22 @@ async def test_roles_refuse_and_audit_then_allow(gov: LocalStack) -> None:
     audit = [r for r in await rows(gov.container.engine) if r["action"] != "model.registered"]
     assert [r["action"] for r in audit] == ["access.denied"] and audit[0]["actor"] == MLE
     assert audit[0]["details"]["activity"] == "declare_sev1_sev2"
-    ok = await _cmd(gov, "declare P3 credit-risk-v3 Slow scoring", MLE)  # low severity: anyone
+    ok = await command_reply(gov, "declare P3 credit-risk-v3 Slow scoring", MLE)  # low severity: anyone
     assert "Declared *INC-1*" in ok
-    ok = await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", IC)
+    ok = await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", IC)
     assert "Declared *INC-2*" in ok
     for verb in ("resolve 2 fixed", "close 2"):
-        await _cmd(gov, verb, IC)
-    await _cmd(gov, "resolve 1 done", MLE)  # resolving is not RACI-restricted
-    refused = await _cmd(gov, "close 1", MLE)
+        await command_reply(gov, verb, IC)
+    await command_reply(gov, "resolve 1 done", MLE)  # resolving is not RACI-restricted
+    refused = await command_reply(gov, "close 1", MLE)
     assert "may close incident" in refused
 
 
 async def test_notes_are_scrubbed_and_postmortem_is_posted(gov: LocalStack) -> None:
-    await _cmd(gov, "declare P1 credit-risk-v3 Nulls for jane@example.com", IC)
-    await _cmd(gov, "note 1 caller +1 (415) 555-0132 from 10.1.2.3 saw it", IC)
-    await _cmd(gov, "ack 1", IC)
-    reply = await _cmd(gov, "postmortem 1", IC)
+    await command_reply(gov, "declare P1 credit-risk-v3 Nulls for jane@example.com", IC)
+    await command_reply(gov, "note 1 caller +1 (415) 555-0132 from 10.1.2.3 saw it", IC)
+    await command_reply(gov, "ack 1", IC)
+    reply = await command_reply(gov, "postmortem 1", IC)
     assert "Postmortem draft for *INC-1*" in reply
     await gov.slack.wait_until(lambda: gov.slack.files, 5)
     md = gov.slack.files[-1]["content"].decode()
@@ -64,7 +55,7 @@ async def test_notes_are_scrubbed_and_postmortem_is_posted(gov: LocalStack) -> N
 
 
 async def test_metrics_endpoint_parses(gov: LocalStack) -> None:
-    await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", IC)
+    await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", IC)
     async with aiohttp.ClientSession() as http, http.get(f"{gov.url}/metrics") as resp:
         assert resp.status == 200
         text = await resp.text()
@@ -77,7 +68,7 @@ async def test_metrics_endpoint_parses(gov: LocalStack) -> None:
 
 async def test_metrics_count_open_incidents_and_time_every_slack_call(gov: LocalStack) -> None:
     gov.slack.fail_next(1, 503, method="chat.postMessage")  # the announcement is retried once
-    await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", IC)
+    await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", IC)
     await gov.settle()
 
     async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -95,6 +86,6 @@ async def test_metrics_count_open_incidents_and_time_every_slack_call(gov: Local
     assert posts >= 2  # the failed try and the delivered announcement, at least
     assert samples[("incident_bot_slack_api_duration_seconds_count",
                     (("method", "conversations.create"),))] == 1
-    await _cmd(gov, "resolve 1 rolled back", IC)
+    await command_reply(gov, "resolve 1 rolled back", IC)
     await gov.settle()
     assert (await scrape())[("mlplatform_incidents_open", (("severity", "p1"),))] == 0

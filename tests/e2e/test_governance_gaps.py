@@ -15,7 +15,7 @@ import structlog
 
 from bot.cli_audit import rows
 from bot.settings import Settings
-from tests.e2e.conftest import wait_response
+from tests.e2e.conftest import command_reply, wait_response
 from tests.e2e.harness import LocalStack
 
 IC, SRE, MLE, GROUPIE = "U0COMMANDER", "U0SRE", "U0MLENGINEER", "U0GROUPIE"
@@ -34,15 +34,6 @@ async def gov(database_url: str) -> AsyncIterator[LocalStack]:
 def _people(stack: LocalStack) -> None:
     for user, name in ((IC, "carol"), (SRE, "sam"), (MLE, "mel"), (GROUPIE, "gus")):
         stack.slack.add_user(user, name)
-
-
-async def _cmd(stack: LocalStack, text: str, user: str) -> str:
-    before = len(stack.driver.responses)
-    status, _ = await stack.driver.slash_command(text, user_id=user)
-    assert status == 200
-    reply = await wait_response(stack, before + 1)
-    await stack.settle()
-    return reply
 
 
 def _im_of(stack: LocalStack, user: str) -> str | None:
@@ -99,9 +90,9 @@ async def test_a_refused_declaration_through_the_form_tells_the_user(gov: LocalS
 async def test_a_member_of_a_granted_user_group_holds_its_role(gov: LocalStack) -> None:
     """Item 2: GOVERNANCE_ROLES grants ml_platform_sre to the group S0SREGROUP; its member may
     declare a SEV-1, someone outside it may not; membership is read from usergroups.users.list."""
-    ok = await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", GROUPIE)
+    ok = await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", GROUPIE)
     assert "Declared *INC-1*" in ok
-    refused = await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", MLE)
+    refused = await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", MLE)
     assert "Only Incident Commander or ML Platform SRE" in refused
     calls = gov.slack.calls_to("usergroups.users.list")
     assert calls and len(calls) <= 2  # cached, not asked at every decision
@@ -113,16 +104,16 @@ async def test_a_member_of_a_granted_user_group_holds_its_role(gov: LocalStack) 
 async def test_raising_severity_to_sev1_is_gated_like_declaring_one(gov: LocalStack) -> None:
     """Item 3: declare a P3 (anyone may), then `/incident severity 1 P1` is refused without the
     role, audited, and the incident stays SEV-3; the IC may raise it; lowering is free."""
-    assert "Declared *INC-1*" in await _cmd(gov, "declare P3 credit-risk-v3 Slow scoring", MLE)
-    refused = await _cmd(gov, "severity 1 P1", MLE)
+    assert "Declared *INC-1*" in await command_reply(gov, "declare P3 credit-risk-v3 Slow scoring", MLE)
+    refused = await command_reply(gov, "severity 1 P1", MLE)
     assert "Only Incident Commander or ML Platform SRE" in refused
     assert gov.driver.responses[-1]["body"]["response_type"] == "ephemeral"
     views = await gov.container.service.list_incidents()
     assert views[0].incident.severity.value == "p3"
     [denied] = await _denied(gov)
     assert denied["actor"] == MLE and denied["details"]["activity"] == "declare_sev1_sev2"
-    assert "SEV-2" in await _cmd(gov, "severity 1 P2", IC)
-    assert "SEV-3" in await _cmd(gov, "severity 1 P3", MLE)  # lowering is not restricted
+    assert "SEV-2" in await command_reply(gov, "severity 1 P2", IC)
+    assert "SEV-3" in await command_reply(gov, "severity 1 P3", MLE)  # lowering is not restricted
 
 
 # -- item 4 ---------------------------------------------------------------------------------------
@@ -132,9 +123,9 @@ async def test_every_audit_row_has_its_audit_log_line(gov: LocalStack) -> None:
     """Item 4: access.denied, incident.postmortem_drafted and the rest are written outside the
     incident service's own transactions; each still yields one `log_type: audit` line."""
     with structlog.testing.capture_logs() as logs:
-        await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", MLE)  # access.denied
-        await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", IC)
-        await _cmd(gov, "postmortem 1", IC)  # incident.postmortem_drafted
+        await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", MLE)  # access.denied
+        await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", IC)
+        await command_reply(gov, "postmortem 1", IC)  # incident.postmortem_drafted
         await _denied(gov)
     audit_lines = [entry for entry in logs if entry.get("log_type") == "audit"]
     logged = sorted(str(e["audit_id"]) for e in audit_lines)
@@ -151,7 +142,7 @@ async def test_runbook_steps_are_executed_by_sre_and_never_on_closed_incidents(
         gov: LocalStack) -> None:
     """Item 5: "Execute runbook" has the ML Platform SRE responsible: another user's Done is
     refused (ephemeral, audited); an SRE's counts; once the incident is closed, Done is refused."""
-    await _cmd(gov, "declare P3 credit-risk-v3 Null predictions since 14:02", IC)
+    await command_reply(gov, "declare P3 credit-risk-v3 Null predictions since 14:02", IC)
     view = await _view(gov)
     checklist = _checklist(gov, view.link.channel_id)
     step_value = _first_done_value(checklist)
@@ -168,8 +159,8 @@ async def test_runbook_steps_are_executed_by_sre_and_never_on_closed_incidents(
             if r["action"] == "incident.runbook_step_completed"]
     assert [d["actor"] for d in done] == [SRE]
 
-    await _cmd(gov, "resolve 1 fixed", IC)
-    await _cmd(gov, "close 1", IC)
+    await command_reply(gov, "resolve 1 fixed", IC)
+    await command_reply(gov, "close 1", IC)
     checklist = _checklist(gov, view.link.channel_id)
     before = len(gov.driver.responses)
     await gov.driver.block_action("runbook_step_done", value=_first_done_value(checklist),
@@ -206,7 +197,7 @@ async def test_role_checks_off_is_said_at_start_and_in_check(database_url: str) 
     with structlog.testing.capture_logs() as logs:
         async with LocalStack(database_url) as stack:
             _people(stack)
-            ok = await _cmd(stack, "declare P1 credit-risk-v3 Null predictions", MLE)
+            ok = await command_reply(stack, "declare P1 credit-risk-v3 Null predictions", MLE)
             assert "Declared *INC-1*" in ok  # open: anyone
     warnings = [e for e in logs if e["event"] == "governance.role_checks_off"]
     assert warnings and warnings[0]["log_level"] == "warning"
@@ -226,7 +217,7 @@ async def test_role_checks_off_is_said_at_start_and_in_check(database_url: str) 
     async with LocalStack(database_url, settings_overrides={
             "governance_mode": "open", "governance_roles": ROLES}) as stack:
         _people(stack)
-        ok = await _cmd(stack, "declare P1 credit-risk-v3 Null predictions", MLE)
+        ok = await command_reply(stack, "declare P1 credit-risk-v3 Null predictions", MLE)
         assert "Declared *INC-2*" in ok  # open mode: grants configured but not enforced
 
 
@@ -243,25 +234,25 @@ async def test_a_postmortem_counts_only_with_content_and_lists_the_action_items(
         gov: LocalStack) -> None:
     """Item 7: a draft of placeholders does not let a SEV-1 close; the contributing factors do,
     once a draft carrying them is posted; the draft's action-item table lists the items."""
-    await _cmd(gov, "declare P1 credit-risk-v3 Null predictions", IC)
-    await _cmd(gov, "resolve 1 rolled back", IC)
-    await _cmd(gov, 'action 1 add "Alert on null rate" owner:<@U0DANA|dana> due:2099-01-15 '
+    await command_reply(gov, "declare P1 credit-risk-v3 Null predictions", IC)
+    await command_reply(gov, "resolve 1 rolled back", IC)
+    await command_reply(gov, 'action 1 add "Alert on null rate" owner:<@U0DANA|dana> due:2099-01-15 '
                     "severity:p2 ticket:JIRA-123", IC)
-    reply = await _cmd(gov, "postmortem 1", IC)
+    reply = await command_reply(gov, "postmortem 1", IC)
     assert "no contributing factors yet" in reply
     md = gov.slack.files[-1]["content"].decode()
     assert "| 1. Alert on null rate | <@U0DANA> | 2099-01-15 | P2 | JIRA-123 |" in md
     assert "| _to be filled in_ | | | | |" not in md
-    refused = await _cmd(gov, "close 1", IC)
+    refused = await command_reply(gov, "close 1", IC)
     assert "cannot be closed yet" in refused and "contributing factors" in refused
-    assert "Say what made" in await _cmd(gov, "postmortem 1 factors TBD", IC)
-    assert "recorded" in await _cmd(
+    assert "Say what made" in await command_reply(gov, "postmortem 1 factors TBD", IC)
+    assert "recorded" in await command_reply(
         gov, "postmortem 1 factors Null-rate alert missing; schema change shipped unreviewed", IC)
-    assert "posted after the contributing factors" in await _cmd(gov, "close 1", IC)
-    await _cmd(gov, "postmortem 1", IC)
+    assert "posted after the contributing factors" in await command_reply(gov, "close 1", IC)
+    await command_reply(gov, "postmortem 1", IC)
     md = gov.slack.files[-1]["content"].decode()
     assert "Null-rate alert missing; schema change shipped unreviewed" in md
-    assert "INC-1 closed" in await _cmd(gov, "close 1", IC)
+    assert "INC-1 closed" in await command_reply(gov, "close 1", IC)
 
 
 async def test_an_empty_draft_does_not_stop_the_overdue_reminder(database_url: str) -> None:
@@ -271,9 +262,9 @@ async def test_an_empty_draft_does_not_stop_the_overdue_reminder(database_url: s
     clock = FakeClock()
     async with LocalStack(database_url, clock=clock, settings_overrides={"tick_seconds": 0}) as stack:
         _people(stack)
-        await _cmd(stack, "declare P1 credit-risk-v3 Null predictions", IC)
-        await _cmd(stack, "resolve 1 rolled back", IC)
-        await _cmd(stack, "postmortem 1", IC)  # the draft of placeholders
+        await command_reply(stack, "declare P1 credit-risk-v3 Null predictions", IC)
+        await command_reply(stack, "resolve 1 rolled back", IC)
+        await command_reply(stack, "postmortem 1", IC)  # the draft of placeholders
         clock.advance(hours=49)  # past the SEV-1 48 h clock
         remind = stack.container.features["postmortem_reminders"]
         assert await remind() == 1

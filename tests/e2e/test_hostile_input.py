@@ -15,7 +15,7 @@ from bot.rendering import ACTION_ACK
 from bot.slack_standin import TEAM_ID
 from domain.model import Status
 from domain.services import IncidentRef
-from tests.e2e.conftest import wait_response
+from tests.e2e.conftest import command_reply
 from tests.e2e.harness import LocalStack
 
 IC = "U0DECLARER"
@@ -34,12 +34,7 @@ def everything_posted(stack: LocalStack) -> list[str]:
 
 
 async def command(stack: LocalStack, text: str, user: str = IC) -> str:
-    before = len(stack.driver.responses)
-    status, _ = await stack.driver.slash_command(text, user_id=user)
-    assert status == 200
-    reply = await wait_response(stack, before + 1)
-    await stack.settle()
-    return reply
+    return await command_reply(stack, text, user)
 
 
 async def test_user_markup_is_posted_escaped_and_the_channel_name_is_plain(stack: LocalStack) -> None:
