@@ -24,10 +24,12 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from bot.dispatcher import Permanent
 from bot.governance_wiring import RoleRefused, require_role
 from bot.http_auth import bearer_refusal
+from bot.rendering import plain_text
 from domain.governance.roles import Activity
 from domain.iac.ingest import decode_report, ingest
 from domain.iac.model import IacInputError, IngestReport, TriagedDrift
 from domain.iac.normalize import ParseOptions
+from domain.messages import escape
 from domain.model import Actor, AuditEvent, DomainError, Incident, Severity
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import DeclareIncident, IncidentRef, IncidentService
@@ -380,20 +382,25 @@ def render(stored: Any) -> tuple[str, list[dict[str, Any]]]:
     emoji = {"critical": ":rotating_light:", "high": ":red_circle:", "medium": ":large_orange_circle:"}.get(
         stored["severity"], ":large_yellow_circle:"
     )
-    text = (
-        f"{emoji} IaC drift [{stored['severity']}] {stored['drift_type']} {stored['resource_address']} "
-        f"({stored['environment']})"
-    )
+    # Addresses, paths, values and evidence come from the drift report: shown as written, never
+    # interpreted by Slack (a `<!channel>` in a tag value must not ping anyone; issue 14)
+    what = f"{stored['drift_type']} {stored['resource_address']} ({stored['environment']})"
+    text = f"{emoji} IaC drift [{stored['severity']}] {escape(what)}"
     diff = (
         "\n".join(
-            f"`{c['path'] or '/'}`: `{json.dumps(c['declared'])[:80]}` → `{json.dumps(c['actual'])[:80]}`"
+            f"`{escape(c['path'] or '/')}`: `{escape(json.dumps(c['declared'])[:80])}` → "
+            f"`{escape(json.dumps(c['actual'])[:80])}`"
             for c in event["changes"][:10]
         )
         or "_(whole resource)_"
     )
-    rules = "\n".join(f":warning: *{h['rule_id']}* {h['message']}" for h in event["rule_hits"]) or "none"
+    rules = "\n".join(f":warning: *{escape(h['rule_id'])}* {escape(h['message'])}"
+                      for h in event["rule_hits"]) or "none"
+    evidence = escape(" ".join(t["cause"]["evidence"]))
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": text[:150]}},
+        {"type": "header", "text": {"type": "plain_text",
+                                    "text": f"{emoji} IaC drift [{stored['severity']}] "
+                                            f"{plain_text(what)}"[:150]}},
         {
             "type": "section",
             "fields": [
@@ -402,7 +409,7 @@ def render(stored: Any) -> tuple[str, list[dict[str, Any]]]:
                 {"type": "mrkdwn", "text": f"*Security rules hit*\n{rules}"[:2000]},
                 {
                     "type": "mrkdwn",
-                    "text": f"*Cause*\n{t['cause']['category']}: {' '.join(t['cause']['evidence'])}"[:2000],
+                    "text": f"*Cause*\n{t['cause']['category']}: {evidence}"[:2000],
                 },
             ],
         },
@@ -436,7 +443,7 @@ def render(stored: Any) -> tuple[str, list[dict[str, Any]]]:
                         "text": (
                             f"*{status}*"
                             + (
-                                f": {stored['exception_reason']} "
+                                f": {escape(stored['exception_reason'])} "
                                 f"(until {stored['exception_expires_at']:%Y-%m-%d})"
                                 if status == "accepted" and stored["exception_expires_at"]
                                 else ""

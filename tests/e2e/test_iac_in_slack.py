@@ -190,3 +190,16 @@ async def test_an_expired_exception_opens_the_drift_again(database_url: str) -> 
             actions = [a.action for a in await uow.audit.list()]
         assert actions.count("iac.accept") == 1 and actions.count("iac.exception_expired") == 1
         assert stack.container.scheduler.get_job("iac-exception-expiry") is not None
+
+
+async def test_markup_in_a_drift_report_is_shown_not_interpreted(stack: LocalStack) -> None:
+    """Attribute values come from whoever can change the infrastructure: a `<!channel>` in a
+    drifted value must not ping the incidents channel, nor a link be disguised (issue 14)."""
+    plan = json.loads((FIXTURES / "terraform_show_json_drift.json").read_text())
+    plan["resource_drift"][0]["change"]["after"]["ami"] = "<!channel> <https://evil.example|ami>"
+    assert (await post(stack, plan))[0] == 200
+    await stack.settle()
+    [message] = drift_messages(stack)
+    shown = message["text"] + json.dumps(message["blocks"])
+    assert "<!channel>" not in shown and "<https://evil" not in shown
+    assert "&lt;!channel&gt;" in shown
