@@ -76,9 +76,9 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.local.slack_driver import SlackDriver
+from bot.local.slack_standin import SlackStandIn
 from bot.pagerduty_standin import PagerDutyStandIn
-from bot.slack_driver import SlackDriver
-from bot.slack_standin import SlackStandIn
 
 SIGNING_SECRET = "faults-signing-secret"
 BOT_TOKEN = "xoxb-faults-token"

@@ -115,7 +115,7 @@ async def _serve_async(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.local.demo import run_demo
 
     return asyncio.run(run_demo(database_url=args.database_url))
 

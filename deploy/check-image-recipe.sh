@@ -67,10 +67,10 @@ for name, shift in (('ref.csv', 0.0), ('cur.csv', 0.8)):
   incident-bot drift check --reference ref.csv --current cur.csv --prediction-column score
 fi
 
-step "a Slack stand-in (the package's own bot.slack_standin)"
+step "a Slack stand-in (the package's own bot.local.slack_standin)"
 python - >"$work/slack.url" <<'PY' &
 import asyncio, sys
-from bot.slack_standin import SlackStandIn
+from bot.local.slack_standin import SlackStandIn
 
 async def main() -> None:
     async with SlackStandIn(bot_token="xoxb-recipe") as slack:

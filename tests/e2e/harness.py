@@ -1,6 +1,6 @@
-"""End-to-end tests drive :class:`bot.local_stack.LocalStack`: the product's own local setup."""
+"""End-to-end tests drive :class:`bot.local.stack.LocalStack`: the product's own local setup."""
 
-from bot.local_stack import ADMIN, BOT_TOKEN, SIGNING_SECRET, LocalStack
+from bot.local.stack import ADMIN, BOT_TOKEN, SIGNING_SECRET, LocalStack
 
 BotHarness = LocalStack
 

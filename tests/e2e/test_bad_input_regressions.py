@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import structlog
 
 from bot import rendering
-from bot.local_stack import LocalStack
+from bot.local.stack import LocalStack
 from bot.pagerduty_standin import PagerDutyStandIn, sign
 from domain.model import Status
 from domain.services import IncidentRef

@@ -23,7 +23,7 @@ def cli(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Compl
 
 
 async def test_demo_plays_a_whole_incident(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.demo import run_demo
+    from bot.local.demo import run_demo
 
     assert await run_demo(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}") == 0
     out = capsys.readouterr().out
@@ -98,8 +98,8 @@ def test_an_unreachable_or_unsupported_database_is_named_without_a_traceback(tmp
 
 async def test_check_says_what_is_ready_and_what_is_not(tmp_path: Path) -> None:
     from bot.cli_check import run_checks
+    from bot.local.slack_standin import SlackStandIn
     from bot.settings import Settings
-    from bot.slack_standin import SlackStandIn
     from storage import migrate
     from storage.db import create_engine
 

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.drift_jobs import DriftJob, load_jobs
-from bot.local_stack import LocalStack
+from bot.local.stack import LocalStack
 from domain.model import Severity, TimelineEventType, TriggerSource
 from domain.services import IncidentRef
 from storage.db import create_engine

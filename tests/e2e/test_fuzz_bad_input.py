@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import rendering
-from bot.local_stack import LocalStack
+from bot.local.stack import LocalStack
 from bot.pagerduty_standin import PagerDutyStandIn, sign
 from domain.services import IncidentRef
 from storage.tables import audit_events, incident_timeline, incidents

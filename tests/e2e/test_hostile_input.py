@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.cli_audit import rows
+from bot.local.slack_standin import TEAM_ID
 from bot.rendering import ACTION_ACK
-from bot.slack_standin import TEAM_ID
 from domain.model import Status
 from domain.services import IncidentRef
 from tests.e2e.conftest import command_reply

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli_audit import rows
-from bot.local_stack import LocalStack
+from bot.local.stack import LocalStack
 from storage.iac_tables import drift_changes, drift_events
 
 TOKEN = "iac-token"

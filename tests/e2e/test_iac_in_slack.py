@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from bot.local_stack import LocalStack
+from bot.local.stack import LocalStack
 from domain.services import IncidentRef
 from storage.iac_tables import drift_events
 

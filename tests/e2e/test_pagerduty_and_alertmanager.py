@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.local_stack import LocalStack
+from bot.local.stack import LocalStack
 from bot.pagerduty_standin import PagerDutyStandIn, sign
 from bot.rendering import ACTION_RESOLVE
 from domain.model import Severity, Status, TimelineEventType, TriggerSource

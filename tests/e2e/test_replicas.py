@@ -16,9 +16,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.local_stack import BOT_TOKEN, SIGNING_SECRET
-from bot.slack_driver import SlackDriver
-from bot.slack_standin import SlackStandIn
+from bot.local.slack_driver import SlackDriver
+from bot.local.slack_standin import SlackStandIn
+from bot.local.stack import BOT_TOKEN, SIGNING_SECRET
 from tests.databases import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]

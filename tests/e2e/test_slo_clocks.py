@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.local_stack import LocalStack
+from bot.local.stack import LocalStack
 from bot.policy_loader import load_policy_file
 from domain.model import Status, TimelineEventType
 from domain.services import IncidentRef

@@ -53,7 +53,7 @@ async def test_retention_below_the_policy_minimum_is_refused() -> None:
 
 
 async def test_the_bot_runs_housekeeping_hourly_with_the_configured_retention(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from bot.local_stack import LocalStack
+    from bot.local.stack import LocalStack
     from tests.databases import sqlite_url
     from tests.fakes import FakeClock
 

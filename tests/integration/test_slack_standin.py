@@ -22,9 +22,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.local.slack_driver import SlackDriver
+from bot.local.slack_standin import BOT_ID, BOT_USER_ID, SlackStandIn
 from bot.pagerduty_standin import PagerDutyStandIn
-from bot.slack_driver import SlackDriver
-from bot.slack_standin import BOT_ID, BOT_USER_ID, SlackStandIn
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-standin-test"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.local_stack import LocalStack
+from bot.local.stack import LocalStack
 from bot.logging_config import configure
 from bot.rendering import ACTION_ACK, ACTION_MITIGATE
 from domain.model import format_duration

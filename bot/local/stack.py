@@ -15,9 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import Container, build, connect_socket_mode, serve_http
+from bot.local.slack_driver import SlackDriver
+from bot.local.slack_standin import SlackStandIn
 from bot.settings import Settings
-from bot.slack_driver import SlackDriver
-from bot.slack_standin import SlackStandIn
 from domain.model import Actor, ModelStage
 from domain.policy import Policy
 from domain.ports import Clock

@@ -7,7 +7,7 @@ which builds payloads shaped like Slack's and signs each one with the app's sign
 ask for a stale timestamp, a wrong signature or none at all.
 
 ``response_url``: the URLs in slash-command and interaction payloads point at a
-:class:`bot.slack_standin.SlackStandIn` (route ``/response/<id>``), which records every post in
+:class:`bot.local.slack_standin.SlackStandIn` (route ``/response/<id>``), which records every post in
 ``responses`` and applies it the way Slack would (ephemeral, ``in_channel``,
 ``replace_original``, ``delete_original``). Pass ``slack=`` to use the stand-in the bot already
 talks to (then payloads also carry real message contents, block ids and trigger ids issued by
@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.slack_standin import (
+from bot.local.slack_standin import (
     APP_ID,
     BOT_USER_ID,
     DEFAULT_INCIDENT_CHANNEL,

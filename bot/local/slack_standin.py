@@ -16,7 +16,7 @@ Routes served (all under the base URL's origin):
 * ``/files/<id>/<name>``     ``url_private`` downloads of uploaded files (needs the bot token).
 * ``/response/<id>``         ``response_url`` targets for slash commands and interactions; they
                              are minted with :meth:`SlackStandIn.new_response_url` (the
-                             :class:`bot.slack_driver.SlackDriver` does this) and recorded in
+                             :class:`bot.local.slack_driver.SlackDriver` does this) and recorded in
                              :attr:`SlackStandIn.responses`.
 
 Faults real Slack shows: refused work (:meth:`SlackStandIn.fail_next`, ``rate_limit_next``,
