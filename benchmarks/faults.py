@@ -78,7 +78,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.local.slack_driver import SlackDriver
 from bot.local.slack_standin import SlackStandIn
-from bot.pagerduty_standin import PagerDutyStandIn
+from tests.standins.pagerduty import PagerDutyStandIn
 
 SIGNING_SECRET = "faults-signing-secret"
 BOT_TOKEN = "xoxb-faults-token"

@@ -18,13 +18,13 @@ import structlog
 
 from bot import rendering
 from bot.local.stack import LocalStack
-from bot.pagerduty_standin import PagerDutyStandIn, sign
 from domain.model import Status
 from domain.services import IncidentRef
 from storage.tables import audit_events, incident_timeline
 from tests.e2e import test_pagerduty_and_alertmanager as webhooks
 from tests.e2e.conftest import webhook_settings
 from tests.e2e.test_fuzz_bad_input import failures, half_written, post_webhook
+from tests.standins.pagerduty import PagerDutyStandIn, sign
 
 pd = webhooks.pd
 AM_TOKEN, IAC_TOKEN, PD_SECRET = webhooks.AM_TOKEN, "iac-token", webhooks.SECRET

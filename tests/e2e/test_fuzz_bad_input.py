@@ -36,12 +36,12 @@ from hypothesis import strategies as st
 
 from bot import rendering
 from bot.local.stack import LocalStack
-from bot.pagerduty_standin import PagerDutyStandIn, sign
 from domain.services import IncidentRef
 from storage.tables import audit_events, incident_timeline, incidents
 from tests.databases import create_pg_database, drop_pg_database, sqlite_url
 from tests.e2e import test_pagerduty_and_alertmanager as webhooks
 from tests.e2e.conftest import webhook_settings
+from tests.standins.pagerduty import PagerDutyStandIn, sign
 
 FIXTURES = webhooks.FIXTURES
 AM_TOKEN, IAC_TOKEN, PD_SECRET = webhooks.AM_TOKEN, "iac-token", webhooks.SECRET

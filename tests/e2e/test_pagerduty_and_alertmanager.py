@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 
 from bot.local.stack import LocalStack
-from bot.pagerduty_standin import PagerDutyStandIn, sign
 from bot.rendering import ACTION_RESOLVE
 from domain.model import Severity, Status, TimelineEventType, TriggerSource
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response
+from tests.standins.pagerduty import PagerDutyStandIn, sign
 
 FIXTURES = Path("/work/shared/fixtures")
 if not FIXTURES.exists():  # the shared fixtures live next to the repository

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.local.slack_driver import SlackDriver
 from bot.local.slack_standin import BOT_ID, BOT_USER_ID, SlackStandIn
-from bot.pagerduty_standin import PagerDutyStandIn
+from tests.standins.pagerduty import PagerDutyStandIn
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-standin-test"
