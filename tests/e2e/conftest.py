@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import LocalStack
+from bot.local.stack import LocalStack
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.local.stack import LocalStack
 from bot.rendering import ACTION_ACK
 from domain.services import IncidentRef
-from tests.e2e.harness import LocalStack
 
 DECLARE = "declare P1 credit-risk-v3 Null predictions since 14:02"
 CHANNEL = "inc-1-null-predictions-since-14-02"

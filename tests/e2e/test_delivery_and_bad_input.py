@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import structlog
 
+from bot.local.stack import LocalStack
 from bot.rendering import ACTION_RESOLVE
 from domain.services import IncidentRef
 from tests.databases import sqlite_url
-from tests.e2e.harness import LocalStack
 
 DECLARE = "declare P1 credit-risk-v3 Null predictions since 14:02"
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.cli_audit import rows
+from bot.local.stack import LocalStack
 from tests.e2e.conftest import command_reply
-from tests.e2e.harness import LocalStack
 
 IC, MLE = "U0COMMANDER", "U0MLENGINEER"
 ROLES = {"incident_commander": [IC], "ml_engineer": [MLE]}

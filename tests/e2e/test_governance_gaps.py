@@ -14,9 +14,9 @@ import pytest
 import structlog
 
 from bot.cli_audit import rows
+from bot.local.stack import LocalStack
 from bot.settings import Settings
 from tests.e2e.conftest import command_reply, wait_response
-from tests.e2e.harness import LocalStack
 
 IC, SRE, MLE, GROUPIE = "U0COMMANDER", "U0SRE", "U0MLENGINEER", "U0GROUPIE"
 GROUP = "S0SREGROUP"

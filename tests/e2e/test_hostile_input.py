@@ -12,11 +12,11 @@ import pytest
 
 from bot.cli_audit import rows
 from bot.local.slack_standin import TEAM_ID
+from bot.local.stack import LocalStack
 from bot.rendering import ACTION_ACK
 from domain.model import Status
 from domain.services import IncidentRef
 from tests.e2e.conftest import command_reply
-from tests.e2e.harness import LocalStack
 
 IC = "U0DECLARER"
 LIVE_MARKUP = ("<!channel>", "<!here>", "<!subteam^", "<https://evil", "<!everyone>")

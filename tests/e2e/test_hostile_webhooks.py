@@ -2,8 +2,8 @@
 and control-stripped when stored, escaped when posted. SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from bot.local.stack import LocalStack
 from tests.e2e import test_pagerduty_and_alertmanager as webhooks
-from tests.e2e.harness import LocalStack
 from tests.e2e.test_hostile_input import LIVE_MARKUP, everything_posted
 from tests.e2e.test_pagerduty_and_alertmanager import (
     AM_TOKEN,

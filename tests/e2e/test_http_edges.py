@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.app import serve_http
-from tests.e2e.harness import LocalStack
+from bot.local.stack import LocalStack
 
 
 async def test_a_timestamp_that_is_not_a_number_is_refused_as_unsigned(database_url: str) -> None:

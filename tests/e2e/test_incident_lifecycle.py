@@ -8,11 +8,11 @@ from typing import Any
 
 import structlog
 
+from bot.local.stack import LocalStack
 from bot.rendering import ACTION_ACK, ACTION_MITIGATE, ACTION_NOTE, ACTION_RESOLVE
 from domain.model import Status, TimelineEventType
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response
-from tests.e2e.harness import LocalStack
 
 DECLARER, RESPONDER = "U0DECLARER", "U0RESPOND"
 CHANNEL = "inc-1-null-predictions-since-14-02"

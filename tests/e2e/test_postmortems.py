@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
+from bot.local.stack import LocalStack
 from domain.action_items import parse_action
 from domain.model import DomainError, Severity, Status
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response
-from tests.e2e.harness import LocalStack
 from tests.fakes import FakeClock
 
 IC = "U0RESPOND"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.local.stack import LocalStack
 from domain.model import TimelineEventType
 from domain.services import IncidentRef
 from runbooks.wiring import STEP_DONE
 from tests.e2e.conftest import wait_response
-from tests.e2e.harness import LocalStack
 
 DECLARER, RESPONDER, OTHER = "U0DECLARER", "U0RESPOND", "U0ONCALL"
 

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.local.stack import LocalStack
 from bot.rendering import ACTION_ACK, ACTION_RESOLVE
 from domain.model import Status, TimelineEventType
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response
-from tests.e2e.harness import LocalStack
 
 DECLARER, RESPONDER = "U0DECLARER", "U0RESPOND"
 
