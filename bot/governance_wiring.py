@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import structlog
 
 from bot.audit_log import install_audit_log
-from bot.cli_audit import take_checkpoint
+from bot.cli.audit import take_checkpoint
 from domain.governance.audit_chain import configure_key
 from domain.governance.postmortem import (
     ActionItemRow,

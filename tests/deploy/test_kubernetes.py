@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.cli_core import read_models_file
+from bot.cli.core import read_models_file
 from bot.policy_loader import load_policy_text
 from bot.settings import Settings
 from tests.deploy.tools import DEPLOY
@@ -113,7 +113,7 @@ def test_the_ingress_exposes_only_slack_and_the_webhooks() -> None:
 
 def test_the_configmaps_hold_a_valid_policy_models_file_and_runbooks(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     files = _one("ConfigMap", "incident-bot-files")["data"]
     load_policy_text(files["policy.yml"], "configmap.yaml:policy.yml")  # raises with file:line: problem

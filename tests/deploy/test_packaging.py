@@ -123,7 +123,7 @@ def test_the_core_app_starts_without_the_drift_extra(tmp_path: Path) -> None:
 
 def test_drift_commands_say_which_extra_to_install(tmp_path: Path) -> None:
     result = _core_python("""
-        from bot.cli import main
+        from bot.cli.main import main
         code = main(["drift", "check", "--reference", "a.csv", "--current", "b.csv"])
         print("EXIT", code)
     """, tmp_path)

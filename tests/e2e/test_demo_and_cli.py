@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,7 @@ def test_an_unreachable_or_unsupported_database_is_named_without_a_traceback(tmp
 
 
 async def test_check_says_what_is_ready_and_what_is_not(tmp_path: Path) -> None:
-    from bot.cli_check import run_checks
+    from bot.cli.check import run_checks
     from bot.local.slack_standin import SlackStandIn
     from bot.settings import Settings
     from storage import migrate

@@ -186,7 +186,7 @@ def test_jobs_file_errors_are_clear(tmp_path: Path) -> None:
 
 def test_drift_check_cli_prints_a_table_json_and_a_progress_bar(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     rows = 100_000
     for name, shift in (("ref", 0.0), ("cur", 1.0)):

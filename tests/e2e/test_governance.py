@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.cli_audit import rows
+from bot.cli.audit import rows
 from bot.local.stack import LocalStack
 from tests.e2e.conftest import command_reply
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog
 
-from bot.cli_audit import rows
+from bot.cli.audit import rows
 from bot.local.stack import LocalStack
 from bot.settings import Settings
 from tests.e2e.conftest import command_reply, wait_response
@@ -222,7 +222,7 @@ async def test_role_checks_off_is_said_at_start_and_in_check(database_url: str) 
 
 
 def _sync_checks(settings: Settings) -> list[Any]:
-    from bot.cli_check import governance_finding
+    from bot.cli.check import governance_finding
 
     return [governance_finding(settings)]
 

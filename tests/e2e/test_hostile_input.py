@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli_audit import rows
+from bot.cli.audit import rows
 from bot.local.slack_standin import TEAM_ID
 from bot.local.stack import LocalStack
 from bot.rendering import ACTION_ACK
@@ -123,7 +123,7 @@ async def test_every_audit_log_line_carries_the_chain_head(stack: LocalStack) ->
 
     import structlog
 
-    from bot.cli_audit import verify_chain
+    from bot.cli.audit import verify_chain
 
     saved = structlog.get_config()  # whatever an earlier test left: INFO events, captured
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))

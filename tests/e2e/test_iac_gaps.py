@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from bot.cli_audit import rows
+from bot.cli.audit import rows
 from bot.local.stack import LocalStack
 from storage.iac_tables import drift_changes, drift_events
 

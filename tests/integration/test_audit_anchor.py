@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from bot.cli_audit import rows, stored_checkpoints, take_checkpoint, verify_chain
+from bot.cli.audit import rows, stored_checkpoints, take_checkpoint, verify_chain
 from domain.governance.audit_chain import GENESIS, Checkpoint, configure_key, row_hash
 from domain.model import Severity
 from domain.services import DeclareIncident

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from bot.cli_audit import rows, verify_chain, write_export
+from bot.cli.audit import rows, verify_chain, write_export
 from domain.model import Severity
 from domain.services import DeclareIncident
 from tests.conftest import ALICE

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.policy_loader import PolicyFileError, load_policy_file, load_policy_text
 from domain.model import Severity
 from domain.policy import default_policy

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from domain.model import Severity
 from domain.runbooks import RunbookError, match, parse
 from runbooks import RUNBOOKS_DIR, load_all

@@ -1,7 +1,8 @@
 """The ``incident-bot`` command line.
 
-Feature modules (``bot/cli_*.py``) each expose ``register(subparsers)`` which adds their
-sub-commands with ``set_defaults(func=...)``; ``func(args) -> int`` is the exit code.
+Each sub-command group is a module of :mod:`bot.cli` listed in :data:`COMMAND_MODULES`; each
+exposes ``register(subparsers)`` which adds its sub-commands with ``set_defaults(func=...)``;
+``func(args) -> int`` is the exit code.
 
 A command's results go to stdout and its log lines (audit events included) to stderr, so
 ``incident-bot models list | grep ...`` or ``drift check --format json | jq`` see only results.
@@ -10,7 +11,6 @@ A command's results go to stdout and its log lines (audit events included) to st
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.metadata
 import socket
 import sys
@@ -20,19 +20,12 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bot.cli import audit, check, core, drift, iac, outbox, policy, runbooks
 from bot.settings import Settings, describe
 from storage.db import DatabaseUrlError, failure_reason, safe_url
 
-FEATURE_MODULES = (
-    "bot.cli_core",
-    "bot.cli_policy",
-    "bot.cli_drift",
-    "bot.cli_runbooks",
-    "bot.cli_iac",
-    "bot.cli_audit",
-    "bot.cli_check",
-    "bot.cli_outbox",
-)
+# the sub-command groups, in the order `incident-bot --help` lists them
+COMMAND_MODULES = (core, policy, drift, runbooks, iac, audit, check, outbox)
 
 
 def version() -> str:
@@ -53,13 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in FEATURE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # not written yet
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 
