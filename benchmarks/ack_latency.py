@@ -43,12 +43,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build, serve_http
+from bot.app import build
 from bot.local.slack_driver import SlackDriver
 from bot.local.slack_standin import SlackStandIn
 from bot.local.stack import ADMIN, BOT_TOKEN, SIGNING_SECRET
 from bot.logging_config import configure
 from bot.settings import Settings
+from bot.web import serve_http
 from domain.model import ModelStage, Severity
 from domain.services import DeclareIncident
 

@@ -30,7 +30,7 @@ class SlackContext:
     client: AsyncWebClient
     incident_channel: str
     extensions: dict[str, Any] = field(default_factory=dict)
-    # Runs a listener's work after its ack (bot.app.AckFirst.spawn); a plain task when unset
+    # Runs a listener's work after its ack (bot.ack.AckFirst.spawn); a plain task when unset
     run_after_ack: Callable[[Work, str | None], None] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)

@@ -86,7 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _serve_async(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build, connect_socket_mode, serve_http
+    from bot.app import build
+    from bot.web import connect_socket_mode, serve_http
 
     if args.port:  # the instance id (bot.app.instance_id) names the port actually served
         settings = settings.model_copy(update={"port": args.port})

@@ -14,10 +14,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import Container, build, connect_socket_mode, serve_http
+from bot.app import Container, build
 from bot.local.slack_driver import SlackDriver
 from bot.local.slack_standin import SlackStandIn
 from bot.settings import Settings
+from bot.web import connect_socket_mode, serve_http
 from domain.model import Actor, ModelStage
 from domain.policy import Policy
 from domain.ports import Clock

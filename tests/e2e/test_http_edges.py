@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.app import serve_http
 from bot.local.stack import LocalStack
+from bot.web import serve_http
 
 
 async def test_a_timestamp_that_is_not_a_number_is_refused_as_unsigned(database_url: str) -> None:

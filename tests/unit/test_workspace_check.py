@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.app import BotIdentity
+from bot.slack_auth import BotIdentity
 from tests.fakes import FakeClock
 
 

@@ -1,0 +1,118 @@
+"""Ack first, work after: Slack gives an ack 3 s, the work behind it can wait (see AckFirst)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Coroutine
+from typing import Any
+
+import structlog
+
+from bot.intake import AckedRequest, Intake, current_request
+from storage.db import is_unavailable
+
+log = structlog.get_logger("bot")
+
+
+class AckFirst:
+    """Slack gives an ack 3 s; the work behind it, and any outbox delivery, can wait.
+
+    Listeners run inline (``process_before_response``): they ack and hand their work to
+    ``spawn``, so Bolt answers in the same event-loop step that read the request instead of
+    polling every 10 ms for the ack from a task of its own. The work runs in tasks kept here,
+    so ``drain`` lets it finish on shutdown. Counts the Slack requests in flight; the work and
+    the outbox dispatcher wait (at most ``max_wait``) until none is, and at most ``workers``
+    pieces of work run at once, so a burst of clicks is acked before the database work and
+    the Slack calls their earlier clicks caused.
+    """
+
+    # 32 slots: enough that work stuck on a slow Slack call does not hold up the rest (a test
+    # pins it), few enough to keep a burst's work from flooding the event loop
+    def __init__(self, max_wait: float = 0.25, workers: int = 32,
+                 intake: Intake | None = None) -> None:
+        self.max_wait = max_wait
+        self.intake = intake  # the work of an acked request runs once its inbox row is written
+        self._workers = asyncio.Semaphore(workers)
+        self._inflight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._working: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}  # the last work spawned per key
+
+    def enter(self) -> None:
+        self._inflight += 1
+        self._quiet.clear()
+
+    def leave(self) -> None:
+        self._inflight -= 1
+        if self._inflight <= 0:
+            self._inflight = 0
+            self._quiet.set()
+
+    async def wait_quiet(self) -> None:
+        if self._inflight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), self.max_wait)
+
+    @property
+    def pending(self) -> int:
+        """Acked pieces of work not finished yet."""
+        return len(self._working)
+
+    def spawn(self, work: Coroutine[Any, Any, object], key: str | None = None) -> None:
+        """Run an acked listener's ``work`` once the pending acks are out, in a work slot, and
+        (for a Slack request) once the request is on disk; after the work spawned before it
+        with the same ``key``, so one incident's clicks and commands apply in arrival order."""
+        request = current_request()
+        if request is not None and self.intake is not None:
+            self.intake.work_started(request)
+        before = self._tails.get(key) if key else None
+        task = asyncio.create_task(self._run(work, request, before))
+        self._working.add(task)
+        task.add_done_callback(self._finished)
+        if key:
+            self._tails[key] = task
+            task.add_done_callback(functools.partial(self._untail, key))
+
+    def _untail(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._tails.get(key) is task:
+            del self._tails[key]
+
+    async def _run(self, work: Coroutine[Any, Any, object], request: AckedRequest | None,
+                   before: asyncio.Task[None] | None = None) -> None:
+        try:
+            if request is not None and not await request.wait_admitted():
+                return  # not recorded (busy, database down, a replay): the user was told
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own; only the order matters
+            await self.wait_quiet()
+            async with self._workers:
+                await work
+        except asyncio.CancelledError:
+            if request is not None:
+                request.cut_off = True  # not done: replayed by the next start
+            raise
+        except Exception as exc:
+            if request is not None and self.intake is not None and is_unavailable(exc):
+                self.intake.give_back(request)  # replayed once the database is back
+            raise
+        finally:
+            work.close()  # never awaited when cancelled first; closing avoids the warning
+            if request is not None and self.intake is not None:
+                self.intake.work_ended(request)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._working.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack.listener_failed", exc_info=task.exception())
+
+    async def drain(self, timeout: float) -> int:
+        """Let acked work finish (bounded); returns how many pieces were cut off."""
+        if not self._working:
+            return 0
+        _, pending = await asyncio.wait(set(self._working), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        return len(pending)
