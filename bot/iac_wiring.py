@@ -29,7 +29,7 @@ from domain.governance.roles import Activity
 from domain.iac.ingest import decode_report, ingest
 from domain.iac.model import IacInputError, IngestReport, TriagedDrift
 from domain.iac.normalize import ParseOptions
-from domain.messages import escape
+from domain.messages import escape, escape_mixed
 from domain.model import Actor, AuditEvent, DomainError, Incident, Severity
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import DeclareIncident, IncidentRef, IncidentService
@@ -443,7 +443,7 @@ def render(stored: Any) -> tuple[str, list[dict[str, Any]]]:
                         "text": (
                             f"*{status}*"
                             + (
-                                f": {escape(stored['exception_reason'])} "
+                                f": {escape_mixed(stored['exception_reason'])} "
                                 f"(until {stored['exception_expires_at']:%Y-%m-%d})"
                                 if status == "accepted" and stored["exception_expires_at"]
                                 else ""
