@@ -90,15 +90,20 @@ class Container:
     on_stop: list[Hook] = field(default_factory=list)
     routes: list[web.RouteDef] = field(default_factory=list)
 
-    async def start(self, migrate_db: bool = True) -> None:
+    async def start(self, migrate_db: bool = True, serving: bool = True) -> None:
+        """Start the process's parts. ``serving=False`` is a one-shot command (the CLI): it
+        delivers its own outbox rows in the foreground (``dispatcher.drain_once``) and must
+        not take over, as "its own", what a server on this host holds (claims, acked requests).
+        """
         if migrate_db:
             await migrate.upgrade(self.engine)
-        self.dispatcher.start()
-        # acked requests whose work a crash or a shutdown cut off: before serving new ones
-        replayed = await self.intake.resume(own_too=True)
-        if replayed:
-            log.warning("start.replayed_acked_requests", count=replayed)
-        self.intake.start()
+        if serving:
+            self.dispatcher.start()
+            # acked requests whose work a crash or a shutdown cut off: before serving new ones
+            replayed = await self.intake.resume(own_too=True)
+            if replayed:
+                log.warning("start.replayed_acked_requests", count=replayed)
+            self.intake.start()
         for hook in self.on_start:
             await hook(self)
         if self.settings.tick_seconds > 0 and self.scheduler.get_jobs():

@@ -129,7 +129,8 @@ def _run(args: argparse.Namespace) -> int:
             print("drift run needs MODELS_FILE (models.yml with drift sections)", file=sys.stderr)
             return 2
         container = build(settings)
-        await container.start()
+        # one-shot: its own messages are delivered in the foreground before it exits
+        await container.start(serving=False)
         try:
             scheduler = container.features["drift_scheduler"]
             jobs = [j for j in scheduler.jobs if not args.model or j.model == args.model]

@@ -33,7 +33,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         container = build(Settings())
-        await container.start()
+        # one-shot: its own messages are delivered in the foreground before it exits
+        await container.start(serving=False)
         try:
             counts = await container.features["iac"].ingest_data(data, args.file, args.environment)
             await container.dispatcher.drain_once()

@@ -182,3 +182,36 @@ def test_the_cli_prints_a_partial_report_s_notices(tmp_path: Path) -> None:
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "events 1" in result.stdout and "notice: The output has a NextToken" in result.stdout
+
+
+async def test_the_cli_delivers_what_it_ingested_and_leaves_no_claim(database_url: str,
+                                                                       tmp_path: Path) -> None:
+    """Item 8: `incident-bot iac ingest` used to exit with its outbox row claimed for 120 s and
+    never posted it; every IaC message of every process then waited. With no server delivering
+    anything here, the CLI itself posts the drift message, and leaves no claim behind."""
+    import asyncio
+
+    from bot.local.stack import BOT_TOKEN
+    from storage.tables import outbox
+
+    fixture = Path("/work/shared/fixtures/iac/terraform_show_json_drift.json")
+    if not fixture.exists():
+        fixture = Path(__file__).resolve().parents[3] / "shared/fixtures/iac" / fixture.name
+    async with LocalStack(database_url) as stack:
+        await stack.container.dispatcher.stop()  # the server delivers nothing: only the CLI can
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "DATABASE_URL": database_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
+               "SLACK_API_URL": str(stack.settings.slack_api_url),
+               "IAC_DEFAULT_MODEL": "fraud-detector"}
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "iac", "ingest", str(fixture), cwd=root, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(cli.communicate(), 120)
+        assert cli.returncode == 0, err.decode()[-2000:]
+        assert "new 1" in out.decode()
+        posted = [m for m in stack.slack.top_level("ml-incidents") if "IaC drift" in m["text"]]
+        assert len(posted) == 1
+        async with stack.container.engine.connect() as conn:
+            left = (await conn.execute(sa.select(outbox.c.id).where(
+                outbox.c.status == "pending"))).all()
+        assert left == []
