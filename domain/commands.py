@@ -26,7 +26,8 @@ CORE_VERBS = ("declare", "ack", "mitigate", "resolve", "reopen", "close", "note"
 FEATURE_VERBS: dict[str, str] = {
     "update": "`/incident update <text>`: post a stakeholder update (resets the update cadence)",
     "runbook": "`/incident runbook`: show the matched runbook and its checklist",
-    "postmortem": "`/incident postmortem`: draft the postmortem from the timeline",
+    "postmortem": "`/incident postmortem`: draft the postmortem from the timeline | "
+                  "`postmortem factors <text>`: record the contributing factors (needed to close)",
     "drift": "`/incident drift <model>`: run the drift checks for a model now",
     "action": "`/incident action add \"text\" owner:@user due:YYYY-MM-DD severity:p2 ticket:JIRA-1` "
               "| `action list` | `action done <n>`: postmortem action items",
