@@ -39,10 +39,11 @@ from domain.services import IncidentService
 from handlers import slack_commands, slack_events, slack_home, slack_interactions
 from handlers.slack_context import SlackContext
 from storage import migrate
-from storage.db import create_engine
-from storage.inbox_store import InboxRow, InboxStore
+from storage.db import create_engine, normalise_url
+from storage.inbox_store import AppliedRequests, InboxRow, InboxStore, inbox_url
 from storage.outbox_store import OutboxStore
 from storage.uow import SqlUnitOfWork, uow_factory, write_lock_for
+from storage.write_lock import WriteLock
 
 log = structlog.get_logger("bot")
 
@@ -97,6 +98,8 @@ class Container:
         """
         if migrate_db:
             await migrate.upgrade(self.engine)
+        if self.intake.store.engine is not self.engine:
+            await self.intake.store.ensure_schema()
         if serving:
             self.dispatcher.start()
             # acked requests whose work a crash or a shutdown cut off: before serving new ones
@@ -138,6 +141,8 @@ class Container:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.engine.dispose()
+        if self.intake.store.engine is not self.engine:
+            await self.intake.store.engine.dispose()
 
 
 def load_policy(settings: Settings) -> Policy:
@@ -192,7 +197,7 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
         base_backoff=settings.outbox_backoff_seconds,
         max_backoff=settings.outbox_max_backoff_seconds, owner=instance_id(settings))
     dispatcher_ref.append(dispatcher)
-    intake = Intake(InboxStore(engine, lock), clock, instance_id(settings),
+    intake = Intake(inbox_store(settings, engine, lock), clock, instance_id(settings),
                     max_backlog=settings.intake_max_backlog)
     ack_first = AckFirst(intake=intake)
     dispatcher.yield_to = ack_first.wait_quiet
@@ -224,6 +229,18 @@ async def _replay(bolt: AsyncApp, row: InboxRow, _request: AckedRequest) -> None
     original passed; response_url stays valid for 30 minutes."""
     await bolt.async_dispatch(AsyncBoltRequest(
         body=row.body, headers={"content-type": row.content_type}, mode="socket_mode"))
+
+
+def inbox_store(settings: Settings, engine: AsyncEngine, lock: WriteLock | None) -> InboxStore:
+    """The Slack request inbox: a SQLite file of its own beside the database (so an ack never
+    waits for SQLite's one writer behind a use case), or the PostgreSQL database itself; the
+    keys of applied requests are always in the main database, with the use cases."""
+    applied = AppliedRequests(engine, lock)
+    url = inbox_url(normalise_url(settings.database_url))
+    if url is None:
+        return InboxStore(engine, lock, applied)
+    inbox_engine = create_engine(url)
+    return InboxStore(inbox_engine, write_lock_for(inbox_engine), applied)
 
 
 def instance_id(settings: Settings) -> str:

@@ -50,7 +50,6 @@ UNAVAILABLE = ("The incident bot cannot reach its database right now and did *no
 class AckedRequest(InboxClaim):
     """A Slack request in this process, from its ack until the work it started has ended."""
 
-    key: str = ""
     body: str = ""
     content_type: str = ""
     works: int = 0
@@ -86,6 +85,7 @@ class Intake:
         self._active: dict[int, AckedRequest] = {}  # admitted, work not ended
         self._finished: list[int] = []
         self._given_back: list[int] = []
+        self._settler: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
 
     @property
@@ -165,8 +165,19 @@ class Intake:
             return
         if request.cut_off:
             return  # stays active: given back at stop, replayed at the next start
-        if self._active.pop(request.inbox_id, None) is not None and not request.recorded:
+        if self._active.pop(request.inbox_id, None) is not None:
             self._finished.append(request.inbox_id)
+            if self._settler is None or self._settler.done():
+                self._settler = asyncio.get_running_loop().create_task(
+                    self._settle_soon(), context=contextvars.Context())
+
+    async def _settle_soon(self) -> None:
+        """Settle finished rows shortly after (a burst's together), off the ack's path."""
+        await asyncio.sleep(0.2)
+        try:
+            await self.flush_finished()
+        except Exception as exc:  # the lease keeper tries again
+            log.warning("intake.settle_failed", error=str(exc)[:200])
 
     async def flush_finished(self) -> None:
         ids, self._finished = self._finished, []
@@ -183,6 +194,11 @@ class Intake:
         if self.replay is None:
             return 0
         rows = await self.store.take_over(self.owner, self.lease_clock.now(), own_too=own_too)
+        applied = await self.store.applied.applied([r.request_key for r in rows])
+        if applied:  # their work committed before the crash: settle, never repeat
+            await self.store.finish([r.id for r in rows if r.request_key in applied],
+                                    self.clock.now())
+            rows = [r for r in rows if r.request_key not in applied]
         for row in rows:
             request = AckedRequest(inbox_id=row.id, key=row.request_key, body=row.body,
                                    content_type=row.content_type)
@@ -230,6 +246,10 @@ class Intake:
             self._maintenance = None
         with contextlib.suppress(Exception):
             await self.flush_finished()
+        recorded = [i for i, r in self._active.items() if r.recorded]
+        if recorded:  # applied already: settled, not replayed
+            with contextlib.suppress(Exception):
+                await self.store.finish(recorded, self.clock.now())
         unfinished = [i for i, r in self._active.items() if not r.recorded] + self._given_back
         if unfinished:
             with contextlib.suppress(Exception):

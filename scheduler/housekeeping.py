@@ -27,6 +27,7 @@ def install(container: Container) -> None:
         # settled Slack requests (their bodies are already gone) are kept a day: long enough
         # to recognise a replayed signed request, which Slack's 5-minute window bounds
         pruned["slack_inbox"] = await container.intake.store.prune(now - INBOX_KEEP)
+        pruned["applied_requests"] = await container.intake.store.applied.prune(now - INBOX_KEEP)
         if any(pruned.values()):
             log.info("housekeeping.pruned", retention_days=keep.days, **pruned)
         return pruned

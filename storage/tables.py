@@ -162,6 +162,14 @@ outbox = sa.Table(
     sa.Index("ix_outbox_lane", "status", "incident_id", "lane", "id"),
 )
 
+# The acked Slack requests whose work committed, written in the use case's own transaction:
+# after a crash, a request in the inbox whose key is here was applied and is not replayed.
+applied_requests = sa.Table(
+    "applied_requests", metadata,
+    sa.Column("request_key", sa.String(160), primary_key=True),
+    sa.Column("applied_at", UTCDateTime(), nullable=False),
+)
+
 # Every Slack request the bot acknowledges is written here before its ack leaves: the work
 # behind an ack survives a crash or a shutdown (replayed on start), and the same signed request
 # replayed within its 5 minutes is recognised (unique request key).

@@ -118,6 +118,8 @@ class LocalStack:
             task.cancel()
         await asyncio.gather(*doomed, return_exceptions=True)
         await old.engine.dispose()
+        if old.intake.store.engine is not old.engine:
+            await old.intake.store.engine.dispose()
         await self._serve(await self.spawn_bot(same_instance=True))
 
     async def _serve(self, container: Container) -> None:

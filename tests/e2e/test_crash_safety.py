@@ -110,6 +110,10 @@ async def test_declarations_acked_before_a_crash_are_declared_once_after_the_res
         assert await titles(stack) == [f"Burst {i}" for i in range(5)]
         confirmed = [r["body"]["text"] for r in stack.driver.responses]
         assert sum("Declared *INC-" in t for t in confirmed) == 5
+        for _ in range(50):  # the inbox rows are settled shortly after their work
+            if await stack.container.intake.store.pending_count() == 0:
+                break
+            await asyncio.sleep(0.1)
         assert await stack.container.intake.store.pending_count() == 0
 
 

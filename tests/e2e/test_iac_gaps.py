@@ -194,12 +194,9 @@ async def test_the_cli_delivers_what_it_ingested_and_leaves_no_claim(database_ur
     from bot.local.stack import BOT_TOKEN
     from storage.tables import outbox
 
-    fixture = Path("/work/shared/fixtures/iac/terraform_show_json_drift.json")
-    if not fixture.exists():
-        fixture = Path(__file__).resolve().parents[3] / "shared/fixtures/iac" / fixture.name
+    fixture, root = TERRAFORM_DRIFT, ROOT
     async with LocalStack(database_url) as stack:
         await stack.container.dispatcher.stop()  # the server delivers nothing: only the CLI can
-        root = Path(__file__).resolve().parents[2]
         env = {**os.environ, "DATABASE_URL": database_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
                "SLACK_API_URL": str(stack.settings.slack_api_url),
                "IAC_DEFAULT_MODEL": "fraud-detector"}
@@ -215,3 +212,9 @@ async def test_the_cli_delivers_what_it_ingested_and_leaves_no_claim(database_ur
             left = (await conn.execute(sa.select(outbox.c.id).where(
                 outbox.c.status == "pending"))).all()
         assert left == []
+
+
+ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM_DRIFT = Path("/work/shared/fixtures/iac/terraform_show_json_drift.json")
+if not TERRAFORM_DRIFT.exists():
+    TERRAFORM_DRIFT = ROOT.parent / "shared/fixtures/iac" / TERRAFORM_DRIFT.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -67,8 +68,13 @@ async def test_the_bot_runs_housekeeping_hourly_with_the_configured_retention(tm
         housekeeping = stack.container.features["housekeeping"]
         first = await housekeeping()
         assert first["outbox"] == 0 and first["slack_inbox"] == 0  # all from just now
+        for _ in range(50):  # the request's inbox row is settled shortly after its work
+            if await stack.container.intake.store.pending_count() == 0:
+                break
+            await asyncio.sleep(0.1)
         clock.advance(days=101)
         pruned = await housekeeping()
         assert pruned["outbox"] >= 3  # announcement, channel, confirmation...
         assert pruned["slack_inbox"] == 1  # the declaration's request, settled a day ago
+        assert pruned["applied_requests"] == 1  # and the record that its work committed
         assert await stack.container.outbox_store.pending_count() == 0

@@ -38,9 +38,15 @@ def upgrade() -> None:
         sa.Column("finished_at", UTCDateTime()),
     )
     op.create_index("ix_slack_inbox_pending", "slack_inbox", ["status", "lease_until"])
+    op.create_table(
+        "applied_requests",
+        sa.Column("request_key", sa.String(160), primary_key=True),
+        sa.Column("applied_at", UTCDateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("applied_requests")
     op.drop_index("ix_slack_inbox_pending", table_name="slack_inbox")
     op.drop_table("slack_inbox")
     op.drop_index("ix_outbox_lane", table_name="outbox")
