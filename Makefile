@@ -77,4 +77,4 @@ bench-drift: $(DEV_STAMP)
 	$(BIN)/python benchmarks/drift/run_benchmark.py
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) incidents.db .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) incidents.db incidents.inbox.db .pytest_cache
