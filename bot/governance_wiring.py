@@ -7,7 +7,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
 from bot.audit_log import install_audit_log
@@ -226,24 +225,15 @@ def install(container: Any) -> None:
 
     async def postmortem_contents(incident_id: Any) -> tuple[list[ActionItemRow], str | None]:
         """The action items recorded so far and the contributing factors, for the draft."""
-        from storage.governance_gaps_tables import postmortem_analyses
-        from storage.postmortem_tables import action_items
+        from storage.postmortems import postmortem_contents as stored
 
-        async with container.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(action_items).where(
-                action_items.c.incident_id == incident_id).order_by(action_items.c.number))).mappings()
-            items = [ActionItemRow(r["number"], r["text"], r["owner"], r["due_date"], r["severity"],
-                                   r["ticket"], r["status"] == "done") for r in rows]
-            factors = (await conn.execute(sa.select(postmortem_analyses.c.contributing_factors).where(
-                postmortem_analyses.c.incident_id == incident_id))).scalar()
-        return items, factors
+        return await stored(container.engine, incident_id)
 
     async def record_factors(ctx: Any, ref: IncidentRef, body: dict[str, Any], respond: Any,
                              text: str) -> None:
         """The analysis part of the postmortem: what a draft needs before it counts as done."""
         from domain.governance.postmortem import is_real_content
-        from storage.governance_gaps_tables import postmortem_analyses
-        from storage.repositories import _insert
+        from storage.postmortems import record_contributing_factors
         from storage.uow import sql_connection
 
         factors = scrub(text) or ""
@@ -254,12 +244,9 @@ def install(container: Any) -> None:
 
         async def work(uow: Any) -> str:
             incident = await container.service.resolve_ref(uow, ref)
-            conn = sql_connection(uow)
             now = container.clock.now()
-            values = {"contributing_factors": factors, "recorded_by": actor.id, "recorded_at": now}
-            await conn.execute(_insert(conn, postmortem_analyses).values(
-                incident_id=incident.id, **values).on_conflict_do_update(
-                index_elements=["incident_id"], set_=values))
+            await record_contributing_factors(sql_connection(uow), incident.id, factors,
+                                              actor.id, now)
             await uow.audit.add(AuditEvent(
                 occurred_at=now, actor=actor.id, actor_name=actor.name,
                 action="incident.postmortem_factors_recorded", resource_type="incident",
