@@ -57,7 +57,7 @@ class InboxRow:
     replays: int
 
 
-async def mark_done_in(conn: AsyncConnection, claim: InboxClaim | None, now: datetime) -> None:
+async def record_applied_in(conn: AsyncConnection, claim: InboxClaim | None, now: datetime) -> None:
     """Within a use case's transaction: its request counts as applied once this commits."""
     if claim is None or claim.inbox_id is None or claim.recorded or not claim.key:
         return

@@ -18,7 +18,7 @@ from domain.ports import (
     TimelineRepository,
 )
 from storage.db import is_sqlite
-from storage.inbox_store import CURRENT_REQUEST, mark_done_in
+from storage.inbox_store import CURRENT_REQUEST, record_applied_in
 from storage.repositories import (
     SqlAuditRepository,
     SqlIncidentRepository,
@@ -81,7 +81,7 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         assert self.conn is not None
         claim = CURRENT_REQUEST.get()  # an acked Slack request: done when this commits
-        await mark_done_in(self.conn, claim, self.clock.now())
+        await record_applied_in(self.conn, claim, self.clock.now())
         await self.conn.commit()
         self.committed = True
         if claim is not None and claim.inbox_id is not None:
