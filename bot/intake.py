@@ -4,9 +4,10 @@ Listeners ack and hand their work off (``AckFirst``); that work used to live onl
 so a crash or a slow shutdown lost what users had been told was received. Now a request whose
 listener handed work off is written to the inbox (``storage.inbox_store``) before its answer
 leaves: a burst's requests share one transaction (group commit), so an ack costs one
-database round trip shared by the burst. The work starts only once its row is written, marks
-it done in the use case's own transaction, and what a crash or a shutdown cut off is replayed
-through Bolt at the next start (or by another replica once the lease runs out).
+database round trip shared by the burst. The work starts only once its row is written; the
+use case records the request as applied in its own transaction, and what a crash or a shutdown
+cut off is replayed through Bolt at the next start (or by another replica once the lease runs
+out).
 
 When the backlog is full the bot says so (busy) instead of acking into the void; when the
 database cannot take the row, the user is told that nothing was recorded.
@@ -110,7 +111,10 @@ class Intake:
                 self._flush(), context=contextvars.Context())
         assert request.admitted is not None
         if not await asyncio.shield(request.admitted):
-            raise NotAdmitted(request.refusal, BUSY if request.refusal == "busy" else UNAVAILABLE)
+            # the busy answer is given before a request is begun; here the database refused it,
+            # or the same signed request was already received
+            raise NotAdmitted(request.refusal, UNAVAILABLE if request.refusal == "unavailable"
+                              else "This request was already received.")
 
     async def _flush(self) -> None:
         await asyncio.sleep(0)  # let the rest of the burst join this transaction
