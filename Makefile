@@ -66,7 +66,7 @@ lint: $(DEV_STAMP)
 # The dev lock is resolved first; the other two are constrained to its versions, so all three agree.
 lock:
 	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip-tools; }
-	$(LOCK_VENV)/bin/pip-compile $(LOCK_OPTS) --extra dev --extra drift -o requirements-dev.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_OPTS) --extra dev --extra drift --extra mlflow -o requirements-dev.lock pyproject.toml
 	$(LOCK_VENV)/bin/pip-compile $(LOCK_OPTS) -c requirements-dev.lock -o requirements.lock pyproject.toml
 	$(LOCK_VENV)/bin/pip-compile $(LOCK_OPTS) -c requirements-dev.lock --extra drift -o requirements-drift.lock pyproject.toml
 
