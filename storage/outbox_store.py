@@ -19,11 +19,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.tables import incidents, outbox
 
 CLAIM_SECONDS = 10  # a lease, extended every few seconds while a delivery is in flight
+_W3C = TraceContextTextMapPropagator()
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the span current where a row is queued (the request or tick
+    that caused it), stored with the row so its delivery links to it; None with tracing off."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None  # the no-op tracer's spans: nothing to link to, nothing to format
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier.get("traceparent")
 
 
 @dataclass
@@ -36,6 +49,7 @@ class OutboxRow:
     created_at: datetime
     claims: int = 1
     lane: str = "slack"
+    traceparent: str | None = None  # of the span that queued it (see current_traceparent)
 
     @property
     def maybe_delivered(self) -> bool:
@@ -86,7 +100,8 @@ class OutboxStore:
                 claimed_until=lease_now + timedelta(seconds=CLAIM_SECONDS), claimed_by=owner,
                 claims=outbox.c.claims + 1))
         return [OutboxRow(r.id, r.kind, r.incident_id, r.payload or {}, r.attempts, r.created_at,
-                          claims=r.claims + 1, lane=r.lane) for r in rows]
+                          claims=r.claims + 1, lane=r.lane, traceparent=r.traceparent)
+                for r in rows]
 
     async def extend(self, ids: list[int], until: datetime, owner: str) -> None:
         """Keep the claims of deliveries still in flight."""

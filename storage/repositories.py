@@ -19,6 +19,7 @@ from domain.ports import ConcurrentUpdate, OutboxMessage, SlackLink
 from storage import tables as t
 from storage.governance_tables import AUDIT_CHAIN_LOCK
 from storage.governance_tables import audit_chain as _audit_chain
+from storage.outbox_store import current_traceparent
 
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -224,6 +225,7 @@ class SqlOutboxRepository:
             next_attempt_at=self.now,
             dedup_key=message.dedup_key,
             lane=message.destination_lane,
+            traceparent=current_traceparent(),
         )
         if message.dedup_key:
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
@@ -232,10 +234,11 @@ class SqlOutboxRepository:
 
     async def add_many(self, messages: Sequence[OutboxMessage]) -> None:
         """Bulk insert, in order; a repeated ``dedup_key`` is skipped."""
+        traceparent = current_traceparent()
         rows = [{"kind": m.kind, "incident_id": m.incident_id, "payload": m.payload,
                  "status": "pending", "attempts": 0, "created_at": self.now,
                  "next_attempt_at": self.now, "dedup_key": m.dedup_key,
-                 "lane": m.destination_lane} for m in messages]
+                 "lane": m.destination_lane, "traceparent": traceparent} for m in messages]
         for start in range(0, len(rows), 500):
             await self.conn.execute(_insert(self.conn, t.outbox).values(
                 rows[start:start + 500]).on_conflict_do_nothing(index_elements=["dedup_key"]))

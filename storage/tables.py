@@ -158,6 +158,8 @@ outbox = sa.Table(
     # Slack before it was cut off (crash, shutdown, expired claim), so the retry looks first.
     sa.Column("claims", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("claimed_by", sa.String(160)),
+    # W3C traceparent of the span that queued the row: its delivery's span links to it (0012)
+    sa.Column("traceparent", sa.String(128)),
     sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
     sa.Index("ix_outbox_lane", "status", "incident_id", "lane", "id"),
 )
