@@ -111,4 +111,5 @@ def install(container: Container) -> None:
         await ctx.reply(body, respond, summary_text(name, assessment, thresholds.psi_warn,
                                                     thresholds.psi_critical) + verdict)
 
-    container.slack.extensions.setdefault("commands", {})["drift"] = drift_command
+    container.slack.verbs.add("drift", drift_command,
+                              help="`/incident drift <model>`: run the drift checks for a model now")

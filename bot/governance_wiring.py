@@ -257,7 +257,10 @@ def install(container: Any) -> None:
         await ctx.reply(body, respond, f":memo: Contributing factors of *{key}* recorded. Post the "
                                        "draft again (`/incident postmortem`) so the document carries them.")
 
-    container.slack.extensions.setdefault("commands", {})["postmortem"] = postmortem_command
+    container.slack.verbs.add(
+        "postmortem", postmortem_command,
+        help="`/incident postmortem`: draft the postmortem from the timeline | "
+             "`postmortem factors <text>`: record the contributing factors (needed to close)")
 
 
 def _install_audit_anchor(container: Any) -> None:

@@ -168,7 +168,7 @@ def install(container: Container) -> None:
     container.scheduler.add_job(remind_overdue, "interval", minutes=5, id="postmortem-reminders",
                                 max_instances=1, coalesce=True)
 
-    commands = container.slack.extensions.setdefault("commands", {})
+    commands = container.slack.verbs
 
     async def record_draft(view: Any, body: dict[str, Any]) -> None:
         """The draft is posted: the close gate and the reminders see it from now on."""
@@ -206,7 +206,7 @@ def install(container: Container) -> None:
         ) -> None:
             raise DomainError("Postmortem drafts are not enabled on this bot.")
 
-        commands["postmortem"] = postmortem_command
+        commands.add("postmortem", postmortem_command)
 
     async def action_command(
         ctx: SlackContext, parsed: Parsed, body: dict[str, Any], respond: AsyncRespond
@@ -327,4 +327,6 @@ def install(container: Container) -> None:
         else:
             raise DomainError(f"Unknown action command `{sub}`. Use {USAGE}.")
 
-    commands["action"] = action_command
+    commands.add("action", action_command,
+                 help="`/incident action add \"text\" owner:@user due:YYYY-MM-DD severity:p2 ticket:JIRA-1` "
+                      "| `action list` | `action done <n>`: postmortem action items")

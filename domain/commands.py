@@ -15,38 +15,25 @@ _NUMBER_RE = re.compile(r"(?i)^(?:inc-?|#)?(\d{1,9})$")
 _MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
 _SEVERITY_LIKE = re.compile(r"(?i)^(?:p|sev[-_]?)\d+$")
 
-STATUS_VERBS = {"ack", "acknowledge", "mitigate", "resolve", "reopen", "close"}
-VERB_ALIASES = {"acknowledge": "ack", "sev": "severity", "notes": "note", "ls": "list",
-                "show": "status", "?": "help", "open": "declare", "new": "declare",
-                "declare": "declare", "ic": "assign", "commander": "assign"}
-CORE_VERBS = ("declare", "ack", "mitigate", "resolve", "reopen", "close", "note", "assign",
-              "severity", "status", "list", "timeline", "models", "help")
-# Verbs served by feature modules (handlers registered in ``SlackContext.extensions["commands"]``);
-# each maps to its line in the help text. The parser gives them ``number`` and ``rest``.
-FEATURE_VERBS: dict[str, str] = {
-    "update": "`/incident update <text>`: post a stakeholder update (resets the update cadence)",
-    "runbook": "`/incident runbook`: show the matched runbook and its checklist",
-    "postmortem": "`/incident postmortem`: draft the postmortem from the timeline | "
-                  "`postmortem factors <text>`: record the contributing factors (needed to close)",
-    "drift": "`/incident drift <model>`: run the drift checks for a model now",
-    "action": "`/incident action add \"text\" owner:@user due:YYYY-MM-DD severity:p2 ticket:JIRA-1` "
-              "| `action list` | `action done <n>`: postmortem action items",
-}
-KNOWN_VERBS = CORE_VERBS + tuple(FEATURE_VERBS)
+@dataclass(frozen=True)
+class Grammar:
+    """The verbs the parser accepts and the aliases it maps to them. The running bot passes
+    its verb table's (``handlers.verbs.VerbTable.grammar``), so feature verbs are known exactly
+    when their feature is installed; every verb other than ``declare`` gets an optional incident
+    number and ``rest``."""
 
-HELP_TEXT = """*`/incident` commands*
-• `/incident declare P1 credit-risk-v3 Null predictions since 14:02`: declare at once
-• `/incident declare`: open the declare form
-• `/incident ack | mitigate | resolve [reason] | reopen [reason] | close`: change status
-• `/incident note <text>`: add a timeline note
-• `/incident assign @user`: set the Incident Commander
-• `/incident severity P2`: change severity
-• `/incident status | timeline`: show this incident / its timeline
-• `/incident list`: open incidents · `/incident models`: registered models
-Inside an incident channel the incident is implied; elsewhere give its number first:
-`/incident resolve 42 fixed by rollback`.
-Severity: P1..P4 (also p1, sev1, SEV-1).
-""" + "\n".join(f"• {line}" for line in FEATURE_VERBS.values())
+    verbs: tuple[str, ...]
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+# The core verbs, for callers without a verb table (the App Home, unit tests); handlers'
+# core registrations must match (tests/unit/test_verbs.py checks it).
+CORE_GRAMMAR = Grammar(
+    verbs=("declare", "ack", "mitigate", "resolve", "reopen", "close", "note", "assign",
+           "severity", "status", "list", "timeline", "models", "help"),
+    aliases={"acknowledge": "ack", "sev": "severity", "notes": "note", "ls": "list",
+             "show": "status", "?": "help", "open": "declare", "new": "declare",
+             "ic": "assign", "commander": "assign"})
 
 
 @dataclass
@@ -62,19 +49,19 @@ class Parsed:
     missing: list[str] = field(default_factory=list)
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, grammar: Grammar = CORE_GRAMMAR) -> Parsed:
     """Parse the text after ``/incident``; errors are carried in ``Parsed.error``."""
     text = (text or "").replace("\u00a0", " ").strip()
     if not text:
         return Parsed(verb="help")
     head, _, tail = text.partition(" ")
     verb = head.lower()
-    verb = VERB_ALIASES.get(verb, verb)
+    verb = grammar.aliases.get(verb, verb)
     tail = tail.strip()
     if verb == "declare":
         return _parse_declare(tail)
-    if verb not in KNOWN_VERBS:
-        known = ", ".join(f"`{v}`" for v in KNOWN_VERBS)
+    if verb not in grammar.verbs:
+        known = ", ".join(f"`{v}`" for v in grammar.verbs)
         return Parsed(verb="unknown", rest=text,
                       error=f"Unknown command `{head[:40]}`. Known commands: {known}. "
                             "Try `/incident help`.")

@@ -9,40 +9,44 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import rendering
-from domain.commands import HELP_TEXT, Parsed, parse
+from domain.commands import Parsed, parse
 from domain.messages import escape
-from domain.model import DomainError, Severity
+from domain.model import Actor, DomainError, Severity
 from domain.services import DeclareIncident, IncidentRef, UnknownModel
-from domain.state_machine import VERB_TARGET
 from handlers.slack_context import SlackContext
+from handlers.verbs import Verb
 
 log = structlog.get_logger("handlers.commands")
 
 DECLARE_CALLBACK = "declare_incident"
 FAILED = (":boom: Something went wrong on our side; nothing was changed. "
           "Try again, and tell the bot's operators if it persists.")
-Extra = dict[str, Any]
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
+    """The core verbs into ``ctx.verbs``, and the one ``/incident`` listener reading it."""
+    for verb in CORE_VERBS:
+        ctx.verbs.include(verb)
+
     @app.command("/incident")
     async def incident_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
                                client: Any) -> None:
-        parsed = parse(body.get("text", ""))
+        parsed = parse(body.get("text", ""), ctx.verbs.grammar())
         if parsed.error:
             await ack(response_type="ephemeral", text=f":warning: {parsed.error}")
             return
         if parsed.verb == "help":
-            await ack(response_type="ephemeral", text=HELP_TEXT)
+            await ack(response_type="ephemeral", text=ctx.verbs.help_text())
             return
         await ack()
-        ctx.after_ack(run(ctx, parsed, body, respond), key=incident_key(parsed, body))
+        ctx.after_ack(run(ctx, parsed, body, respond), key=incident_key(ctx, parsed, body))
 
 
-def incident_key(parsed: Parsed, body: dict[str, Any]) -> str | None:
+def incident_key(ctx: SlackContext, parsed: Parsed, body: dict[str, Any]) -> str | None:
     """Which incident a command acts on, as it names it (a number, else the channel), so the
     commands on one incident apply in the order they were sent."""
-    if parsed.verb in ("declare", "list", "models", "help"):
+    verb = ctx.verbs.get(parsed.verb)
+    if verb is None or not verb.scoped:
         return None
     if parsed.number is not None:
         return f"incident-number:{parsed.number}"
@@ -63,61 +67,95 @@ async def run(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
 
 async def dispatch(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                    respond: AsyncRespond) -> None:
-    user_id = body.get("user_id", "")
-    actor = await ctx.actor(user_id, body.get("user_name"))
-    ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
-    service = ctx.service
-    verb = parsed.verb
-    extra = ctx.extensions.get("commands", {})
+    """The verb's handler from the table (the parser only lets known verbs through)."""
+    verb = ctx.verbs.get(parsed.verb)
+    if verb is None:
+        await ctx.reply(body, respond, f":information_source: `/incident {parsed.verb}` is not "
+                                       f"enabled on this bot.\n{ctx.verbs.help_text()}")
+        return
+    await verb.handler(ctx, parsed, body, respond)
 
-    async def say(text: str) -> None:
-        await ctx.reply(body, respond, text)
 
-    if verb == "declare":
-        await declare(ctx, parsed, body, respond)
-    elif verb in VERB_TARGET:
-        outcome = await service.change_status(ref, verb, actor, reason=parsed.rest or None)
-        await say(outcome.message if outcome.changed else f":information_source: {outcome.message}")
-    elif verb == "note":
-        outcome = await service.add_note(ref, actor, parsed.rest, echo=True)
-        await say(f":memo: {outcome.message}")
-    elif verb == "assign":
-        assert parsed.user_id is not None
-        outcome = await service.assign(ref, actor, parsed.user_id)
-        await say(outcome.message)
-    elif verb == "severity":
-        assert parsed.severity is not None
-        outcome = await service.change_severity(ref, actor, parsed.severity)
-        await say(outcome.message)
-    elif verb == "status":
-        view = await service.view(ref)
-        await say(rendering.status_text(view.incident, view.model, view.link, ctx.policy,
-                                        ctx.clock.now()))
-    elif verb == "timeline":
-        view = await service.view(ref, with_timeline=True)
-        await say(rendering.timeline_text(view.incident, view.timeline))
-    elif verb == "list":
-        views = await service.list_incidents()
-        if not views:
-            await say(":sunny: No open incidents.")
-        else:
-            lines = [f"*{len(views)} open incident(s)*"] + [
-                f"• *{v.incident.key}* [{v.incident.severity.label}] {v.incident.status.value} "
-                f"· `{v.model.name if v.model else '?'}` · {escape(v.incident.title)}" for v in views]
-            await say("\n".join(lines))
-    elif verb == "models":
-        models = await service.list_models()
-        if not models:
-            await say("No models registered. Add one with `incident-bot models add NAME "
-                      "--version V --stage production --team T`.")
-        else:
-            await say("*Registered models*\n" + "\n".join(
-                f"• `{m.name}` v{m.version} · {m.stage.value} · team {m.team}"
-                + (f" · {', '.join(m.labels)}" if m.labels else "") for m in models))
-    elif verb in extra:
-        await extra[verb](ctx, parsed, body, respond)
-    else:
-        await say(f":information_source: `/incident {verb}` is not enabled on this bot.\n{HELP_TEXT}")
+def _ref(parsed: Parsed, body: dict[str, Any]) -> IncidentRef:
+    return IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+
+
+async def _actor(ctx: SlackContext, body: dict[str, Any]) -> Actor:
+    return await ctx.actor(body.get("user_id", ""), body.get("user_name"))
+
+
+async def change_status(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+                        respond: AsyncRespond) -> None:
+    outcome = await ctx.service.change_status(_ref(parsed, body), parsed.verb,
+                                              await _actor(ctx, body), reason=parsed.rest or None)
+    await ctx.reply(body, respond, outcome.message if outcome.changed
+                    else f":information_source: {outcome.message}")
+
+
+async def note(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+               respond: AsyncRespond) -> None:
+    outcome = await ctx.service.add_note(_ref(parsed, body), await _actor(ctx, body),
+                                         parsed.rest, echo=True)
+    await ctx.reply(body, respond, f":memo: {outcome.message}")
+
+
+async def assign(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+                 respond: AsyncRespond) -> None:
+    assert parsed.user_id is not None  # the parser refuses an assign without a mention
+    outcome = await ctx.service.assign(_ref(parsed, body), await _actor(ctx, body),
+                                       parsed.user_id)
+    await ctx.reply(body, respond, outcome.message)
+
+
+async def severity(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+                   respond: AsyncRespond) -> None:
+    assert parsed.severity is not None  # the parser refuses a severity change without one
+    outcome = await ctx.service.change_severity(_ref(parsed, body), await _actor(ctx, body),
+                                                parsed.severity)
+    await ctx.reply(body, respond, outcome.message)
+
+
+async def status(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+                 respond: AsyncRespond) -> None:
+    view = await ctx.service.view(_ref(parsed, body))
+    await ctx.reply(body, respond, rendering.status_text(view.incident, view.model, view.link,
+                                                         ctx.policy, ctx.clock.now()))
+
+
+async def timeline(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+                   respond: AsyncRespond) -> None:
+    view = await ctx.service.view(_ref(parsed, body), with_timeline=True)
+    await ctx.reply(body, respond, rendering.timeline_text(view.incident, view.timeline))
+
+
+async def list_incidents(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+                         respond: AsyncRespond) -> None:
+    views = await ctx.service.list_incidents()
+    if not views:
+        await ctx.reply(body, respond, ":sunny: No open incidents.")
+        return
+    lines = [f"*{len(views)} open incident(s)*"] + [
+        f"• *{v.incident.key}* [{v.incident.severity.label}] {v.incident.status.value} "
+        f"· `{v.model.name if v.model else '?'}` · {escape(v.incident.title)}" for v in views]
+    await ctx.reply(body, respond, "\n".join(lines))
+
+
+async def list_models(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+                      respond: AsyncRespond) -> None:
+    models = await ctx.service.list_models()
+    if not models:
+        await ctx.reply(body, respond, "No models registered. Add one with `incident-bot models "
+                                       "add NAME --version V --stage production --team T`.")
+        return
+    await ctx.reply(body, respond, "*Registered models*\n" + "\n".join(
+        f"• `{m.name}` v{m.version} · {m.stage.value} · team {m.team}"
+        + (f" · {', '.join(m.labels)}" if m.labels else "") for m in models))
+
+
+async def show_help(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
+                    respond: AsyncRespond) -> None:
+    """Answered in the ack itself; here for the table's sake (and a replayed request)."""
+    await ctx.reply(body, respond, ctx.verbs.help_text())
 
 
 async def declare(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
@@ -200,3 +238,28 @@ def _plain(text: str) -> dict[str, Any]:
 
 def _option(text: str, value: str) -> dict[str, Any]:
     return {"text": _plain(text), "value": value}
+
+
+CORE_VERBS: tuple[Verb, ...] = (
+    Verb("declare", declare, scoped=False, aliases=("open", "new"), help=(
+        "`/incident declare P1 credit-risk-v3 Null predictions since 14:02`: declare at once\n"
+        "`/incident declare`: open the declare form")),
+    Verb("ack", change_status, aliases=("acknowledge",),
+         help="`/incident ack | mitigate | resolve [reason] | reopen [reason] | close`: "
+              "change status"),
+    Verb("mitigate", change_status),
+    Verb("resolve", change_status),
+    Verb("reopen", change_status),
+    Verb("close", change_status),
+    Verb("note", note, aliases=("notes",), help="`/incident note <text>`: add a timeline note"),
+    Verb("assign", assign, aliases=("ic", "commander"),
+         help="`/incident assign @user`: set the Incident Commander"),
+    Verb("severity", severity, aliases=("sev",), help="`/incident severity P2`: change severity"),
+    Verb("status", status, aliases=("show",),
+         help="`/incident status | timeline`: show this incident / its timeline"),
+    Verb("list", list_incidents, scoped=False, aliases=("ls",),
+         help="`/incident list`: open incidents · `/incident models`: registered models"),
+    Verb("timeline", timeline),
+    Verb("models", list_models, scoped=False),
+    Verb("help", show_help, scoped=False, aliases=("?",)),
+)

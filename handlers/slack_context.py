@@ -16,6 +16,7 @@ from domain.model import Actor
 from domain.policy import Policy
 from domain.ports import Clock
 from domain.services import IncidentService
+from handlers.verbs import VerbTable
 
 log = structlog.get_logger("handlers")
 
@@ -29,7 +30,8 @@ class SlackContext:
     clock: Clock
     client: AsyncWebClient
     incident_channel: str
-    extensions: dict[str, Any] = field(default_factory=dict)
+    # Every /incident verb, core and feature (features add theirs in install: handlers/verbs.py)
+    verbs: VerbTable = field(default_factory=VerbTable)
     # Runs a listener's work after its ack (bot.ack.AckFirst.spawn); a plain task when unset
     run_after_ack: Callable[[Work, str | None], None] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)

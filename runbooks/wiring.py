@@ -279,4 +279,5 @@ def install(container: Container) -> None:
                   for s in runbook.steps]
         await ctx.reply(body, respond, "\n".join(lines))
 
-    ctx.extensions.setdefault("commands", {})["runbook"] = runbook_command
+    ctx.verbs.add("runbook", runbook_command,
+                  help="`/incident runbook`: show the matched runbook and its checklist")

@@ -111,7 +111,8 @@ def _register_slack(container: Container) -> None:
         outcome = await post_update(ctx.service, ref, actor, parsed.rest)
         await ctx.reply(body, respond, outcome.message)
 
-    ctx.extensions.setdefault("commands", {})["update"] = update_command
+    ctx.verbs.add("update", update_command, help="`/incident update <text>`: post a stakeholder update "
+                                                "(resets the update cadence)")
 
     @bolt.action(say.UPDATE_ACTION)
     async def update_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
