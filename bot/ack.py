@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import structlog
+from opentelemetry.trace import NoOpTracer, Tracer
 
 from bot.intake import AckedRequest, Intake, current_request
 from storage.db import is_unavailable
@@ -31,8 +32,9 @@ class AckFirst:
     # 32 slots: enough that work stuck on a slow Slack call does not hold up the rest (a test
     # pins it), few enough to keep a burst's work from flooding the event loop
     def __init__(self, max_wait: float = 0.25, workers: int = 32,
-                 intake: Intake | None = None) -> None:
+                 intake: Intake | None = None, tracer: Tracer | None = None) -> None:
         self.max_wait = max_wait
+        self.tracer = tracer or NoOpTracer()  # a span per piece of work: the use case
         self.intake = intake  # the work of an acked request runs once its inbox row is written
         self._workers = asyncio.Semaphore(workers)
         self._inflight = 0
@@ -89,7 +91,10 @@ class AckFirst:
                 await asyncio.wait([before])  # its outcome is its own; only the order matters
             await self.wait_quiet()
             async with self._workers:
-                await work
+                # a child of the request's span (the task copied its context at spawn)
+                name = getattr(work, "__name__", "work")
+                with self.tracer.start_as_current_span(f"work {name}"):
+                    await work
         except asyncio.CancelledError:
             if request is not None:
                 request.cut_off = True  # not done: replayed by the next start

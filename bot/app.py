@@ -33,6 +33,8 @@ from bot.settings import Settings
 from bot.slack_auth import TOKEN_FROM_ENV_UNUSED, BotIdentity
 from bot.slack_client import MeteredWebClient
 from bot.slack_delivery import SlackDelivery
+from bot.tracing import Tracing
+from bot.tracing import from_settings as tracing_from_settings
 from domain.policy import Policy, default_policy
 from domain.ports import Clock, SystemClock
 from domain.services import IncidentService
@@ -90,6 +92,11 @@ class Container:
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
     routes: list[web.RouteDef] = field(default_factory=list)
+    # OpenTelemetry: the tracer every part was built with; shut down (flushed) at stop when
+    # built here from the settings, only flushed when the caller (a test) passed its own
+    tracing: Tracing = field(default_factory=Tracing.off)
+    owns_tracing: bool = False
+    admin: web.AppRunner | None = None  # the ADMIN_PORT listener (/metrics, /ready, /health)
 
     async def start(self, migrate_db: bool = True, serving: bool = True) -> None:
         """Start the process's parts. ``serving=False`` is a one-shot command (the CLI): it
@@ -111,6 +118,10 @@ class Container:
             await hook(self)
         if self.settings.tick_seconds > 0 and self.scheduler.get_jobs():
             self.scheduler.start()
+        if serving and self.settings.admin_port is not None:
+            from bot.web import serve_admin
+
+            self.admin = await serve_admin(self, self.settings.host, self.settings.admin_port)
 
     @staticmethod
     def freeze_heap() -> None:
@@ -128,6 +139,9 @@ class Container:
         gc.set_threshold(50_000, 20, 20)
 
     async def stop(self) -> None:
+        if self.admin is not None:  # probes see the process going at once
+            await self.admin.cleanup()
+            self.admin = None
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         cut_off = await self.ack_first.drain(timeout=self.drain_seconds)
@@ -143,6 +157,10 @@ class Container:
         await self.engine.dispose()
         if self.intake.store.engine is not self.engine:
             await self.intake.store.engine.dispose()
+        if self.owns_tracing:
+            self.tracing.shutdown()  # exports the spans still buffered
+        elif self.tracing.provider is not None:
+            self.tracing.provider.force_flush()
 
 
 def load_policy(settings: Settings) -> Policy:
@@ -153,13 +171,17 @@ def load_policy(settings: Settings) -> Policy:
     return load_policy_file(settings.policy_file)
 
 
-def build(settings: Settings, clock: Clock | None = None, policy: Policy | None = None) -> Container:
+def build(settings: Settings, clock: Clock | None = None, policy: Policy | None = None,
+          tracing: Tracing | None = None) -> Container:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings)
+    owns_tracing = tracing is None
+    tracing = tracing or tracing_from_settings(settings)
+    tracer = tracing.tracer
     metrics = Metrics()
     engine = create_engine(settings.database_url)
     lock = write_lock_for(engine)
-    make_uow = uow_factory(engine, clock, lock)
+    make_uow = uow_factory(engine, clock, lock, tracer)
     outbox_store = OutboxStore(engine, lock)
 
     dispatcher_ref: list[OutboxDispatcher] = []
@@ -174,9 +196,9 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
             dispatcher_ref[0].wake()
 
     service = IncidentService(make_uow, clock, policy, after_commit=after_commit,
-                              read_uow_factory=uow_factory(engine, clock, None))
+                              read_uow_factory=uow_factory(engine, clock, None, tracer))
     client = MeteredWebClient(token=settings.slack_bot_token or "xoxb-not-configured",
-                              base_url=settings.slack_api_url, metrics=metrics)
+                              base_url=settings.slack_api_url, metrics=metrics, tracer=tracer)
     # Bolt gets a tokenless client: the token reaches listeners through BotIdentity's result.
     bolt_client = AsyncWebClient(base_url=settings.slack_api_url)
     logging.getLogger("slack_bolt.AsyncApp").addFilter(TOKEN_FROM_ENV_UNUSED)
@@ -195,11 +217,12 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
         outbox_store, clock, delivery.handlers(), poll_seconds=settings.outbox_poll_seconds,
         on_result=lambda kind, result, _s: metrics.outbox_deliveries.labels(kind, result).inc(),
         base_backoff=settings.outbox_backoff_seconds,
-        max_backoff=settings.outbox_max_backoff_seconds, owner=instance_id(settings))
+        max_backoff=settings.outbox_max_backoff_seconds, owner=instance_id(settings),
+        tracer=tracer)
     dispatcher_ref.append(dispatcher)
     intake = Intake(inbox_store(settings, engine, lock), clock, instance_id(settings),
                     max_backlog=settings.intake_max_backlog)
-    ack_first = AckFirst(intake=intake)
+    ack_first = AckFirst(intake=intake, tracer=tracer)
     dispatcher.yield_to = ack_first.wait_quiet
     ctx.run_after_ack = ack_first.spawn
     slack_commands.register(bolt, ctx)
@@ -209,7 +232,8 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
     container = Container(settings=settings, clock=clock, engine=engine, policy=policy,
                           metrics=metrics, service=service, slack_client=client, bolt=bolt,
                           slack=ctx, outbox_store=outbox_store, dispatcher=dispatcher,
-                          uow_factory=make_uow, ack_first=ack_first, intake=intake)
+                          uow_factory=make_uow, ack_first=ack_first, intake=intake,
+                          tracing=tracing, owns_tracing=owns_tracing)
     intake.replay = functools.partial(_replay, bolt)
     container.features["announcement_extras"] = delivery.extras
     for name in FEATURES:

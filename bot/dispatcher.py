@@ -20,8 +20,11 @@ from typing import Any
 
 import aiohttp
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry.trace import NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
 from slack_sdk.errors import SlackApiError
 
+from bot.tracing import link_to
 from domain.ports import Clock, SystemClock
 from storage.outbox_store import CLAIM_SECONDS, OutboxRow, OutboxStore
 
@@ -108,8 +111,9 @@ class OutboxDispatcher:
                  base_backoff: float = 0.5, max_backoff: float = MAX_BACKOFF,
                  yield_to: Callable[[], Awaitable[None]] | None = None,
                  owner: str | None = None, stop_grace: float = 2.0,
-                 lease_clock: Clock | None = None) -> None:
+                 lease_clock: Clock | None = None, tracer: Tracer | None = None) -> None:
         self.store = store
+        self.tracer = tracer or NoOpTracer()
         # leases are timed by the wall clock: how long a delivery may run is no business time
         # (a test's clock may jump a minute while a delivery is in flight)
         self.lease_clock = lease_clock or SystemClock()
@@ -169,6 +173,22 @@ class OutboxDispatcher:
                 await heartbeat
 
     async def _deliver(self, row: OutboxRow) -> str:
+        """Deliver one row in a span of its own: the root of a trace (a delivery may run long
+        after, or on another replica than, the request that queued it) linked to that
+        request's span; the Slack or PagerDuty calls it makes are its children."""
+        with self.tracer.start_as_current_span(
+                f"outbox.deliver {row.kind}", context=otel_context.Context(),
+                kind=SpanKind.CONSUMER, links=link_to(row.traceparent),
+                attributes={"outbox.id": row.id, "outbox.kind": row.kind,
+                            "outbox.lane": row.lane, "outbox.attempt": row.attempts + 1,
+                            "incident.id": str(row.incident_id or "")}) as span:
+            result = await self._deliver_row(row, span)
+            span.set_attribute("outbox.result", result)
+            if result != "done":
+                span.set_status(Status(StatusCode.ERROR, result))
+            return result
+
+    async def _deliver_row(self, row: OutboxRow, span: Span) -> str:
         """Deliver one row; returns ``done``, ``failed`` (given up) or ``retry``."""
         handler = self.handlers.get(row.kind)
         started = asyncio.get_running_loop().time()
@@ -181,6 +201,7 @@ class OutboxDispatcher:
             await handler(row)
         except Exception as exc:  # every failure is classified; none escapes the loop
             verdict = classify(exc)
+            span.set_attribute("outbox.error", str(verdict)[:300])
             attempts = row.attempts + 1
             elapsed = asyncio.get_running_loop().time() - started
             if isinstance(verdict, Retry) and attempts < MAX_ATTEMPTS:

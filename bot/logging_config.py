@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from bot.tracing import add_trace_context
 from domain.governance.scrubber import scrub_log_event
 
 # At DEBUG these print whole Slack request bodies (message texts, response_url capability
@@ -55,8 +56,9 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
 
     # stdlib records: rendered by structlog, scrubbed (PII and secrets never reach a log line)
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
-                           structlog.stdlib.add_logger_name, stamp],
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, add_trace_context,
+                           structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+                           stamp],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail, renderer])
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
@@ -78,6 +80,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_context,  # the current span's trace id (a delivery, a use case)
             structlog.processors.add_log_level,
             stamp,
             *tail,  # exception rendering, then the scrubber (issue 6), tracebacks included

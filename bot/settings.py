@@ -66,6 +66,25 @@ class Settings(BaseSettings):
     outbox_backoff_seconds: float = 0.5
     outbox_max_backoff_seconds: float = 60.0
     tick_seconds: float = 5.0
+    # A second listener for /metrics, /ready and /health (Kubernetes probes, Prometheus); set,
+    # the public PORT no longer serves /metrics. Unset: everything on PORT (issue 16)
+    admin_port: int | None = Field(default=None, ge=0, le=65535)
+    # OpenTelemetry (seed 002): spans go to this OTLP/HTTP endpoint (e.g. http://collector:4318);
+    # unset, or OTEL_SDK_DISABLED=true: tracing is off (no-op spans, X-Trace-Id still sent)
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_sdk_disabled: bool = False
+    otel_service_name: str = "incident-bot"
+
+    # The platform API (issue 17, seed 002). JWT_SECRET signs access/refresh tokens (HS256);
+    # unset, a random per-process secret (tokens die with the process; one replica only).
+    jwt_secret: str | None = None
+    # Redis for the token denylist (logout); unset, logout is refused. Unreachable: every token
+    # is refused (fails closed) and redis_denylist_up is 0.
+    redis_url: str | None = None
+    cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser
+    status_page_hide_private_titles: bool = True  # /status shows "Private incident" for labels
+    status_page_private_label: str = "private"  # the label that marks an incident private
+    webhook_disable_after_days: float = Field(default=3.0, gt=0)  # failing subscribers disabled
 
     @field_validator("incident_channel")
     @classmethod

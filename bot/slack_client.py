@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -35,11 +36,13 @@ class MeteredWebClient(AsyncWebClient):
     """Every Web API method goes through ``api_call``: time it, and count what Slack refused
     (``error`` is Slack's error code, or the HTTP status, or the connection failure's type)."""
 
-    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, metrics: Metrics, tracer: Tracer | None = None,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("retry_handlers", [])  # the outbox retries, with what it knows
         kwargs.setdefault("timeout", TIMEOUT_SECONDS)
         super().__init__(*args, **kwargs)
         self._metrics = metrics
+        self._tracer = tracer or NoOpTracer()  # a client span per Web API call
         # channel name -> id, for the look-up (conversations.history wants an id); the
         # composition root may add a resolver for names this process has not posted to yet
         self.channel_ids: dict[str, str] = {}
@@ -65,20 +68,26 @@ class MeteredWebClient(AsyncWebClient):
 
     async def _metered(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         started = time.perf_counter()
-        try:
-            return await super().api_call(api_method, **kwargs)
-        except SlackApiError as exc:
-            response = exc.response
-            error = (response.get("error") if isinstance(response.data, dict) else None) or (
-                f"http_{response.status_code}")
-            self._metrics.slack_api_errors.labels(api_method, str(error)).inc()
-            raise
-        except Exception as exc:  # connection refused, timeout...: Slack did not answer
-            self._metrics.slack_api_errors.labels(api_method, type(exc).__name__).inc()
-            raise
-        finally:
-            self._metrics.slack_api_duration.labels(api_method).observe(
-                time.perf_counter() - started)
+        with self._tracer.start_as_current_span(
+                f"slack {api_method}", kind=SpanKind.CLIENT, record_exception=False,
+                set_status_on_exception=False,  # set below: Slack's error code, not its answer
+                attributes={"rpc.system": "slack", "rpc.method": api_method}) as span:
+            try:
+                return await super().api_call(api_method, **kwargs)
+            except SlackApiError as exc:
+                response = exc.response
+                error = (response.get("error") if isinstance(response.data, dict) else None) or (
+                    f"http_{response.status_code}")
+                self._metrics.slack_api_errors.labels(api_method, str(error)).inc()
+                span.set_status(Status(StatusCode.ERROR, str(error)))
+                raise
+            except Exception as exc:  # connection refused, timeout...: Slack did not answer
+                self._metrics.slack_api_errors.labels(api_method, type(exc).__name__).inc()
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+            finally:
+                self._metrics.slack_api_duration.labels(api_method).observe(
+                    time.perf_counter() - started)
 
     async def _already_posted(self, message: dict[str, Any],
                               tag: dict[str, Any]) -> AsyncSlackResponse | None:

@@ -1,25 +1,32 @@
-"""The HTTP side of the bot: the aiohttp application (Bolt's dispatcher at /slack/events, the
-webhook routes, /health, /ready, /metrics), the Socket Mode connection, and how a request that
-is not taken on or not shaped like Slack's is answered."""
+"""The HTTP side of the bot: the aiohttp applications (the public one: Bolt's dispatcher at
+/slack/events, the webhook routes, /health, /ready and, without ADMIN_PORT, /metrics; the
+admin one on ADMIN_PORT: /metrics, /ready, /health), the Socket Mode connection, and how a
+request that is not taken on or not shaped like Slack's is answered.
+
+Every response carries ``X-Trace-Id``: the trace id of the request's span (OpenTelemetry), or
+with tracing off the caller's ``traceparent`` trace id or a fresh one; log lines written while
+the request is handled carry the same id."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import text
 
 from bot.intake import BUSY, AckedRequest, NotAdmitted, request_key
+from bot.slack_payload import payload_shape_problem
+from bot.tracing import W3C, incoming_trace_id, new_trace_id, trace_id_of
 from domain.model import Severity
-from storage import migrate
+from storage.health import code_revision, database_revision
 from storage.inbox_store import CURRENT_REQUEST
 from storage.repositories import open_incident_counts
 
@@ -28,50 +35,128 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("bot")
 
+TRACE_ID = web.RequestKey("trace_id", str)  # the request's trace id, for the header
+TRACE_HEADER = "X-Trace-Id"
+PROBES = frozenset({"/health", "/ready", "/metrics"})  # answered, never traced (scrape noise)
+MAX_BODY = 5 * 1024 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+__all__ = ["admin_app", "connect_socket_mode", "payload_shape_problem", "serve_admin",
+           "serve_http", "web_app"]
+
 
 def web_app(container: Container) -> web.Application:
-    """Our aiohttp application: Bolt's dispatcher mounted beside webhooks, health, metrics."""
+    """The public listener: Slack, the webhooks, /health (load balancers), /ready; /metrics
+    too unless ADMIN_PORT moves it to the admin listener."""
+    probes = Probes(container)
+    app = _application(container)
+    app.router.add_post("/slack/events", SlackEndpoint(container).handle)
+    app.router.add_get("/health", probes.health)
+    app.router.add_get("/ready", probes.ready)
+    if container.settings.admin_port is None:
+        app.router.add_get("/metrics", probes.metrics)
+    app.router.add_routes(container.routes)
+    return app
+
+
+def admin_app(container: Container) -> web.Application:
+    """The ADMIN_PORT listener, for the cluster only: Prometheus and the kubelet's probes."""
+    probes = Probes(container)
+    app = _application(container)
+    app.router.add_get("/health", probes.health)
+    app.router.add_get("/ready", probes.ready)
+    app.router.add_get("/metrics", probes.metrics)
+    return app
+
+
+def _application(container: Container) -> web.Application:
+    app = web.Application(middlewares=[observer(container)], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(_trace_header)
+    return app
+
+
+async def _trace_header(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, the 404s, 405s and 500s aiohttp writes itself included."""
+    trace_id = request.get(TRACE_ID)
+    if trace_id:
+        response.headers[TRACE_HEADER] = trace_id
+
+
+def observer(container: Container) -> Any:
+    """The middleware that times each request (/metrics), gives it a server span (except the
+    probes) and a trace id, and binds that id to the log lines written meanwhile."""
+    tracer = container.tracing.tracer
 
     @web.middleware
-    async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        trace_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(trace_id=trace_id)
-        status = 500
+        resource = request.match_info.route.resource
+        endpoint = resource.canonical if resource else "unmatched"
+        if endpoint in PROBES:
+            request[TRACE_ID] = incoming_trace_id(request.headers) or new_trace_id()
+            return await _observed(container, request, handler, endpoint, started, None)
+        with tracer.start_as_current_span(
+                f"{request.method} {endpoint}", context=W3C.extract(request.headers),
+                kind=SpanKind.SERVER, record_exception=False, set_status_on_exception=False,
+                attributes={"http.request.method": request.method, "http.route": endpoint,
+                            "url.path": request.path}) as span:
+            request[TRACE_ID] = (trace_id_of(span) or incoming_trace_id(request.headers)
+                                 or new_trace_id())
+            return await _observed(container, request, handler, endpoint, started, span)
+
+    return observe
+
+
+async def _observed(container: Container, request: web.Request, handler: Handler,
+                    endpoint: str, started: float, span: Any) -> web.StreamResponse:
+    structlog.contextvars.bind_contextvars(trace_id=request[TRACE_ID])
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception as exc:
+        if span is not None:
+            span.record_exception(exc)
+        raise
+    finally:
+        container.metrics.api_request_duration.labels(
+            request.method, endpoint, str(status)).observe(time.perf_counter() - started)
+        if span is not None:
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+        structlog.contextvars.unbind_contextvars("trace_id")
+
+
+class SlackEndpoint:
+    """POST /slack/events: verify, check the shape, take the request on durably, answer."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        # Socket Mode needs no signing secret (Slack's requests come over the socket); without
+        # one, /slack/events refuses everything rather than the bot refusing to start
+        secret = container.settings.slack_signing_secret
+        self.verifier = SignatureVerifier(secret) if secret else None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.container.ack_first.enter()
         try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
+            return await self.answer(request)
         finally:
-            endpoint = request.match_info.route.resource.canonical if (
-                request.match_info.route.resource) else "unmatched"
-            container.metrics.api_request_duration.labels(
-                request.method, endpoint, str(status)).observe(time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("trace_id")
+            self.container.ack_first.leave()
 
-    # Socket Mode needs no signing secret (Slack's requests come over the socket); without
-    # one, /slack/events refuses everything rather than the bot refusing to start
-    secret = container.settings.slack_signing_secret
-    verifier = SignatureVerifier(secret) if secret else None
-
-    async def slack_events(request: web.Request) -> web.Response:
-        container.ack_first.enter()
-        try:
-            return await answer_slack(request)
-        finally:
-            container.ack_first.leave()
-
-    async def answer_slack(request: web.Request) -> web.Response:
+    async def answer(self, request: web.Request) -> web.Response:
         """Verify the signature before parsing, so garbage gets 401 or 400, never a 5xx."""
         raw = await request.read()
-        if verifier is None:
+        if self.verifier is None:
             return web.json_response({"error": "HTTP mode is not enabled: set "
                                       "SLACK_SIGNING_SECRET"}, status=401)
         try:
-            valid = verifier.is_valid_request(raw, dict(request.headers))
+            valid = self.verifier.is_valid_request(raw, dict(request.headers))
         except (ValueError, OverflowError):  # a timestamp that is not a number
             valid = False
         if not valid:
@@ -86,7 +171,7 @@ def web_app(container: Container) -> web.Application:
         if problem:
             log.warning("slack.malformed_payload", error=problem)
             return web.json_response({"error": f"malformed payload: {problem}"}, status=400)
-        intake = container.intake
+        intake = self.container.intake
         if intake.busy:
             log.warning("intake.busy", backlog=intake.backlog)
             return not_taken(bolt_request.body, NotAdmitted("busy", BUSY))
@@ -94,12 +179,13 @@ def web_app(container: Container) -> web.Application:
             request_key(request.headers.get("X-Slack-Signature"),
                         request.headers.get("X-Slack-Request-Timestamp"), raw.hex()[:128]),
             raw.decode("utf-8", "replace"), request.headers.get("Content-Type", ""))
-        return await answer_durably(acked, bolt_request)
+        return await self.answer_durably(acked, bolt_request)
 
-    async def answer_durably(request: AckedRequest, bolt_request: AsyncBoltRequest
+    async def answer_durably(self, request: AckedRequest, bolt_request: AsyncBoltRequest
                              ) -> web.Response:
         """Dispatch to Bolt; if a listener handed work off, answer only once the request is on
         disk (the work waits for that too), else say plainly that nothing was recorded."""
+        container = self.container
         token = CURRENT_REQUEST.set(request)
         try:
             bolt_response = await container.bolt.async_dispatch(bolt_request)
@@ -122,29 +208,36 @@ def web_app(container: Container) -> web.Application:
         finally:
             container.intake.dispatched(request)
 
-    async def health(_: web.Request) -> web.Response:
+
+class Probes:
+    """/health (the process answers), /ready (its database is there and migrated), /metrics."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    async def health(self, _: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    async def ready(_: web.Request) -> web.Response:
+    async def ready(self, _: web.Request) -> web.Response:
         try:
-            async with container.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            revision = await migrate.current_revision(container.engine)
+            revision = await database_revision(self.container.engine)
         except Exception as exc:  # report, don't crash: the probe decides what to do
             # the reason goes to the log; the public answer names no host, port or user
             log.warning("ready.database_unavailable", error=str(exc)[:300])
             return web.json_response({"status": "unavailable",
                                       "error": f"database unreachable ({type(exc).__name__})"},
                                      status=503)
-        head = migrate.head_revision()
+        head = code_revision()
         if revision != head:
             return web.json_response({"status": "migrating", "revision": revision,
                                       "head": head}, status=503)
         return web.json_response({"status": "ready", "revision": revision})
 
-    async def metrics(_: web.Request) -> web.Response:
+    async def metrics(self, _: web.Request) -> web.Response:
         """Always answers: with the database away, the last values it gave and
         incident_bot_database_up 0, so the outbox alerts are not blind exactly then."""
+        container = self.container
+        gauges = container.metrics
         try:
             async with asyncio.timeout(5):
                 depth, age = await container.outbox_store.stats(container.clock.now())
@@ -152,24 +245,16 @@ def web_app(container: Container) -> web.Application:
                 open_by_severity = await open_incident_counts(container.engine)
         except Exception as exc:
             log.warning("metrics.database_unavailable", error=str(exc)[:200])
-            container.metrics.database_up.set(0)
+            gauges.database_up.set(0)
         else:
-            container.metrics.database_up.set(1)
-            container.metrics.outbox_depth.set(depth)
-            container.metrics.outbox_oldest_age.set(age)
+            gauges.database_up.set(1)
+            gauges.outbox_depth.set(depth)
+            gauges.outbox_oldest_age.set(age)
             for severity in Severity:
-                container.metrics.incidents_open.labels(severity.value).set(
+                gauges.incidents_open.labels(severity.value).set(
                     open_by_severity.get(severity.value, 0))
-        body, content_type = container.metrics.render()
+        body, content_type = gauges.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
-
-    app = web.Application(middlewares=[observe], client_max_size=5 * 1024 * 1024)
-    app.router.add_post("/slack/events", slack_events)
-    app.router.add_get("/health", health)
-    app.router.add_get("/ready", ready)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_routes(container.routes)
-    return app
 
 
 async def connect_socket_mode(container: Container) -> Any:
@@ -188,9 +273,15 @@ async def connect_socket_mode(container: Container) -> Any:
     from slack_bolt.response import BoltResponse
 
     intake = container.intake
+    tracer = container.tracing.tracer
 
     class DurableSocketModeHandler(AsyncSocketModeHandler):
         async def handle(self, client: Any, req: Any) -> None:
+            with tracer.start_as_current_span(f"slack socket_mode {req.type}",
+                                              kind=SpanKind.SERVER):
+                await self.answer(client, req)
+
+        async def answer(self, client: Any, req: Any) -> None:
             started = time.time()
             payload = req.payload if isinstance(req.payload, dict) else {}
             if intake.busy:
@@ -245,161 +336,17 @@ def not_taken(body: dict[str, Any], refused: NotAdmitted) -> web.Response:
                              headers={"Retry-After": "30"} if status == 503 else None)
 
 
-def payload_shape_problem(body: Any) -> str | None:
-    """What Bolt's context builder, its matchers or our listeners would trip on in a signed
-    payload, as a 400 reason (else None). Slack sends objects where these expect objects, short
-    strings for ids, and valid Unicode; anything else is refused here rather than half-handled."""
-    if not isinstance(body, dict):
-        return "a Slack payload is a JSON object"
-    bad_text: list[str] = []
-
-    def walk(value: Any, where: str, depth: int = 0) -> None:
-        """Lone surrogates can be neither stored nor sent on (free text keeps its NULs: the
-        domain's text boundary strips those)."""
-        if bad_text or depth > 40:
-            if depth > 40:
-                bad_text.append(f"{where} is nested too deeply")
-            return
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                bad_text.append(f"{where} is not valid text")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                walk(key, where, depth + 1)
-                walk(item, f"{where}.{key}"[:80], depth + 1)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item, f"{where}[]", depth + 1)
-
-    def id_problem(value: Any, where: str) -> str | None:
-        if value is not None and not (isinstance(value, str) and len(value) <= 255
-                                      and "\x00" not in value):
-            return f"{where} must be a short string"
-        return None
-
-    def object_problem(value: Any, where: str, *, may_be_id: bool = False) -> str | None:
-        """An object (or, where Slack allows it, an id string) whose ids are strings."""
-        if value is None:
-            return None
-        if isinstance(value, str) and may_be_id:
-            return id_problem(value, where)
-        if not isinstance(value, dict):
-            return f"{where} must be an object"
-        for key in ("id", "team_id", "enterprise_id", "user_id", "channel_id", "name", "username",
-                    "type", "callback_id", "user", "channel", "team", "ts", "thread_ts", "subtype",
-                    "bot_id", "tab", "app_installed_team_id", "message_ts", "execution_id"):
-            problem = id_problem(value.get(key), f"{where}.{key}")
-            if problem:
-                return problem
-        return None
-
-    walk(body, "payload")
-    if bad_text:
-        return bad_text[0]
-    for key in ("type", "team_id", "user_id", "channel_id", "enterprise_id", "api_app_id",
-                "trigger_id", "thread_ts", "command", "callback_id", "function_execution_id",
-                "bot_access_token", "event_id", "token", "challenge", "user_name", "channel_name",
-                "team_domain"):
-        problem = id_problem(body.get(key), key)
-        if problem:
-            return problem
-    if "command" in body and not (isinstance(body.get("user_id"), str) and body["user_id"]):
-        return "slash commands need a user_id"
-    if not isinstance(body.get("text", ""), str):
-        return "text must be a string"
-
-    def url_problem(url: Any, where: str) -> str | None:
-        """Bolt answers through it (even to refuse a workspace): it must be one it can call."""
-        if url in (None, ""):
-            return None
-        if not (isinstance(url, str) and url.startswith(("https://", "http://"))
-                and len(url) <= 2048 and not any(c.isspace() for c in url)):
-            return f"{where} must be an http(s) URL"
-        return None
-
-    problem = url_problem(body.get("response_url"), "response_url")
-    if problem:
-        return problem
-    for key in ("team", "user", "enterprise", "channel"):
-        problem = object_problem(body.get(key), key, may_be_id=True)
-        if problem:
-            return problem
-    if "event" in body and not isinstance(body["event"], dict):  # Bolt reads event.get(...)
-        return "event must be an object"
-    for key in ("container", "message", "previous_message", "item", "assistant_thread",
-                "function_data", "view", "event"):
-        problem = object_problem(body.get(key), key)
-        if problem:
-            return problem
-    authorizations = body.get("authorizations")
-    if authorizations is not None and not (isinstance(authorizations, list) and all(
-            object_problem(a, "authorization") is None for a in authorizations)):
-        return "authorizations must be a list of objects"
-    urls = body.get("response_urls")
-    if urls is not None and not (isinstance(urls, list) and all(
-            isinstance(u, dict) and url_problem(u.get("response_url"), "") is None for u in urls)):
-        return "response_urls must be a list of objects with http(s) URLs"
-    kind = body.get("type")
-    if kind in ("view_submission", "view_closed"):
-        view = body.get("view")
-        if not isinstance(view, dict) or not isinstance(view.get("type"), str):
-            return "view payloads need a view object with a type"
-        state = view.get("state", {})
-        values = state.get("values", {}) if isinstance(state, dict) else None
-        if not isinstance(values, dict) or not all(
-                isinstance(block, dict) and all(isinstance(e, dict) for e in block.values())
-                for block in values.values()):
-            return "view.state.values must map block ids to objects of action states"
-        for block in values.values():
-            for element in block.values():
-                option = element.get("selected_option")
-                if option is not None and not (isinstance(option, dict) and isinstance(
-                        option.get("value", ""), str)):
-                    return "a selected option must be an object with a string value"
-                for key in ("value", "selected_date", "selected_time", "selected_user",
-                            "selected_channel", "selected_conversation"):
-                    if not isinstance(element.get(key) or "", str):
-                        return f"an input's {key} must be a string"
-                for key in ("selected_options", "selected_users", "selected_channels",
-                            "selected_conversations"):
-                    if not isinstance(element.get(key) or [], list):
-                        return f"an input's {key} must be a list"
-        if not isinstance(view.get("private_metadata", ""), str):
-            return "view.private_metadata must be a string"
-    if kind in ("block_actions", "view_submission", "view_closed", "shortcut",
-                "message_action") and not isinstance(body.get("user"), dict):
-        return f"{kind} payloads need a user object"
-    if kind in ("block_actions", "view_submission", "view_closed", "shortcut", "message_action"
-                ) and not isinstance(body["user"].get("id"), str):
-        return f"{kind} payloads need a user id"
-    if kind == "block_actions":
-        actions = body.get("actions")
-        if not (isinstance(actions, list) and actions and all(
-                isinstance(a, dict) and isinstance(a.get("action_id"), str)
-                and isinstance(a.get("block_id", ""), str) for a in actions)):
-            return "block_actions payloads need a list of actions with action ids"
-        if not isinstance(body.get("trigger_id"), str):
-            return "block_actions payloads need a trigger_id"
-        for action in actions:
-            if not isinstance(action.get("value", ""), str) or not isinstance(
-                    action.get("selected_option") or {}, dict):
-                return "an action's value must be a string"
-    if kind in ("shortcut", "message_action") and not isinstance(body.get("callback_id"), str):
-        return f"{kind} payloads need a callback_id"
-    if kind == "event_callback":
-        event = body.get("event")
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            return "event_callback payloads need an event object with a type"
-        if not isinstance(event.get("text") or "", str):
-            return "an event's text must be a string"
-    return None
-
-
 async def serve_http(container: Container, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(web_app(container), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
+    return runner
+
+
+async def serve_admin(container: Container, host: str, port: int) -> web.AppRunner:
+    """The ADMIN_PORT listener (``port`` 0: any free port, for tests)."""
+    runner = web.AppRunner(admin_app(container), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
     return runner

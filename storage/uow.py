@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.model import AuditEvent
@@ -38,8 +39,10 @@ class SqlUnitOfWork:
     process): SQLite cannot upgrade two concurrent readers to writers without one failing.
     """
 
-    def __init__(self, engine: AsyncEngine, clock: Clock, write_lock: WriteLock | None) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, write_lock: WriteLock | None,
+                 tracer: Tracer | None = None) -> None:
         self.engine = engine
+        self.tracer = tracer or NoOpTracer()  # a span per commit: where a use case's time goes
         self.clock = clock
         self._write_lock = write_lock
         self.conn: AsyncConnection | None = None
@@ -81,8 +84,10 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         assert self.conn is not None
         claim = CURRENT_REQUEST.get()  # an acked Slack request: done when this commits
-        await record_applied_in(self.conn, claim, self.clock.now())
-        await self.conn.commit()
+        with self.tracer.start_as_current_span("db.commit", kind=SpanKind.CLIENT, attributes={
+                "db.system": self.engine.dialect.name, "db.operation": "COMMIT"}):
+            await record_applied_in(self.conn, claim, self.clock.now())
+            await self.conn.commit()
         self.committed = True
         if claim is not None and claim.inbox_id is not None:
             claim.recorded = True
@@ -97,9 +102,9 @@ def write_lock_for(engine: AsyncEngine) -> WriteLock | None:
     return WriteLock() if is_sqlite(str(engine.url)) else None
 
 
-def uow_factory(engine: AsyncEngine, clock: Clock,
-                write_lock: WriteLock | None = None) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(engine, clock, write_lock)
+def uow_factory(engine: AsyncEngine, clock: Clock, write_lock: WriteLock | None = None,
+                tracer: Tracer | None = None) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine, clock, write_lock, tracer)
 
 
 def sql_connection(uow: object) -> AsyncConnection:
