@@ -36,13 +36,14 @@ _DIM_COLUMN = {"overall": None, "severity": "severity", "model": "model", "team"
                "trigger_source": "trigger_source"}
 _DURATIONS = (("tta", "mtta"), ("ttm", "mttm"), ("ttr", "mttr"))
 _PERCENTILES = ((1, 2, "p50"), (9, 10, "p90"))  # p = num / den
+FLAGS = "report_flags"  # the temporary table of per-incident rows
 
 
 def _seconds(dialect: str, later: str, earlier: str) -> str:
     """SQL for the seconds from ``earlier`` to ``later``, to the millisecond (NULL stays NULL)."""
-    if dialect == "postgresql":
-        return f"ROUND(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS NUMERIC), 3)"
-    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
+    if dialect == "postgresql":  # date_part is double precision: much faster than numeric
+        return f"ROUND(date_part('epoch', {later} - {earlier}) * 1000) / 1000.0"
+    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400000.0) / 1000.0"
 
 
 def _target_case(targets: list[Targets], kind: str) -> str:
@@ -135,14 +136,14 @@ def _group_sql(dialect: str, dimension: str) -> str:
             else:
                 pcts.append(f"MIN(CASE WHEN {col} IS NOT NULL AND rn_{col} * {den} >= n_{col} * {num} "
                             f"THEN {col} END) AS {name}_{label}")
-    source = "flags"
+    source = FLAGS
     if dialect != "postgresql":
         partition = f"PARTITION BY {column} " if column else ""
         windows = ", ".join(
             f"ROW_NUMBER() OVER ({partition}ORDER BY CASE WHEN {col} IS NULL THEN 1 ELSE 0 END, {col})"
             f" AS rn_{col}, COUNT({col}) OVER ({partition.strip()}) AS n_{col}"
             for col, _ in _DURATIONS)
-        source = f"(SELECT flags.*, {windows} FROM flags) ranked"
+        source = f"(SELECT {FLAGS}.*, {windows} FROM {FLAGS}) ranked"
     group_by = f" GROUP BY {column}" if column else ""
     return (f"SELECT '{dimension}' AS dimension, CAST({key} AS VARCHAR(255)) AS k, COUNT(*) AS n, "
             f"{sums}, SUM(escalations) AS escalations, SUM(pm_required) AS pm_required, "
@@ -159,24 +160,19 @@ def _breaches_sql() -> str:
                 "update": "update_due"}[kind]
         parts.append(f"SELECT number, severity, model, team, '{kind}' AS kind, "
                      f"{TARGET_KINDS.index(kind)} AS kind_order, t_{short} AS target, "
-                     f"{took} AS took, created_at FROM flags "
+                     f"{took} AS took, created_at FROM {FLAGS} "
                      f"WHERE {short}_eval = 1 AND {short}_met = 0")
     return " UNION ALL ".join(parts) + " ORDER BY created_at DESC, number DESC, kind_order LIMIT :limit"
 
 
-def _params(since: datetime, until: datetime, as_of: datetime, limit: int | None = None) -> dict[str, Any]:
-    params: dict[str, Any] = {"since": since, "until": until, "as_of": as_of, "as_of_date": as_of.date()}
-    if limit is not None:
-        params["limit"] = limit
-    return params
+def _params(since: datetime, until: datetime, as_of: datetime) -> dict[str, Any]:
+    return {"since": since, "until": until, "as_of": as_of, "as_of_date": as_of.date()}
 
 
-def _typed(statement: str, with_limit: bool = False) -> sa.TextClause:
+def _typed(statement: str) -> sa.TextClause:
     binds: list[sa.BindParameter[Any]] = [
         sa.bindparam("since", type_=UTCDateTime()), sa.bindparam("until", type_=UTCDateTime()),
         sa.bindparam("as_of", type_=UTCDateTime()), sa.bindparam("as_of_date", type_=sa.Date())]
-    if with_limit:
-        binds.append(sa.bindparam("limit", type_=sa.Integer()))
     return sa.text(statement).bindparams(*binds)
 
 
@@ -208,16 +204,25 @@ def _figures(row: Any) -> GroupFigures:
 async def report_figures(conn: AsyncConnection, targets: list[Targets], since: datetime,
                          until: datetime, as_of: datetime, *, breach_limit: int = 200,
                          policy_name: str = "GOV-001") -> Report:
-    """Every group's figures and the newest ``breach_limit`` breaches, in two statements."""
+    """Every group's figures and the newest ``breach_limit`` breaches.
+
+    The per-incident rows are computed once, into a temporary table that the group and the
+    breach statements both read (computing them twice was half the time on 100,000 incidents).
+    """
     dialect = conn.dialect.name
-    head = "WITH " + _facts_sql(dialect, targets).strip()
-    groups_sql = head + "\n" + "\nUNION ALL\n".join(_group_sql(dialect, d) for d in DIMENSIONS)
-    rows = (await conn.execute(_typed(groups_sql), _params(since, until, as_of))).all()
+    await conn.execute(sa.text(f"DROP TABLE IF EXISTS {FLAGS}"))
+    await conn.execute(_typed(f"CREATE TEMPORARY TABLE {FLAGS} AS WITH "
+                              f"{_facts_sql(dialect, targets).strip()} SELECT * FROM flags"),
+                       _params(since, until, as_of))
+    try:
+        groups_sql = "\nUNION ALL\n".join(_group_sql(dialect, d) for d in DIMENSIONS)
+        rows = (await conn.execute(sa.text(groups_sql))).all()
+        breach_rows = (await conn.execute(sa.text(_breaches_sql()), {"limit": breach_limit})).all()
+    finally:
+        await conn.execute(sa.text(f"DROP TABLE IF EXISTS {FLAGS}"))
     groups = [_figures(row) for row in rows if _int(row._mapping["n"])]
     order = {d: i for i, d in enumerate(DIMENSIONS)}
     groups.sort(key=lambda g: (order[g.dimension], g.key))
-    breach_rows = (await conn.execute(_typed(head + "\n" + _breaches_sql(), with_limit=True),
-                                      _params(since, until, as_of, breach_limit))).all()
     breaches = [Breach(int(r.number), r.severity, r.model, r.team, r.kind, int(r.target), _num(r.took))
                 for r in breach_rows]
     overall = next((g for g in groups if g.dimension == "overall"), None)
@@ -229,7 +234,7 @@ async def report_figures(conn: AsyncConnection, targets: list[Targets], since: d
 async def build_report(engine: AsyncEngine, targets: list[Targets], since: datetime,
                        until: datetime, as_of: datetime, *, breach_limit: int = 200,
                        policy_name: str = "GOV-001") -> Report:
-    """The report on a read connection of its own (it writes nothing)."""
-    async with engine.connect() as conn:
+    """The report in a transaction of its own (it writes only its temporary table)."""
+    async with engine.begin() as conn:
         return await report_figures(conn, targets, since, until, as_of, breach_limit=breach_limit,
                                     policy_name=policy_name)
