@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     # (start-up and `incident-bot check` warn when the checks are off). Issue 15.
     governance_mode: str | None = Field(default=None, pattern="^(open|enforce)$")
     iac_max_exception_days: int = Field(default=90, ge=1)  # longest an accepted IaC drift may last
+    # Issue 18: MLflow Model Registry (unset: the manual registry of `incident-bot models add`),
+    # how often it is synced, and the webhooks a rollback / retrain calls (HMAC-SHA256 signed)
+    mlflow_tracking_uri: str | None = None
+    model_sync_seconds: float = Field(default=60.0, ge=0)  # 0: only `incident-bot models sync`
+    rollback_webhook_url: str | None = None
+    rollback_webhook_secret: str | None = None
+    rollback_break_glass: str = "p1"  # severities where a requester may approve alone (GOV-001 5.3)
+    retrain_webhook_url: str | None = None  # {model} {incident} {run_id} are filled in
+    retrain_webhook_secret: str | None = None
+    retrain_webhook_body: str | None = None  # a JSON template (default: the bot's own body)
+    retrain_webhook_token: str | None = None  # sent as Authorization: Bearer (Airflow, GitHub)
+    pipeline_webhook_secret: str | None = None  # verifies POST /webhooks/pipeline callbacks
+    model_baseline_dir: str = "./baselines"  # accepted drift: copies of file-source windows
     host: str = "0.0.0.0"
     port: int = 3000
     # Who this process is when it claims work (outbox rows, acked Slack requests); default
