@@ -18,6 +18,7 @@ from bot.app import Container, build
 from bot.local.slack_driver import SlackDriver
 from bot.local.slack_standin import SlackStandIn
 from bot.settings import Settings
+from bot.tracing import Tracing
 from bot.web import connect_socket_mode, serve_http
 from domain.model import Actor, ModelStage
 from domain.policy import Policy
@@ -37,6 +38,7 @@ class LocalStack:
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     socket_mode: bool = False  # drive the bot over Socket Mode instead of signed HTTP
     slack_follows_clock: bool = False  # message timestamps from ``clock`` (a scripted demo)
+    tracing: Tracing | None = None  # where the bot's spans go (default: OTEL_* settings)
     slack: SlackStandIn = field(init=False)
     driver: SlackDriver = field(init=False)
     container: Container = field(init=False)
@@ -61,7 +63,8 @@ class LocalStack:
             slack_app_token=APP_TOKEN if self.socket_mode else None,
             **{"instance_id": f"localstack-{uuid.uuid4().hex[:8]}", **self.settings_overrides},
         )
-        self.container = build(self.settings, clock=self.clock, policy=self.policy)
+        self.container = build(self.settings, clock=self.clock, policy=self.policy,
+                               tracing=self.tracing)
         await self.container.start()
         self.runner = await serve_http(self.container, "127.0.0.1", 0)
         host, port = self.runner.addresses[0][:2]
@@ -91,7 +94,7 @@ class LocalStack:
         of its own; stop it yourself), or with ``same_instance`` this one started again."""
         settings = self.settings if same_instance else self.settings.model_copy(
             update={"instance_id": f"replica-{uuid.uuid4().hex[:8]}"})
-        container = build(settings, clock=self.clock, policy=self.policy)
+        container = build(settings, clock=self.clock, policy=self.policy, tracing=self.tracing)
         await container.start()
         return container
 
