@@ -70,7 +70,7 @@ def install(container: Container) -> None:
         except (OSError, ValueError, ValidationError) as exc:
             log.error("drift.jobs_unreadable", file=container.settings.models_file, error=str(exc)[:500])
     scheduler = DriftScheduler(container, runner, jobs)
-    container.features.update({"drift": runner, "drift_scheduler": scheduler})
+    container.features.drift, container.features.drift_scheduler = runner, scheduler
     if jobs and missing_drift_packages():
         # a core install (no drift extra): say so once at start, not at every scheduled run
         log.error("drift.unavailable", models=[job.model for job in jobs],

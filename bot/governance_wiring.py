@@ -152,7 +152,7 @@ class RoleGate:
 async def require_role(container: Any, actor_id: str, activity: Activity, resource_type: str,
                        resource_id: str) -> None:
     """For other feature modules: the governance gate if installed, else nothing to check."""
-    gate = (container.features.get("governance") or {}).get("gate")
+    gate = (container.features.governance or {}).get("gate")
     if gate is not None:
         await gate.require(actor_id, activity, resource_type, resource_id)
 
@@ -161,7 +161,7 @@ def install(container: Any) -> None:
     install_audit_log(container.engine)
     gate = RoleGate(container)
     pending = gate.pending
-    container.features["governance"] = {"grants": gate.grants, "pending": pending, "gate": gate}
+    container.features.governance = {"grants": gate.grants, "pending": pending, "gate": gate}
     container.on_start.append(gate.warm)
     problem = mode_problem(container.settings)
     if problem:
@@ -190,7 +190,7 @@ def install(container: Any) -> None:
 
     # Callbacks ``(view, body)`` run once a draft is in the incident's channel (issue 6's clock)
     posted: list[Callable[[Any, dict[str, Any]], Awaitable[None]]] = []
-    container.features["postmortem_posted"] = posted
+    container.features.postmortem_posted = posted
 
     async def postmortem_command(ctx: Any, parsed: Any, body: dict[str, Any], respond: Any) -> None:
         ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))

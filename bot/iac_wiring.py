@@ -493,10 +493,10 @@ def install(container: Container) -> None:
     iac = IacDrift(container)
     if container.settings.iac_watch_dir:
         watcher = ReportWatcher(iac, container.settings.iac_watch_dir)
-        container.features["iac_watcher"] = watcher
+        container.features.iac_watcher = watcher
         container.scheduler.add_job(watcher.scan, "interval", seconds=container.settings.iac_watch_seconds,
                                     id="iac-watch", max_instances=1, coalesce=True)
-    container.features["iac"] = iac
+    container.features.iac = iac
     container.dispatcher.handlers[IAC_MESSAGE] = iac.deliver_message
     container.dispatcher.handlers[IAC_EXPIRED] = iac.deliver_expiry
     container.dispatcher.handlers[IAC_INCOMPLETE] = iac.deliver_incomplete

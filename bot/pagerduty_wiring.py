@@ -750,7 +750,7 @@ class Alertmanager:
 def install(container: Container) -> None:
     pd = PagerDuty(container)
     am = Alertmanager(container)
-    container.features["pagerduty"] = pd
+    container.features.pagerduty = pd
     container.routes += [
         web.post("/webhooks/pagerduty", pd.webhook),
         web.post("/webhooks/alertmanager", am.webhook),

@@ -164,7 +164,7 @@ def install(container: Container) -> None:
             service.after_commit(uow)
         return len(overdue)
 
-    container.features["postmortem_reminders"] = remind_overdue
+    container.features.postmortem_reminders = remind_overdue
     container.scheduler.add_job(remind_overdue, "interval", minutes=5, id="postmortem-reminders",
                                 max_instances=1, coalesce=True)
 
@@ -198,8 +198,8 @@ def install(container: Container) -> None:
             )
             await uow.commit()
 
-    if "postmortem_posted" in container.features:
-        container.features["postmortem_posted"].append(record_draft)
+    if container.features.postmortem_posted is not None:
+        container.features.postmortem_posted.append(record_draft)
     else:
         async def postmortem_command(
             ctx: SlackContext, parsed: Parsed, body: dict[str, Any], respond: AsyncRespond

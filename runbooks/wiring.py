@@ -165,7 +165,7 @@ def install(container: Container) -> None:
     settings = container.settings
     library = RunbookLibrary(Path(getattr(settings, "runbooks_dir", None) or RUNBOOKS_DIR),
                              getattr(settings, "runbooks_base_url", None))
-    container.features["runbooks"] = library
+    container.features.runbooks = library
     service = container.service
     ctx: SlackContext = container.slack
 
@@ -213,7 +213,7 @@ def install(container: Container) -> None:
             _, runbook, done = await library.state(conn, incident.id)
         return f":clipboard: {progress_text(runbook, len(done))}" if runbook else None
 
-    container.features["announcement_extras"].append(progress_line)
+    container.features.announcement_extras.append(progress_line)
 
     @container.bolt.action(STEP_DONE)
     async def step_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

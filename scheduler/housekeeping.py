@@ -32,6 +32,6 @@ def install(container: Container) -> None:
             log.info("housekeeping.pruned", retention_days=keep.days, **pruned)
         return pruned
 
-    container.features["housekeeping"] = housekeeping
+    container.features.housekeeping = housekeeping
     container.scheduler.add_job(housekeeping, "interval", hours=1, id="housekeeping",
                                 max_instances=1, coalesce=True)

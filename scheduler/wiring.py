@@ -65,7 +65,7 @@ def install(container: Container) -> None:
     ticker = ClockTicker(container.engine, container.uow_factory, container.clock, container.policy,
                          on_fired=lambda action: _count(container, action),
                          after_commit=container.service.after_commit)
-    container.features["clocks"] = ticker
+    container.features.clocks = ticker
     container.dispatcher.handlers[ESCALATE] = EscalationDelivery(
         container.slack_client, container.uow_factory).escalate
 
