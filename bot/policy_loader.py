@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from domain.model import InvalidSeverity, Severity
+from bot.drift_jobs import DriftJob
+from domain.model import InvalidSeverity, ModelStage, Severity
 from domain.policy import (
     DriftThresholds,
     PagerDutySeverity,
@@ -104,6 +105,118 @@ def load_policy(path: str | Path | None) -> Policy:
     from domain.policy import default_policy
 
     return default_policy() if not path else load_policy_file(path)
+
+
+# -- the models file (MODELS_FILE, `incident-bot models load`) -----------------------------
+
+
+class DriftSection(DriftJob):
+    """A model's ``drift:`` section; a cron that APScheduler cannot read is refused here, not at
+    the first scheduling (where it would stop start-up with a traceback)."""
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"'{value}' is not a crontab line (e.g. \"0 * * * *\"): {exc}") from None
+        return value
+
+
+class ModelEntry(BaseModel):
+    """One model in ``models.yml``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: str
+    stage: ModelStage = ModelStage.PRODUCTION
+    team: str
+    labels: list[str] = []
+    feature_store_ref: str | None = None
+    model_card_url: str | None = None
+    drift: DriftSection | None = None  # the model's drift job (bot.drift_jobs)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        if isinstance(value, float):  # YAML reads 1.10 as 1.1: refuse rather than guess
+            raise ValueError(f"{value} reads as a number; quote the version, e.g. \"{value}\"")
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("drift", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return value or None  # `drift:` left empty: no job, as bot.drift_jobs.load_jobs reads it
+
+
+class ModelsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: list[ModelEntry]
+
+
+def load_models_file(path: str | Path) -> ModelsFile:
+    """Read and validate ``models.yml``; raises :class:`PolicyFileError` (``file:line: key: problem``).
+
+    A typo must not switch drift monitoring off silently at ``serve``: the same checks run in
+    ``incident-bot check``, ``models load`` and before ``serve`` starts.
+    """
+    filename = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PolicyFileError(filename, [PolicyProblem(None, "", f"cannot read the models file: {reason}")]
+                              ) from None
+    return load_models_text(text, filename)
+
+
+def load_models_text(text: str, filename: str = "<models>") -> ModelsFile:
+    """Validate models YAML given as text: a ``models:`` list, or the list alone."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise PolicyFileError(filename, [PolicyProblem(mark.line + 1 if mark else None, "",
+                                                       f"not valid YAML: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise PolicyFileError(filename, [PolicyProblem(None, "", f"not valid YAML: {exc}")]) from None
+    if isinstance(root, yaml.SequenceNode):  # the bare list: located as if under `models:`
+        key = yaml.ScalarNode("tag:yaml.org,2002:str", "models", root.start_mark, root.start_mark)
+        root = yaml.MappingNode("tag:yaml.org,2002:map", [(key, root)], root.start_mark, root.end_mark)
+        data = {"models": data}
+    if root is None or not isinstance(data, dict):
+        raise PolicyFileError(filename, [PolicyProblem(_line(root) or 1, "", "expected a 'models:' list "
+                                                       "of {name, version, team, ...} entries")])
+    problems = _duplicate_keys(root)
+    parsed: ModelsFile | None = None
+    try:
+        parsed = ModelsFile.model_validate(data)
+    except ValidationError as exc:
+        problems += [_problem(root, error, ModelsFile) for error in exc.errors(include_url=False)]
+    if parsed is not None:
+        problems += _duplicate_models(root, parsed)
+    if problems or parsed is None:
+        raise PolicyFileError(filename, sorted(problems, key=_sort_key))
+    return parsed
+
+
+def _duplicate_models(root: yaml.Node, parsed: ModelsFile) -> list[PolicyProblem]:
+    """Two entries for one model: the second would silently replace the first's drift job."""
+    first: dict[str, int] = {}
+    problems = []
+    for index, entry in enumerate(parsed.models):
+        line, path = _locate(root, ("models", index, "name"))
+        if entry.name.lower() in first:
+            problems.append(PolicyProblem(line, path, f"model '{entry.name}' is listed twice "
+                                                      f"(first as models[{first[entry.name.lower()]}])"))
+        first.setdefault(entry.name.lower(), index)
+    return problems
 
 
 # -- rendering -----------------------------------------------------------------------------
@@ -293,20 +406,20 @@ def _locate(root: yaml.Node, loc: tuple[str | int, ...]) -> tuple[int | None, st
     return line, path
 
 
-def _problem(root: yaml.Node, error: Any) -> PolicyProblem:
+def _problem(root: yaml.Node, error: Any, model: type[BaseModel] = Policy) -> PolicyProblem:
     loc: tuple[str | int, ...] = tuple(error["loc"])
     line, path = _locate(root, loc)
-    return PolicyProblem(line, path, _message(error, loc))
+    return PolicyProblem(line, path, _message(error, loc, model))
 
 
-def _message(error: Any, loc: tuple[str | int, ...]) -> str:
+def _message(error: Any, loc: tuple[str | int, ...], model: type[BaseModel] = Policy) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], model)
         hint = ""
         if allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
@@ -340,9 +453,9 @@ def _shown(value: object) -> str:
     return f"'{value}'"
 
 
-def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
-    """The field names of the model that sits at ``loc`` under :class:`Policy`."""
-    annotation: Any = Policy
+def _allowed_keys(loc: tuple[str | int, ...], model: type[BaseModel] = Policy) -> list[str]:
+    """The field names of the model that sits at ``loc`` under ``model`` (the policy's root)."""
+    annotation: Any = model
     for part in loc:
         annotation = _unwrap(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):

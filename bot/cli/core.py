@@ -7,12 +7,9 @@ import asyncio
 import contextlib
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from bot.policy_loader import ModelsFile, PolicyFileError, load_models_file
 from bot.settings import Settings
 from domain.model import Actor, ModelStage
 
@@ -76,8 +73,12 @@ def _serve(args: argparse.Namespace) -> int:
               "SLACK_APP_TOKEN). Without Slack credentials, try `incident-bot demo`.",
               file=sys.stderr)
         return 2
-    from bot.policy_loader import PolicyFileError
-
+    if settings.models_file:  # a typo must not switch drift monitoring off silently
+        try:
+            load_models_file(settings.models_file)
+        except PolicyFileError as exc:
+            print(f"incident-bot: MODELS_FILE is malformed; not starting.\n{exc}", file=sys.stderr)
+            return 2
     try:
         return asyncio.run(_serve_async(settings, args))
     except PolicyFileError as exc:
@@ -151,25 +152,6 @@ def _db_current(_: argparse.Namespace) -> int:
     return 0
 
 
-class ModelEntry(BaseModel):
-    """One model in ``models.yml``."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    version: str
-    stage: ModelStage = ModelStage.PRODUCTION
-    team: str
-    labels: list[str] = []
-    feature_store_ref: str | None = None
-    model_card_url: str | None = None
-    drift: dict[str, Any] | None = None  # the model's drift job, read by `drift run`
-
-
-class ModelsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    models: list[ModelEntry]
-
-
 async def _with_service(work: Any) -> Any:
     from bot.app import build
 
@@ -198,21 +180,8 @@ def _models_add(args: argparse.Namespace) -> int:
 
 
 def read_models_file(path: str) -> ModelsFile:
-    """Parse and validate ``models.yml``; raises ValueError with a readable message."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-    if isinstance(data, list):
-        data = {"models": data}
-    try:
-        return ModelsFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"{path}: {problems}") from exc
+    """Parse and validate ``models.yml``; raises ValueError (``file:line: key: problem`` lines)."""
+    return load_models_file(path)
 
 
 def _models_load(args: argparse.Namespace) -> int:

@@ -18,10 +18,12 @@ from collections.abc import Sequence
 
 import structlog
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.cli import audit, check, core, drift, iac, outbox, policy, runbooks
-from bot.settings import Settings, describe
+from bot.cli.output import colour_enabled
+from bot.settings_problems import load_settings
 from storage.db import DatabaseUrlError, failure_reason, safe_url
 
 # the sub-command groups, in the order `incident-bot --help` lists them
@@ -51,14 +53,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cli_processors() -> list[structlog.typing.Processor]:
+    """structlog's default chain, coloured only when stderr is a terminal and NO_COLOR unset
+    (structlog's own default decides on stdout, where the results go)."""
+    return [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+            structlog.processors.StackInfoRenderer(), structlog.dev.set_exc_info,
+            structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
+            structlog.dev.ConsoleRenderer(colors=colour_enabled(sys.stderr))]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its log lines go to stderr (results alone on stdout)."""
-    previous = structlog.get_config()["logger_factory"]
-    structlog.configure(logger_factory=_stderr_logger)
+    configured = structlog.is_configured()
+    previous = structlog.get_config()
+    if configured:  # the caller's chain (a test's capture, `serve`'s JSON), printed to stderr
+        structlog.configure(logger_factory=_stderr_logger)
+    else:
+        structlog.configure(logger_factory=_stderr_logger, processors=_cli_processors())
     try:
         return _main(argv)
     finally:  # in-process callers (tests) get their logging back as it was
-        structlog.configure(logger_factory=previous)
+        if configured:
+            structlog.configure(**previous)
+        else:
+            structlog.reset_defaults()
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -72,14 +90,18 @@ def _main(argv: Sequence[str] | None) -> int:
     except DatabaseUrlError as exc:
         print(f"incident-bot: {exc}", file=sys.stderr)
         return 2
-    except ValidationError as exc:  # a bad setting: one line, not a pydantic traceback
-        print(f"incident-bot: invalid configuration: {describe(exc)}", file=sys.stderr)
+    except (ValidationError, SettingsError):  # bad settings: one line each, not a traceback
+        problems = load_settings()[1]
+        if not problems:
+            raise  # not the settings: a bug, to be seen whole
+        for problem in problems:
+            print(f"incident-bot: invalid configuration: {problem}", file=sys.stderr)
         return 2
     except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
         if isinstance(exc, DBAPIError) and exc.statement is not None and not isinstance(
                 exc, OperationalError):
             raise  # a statement failed on a live connection: a bug, to be seen whole
-        print(f"incident-bot: cannot reach the database at {safe_url(Settings().database_url)}: "
+        print(f"incident-bot: cannot reach the database at {safe_url(load_settings()[0].database_url)}: "
               f"{failure_reason(exc)}. Check DATABASE_URL and that the server is up.", file=sys.stderr)
         return 1
 

@@ -64,7 +64,8 @@ def test_a_bad_models_file_is_refused_with_the_reason(tmp_path: Path) -> None:
     bad = tmp_path / "models.yml"
     bad.write_text("models:\n  - {name: x, version: 1, team: t, stage: retired}\n")
     result = cli("models", "load", str(bad), env=env, check=False)
-    assert result.returncode == 2 and "models.0.stage" in result.stderr
+    assert result.returncode == 2
+    assert f"{bad}:2: models[0].stage: 'retired' is not allowed" in result.stderr
     missing = cli("models", "load", str(tmp_path / "nope.yml"), env=env, check=False)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
 
@@ -114,10 +115,11 @@ async def test_check_says_what_is_ready_and_what_is_not(tmp_path: Path) -> None:
             return {f.what: f.level for f in findings}
 
         first = await run_checks(settings())
-        assert levels(first) == {"database": "warn", "slack": "ok", "policy": "ok", "runbooks": "ok",
+        assert levels(first) == {"database": "warn", "slack": "ok", "scopes": "ok", "channel": "ok",
+                                 "policy": "ok", "runbooks": "ok",
                                  "governance": "warn"}  # GOVERNANCE_ROLES unset (issue 15)
-        assert "`serve` (or `db upgrade`) applies them" in first[0].detail
-        assert "bot @" in first[1].detail and "invite it to #ml-incidents" in first[1].detail
+        assert "does not exist yet; `serve` (or `db upgrade`) would create it" in first[0].detail
+        assert "bot @" in first[1].detail and "member of #ml-incidents" in first[3].detail
         engine = create_engine(url)
         await migrate.upgrade(engine)
         await engine.dispose()
