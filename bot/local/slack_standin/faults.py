@@ -142,7 +142,9 @@ class Faults(Workspace):
                  headers: dict[str, str] | None = None) -> web.Response:
         call.status, call.ok, call.error = status, bool(body.get("ok")), body.get("error")
         call.response = body
-        return web.json_response(body, status=status, headers=headers)
+        # as Slack does on every Web API answer: the scopes the token was granted
+        scopes = {"x-oauth-scopes": ",".join(self.granted_scopes)}
+        return web.json_response(body, status=status, headers={**scopes, **(headers or {})})
 
     def _fault_response(self, call: Call, fault: _Fault, request: web.Request) -> web.Response:
         if fault.kind == "drop":

@@ -50,7 +50,11 @@ class Workspace:
                  strict_trigger_ids: bool = False,
                  clock: Callable[[], float] = time.time) -> None:
         """Configure the workspace; ``bot_token=None`` accepts any ``xox?-`` token."""
+        from bot.cli.check import BOT_SCOPES
+
         self.bot_token = bot_token
+        # sent as x-oauth-scopes: the app installed with manifest.yml's scopes (a test narrows it)
+        self.granted_scopes: tuple[str, ...] = BOT_SCOPES
         self.chat_write_public = chat_write_public
         self.trigger_ttl = trigger_ttl
         self.strict_trigger_ids = strict_trigger_ids
