@@ -9,6 +9,7 @@ bodies or SQL parameters at DEBUG are held at INFO whatever ``LOG_LEVEL`` says.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -38,8 +39,10 @@ class _StderrHandler(logging.StreamHandler):
 
 def _processors(fmt: str) -> tuple[list[Any], Any]:
     """(the processors before rendering, the renderer) shared by structlog and stdlib lines."""
+    # console lines go to stderr: coloured only when it is a terminal and NO_COLOR is unset
+    colours = sys.stderr.isatty() and not os.environ.get("NO_COLOR", "")
     renderer = (structlog.processors.JSONRenderer() if fmt == "json"
-                else structlog.dev.ConsoleRenderer())
+                else structlog.dev.ConsoleRenderer(colors=colours))
     exceptions = (
         # the exception itself, not ``"exc_info": true``: JSON gets a structured traceback
         # (frames without their local variables: those may hold tokens or message texts)

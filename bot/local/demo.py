@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.cli.output import bold
 from bot.local.stack import LocalStack
 from bot.logging_config import configure
 from bot.rendering import ACTION_ACK, ACTION_MITIGATE
@@ -55,7 +56,7 @@ class Transcript:
         return f"#{info['name']}" if info else channel_id
 
     def say(self, who: str, what: str) -> None:
-        print(f"\n\033[1m{who}\033[0m {what}")
+        print(f"\n{bold(who)} {what}")
 
     def flush(self) -> None:
         calls = self.stack.slack.calls[self.seen:]
@@ -180,13 +181,13 @@ async def run_demo(database_url: str | None = None) -> int:
         t.flush()
 
         view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
-        print("\n\033[1mTimeline of INC-1 (incident_timeline)\033[0m")
+        print("\n" + bold("Timeline of INC-1 (incident_timeline)"))
         for event in view.timeline:
             print(f"    {event.occurred_at:%H:%M:%S} {event.event_type.value:<14} "
                   f"{event.author_name or event.author}: {_clip(event.body, 70)}")
         async with stack.container.uow_factory() as uow:
             audit = await uow.audit.list(str(view.incident.id))
-        print("\n\033[1mAudit trail (audit_events)\033[0m")
+        print("\n" + bold("Audit trail (audit_events)"))
         for a in audit:
             print(f"    {a.occurred_at:%H:%M:%S} {a.action:<24} by {a.actor_name} ({a.actor})")
         print(f"\nINC-1 is {view.incident.status.value}; time to acknowledge "
