@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import importlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 import structlog
 from aiohttp import web
@@ -24,9 +23,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import drift_wiring, governance_wiring, iac_wiring, pagerduty_wiring, postmortem_wiring
 from bot.ack import AckFirst
 from bot.audit_log import log_audit
 from bot.dispatcher import OutboxDispatcher
+from bot.drift_jobs import DriftRunner
 from bot.intake import AckedRequest, Intake
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -35,11 +36,17 @@ from bot.slack_client import MeteredWebClient
 from bot.slack_delivery import SlackDelivery
 from bot.tracing import Tracing
 from bot.tracing import from_settings as tracing_from_settings
+from domain.governance.roles import RoleGrants
+from domain.model import Incident
 from domain.policy import Policy, default_policy
 from domain.ports import Clock, SystemClock
 from domain.services import IncidentService
 from handlers import slack_commands, slack_events, slack_home, slack_interactions
 from handlers.slack_context import SlackContext
+from runbooks import wiring as runbooks_wiring
+from scheduler import housekeeping
+from scheduler import wiring as scheduler_wiring
+from scheduler.clocks import ClockTicker
 from storage import migrate
 from storage.db import create_engine, normalise_url
 from storage.inbox_store import AppliedRequests, InboxRow, InboxStore, inbox_url
@@ -51,20 +58,65 @@ log = structlog.get_logger("bot")
 
 Hook = Callable[["Container"], Awaitable[None]]
 
-# Feature modules, each with ``install(container) -> None``: they register their Bolt
-# listeners, /incident verbs (``container.slack.extensions["commands"]``), outbox delivery
-# handlers (``container.dispatcher.handlers``), service observers, HTTP routes and start/stop
-# hooks. A module that is not present is skipped, so features land one at a time.
-FEATURES = (
-    "scheduler.wiring",  # SLO clocks, update cadences, escalation (issue 3)
-    "runbooks.wiring",  # runbook matching and checklists (issue 8)
-    "bot.governance_wiring",  # roles, PII scrubbing, audit chain, postmortems (issue 6)
-    "bot.postmortem_wiring",  # postmortem clock, action items, close refused without them (issue 6)
-    "bot.drift_wiring",  # scheduled drift checks (issue 4)
-    "bot.pagerduty_wiring",  # PagerDuty and Alertmanager webhooks (issue 5)
-    "bot.iac_wiring",  # IaC drift ingestion (issue 7)
-    "scheduler.housekeeping",  # delivered outbox rows and seen event ids kept LOG_RETENTION_DAYS
+
+
+class Feature(Protocol):
+    """A feature module: its ``install`` registers the feature's Bolt listeners, /incident
+    verbs (``container.slack.verbs.add``, see handlers/verbs.py), outbox delivery handlers
+    (``container.dispatcher.handlers``), service observers, HTTP routes (``container.routes``),
+    jobs and start/stop hooks, and sets its field of ``container.features``."""
+
+    def install(self, container: Container) -> None: ...
+
+
+# Installed in this order (governance before postmortems: the close gate needs its hook).
+# Plain imports: a misspelt or missing module fails at import, never silently skipped.
+FEATURES: tuple[Feature, ...] = (
+    scheduler_wiring,  # SLO clocks, update cadences, escalation (issue 3)
+    runbooks_wiring,  # runbook matching and checklists (issue 8)
+    governance_wiring,  # roles, PII scrubbing, audit chain, postmortems (issue 6)
+    postmortem_wiring,  # postmortem clock, action items, close refused without them (issue 6)
+    drift_wiring,  # scheduled drift checks (issue 4)
+    pagerduty_wiring,  # PagerDuty and Alertmanager webhooks (issue 5)
+    iac_wiring,  # IaC drift ingestion (issue 7)
+    housekeeping,  # delivered outbox rows and seen event ids kept LOG_RETENTION_DAYS
 )
+
+
+class GovernanceHandles(TypedDict):
+    """What governance exposes: the role grants, its refusal audits still being written, the gate."""
+
+    grants: RoleGrants
+    pending: set[asyncio.Task[Any]]
+    gate: governance_wiring.RoleGate
+
+
+@dataclass
+class Features:
+    """What feature modules expose to each other, the CLI and tests: one typed field per
+    handle, ``None`` until the feature's ``install`` sets it. A new handle is a new field."""
+
+    # lines added under the announcement by features (runbook progress, ...)
+    announcement_extras: list[Callable[[Incident], Awaitable[str | None]]] = field(default_factory=list)
+    clocks: ClockTicker | None = None
+    runbooks: runbooks_wiring.RunbookLibrary | None = None
+    governance: GovernanceHandles | None = None
+    # callbacks ``(view, body)`` once a postmortem draft is posted; set by governance
+    postmortem_posted: list[Callable[[Any, dict[str, Any]], Awaitable[None]]] | None = None
+    postmortem_reminders: Callable[[], Awaitable[int]] | None = None
+    drift: DriftRunner | None = None
+    drift_scheduler: drift_wiring.DriftScheduler | None = None
+    pagerduty: pagerduty_wiring.PagerDuty | None = None
+    iac: iac_wiring.IacDrift | None = None
+    iac_watcher: iac_wiring.ReportWatcher | None = None
+    housekeeping: Callable[[], Awaitable[dict[str, int]]] | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        """Read by name (operator scripts, tests): a field's value; KeyError when unset or unknown."""
+        value = getattr(self, name, None)
+        if value is None:
+            raise KeyError(name)
+        return value
 
 
 @dataclass
@@ -84,7 +136,7 @@ class Container:
     intake: Intake
     ack_first: AckFirst = field(default_factory=AckFirst)
     drain_seconds: float = 10.0  # how long a shutdown lets acked work finish before cutting it
-    features: dict[str, Any] = field(default_factory=dict)  # what feature modules expose
+    features: Features = field(default_factory=Features)  # what feature modules expose
     # The one metronome (ARCHITECTURE: APScheduler): features add their jobs at install; it runs
     # only when TICK_SECONDS > 0, since tests drive time and jobs themselves.
     scheduler: AsyncIOScheduler = field(default_factory=lambda: AsyncIOScheduler(timezone="UTC"))
@@ -235,15 +287,9 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
                           uow_factory=make_uow, ack_first=ack_first, intake=intake,
                           tracing=tracing, owns_tracing=owns_tracing)
     intake.replay = functools.partial(_replay, bolt)
-    container.features["announcement_extras"] = delivery.extras
-    for name in FEATURES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue  # the feature is not part of this build
-            raise
-        module.install(container)
+    container.features.announcement_extras = delivery.extras
+    for feature in FEATURES:
+        feature.install(container)
     return container
 
 
