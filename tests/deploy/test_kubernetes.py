@@ -63,13 +63,26 @@ def test_the_deployment_runs_two_probed_replicas_that_drain_before_they_are_kill
     assert pod["spec"]["terminationGracePeriodSeconds"] > pre_stop + drain
     assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
-    port = container["ports"][0]["containerPort"]
-    annotations = pod["metadata"]["annotations"]
-    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/path"] == "/metrics"
-    assert int(annotations["prometheus.io/port"]) == port
-    assert {"name": "PORT", "value": str(port)} in container["env"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert {"name": "PORT", "value": str(ports["http"])} in container["env"]
     assert container["args"] == ["serve"]
     assert _one("PodDisruptionBudget")["spec"]["minAvailable"] == 1
+
+
+def test_metrics_and_probes_are_on_the_admin_port_which_nothing_exposes() -> None:
+    """ADMIN_PORT: Prometheus scrapes it and the kubelet probes it; the Service (and so the
+    Ingress) routes only the public port, where /metrics is then a 404."""
+    pod = _one("Deployment")["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert {"name": "ADMIN_PORT", "value": str(ports["admin"])} in container["env"]
+    assert ports["admin"] != ports["http"]
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/path"] == "/metrics"
+    assert int(annotations["prometheus.io/port"]) == ports["admin"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] == "admin", probe
+    assert [p["targetPort"] for p in _one("Service")["spec"]["ports"]] == ["http"]
 
 
 def test_references_between_objects_resolve() -> None:
