@@ -1,0 +1,229 @@
+"""The platform API (issue 17): REST for machines, webhooks out, a status page for people.
+
+Composes the feature: the token service (bcrypt, JWT, Redis denylist failing closed, the
+``redis_denylist_up`` gauge), the HTTP routes (mounted by the web app from
+``container.routes``), the RACI gate for API callers, and webhook delivery through the outbox:
+one lane per subscriber, so a dead subscriber delays neither Slack nor the other subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import structlog
+from prometheus_client import Gauge
+
+from bot.dispatcher import Permanent, Retry
+from bot.governance_wiring import enforcing
+from domain.api.auth import Forbidden, LoginThrottle, Principal, governance_roles
+from domain.api.webhooks import event_name, signature, wants
+from domain.governance.roles import Activity, decide
+from domain.model import AuditEvent, Incident
+from domain.ports import OutboxMessage, UnitOfWork
+from handlers.api import auth_routes, incidents, models, openapi, status
+from handlers.api.http import CURRENT_PRINCIPAL, ApiContext
+from handlers.api.tokens import TokenService
+from storage.api_repositories import ApiStore, RedisDenylist, enabled_subscribers
+from storage.outbox_store import OutboxRow
+from storage.uow import sql_connection
+
+log = structlog.get_logger("api")
+
+WEBHOOK = "webhook.deliver"  # outbox kind: one incident event to one subscriber
+WEBHOOK_NOTICE = "webhook.disabled_notice"  # outbox kind: say in the incidents channel
+PROBE_SECONDS = 15.0  # how often Redis is pinged, so the gauge is fresh without traffic
+
+
+def _activity_for(action: str, details: dict[str, Any]) -> Activity | None:
+    """The RACI activity an incident change needs (the same rows governance_wiring applies to
+    Slack users): declaring or raising to SEV-1/2, closing."""
+    if action == "incident.created" and details.get("severity") in ("p1", "p2"):
+        return Activity.DECLARE_HIGH_SEVERITY
+    if action == "incident.severity_changed" and details.get("to") in ("p1", "p2") and \
+            str(details.get("to")) < str(details.get("from")):
+        return Activity.DECLARE_HIGH_SEVERITY
+    if action == "incident.status_updated" and details.get("to") == "closed":
+        return Activity.CLOSE_INCIDENT
+    return None
+
+
+class ApiFeature:
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        settings = container.settings
+        self.store = ApiStore(container.engine, container.outbox_store.write_lock)
+        registry = container.metrics.registry
+        self.denylist_up = Gauge("redis_denylist_up", "1 when the last token-denylist check "
+                                 "reached Redis, 0 when it did not (tokens are then refused)",
+                                 registry=registry)
+        self.denylist_size = Gauge("mlplatform_redis_denylist_size",
+                                   "Current number of denylisted JWT JTIs in Redis",
+                                   registry=registry)
+        self.denylist = RedisDenylist(settings.redis_url, on_state=self.denylist_up.set) \
+            if settings.redis_url else None
+        secret = settings.jwt_secret
+        if not secret:
+            secret = secrets.token_urlsafe(48)
+            log.warning("api.jwt_secret_unset", detail="JWT_SECRET is not set: tokens are signed "
+                        "with a random per-process secret and die with the process; set it for "
+                        "replicas and restarts")
+        self.tokens = TokenService(self.store, container.clock, secret, self.denylist,
+                                   LoginThrottle(), on_event=self.audit_auth)
+        origins = frozenset(o.strip() for o in settings.cors_origins.split(",") if o.strip())
+        self.ctx = ApiContext(container, self.tokens, self.store, origins)
+        self.disable_after = timedelta(days=settings.webhook_disable_after_days)
+        self._pending: set[asyncio.Task[Any]] = set()  # refusal audits being written
+
+    async def audit_auth(self, event: str, user: str) -> None:
+        """Logins, failed logins, refresh-token reuse and logouts are access-control events
+        (GOV-001 7.1): audited like every other action, in a transaction of their own."""
+        async with self.container.uow_factory() as uow:
+            await uow.audit.add(AuditEvent(
+                occurred_at=self.container.clock.now(), actor=f"api:{user}"[:255],
+                actor_name=user, action=event, resource_type="api_user", resource_id=user,
+                details={}))
+            await uow.commit()
+
+    # -- RACI for API callers ----------------------------------------------------------------
+
+    async def check_roles(self, uow: UnitOfWork, incident: Incident, action: str,
+                          details: dict[str, Any]) -> None:
+        principal: Principal | None = CURRENT_PRINCIPAL.get()
+        actor = str(details.get("actor", ""))
+        if principal is None or actor != principal.actor.id:
+            return
+        activity = _activity_for(action, details)
+        if activity is None or not enforcing(self.container.settings):
+            return
+        decision = decide(activity, governance_roles(principal.roles))
+        if decision.allowed:
+            return
+        task = asyncio.create_task(self._audit_refusal(actor, activity, incident,
+                                                       [r.value for r in decision.needed]))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        raise Forbidden(decision.refusal_text())
+
+    async def _audit_refusal(self, actor: str, activity: Activity, incident: Incident,
+                             needed: list[str]) -> None:
+        async with self.container.uow_factory() as uow:
+            await uow.audit.add(AuditEvent(
+                occurred_at=self.container.clock.now(), actor=actor, actor_name=actor,
+                action="access.denied", resource_type="incident", resource_id=str(incident.id),
+                details={"activity": activity.value, "roles_needed": needed}))
+            await uow.commit()
+
+    # -- webhooks out ------------------------------------------------------------------------
+
+    async def publish(self, uow: UnitOfWork, incident: Incident, action: str,
+                      details: dict[str, Any]) -> None:
+        """In the use case's transaction: one outbox row per interested subscriber, in that
+        subscriber's lane, so the event leaves only if the change commits."""
+        name = event_name(action, details)
+        if name is None:
+            return
+        subscribers = [s for s in await enabled_subscribers(sql_connection(uow))
+                       if wants(s.events, name)]
+        if not subscribers:
+            return
+        from handlers.api.incidents import incident_response
+
+        model = await uow.models.get(incident.model_id)
+        link = await uow.slack_links.get(incident.id)
+        event = {"id": uuid.uuid4().hex, "type": name,
+                 "occurred_at": self.container.clock.now().isoformat(),
+                 "actor": details.get("actor"),
+                 "incident": incident_response(incident, model, link).model_dump(mode="json"),
+                 "details": {k: v for k, v in details.items() if k != "actor"}}
+        for sub in subscribers:
+            await uow.outbox.add(OutboxMessage(WEBHOOK, incident.id, {
+                "subscriber": sub.id, "event": event}, lane=f"webhook:{sub.id}"))
+
+    async def deliver(self, row: OutboxRow) -> None:
+        sub = await self.store.subscriber(str(row.payload.get("subscriber")))
+        if sub is None or sub.disabled_at is not None:
+            return  # removed or disabled since: nothing to send
+        body = json.dumps(row.payload["event"], separators=(",", ":")).encode()
+        now = self.container.clock.now()
+        headers = {"Content-Type": "application/json", "User-Agent": "incident-bot-webhooks",
+                   "X-Incident-Bot-Event": str(row.payload["event"].get("type")),
+                   "X-Incident-Bot-Delivery": str(row.payload["event"].get("id")),
+                   "X-Incident-Bot-Signature": signature(sub.secret, int(now.timestamp()), body)}
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http, \
+                    http.post(sub.url, data=body, headers=headers, allow_redirects=False) as resp:
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            await self._failed(sub.id, f"{type(exc).__name__}: {exc}")
+            raise Retry(f"webhook {sub.url}: {type(exc).__name__}") from exc
+        if 200 <= status < 300:
+            await self.store.delivered(sub.id)
+            return
+        await self._failed(sub.id, f"HTTP {status}")
+        raise Retry(f"webhook {sub.url}: HTTP {status}")
+
+    async def _failed(self, sub_id: str, error: str) -> None:
+        now = self.container.clock.now()
+        since = await self.store.failed(sub_id, now, error)
+        if now - since < self.disable_after:
+            return
+        reason = f"failing since {since:%Y-%m-%d %H:%M} UTC ({error})"
+        if await self.store.disable_subscriber(sub_id, reason, now):
+            sub = await self.store.subscriber(sub_id)
+            async with self.container.uow_factory() as uow:
+                await uow.outbox.add(OutboxMessage(WEBHOOK_NOTICE, None, {
+                    "text": f":warning: Webhook subscriber `{sub.url if sub else sub_id}` is "
+                            f"disabled: {reason}. `incident-bot webhooks enable {sub_id}` turns "
+                            "it back on.", "event_id": f"webhook-{sub_id}"}))
+                await uow.audit.add(AuditEvent(
+                    occurred_at=now, actor="incident-bot", actor_name="incident-bot",
+                    action="webhook.disabled", resource_type="webhook_subscriber",
+                    resource_id=sub_id, details={"reason": reason}))
+                await uow.commit()
+            self.container.dispatcher.wake()
+        raise Permanent(f"subscriber disabled: {reason}")
+
+    async def notice(self, row: OutboxRow) -> None:
+        await self.container.slack_client.chat_postMessage(
+            channel=self.container.settings.incident_channel, text=str(row.payload["text"]))
+
+    # -- Redis health ------------------------------------------------------------------------
+
+    async def probe(self) -> None:
+        """Ping the denylist every few seconds: the gauge (and the RedisDenylistUnavailable
+        alert) follows Redis even when no request comes."""
+        assert self.denylist is not None
+        while True:
+            with contextlib.suppress(Exception):
+                self.denylist_size.set(await self.denylist.size())
+                self.denylist_up.set(1)
+            await asyncio.sleep(PROBE_SECONDS)
+
+
+def install(container: Any) -> None:
+    feature = ApiFeature(container)
+    ctx = feature.ctx
+    container.routes += [*auth_routes.routes(ctx), *incidents.routes(ctx), *models.routes(ctx),
+                         *openapi.routes(ctx), *status.routes(ctx)]
+    container.service.observers.append(feature.check_roles)
+    container.service.observers.append(feature.publish)
+    container.dispatcher.handlers[WEBHOOK] = feature.deliver
+    container.dispatcher.handlers[WEBHOOK_NOTICE] = feature.notice
+
+    async def start(_: Any) -> None:
+        if feature.denylist is not None:
+            container.background.append(asyncio.create_task(feature.probe(), name="redis-probe"))
+
+    async def stop(_: Any) -> None:
+        if feature.denylist is not None:
+            await feature.denylist.close()
+
+    container.on_start.append(start)
+    container.on_stop.append(stop)

@@ -1,0 +1,168 @@
+"""Seed 002's auth on the bot's API: password login, rotating refresh tokens, logout into the
+Redis denylist, which fails closed; API keys with scopes; login rate limits; audit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import jwt
+import pytest
+
+from bot.local.stack import LocalStack
+from tests.fakes import FakeClock
+from tests.integration.api_support import (
+    JWT_SECRET,
+    Api,
+    add_key,
+    add_user,
+    api_stack,
+    closed_port,
+    require_redis,
+    store,
+)
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[LocalStack]:
+    await require_redis()
+    async with api_stack(database_url, clock=FakeClock(datetime.now(UTC))) as s:
+        await add_user(s, "carol", "correct horse", ["incident_commander"])
+        await add_user(s, "victor", "viewer pass", ["viewer"])
+        yield s
+
+
+@pytest.fixture
+async def api(stack: LocalStack) -> AsyncIterator[Api]:
+    client = Api(stack)
+    yield client
+    await client.close()
+
+
+async def test_login_gives_15_minute_access_and_7_day_refresh_tokens(api: Api) -> None:
+    tokens = await api.login("carol", "correct horse")
+    access = jwt.decode(tokens["access_token"], JWT_SECRET, algorithms=["HS256"],
+                        options={"verify_exp": False})
+    refresh = jwt.decode(tokens["refresh_token"], JWT_SECRET, algorithms=["HS256"],
+                         options={"verify_exp": False})
+    assert access["exp"] - access["iat"] == 15 * 60 and access["sub"] == "carol" and access["jti"]
+    assert refresh["exp"] - refresh["iat"] == 7 * 24 * 3600 and refresh["jti"] != access["jti"]
+    status, body, _ = await api.call("GET", "/incidents", tokens["access_token"])
+    assert status == 200 and body["items"] == []
+
+
+async def test_a_wrong_password_is_401_and_the_login_audited(api: Api, stack: LocalStack) -> None:
+    status, body, headers = await api.call("POST", "/auth/token",
+                                           json={"username": "carol", "password": "nope"})
+    assert status == 401 and headers["Content-Type"].startswith("application/problem+json")
+    assert body["detail"] == "wrong user name or password"
+    await api.login("carol", "correct horse")
+    async with stack.container.uow_factory() as uow:
+        actions = [(a.action, a.actor) for a in await uow.audit.list("carol")]
+    assert actions == [("auth.login_failed", "api:carol"), ("auth.login", "api:carol")]
+
+
+async def test_login_attempts_are_limited_per_user(api: Api) -> None:
+    for _ in range(5):
+        status, _, _ = await api.call("POST", "/auth/token",
+                                      json={"username": "carol", "password": "guess"})
+        assert status == 401
+    status, body, headers = await api.call("POST", "/auth/token",
+                                           json={"username": "carol", "password": "correct horse"})
+    assert status == 429 and int(headers["Retry-After"]) > 0, body
+
+
+async def test_refresh_rotates_and_a_reused_refresh_token_revokes_its_family(api: Api) -> None:
+    first = await api.login("carol", "correct horse")
+    status, second, _ = await api.call("POST", "/auth/refresh",
+                                       json={"refresh_token": first["refresh_token"]})
+    assert status == 200 and second["refresh_token"] != first["refresh_token"]
+    # the old refresh token again: someone replays a stolen token -> the whole family dies
+    status, body, _ = await api.call("POST", "/auth/refresh",
+                                     json={"refresh_token": first["refresh_token"]})
+    assert status == 401 and "already used" in body["detail"]
+    status, body, _ = await api.call("POST", "/auth/refresh",
+                                     json={"refresh_token": second["refresh_token"]})
+    assert status == 401 and "revoked" in body["detail"]
+
+
+async def test_logout_revokes_the_access_token_through_redis(api: Api) -> None:
+    tokens = await api.login("carol", "correct horse")
+    status, body, _ = await api.call("POST", "/auth/logout", tokens["access_token"],
+                                     json={"refresh_token": tokens["refresh_token"]})
+    assert status == 200 and len(body["revoked"]) == 2
+    status, body, _ = await api.call("GET", "/incidents", tokens["access_token"])
+    assert status == 401 and body["detail"] == "token revoked"
+    status, body, _ = await api.call("POST", "/auth/refresh",
+                                     json={"refresh_token": tokens["refresh_token"]})
+    assert status == 401
+
+
+async def test_expired_and_tampered_tokens_are_401(api: Api, stack: LocalStack) -> None:
+    tokens = await api.login("carol", "correct horse")
+    header, payload, sig = tokens["access_token"].split(".")
+    tampered = f"{header}.{payload}.{sig[:-2]}{'AA' if sig[-2:] != 'AA' else 'BB'}"
+    status, body, headers = await api.call("GET", "/incidents", tampered)
+    assert status == 401 and "invalid token" in body["detail"]
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    forged = jwt.encode({**claims, "roles": ["platform_governance"]},
+                        "another-secret-of-32-bytes-or-more!!", algorithm="HS256")
+    assert (await api.call("GET", "/incidents", forged))[0] == 401
+    stack.container.clock.advance(minutes=15, seconds=1)  # type: ignore[attr-defined]
+    status, body, _ = await api.call("GET", "/incidents", tokens["access_token"])
+    assert status == 401 and body["detail"] == "token expired"
+
+
+async def test_api_keys_carry_scopes_and_are_stored_hashed(api: Api, stack: LocalStack) -> None:
+    reader = await add_key(stack, "dashboards", ["incidents:read"])
+    assert (await api.call("GET", "/incidents", reader))[0] == 200
+    status, body, _ = await api.call("POST", "/incidents", reader, json={
+        "title": "x", "severity": "p3", "model": "fraud-detector"})
+    assert status == 403 and "incidents:write" in body["detail"]
+    keys = await store(stack).keys()
+    assert reader.split("_", 2)[2] not in repr(keys)  # only a digest of the secret is kept
+    assert (await api.call("GET", "/incidents", reader[:-3] + "xyz"))[0] == 401
+
+
+async def test_a_viewer_reads_but_may_not_write(api: Api) -> None:
+    token = (await api.login("victor", "viewer pass"))["access_token"]
+    assert (await api.call("GET", "/incidents", token))[0] == 200
+    status, body, _ = await api.call("POST", "/incidents", token, json={
+        "title": "x", "severity": "p3", "model": "fraud-detector"})
+    assert status == 403 and "incidents:write" in body["detail"]
+
+
+async def test_no_token_is_401_naming_how_to_authenticate(api: Api) -> None:
+    status, body, _ = await api.call("GET", "/incidents")
+    assert status == 401 and "/auth/token" in body["detail"]
+
+
+async def test_unreachable_redis_fails_closed_and_reports_the_gauge(database_url: str) -> None:
+    async with api_stack(database_url, redis_url=f"redis://127.0.0.1:{closed_port()}/0") as s:
+        await add_user(s, "carol", "correct horse", ["incident_commander"])
+        key = await add_key(s, "ci", ["incidents:read"])
+        api = Api(s)
+        try:
+            token = (await api.login("carol", "correct horse"))["access_token"]
+            for credential in (token, key):
+                status, body, _ = await api.call("GET", "/incidents", credential)
+                assert status == 401 and "denylist is unreachable" in body["detail"]
+            status, metrics, _ = await api.call("GET", "/metrics")
+            assert "redis_denylist_up 0.0" in metrics
+        finally:
+            await api.close()
+
+
+async def test_without_redis_url_logout_is_refused_with_the_reason(database_url: str) -> None:
+    async with api_stack(database_url, redis_url=None) as s:
+        await add_user(s, "carol", "correct horse", ["incident_commander"])
+        api = Api(s)
+        try:
+            token = (await api.login("carol", "correct horse"))["access_token"]
+            status, body, _ = await api.call("POST", "/auth/logout", token, json={})
+            assert status == 503 and "REDIS_URL is not set" in body["detail"]
+        finally:
+            await api.close()
