@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     iac_watch_dir: str | None = None  # drift reports (*.json) dropped here are ingested by a job
     iac_watch_seconds: float = 60.0  # model that infrastructure-drift incidents attach to
     models_file: str | None = None  # models.yml: drift jobs are configured next to their models
+    drift_memory_mb: int = Field(default=1024, ge=64)  # budget of a drift job streaming its files
     runbooks_dir: str | None = None  # default: the shipped runbooks/
     runbooks_base_url: str | None = None  # where runbooks are browsable (runbook_url)
     log_level: str = "INFO"
