@@ -221,12 +221,33 @@ class PagerDutySeverity(_Strict):
         return self.default
 
 
+_CRON_FIELD = re.compile(r"[0-9*,/\-A-Za-z]+")
+
+
+class DigestSchedule(_Strict):
+    """The weekly digest into the incidents channel (issue 21): a crontab line in UTC
+    (default Mondays 09:00), or ``enabled: false``."""
+
+    enabled: bool = True
+    cron: str = "0 9 * * 1"
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise ValueError(f"'{value}' is not a crontab line (minute hour day month weekday, "
+                             "e.g. \"0 9 * * 1\" for Mondays 09:00 UTC)")
+        return value
+
+
 class Policy(_Strict):
     name: str = "GOV-001"
     description: str | None = None
     severities: dict[Severity, SeverityRule]
     drift: DriftThresholds = DriftThresholds()
     pagerduty_severity: PagerDutySeverity = PagerDutySeverity()
+    digest: DigestSchedule = DigestSchedule()
 
     @field_validator("severities", mode="before")
     @classmethod
