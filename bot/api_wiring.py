@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import uuid
@@ -79,7 +80,6 @@ class ApiFeature:
         origins = frozenset(o.strip() for o in settings.cors_origins.split(",") if o.strip())
         self.ctx = ApiContext(container, self.tokens, self.store, origins)
         self.disable_after = timedelta(days=settings.webhook_disable_after_days)
-        self._pending: set[asyncio.Task[Any]] = set()  # refusal audits being written
 
     async def audit_auth(self, event: str, user: str) -> None:
         """Logins, failed logins, refresh-token reuse and logouts are access-control events
@@ -105,11 +105,11 @@ class ApiFeature:
         decision = decide(activity, governance_roles(principal.roles))
         if decision.allowed:
             return
-        task = asyncio.create_task(self._audit_refusal(actor, activity, incident,
-                                                       [r.value for r in decision.needed]))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-        raise Forbidden(decision.refusal_text())
+        refused = Forbidden(decision.refusal_text())
+        # audited once the refused transaction has rolled back, before the 403 is sent
+        refused.after = functools.partial(  # type: ignore[attr-defined]
+            self._audit_refusal, actor, activity, incident, [r.value for r in decision.needed])
+        raise refused
 
     async def _audit_refusal(self, actor: str, activity: Activity, incident: Incident,
                              needed: list[str]) -> None:

@@ -21,13 +21,27 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bot.cli import audit, check, core, drift, iac, outbox, policy, report, runbooks
+from bot.cli import (  # users, keys, webhooks: the platform API (issue 17)
+    audit,
+    check,
+    core,
+    drift,
+    iac,
+    keys,
+    outbox,
+    policy,
+    report,
+    runbooks,
+    users,
+    webhooks,
+)
 from bot.cli.output import colour_enabled
 from bot.settings_problems import load_settings
 from storage.db import DatabaseUrlError, failure_reason, safe_url
 
 # the sub-command groups, in the order `incident-bot --help` lists them
-COMMAND_MODULES = (core, policy, drift, runbooks, iac, audit, check, outbox, report)
+COMMAND_MODULES = (core, policy, drift, runbooks, iac, audit, check, outbox, report,
+                   users, keys, webhooks)
 
 
 def version() -> str:

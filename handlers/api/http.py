@@ -136,6 +136,9 @@ def endpoint(ctx: ApiContext, handler: Handler) -> Handler:
         except web.HTTPException:
             raise
         except Exception as exc:  # every failure becomes a problem document
+            after = getattr(exc, "after", None)  # e.g. audit a refusal, its transaction gone
+            if after is not None:
+                await after()
             problem = problem_for(exc)
             if problem.status >= 500:
                 log.exception("api.error", path=request.path, method=request.method)
