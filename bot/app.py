@@ -23,7 +23,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import drift_wiring, governance_wiring, iac_wiring, pagerduty_wiring, postmortem_wiring
+from bot import api_wiring, drift_wiring, governance_wiring, iac_wiring, pagerduty_wiring, postmortem_wiring
 from bot.ack import AckFirst
 from bot.audit_log import log_audit
 from bot.dispatcher import OutboxDispatcher
@@ -80,6 +80,7 @@ FEATURES: tuple[Feature, ...] = (
     pagerduty_wiring,  # PagerDuty and Alertmanager webhooks (issue 5)
     iac_wiring,  # IaC drift ingestion (issue 7)
     housekeeping,  # delivered outbox rows and seen event ids kept LOG_RETENTION_DAYS
+    api_wiring,  # REST API, webhooks out, status page (issue 17)
 )
 
 
