@@ -8,9 +8,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from domain import messages, text_boundary
+from domain.governance.roles import (
+    RaciGate,
+    RoleRefused,
+    declare_activity,
+    severity_change_activity,
+    status_change_activity,
+)
 from domain.model import (
     Actor,
     AuditEvent,
@@ -46,6 +53,23 @@ INVITE = "invite"  # invite users to the incident channel
 
 class IncidentNotFound(DomainError):
     pass
+
+
+class CloseGate(Protocol):
+    """A rule that may refuse closing an incident: it raises :class:`DomainError` to refuse.
+    Asked inside the closing transaction, before anything is written."""
+
+    async def check_close(self, uow: UnitOfWork, incident: Incident) -> None: ...
+
+
+@dataclass
+class Gates:
+    """The rules the use cases ask before they write, in this order: the RACI roles (declare or
+    raise to SEV-1/2, close), then what must exist before closing (the postmortem). A refusal
+    rolls the transaction back; a role refusal is then audited in a transaction of its own."""
+
+    roles: RaciGate = field(default_factory=RaciGate.open)
+    close: list[CloseGate] = field(default_factory=list)
 
 
 class UnknownModel(DomainError):
@@ -100,7 +124,8 @@ class IncidentService:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock, policy: Policy,
                  after_commit: Callable[[Any], None] | None = None,
                  observers: list[Observer] | None = None,
-                 read_uow_factory: Callable[[], UnitOfWork] | None = None) -> None:
+                 read_uow_factory: Callable[[], UnitOfWork] | None = None,
+                 gates: Gates | None = None) -> None:
         self.uow_factory = uow_factory
         # queries only read: on SQLite they need not queue behind the one writer
         self.read_uow_factory = read_uow_factory or uow_factory
@@ -108,9 +133,28 @@ class IncidentService:
         self.policy = policy
         self.after_commit = after_commit
         self.observers: list[Observer] = list(observers or [])
+        self.gates = gates or Gates()
 
     async def run(self, work: Callable[[UnitOfWork], Awaitable[T]], attempts: int = 5) -> T:
-        """Run ``work`` in a fresh unit of work, retrying when a concurrent writer won."""
+        """Run ``work`` in a fresh unit of work, retrying when a concurrent writer won; a role
+        refusal raised inside is audited once the refused transaction has rolled back."""
+        try:
+            return await self._run(work, attempts)
+        except RoleRefused as refused:
+            if not refused.audited:
+                await self._audit_refusal(refused)
+            raise
+
+    async def _audit_refusal(self, refused: RoleRefused) -> None:
+        """Access-control decisions are audited (GOV-001 7.1), in a transaction of their own."""
+        async with self.uow_factory() as uow:
+            await uow.audit.add(refused.audit_event(self.clock.now()))
+            await uow.commit()
+        refused.audited = True
+        if self.after_commit is not None:
+            self.after_commit(uow)
+
+    async def _run(self, work: Callable[[UnitOfWork], Awaitable[T]], attempts: int) -> T:
         for attempt in range(attempts):
             async with self.uow_factory() as uow:
                 try:
@@ -230,6 +274,8 @@ class IncidentService:
                 description=description,
                 labels=_clean_labels(cmd.labels),
             )
+            await self.gates.roles.require(actor.id, declare_activity(incident.severity),
+                                           "incident", str(incident.id))
             await uow.incidents.add(incident)
             await uow.timeline.add(TimelineEvent(
                 incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
@@ -270,6 +316,7 @@ class IncidentService:
                 previous = transition(incident, wanted, now)
             except AlreadyInState as exc:
                 return Outcome(incident, str(exc), changed=False)
+            await self._check_status_gates(uow, incident, wanted, actor)
             await uow.incidents.save(incident)
             text = messages.status_change_text(incident, previous, actor, now, reason)
             await uow.timeline.add(TimelineEvent(
@@ -341,6 +388,8 @@ class IncidentService:
             if incident.status is Status.CLOSED:
                 raise DomainError(f"{incident.key} is closed; its severity is final.")
             previous = incident.severity
+            await self.gates.roles.require(actor.id, severity_change_activity(previous, severity),
+                                           "incident", str(incident.id))
             incident.severity = severity
             incident.updated_at = self.clock.now()
             await uow.incidents.save(incident)
@@ -358,6 +407,15 @@ class IncidentService:
         return await self.run(work)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _check_status_gates(self, uow: UnitOfWork, incident: Incident, wanted: Status,
+                                  actor: Actor) -> None:
+        """Who may make this change (RACI), then, for a close, whether it may happen yet."""
+        await self.gates.roles.require(actor.id, status_change_activity(wanted), "incident",
+                                       str(incident.id))
+        if wanted is Status.CLOSED:
+            for gate in self.gates.close:
+                await gate.check_close(uow, incident)
 
     async def _announce_change(self, uow: UnitOfWork, incident: Incident, text: str) -> None:
         await uow.outbox.add(OutboxMessage(REFRESH, incident.id))

@@ -1,9 +1,15 @@
-"""Who may do what (GOV-001 section 2, RACI): pure role decisions, no I/O."""
+"""Who may do what (GOV-001 section 2, RACI): pure role decisions, and the gate the use cases
+ask before they change anything. No I/O: the roles a user holds come through :class:`RoleLookup`
+(config grants plus Slack user groups, resolved in ``bot/``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
+
+from domain.model import AuditEvent, DomainError, Severity, Status
 
 
 class Role(StrEnum):
@@ -95,3 +101,93 @@ def decide(activity: Activity, held: frozenset[Role]) -> Decision:
     """Allowed iff the user holds a role the RACI makes responsible or accountable."""
     needed = RESPONSIBLE_OR_ACCOUNTABLE[activity]
     return Decision(bool(held & set(needed)), activity, needed, held)
+
+
+# -- which change asks for which decision ---------------------------------------------------------
+
+HIGH_SEVERITIES = frozenset({Severity.P1, Severity.P2})
+
+
+def declare_activity(severity: Severity) -> Activity | None:
+    """Declaring a SEV-1/2 is restricted; any lower severity is anyone's to declare."""
+    return Activity.DECLARE_HIGH_SEVERITY if severity in HIGH_SEVERITIES else None
+
+
+def severity_change_activity(before: Severity, after: Severity) -> Activity | None:
+    """SEV-3/4 -> SEV-1/2, or SEV-2 -> SEV-1: the same decision as declaring a SEV-1/2.
+    Lowering is free."""
+    if after in HIGH_SEVERITIES and after.rank < before.rank:
+        return Activity.DECLARE_HIGH_SEVERITY
+    return None
+
+
+def status_change_activity(to: Status) -> Activity | None:
+    """Of all status changes only closing is restricted (resolving is not a RACI row)."""
+    return Activity.CLOSE_INCIDENT if to is Status.CLOSED else None
+
+
+def is_person(actor_id: str) -> bool:
+    """Slack users (``U...``, ``W...``) are subject to RACI; automation acts through its own paths."""
+    return actor_id[:1] in ("U", "W")
+
+
+# -- the gate ---------------------------------------------------------------------------------------
+
+class RoleLookup(Protocol):
+    """Port: the roles a user holds now. On doubt (Slack cannot be asked) fewer roles, never more."""
+
+    async def roles_of(self, user_id: str) -> frozenset[Role]: ...
+
+
+class RoleRefused(DomainError):
+    """A RACI refusal: shown to the actor as is, and audited as ``access.denied`` (GOV-001 7.1)
+    in a transaction of its own, since the refused one rolls back."""
+
+    def __init__(self, decision: Decision, actor_id: str, resource_type: str, resource_id: str) -> None:
+        super().__init__(decision.refusal_text())
+        self.decision = decision
+        self.actor_id = actor_id
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        self.audited = False  # set once the access.denied row is written, so it is written once
+
+    def audit_event(self, at: datetime) -> AuditEvent:
+        return AuditEvent(occurred_at=at, actor=self.actor_id, actor_name=self.actor_id,
+                          action="access.denied", resource_type=self.resource_type,
+                          resource_id=self.resource_id,
+                          details={"activity": self.decision.activity.value,
+                                   "roles_needed": [r.value for r in self.decision.needed]})
+
+
+class _NoRoles:
+    async def roles_of(self, user_id: str) -> frozenset[Role]:
+        return frozenset()
+
+
+class RaciGate:
+    """The RACI gate: a use case calls :meth:`require` before it writes a restricted change.
+
+    ``enforce=False`` (GOVERNANCE_MODE=open, or no GOVERNANCE_ROLES) lets everything through;
+    automation (actors that are not Slack users) is never gated.
+    """
+
+    def __init__(self, lookup: RoleLookup, enforce: bool) -> None:
+        self.lookup = lookup
+        self.enforce = enforce
+
+    @classmethod
+    def open(cls) -> RaciGate:
+        """No role checks: the gate of a bot without governance."""
+        return cls(_NoRoles(), enforce=False)
+
+    def applies_to(self, actor_id: str) -> bool:
+        return self.enforce and is_person(actor_id)
+
+    async def require(self, actor_id: str, activity: Activity | None, resource_type: str,
+                      resource_id: str) -> None:
+        """Raise :class:`RoleRefused` unless ``actor_id`` may do ``activity`` (None: unrestricted)."""
+        if activity is None or not self.applies_to(actor_id):
+            return
+        decision = decide(activity, await self.lookup.roles_of(actor_id))
+        if not decision.allowed:
+            raise RoleRefused(decision, actor_id, resource_type, resource_id)

@@ -1,23 +1,26 @@
-"""The rules behind the two gates, without a database or Slack.
+"""The two gates of the use cases, without a database or Slack.
 
 The RACI role gate: who may declare a SEV-1/2 (or raise an incident to one), close, mark runbook
-steps done, accept / revert / escalate IaC drift (``domain/governance/roles.py``), and which
-incident changes ask for which decision (``bot/governance_wiring.py``). The postmortem close gate:
-when a postmortem section counts as written (``domain/governance/postmortem.py``).
-
-The close gate's own check (draft posted after the contributing factors, at least one action
-item) is a closure over SQL in ``bot/postmortem_wiring.py``; it is not reachable here.
+steps done, accept / revert / escalate IaC drift, and which incident change asks for which
+decision (``domain/governance/roles.py``). The postmortem close gate: when a postmortem section
+counts as written (``domain/governance/postmortem.py``) and what closing needs
+(``domain/postmortems.py``). Both are steps ``IncidentService`` calls before it writes
+(``domain/services.py`` ``Gates``): the tests at the end drive the service on the fake unit of
+work with both gates in place.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from bot.governance_wiring import RoleGate, RoleRefused, _activity_for, enforcing, mode_problem
+from bot.governance_wiring import RoleGate, enforcing, mode_problem
+from domain.action_items import ActionItem
 from domain.governance.postmortem import (
     PLACEHOLDER,
     ActionItemRow,
@@ -25,9 +28,35 @@ from domain.governance.postmortem import (
     is_real_content,
     postmortem_markdown,
 )
-from domain.governance.roles import Activity, Role, RoleGrants, decide
-from domain.model import Severity
+from domain.governance.roles import (
+    Activity,
+    RaciGate,
+    Role,
+    RoleGrants,
+    RoleRefused,
+    decide,
+    declare_activity,
+    severity_change_activity,
+    status_change_activity,
+)
+from domain.model import (
+    Actor,
+    AuditEvent,
+    DomainError,
+    Incident,
+    MLModel,
+    ModelStage,
+    Severity,
+    Status,
+    TriggerSource,
+)
+from domain.policy import default_policy
+from domain.ports import UnitOfWork
+from domain.postmortems import Overdue, Postmortems, PostmortemState, close_refusal
+from domain.services import DeclareIncident, Gates, IncidentRef, IncidentService
 from tests.fakes import FakeClock, FakeDatabase
+
+NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 IC, SRE, MLE, DE, GOV = (Role.INCIDENT_COMMANDER, Role.ML_PLATFORM_SRE, Role.ML_ENGINEER,
                          Role.DATA_ENGINEER, Role.PLATFORM_GOVERNANCE)
@@ -141,11 +170,11 @@ def test_an_unknown_role_name_in_the_grants_is_refused() -> None:
         RoleGrants.parse({"incident_comander": ["U0IC"]})
 
 
-# -- which incident change asks for which decision (bot/governance_wiring.py) --------------------
+# -- which incident change asks for which decision (domain/governance/roles.py) -------------------
 
 @pytest.mark.parametrize(("severity", "gated"), [("p1", True), ("p2", True), ("p3", False), ("p4", False)])
 def test_declaring_a_sev1_or_sev2_asks_for_the_high_severity_decision(severity: str, gated: bool) -> None:
-    activity = _activity_for("incident.created", {"severity": severity})
+    activity = declare_activity(Severity(severity))
     assert activity is (Activity.DECLARE_HIGH_SEVERITY if gated else None)
 
 
@@ -155,23 +184,14 @@ def test_declaring_a_sev1_or_sev2_asks_for_the_high_severity_decision(severity: 
 ])
 def test_raising_an_incident_to_sev1_or_sev2_is_the_same_decision_as_declaring_one(
         before: Severity, after: Severity, gated: bool) -> None:
-    activity = _activity_for("incident.severity_changed", {"from": before.value, "to": after.value})
+    activity = severity_change_activity(before, after)
     assert activity is (Activity.DECLARE_HIGH_SEVERITY if gated else None)
-
-
-def test_a_severity_change_with_unreadable_details_asks_for_no_decision() -> None:
-    assert _activity_for("incident.severity_changed", {"from": None, "to": "p1"}) is None
 
 
 @pytest.mark.parametrize(("to", "gated"), [("closed", True), ("resolved", False), ("investigating", False)])
 def test_only_closing_is_a_gated_status_change(to: str, gated: bool) -> None:
-    activity = _activity_for("incident.status_updated", {"from": "resolved", "to": to})
+    activity = status_change_activity(Status(to))
     assert activity is (Activity.CLOSE_INCIDENT if gated else None)
-
-
-@pytest.mark.parametrize("action", ["incident.note_added", "incident.assigned"])
-def test_notes_and_assignments_are_not_gated(action: str) -> None:
-    assert _activity_for(action, {"severity": "p1", "to": "closed"}) is None
 
 
 # -- when role checks apply -------------------------------------------------------------------
@@ -218,9 +238,8 @@ class FakeSlackGroups:
 def gate_over(db: FakeDatabase, roles: dict[str, list[str]],
               groups: dict[str, list[str]] | None = None) -> RoleGate:
     clock = FakeClock(datetime(2026, 11, 22, 14, 0, tzinfo=UTC))
-    container = SimpleNamespace(settings=settings(roles, "enforce"), uow_factory=db.uow_factory(clock),
-                                clock=clock, slack_client=FakeSlackGroups(groups or {}))
-    return RoleGate(container)
+    return RoleGate(settings=settings(roles, "enforce"), uow_factory=db.uow_factory(clock),
+                    clock=clock, slack_client=FakeSlackGroups(groups or {}))
 
 
 async def test_the_gate_lets_a_granted_user_through_and_audits_nothing() -> None:
@@ -294,3 +313,268 @@ def test_a_draft_carries_the_recorded_factors_and_action_items_in_order() -> Non
 @pytest.mark.parametrize("text", ["TBD.", "N/A.", "TODO:", f"- {PLACEHOLDER}"])
 def test_a_placeholder_with_punctuation_is_still_not_an_analysis(text: str) -> None:
     assert not is_real_content(text)
+
+
+# == the gates as steps of the use cases (domain/services.py Gates), on the fake unit of work ====
+
+ALICE, BOB, DRIFT_JOB = Actor("U0ALICE", "alice"), Actor("U0BOB", "bob"), Actor("drift-job", "drift job")
+INC1 = IncidentRef(number=1)
+
+
+class Grants:
+    """The RoleLookup port, answered from a dict (in production: config plus Slack user groups)."""
+
+    def __init__(self, roles: dict[str, set[Role]]) -> None:
+        self.roles = roles
+        self.asked: list[str] = []
+
+    async def roles_of(self, user_id: str) -> frozenset[Role]:
+        self.asked.append(user_id)
+        return frozenset(self.roles.get(user_id, set()))
+
+
+class FakePostmortems:
+    """The PostmortemRepository port in memory (one store for every unit of work of a test)."""
+
+    def __init__(self) -> None:
+        self.drafts: dict[uuid.UUID, datetime] = {}
+        self.factor_times: dict[uuid.UUID, datetime] = {}
+        self.factor_texts: dict[uuid.UUID, str] = {}
+        self.items: dict[uuid.UUID, list[ActionItemRow]] = {}
+        self.clocks: dict[uuid.UUID, datetime | None] = {}
+        self.reminded: set[uuid.UUID] = set()
+
+    def __call__(self, uow: UnitOfWork) -> FakePostmortems:
+        return self
+
+    async def open_clock(self, incident_id: uuid.UUID, due_at: datetime | None) -> None:
+        self.clocks[incident_id] = due_at
+
+    async def state(self, incident_id: uuid.UUID) -> PostmortemState:
+        return PostmortemState(self.drafts.get(incident_id), self.factor_times.get(incident_id),
+                               len(self.items.get(incident_id, [])))
+
+    async def record_draft(self, incident_id: uuid.UUID, required: bool, by: str, at: datetime) -> None:
+        self.drafts[incident_id] = at
+
+    async def record_factors(self, incident_id: uuid.UUID, factors: str, by: str, at: datetime) -> None:
+        self.factor_times[incident_id], self.factor_texts[incident_id] = at, factors
+
+    async def factors(self, incident_id: uuid.UUID) -> str | None:
+        return self.factor_texts.get(incident_id)
+
+    async def overdue(self, now: datetime) -> list[Overdue]:
+        return [Overdue(i, due, i in self.drafts) for i, due in self.clocks.items()
+                if due is not None and due <= now and i not in self.reminded
+                and (i not in self.drafts or i not in self.factor_times)]
+
+    async def mark_reminded(self, incident_id: uuid.UUID, at: datetime) -> None:
+        self.reminded.add(incident_id)
+
+    async def add_action_item(self, incident_id: uuid.UUID, item: ActionItem, by: str, at: datetime) -> int:
+        rows = self.items.setdefault(incident_id, [])
+        rows.append(ActionItemRow(len(rows) + 1, item.text, item.owner, item.due, item.severity.value,
+                                  item.ticket))
+        return len(rows)
+
+    async def action_items(self, incident_id: uuid.UUID) -> list[ActionItemRow]:
+        return list(self.items.get(incident_id, []))
+
+    async def complete_action_item(self, incident_id: uuid.UUID, number: int) -> bool:
+        return False
+
+
+class Texts:
+    def required(self, incident: Incident, due_at: datetime | None) -> str:
+        return f"postmortem required for {incident.key} by {due_at:%Y-%m-%d %H:%M}"
+
+    def overdue(self, incident: Incident, due_at: datetime, has_draft: bool) -> str:
+        return f"postmortem of {incident.key} overdue ({'no factors' if has_draft else 'no draft'})"
+
+
+@dataclass
+class World:
+    db: FakeDatabase
+    clock: FakeClock
+    service: IncidentService
+    grants: Grants
+    postmortems: Postmortems
+    store: FakePostmortems
+
+
+def world(roles: dict[str, set[Role]] | None = None, enforce: bool = True) -> World:
+    """A service whose gates are the RACI gate over ``roles`` and the postmortem close gate."""
+    clock = FakeClock(datetime(2026, 11, 22, 14, 0, tzinfo=UTC))
+    db = FakeDatabase()
+    model = MLModel(name="credit-risk-v3", version="1", stage=ModelStage.PRODUCTION, team="risk",
+                    registered_at=clock.now())
+    db.models[model.id] = model
+    grants = Grants(roles if roles is not None else {ALICE.id: {IC}})
+    service = IncidentService(db.uow_factory(clock), clock, default_policy(),
+                              gates=Gates(roles=RaciGate(grants, enforce)))
+    store = FakePostmortems()
+    postmortems = Postmortems(service, store, Texts())
+    service.gates.close.append(postmortems)
+    service.observers.append(postmortems.on_status_changed)
+    return World(db, clock, service, grants, postmortems, store)
+
+
+async def declare(w: World, severity: Severity, actor: Actor = ALICE) -> Incident:
+    return await w.service.declare(DeclareIncident("Null predictions", severity, "credit-risk-v3"), actor)
+
+
+def denied(w: World) -> list[AuditEvent]:
+    return [a for a in w.db.audit if a.action == "access.denied"]
+
+
+async def test_declaring_a_sev1_without_the_role_is_refused_before_anything_is_written() -> None:
+    w = world()
+    with pytest.raises(RoleRefused, match="Only Incident Commander or ML Platform SRE may declare"):
+        await declare(w, Severity.P1, BOB)
+    assert (w.db.incidents, w.db.outbox, w.db.timeline) == ({}, [], [])
+    [audit] = w.db.audit
+    assert (audit.action, audit.actor, audit.resource_type) == ("access.denied", BOB.id, "incident")
+    assert audit.details == {"activity": "declare_sev1_sev2",
+                             "roles_needed": ["incident_commander", "ml_platform_sre"]}
+
+
+async def test_the_commander_may_declare_a_sev1_and_anyone_a_sev3() -> None:
+    w = world()
+    assert (await declare(w, Severity.P1, ALICE)).number == 1
+    assert (await declare(w, Severity.P3, BOB)).number == 2
+    assert denied(w) == []
+
+
+async def test_automation_and_an_open_gate_are_not_asked_for_roles() -> None:
+    w = world()
+    await declare(w, Severity.P1, DRIFT_JOB)
+    assert w.grants.asked == []
+    w = world(enforce=False)
+    await declare(w, Severity.P1, BOB)
+    assert w.grants.asked == [] and denied(w) == []
+
+
+async def test_raising_to_sev1_is_refused_without_the_role_and_lowering_is_free() -> None:
+    w = world()
+    await declare(w, Severity.P3, BOB)
+    with pytest.raises(RoleRefused):
+        await w.service.change_severity(INC1, BOB, Severity.P1)
+    assert w.db.incident(1).severity is Severity.P3 and len(denied(w)) == 1
+    await w.service.change_severity(INC1, ALICE, Severity.P2)
+    await w.service.change_severity(INC1, BOB, Severity.P4)
+    assert w.db.incident(1).severity is Severity.P4 and len(denied(w)) == 1
+
+
+async def test_closing_without_the_role_is_refused_and_audited_once_while_resolving_is_free() -> None:
+    w = world()
+    await declare(w, Severity.P3, BOB)
+    await w.service.change_status(INC1, "resolve", BOB)
+    with pytest.raises(RoleRefused, match="may close incident"):
+        await w.service.change_status(INC1, "close", BOB)
+    assert w.db.incident(1).status is Status.RESOLVED
+    assert [a.details["activity"] for a in denied(w)] == ["close_incident"]
+    assert (await w.service.change_status(INC1, "close", ALICE)).incident.status is Status.CLOSED
+
+
+async def test_a_refusal_already_audited_by_the_caller_is_not_audited_again() -> None:
+    w = world()
+    refusal = RoleRefused(decide(Activity.EXECUTE_RUNBOOK, frozenset()), BOB.id, "incident", "i")
+    refusal.audited = True
+
+    async def work(uow: UnitOfWork) -> None:
+        raise refusal
+
+    with pytest.raises(RoleRefused):
+        await w.service.run(work)
+    assert denied(w) == []
+
+
+# -- the postmortem close gate ----------------------------------------------------------------------
+
+async def resolved_sev1(w: World) -> Incident:
+    incident = await declare(w, Severity.P1)
+    await w.service.change_status(INC1, "resolve", ALICE)
+    return incident
+
+
+ITEM = ActionItem("Pin the schema", "U0BOB", date(2026, 12, 1), Severity.P2, "ML-1")
+
+
+async def test_resolving_a_sev1_opens_the_postmortem_clock_and_tells_the_channel() -> None:
+    w = world()
+    incident = await resolved_sev1(w)
+    assert w.store.clocks[incident.id] == w.clock.now() + timedelta(hours=48)
+    assert {"text": "postmortem required for INC-1 by 2026-11-24 14:00"} in [m.payload for m in w.db.outbox]
+
+
+async def test_closing_a_sev1_is_refused_until_factors_draft_and_an_action_item_exist() -> None:
+    w = world()
+    incident = await resolved_sev1(w)
+    with pytest.raises(DomainError) as refused:
+        await w.service.change_status(INC1, "close", ALICE)
+    assert str(refused.value) == (
+        "INC-1 cannot be closed yet: GOV-001 requires the contributing factors (`/incident postmortem "
+        "factors ...`) and the postmortem draft (`/incident postmortem`) and at least one action item "
+        "(`/incident action add ...`) for SEV-1.")
+    assert w.db.incident(1).status is Status.RESOLVED and denied(w) == []
+    await w.postmortems.record_factors(INC1, ALICE, "An upstream schema change")
+    await w.postmortems.add_action_item(INC1, ALICE, ITEM)
+    w.clock.advance(minutes=1)
+    await w.postmortems.record_draft(incident, ALICE)
+    assert (await w.service.change_status(INC1, "close", ALICE)).incident.status is Status.CLOSED
+
+
+async def test_a_draft_posted_before_the_factors_does_not_count() -> None:
+    w = world()
+    incident = await resolved_sev1(w)
+    await w.postmortems.record_draft(incident, ALICE)
+    w.clock.advance(minutes=1)
+    await w.postmortems.record_factors(INC1, ALICE, "An upstream schema change")
+    await w.postmortems.add_action_item(INC1, ALICE, ITEM)
+    with pytest.raises(DomainError, match="a postmortem draft posted after the contributing factors"):
+        await w.service.change_status(INC1, "close", ALICE)
+
+
+async def test_placeholder_factors_are_refused_before_anything_is_recorded() -> None:
+    w = world()
+    await resolved_sev1(w)
+    with pytest.raises(DomainError, match="Say what made the incident possible"):
+        await w.postmortems.record_factors(INC1, ALICE, "TBD")
+    assert w.store.factor_texts == {}
+
+
+async def test_a_sev3_closes_without_a_postmortem() -> None:
+    w = world()
+    await declare(w, Severity.P3)
+    await w.service.change_status(INC1, "resolve", ALICE)
+    assert (await w.service.change_status(INC1, "close", ALICE)).incident.status is Status.CLOSED
+
+
+async def test_the_role_gate_is_asked_before_the_postmortem_gate() -> None:
+    w = world()
+    await resolved_sev1(w)
+    with pytest.raises(RoleRefused):  # not "cannot be closed yet": who may comes first
+        await w.service.change_status(INC1, "close", BOB)
+
+
+async def test_an_overdue_postmortem_is_reminded_once_and_audited() -> None:
+    w = world()
+    await resolved_sev1(w)
+    w.clock.advance(hours=49)
+    assert await w.postmortems.remind_overdue() == 1
+    assert await w.postmortems.remind_overdue() == 0
+    assert w.db.outbox[-1].payload == {"text": "postmortem of INC-1 overdue (no draft)"}
+    assert [a.action for a in w.db.audit][-1] == "incident.postmortem_overdue"
+
+
+@pytest.mark.parametrize(("draft", "factors", "items", "refused"), [
+    (None, None, 0, True), (NOON, NOON, 0, True), (NOON, None, 1, True),
+    (NOON - timedelta(minutes=1), NOON, 1, True), (NOON, NOON, 1, False),
+    (NOON, NOON - timedelta(1), 2, False),
+])
+def test_the_close_rule_wants_factors_then_a_later_draft_and_an_action_item(
+        draft: datetime | None, factors: datetime | None, items: int, refused: bool) -> None:
+    incident = Incident(number=3, title="t", severity=Severity.P2, status=Status.RESOLVED,
+                        model_id=uuid.uuid4(), trigger_source=TriggerSource.MANUAL, created_by="U0A",
+                        created_at=NOON, updated_at=NOON)
+    assert (close_refusal(incident, PostmortemState(draft, factors, items)) is not None) is refused
