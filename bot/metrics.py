@@ -7,6 +7,8 @@ time; ``python_gc_*``; ``python_info``), which a registry of one's own does not 
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -64,6 +66,21 @@ class Metrics:
         self.slo_breaches = Counter(
             "incident_bot_slo_breaches_total", "SLO breaches detected", ["severity", "kind"],
             registry=r)
+        # The SLO clock's health: a tick that starts late, or not at all, delays every reminder,
+        # escalation and breach notice (alert IncidentBotTickLag)
+        self.tick_lag = Histogram(
+            "incident_bot_tick_lag_seconds",
+            "How late the SLO clock tick started against its schedule (previous start + TICK_SECONDS)",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300), registry=r)
+        self.tick_last_start = Gauge(
+            "incident_bot_tick_last_start_timestamp_seconds",
+            "Unix time the SLO clock tick last started (0: not yet)", registry=r)
+
+    def observe_tick(self, lag: float | None) -> None:
+        """A tick starts: ``lag`` seconds late (None for the first, which has no schedule yet)."""
+        self.tick_last_start.set(time.time())
+        if lag is not None:
+            self.tick_lag.observe(lag)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -5,7 +5,11 @@ a deadline that has come), plans them with :mod:`domain.timers`, and for each du
 records its key in ``incident_timers_fired`` in the same transaction as the timeline event,
 the audit event and the outbox rows for the Slack messages. A key that is already there was
 acted on (by an earlier tick, before a restart, or by another replica), so nothing repeats.
-On PostgreSQL the tick runs under an advisory lock: one replica acts, the others skip.
+On PostgreSQL the tick runs under an advisory lock: one replica acts, the others skip. The
+SQL lives in :mod:`storage.clock_store`.
+
+Each tick also reports how late it started against its schedule (the previous start plus the
+interval): a blocked event loop or a tick slower than its interval shows there first.
 """
 
 from __future__ import annotations
@@ -13,33 +17,36 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain import timer_messages as say
-from domain.model import Actor, AuditEvent, Incident, Status, TimelineEvent, TimelineEventType
+from domain.model import Actor, AuditEvent, Incident, TimelineEvent, TimelineEventType
 from domain.policy import Policy
 from domain.ports import Clock, OutboxMessage
 from domain.services import CHANNEL, THREAD
 from domain.timers import IncidentClocks, TimerAction, TimerKind, planner_for
-from storage import tables as t
-from storage.repositories import _insert
-from storage.timer_tables import incident_clocks, incident_timers_fired
-from storage.uow import SqlUnitOfWork, sql_connection
+from storage.clock_store import (
+    ClockStore,
+    DueIncident,
+    changed_since_read,
+    mark_episode,
+    mark_stale,
+    record_fired,
+    save_plans,
+)
+from storage.uow import SqlUnitOfWork
+
+__all__ = ["ESCALATE", "ClockTicker", "TickResult", "mark_episode", "mark_stale"]
 
 log = structlog.get_logger("scheduler.clocks")
 
 SCHEDULER = Actor("incident-bot-scheduler", "SLO clock")
 ESCALATE = "escalate"  # outbox kind: mention + invite users and user groups (scheduler/delivery.py)
-TICK_LOCK_KEY = 0x51C10C  # pg advisory lock id of the tick
-ACTIVE = (Status.OPEN, Status.INVESTIGATING, Status.MITIGATED)
 FULL_SCAN_EVERY = 360  # ticks (30 min at 5 s): the safety net for changes made outside use cases
-_INCIDENT_FIELDS = {f.name for f in fields(Incident)}
 
 
 @dataclass
@@ -48,6 +55,7 @@ class TickResult:
     fired: int = 0  # actions acted on
     skipped: bool = False  # another replica holds the tick
     seconds: float = 0.0
+    lag: float | None = None  # how late it started against its schedule
 
 
 @dataclass
@@ -58,40 +66,49 @@ class _Due:
 
 
 class ClockTicker:
-    def __init__(self, engine: AsyncEngine, uow_factory: Callable[[], SqlUnitOfWork], clock: Clock,
+    def __init__(self, engine: Any, uow_factory: Callable[[], SqlUnitOfWork], clock: Clock,
                  policy: Policy, on_fired: Callable[[TimerAction], None] | None = None,
-                 after_commit: Callable[[Any], None] | None = None) -> None:
-        self.engine = engine
+                 after_commit: Callable[[Any], None] | None = None, *,
+                 interval: float = 0.0, on_lag: Callable[[float | None], None] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.store = ClockStore(engine)  # engine: the database's AsyncEngine
         self.uow_factory = uow_factory
         self.clock = clock
         self.policy = policy
         self.on_fired = on_fired
         self.after_commit = after_commit  # the service's: audit JSON lines, dispatcher wake-up
-        self.is_postgres = engine.dialect.name == "postgresql"
+        self.interval = interval  # TICK_SECONDS: when the scheduler runs the next tick
+        self.on_lag = on_lag  # each tick: seconds late against the schedule, None the first
+        self.monotonic = monotonic  # lateness is process health, not business time
+        self._last_start: float | None = None
         self._ticks = 0
+
+    def lag(self) -> float | None:
+        """How late this tick starts: its start against the previous start plus the interval
+        (None for the first tick, or without an interval). Marks the start."""
+        start = self.monotonic()
+        last, self._last_start = self._last_start, start
+        if last is None or self.interval <= 0:
+            return None
+        return max(0.0, start - (last + self.interval))
 
     async def tick(self) -> TickResult:
         started = time.perf_counter()
-        result = TickResult()
+        lag = self.lag()
+        if self.on_lag is not None:
+            self.on_lag(lag)
         now = self.clock.now()
-        async with self.engine.connect() as conn:
-            if self.is_postgres:
-                await conn.begin()
-                locked = (await conn.execute(
-                    sa.select(sa.func.pg_try_advisory_xact_lock(TICK_LOCK_KEY)))).scalar()
-                if not locked:
-                    await conn.rollback()
-                    return TickResult(skipped=True)
-            due = await self._load_due(conn, now)
-            fired_keys = await self._fired_keys(conn, [d.incident.id for d in due])
-            if not self.is_postgres:
-                await conn.close()  # SQLite: no reader open while the unit of work writes
-            try:
-                result = await self._act(due, fired_keys, now)
-            finally:
-                if self.is_postgres and conn.in_transaction():
-                    await conn.rollback()  # releases the advisory lock
+        # every FULL_SCAN_EVERY ticks this replica acts (and on the first): versions over all
+        # active incidents, the safety net for incidents changed outside the use cases
+        full = self._ticks % FULL_SCAN_EVERY == 0
+        async with self.store.due(now, full) as read:
+            if read is None:
+                return TickResult(skipped=True, lag=lag)
+            self._ticks += 1
+            due = [_Due(d.incident, _clocks_of(d), d.known) for d in read.incidents]
+            result = await self._act(due, read.fired, now)
         result.seconds = time.perf_counter() - started
+        result.lag = lag
         return result
 
     async def _act(self, due: list[_Due], fired_keys: dict[uuid.UUID, set[str]],
@@ -110,43 +127,24 @@ class ClockTicker:
         if not states:
             return result
         async with self.uow_factory() as uow:
-            conn = sql_connection(uow)
             if firing:
-                stale = await self._changed_since_read(conn, [item for item, _ in firing])
+                stale = await changed_since_read(uow, {item.incident.id: item.incident.version
+                                                       for item, _ in firing})
                 firing = [(item, actions) for item, actions in firing if item.incident.id not in stale]
                 states = [state for state in states if state["b_id"] not in stale]
                 result.fired = await self._fire(uow, firing, now)
-            await _save_states(conn, states)
+            await save_plans(uow, states)
             await uow.commit()
         if self.after_commit is not None:
             self.after_commit(uow)
         return result
 
-    @staticmethod
-    async def _changed_since_read(conn: AsyncConnection, items: list[_Due]) -> set[uuid.UUID]:
-        """Incidents changed by a use case since the tick read them: the next tick re-plans them."""
-        read = {item.incident.id: item.incident.version for item in items}
-        i = t.incidents
-        stale: set[uuid.UUID] = set()
-        ids = list(read)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows = await conn.execute(sa.select(i.c.id, i.c.version).where(i.c.id.in_(chunk)))
-            stale |= {incident_id for incident_id, version in rows if read[incident_id] != version}
-        return stale
-
     async def _fire(self, uow: SqlUnitOfWork, firing: list[tuple[_Due, tuple[TimerAction, ...]]],
                     now: datetime) -> int:
         """Record every due key; say and audit only what this insert recorded (exactly once)."""
-        conn = sql_connection(uow)
-        rows = [{"incident_id": item.incident.id, "key": a.key, "kind": a.kind.value,
-                 "due_at": a.due_at, "fired_at": now} for item, actions in firing for a in actions]
-        recorded: set[tuple[uuid.UUID, str]] = set()
-        f = incident_timers_fired
-        for start in range(0, len(rows), 500):
-            inserted = await conn.execute(_insert(conn, f).values(rows[start:start + 500])
-                                          .on_conflict_do_nothing().returning(f.c.incident_id, f.c.key))
-            recorded |= {(incident_id, key) for incident_id, key in inserted}
+        recorded = await record_fired(uow, [
+            {"incident_id": item.incident.id, "key": a.key, "kind": a.kind.value,
+             "due_at": a.due_at, "fired_at": now} for item, actions in firing for a in actions])
         timeline: list[TimelineEvent] = []
         audits: list[AuditEvent] = []
         outbox: list[OutboxMessage] = []
@@ -209,77 +207,7 @@ class ClockTicker:
                 "target_seconds": action.target.total_seconds(),
                 **({"notify": list(action.notify)} if action.notify else {})})
 
-    async def _load_due(self, conn: AsyncConnection, now: datetime) -> list[_Due]:
-        """Active incidents whose plan is stale (marked by the use cases) or whose deadline came.
 
-        Every ``FULL_SCAN_EVERY`` ticks (and on the first) the stale check compares versions
-        over all active incidents instead, catching incidents changed outside the use cases.
-        """
-        i, c = t.incidents, incident_clocks
-        full = self._ticks % FULL_SCAN_EVERY == 0
-        self._ticks += 1
-        columns = (i, c.c.incident_id.label("clock_row"), c.c.episode_started_at, c.c.last_update_at)
-        if full:
-            stmt = (sa.select(*columns).select_from(i.outerjoin(c, c.c.incident_id == i.c.id))
-                    .where(i.c.status.in_(ACTIVE))
-                    .where(sa.or_(c.c.incident_id.is_(None), c.c.planned_version.is_(None),
-                                  c.c.planned_version != i.c.version, c.c.wake_at <= now)))
-        else:  # both conditions are indexed: no scan of all incidents
-            stmt = (sa.select(*columns).select_from(c.join(i, c.c.incident_id == i.c.id))
-                    .where(sa.or_(c.c.planned_version.is_(None), c.c.wake_at <= now))
-                    .where(i.c.status.in_(ACTIVE)))
-        due = []
-        for row in (await conn.execute(stmt)).mappings():
-            incident = Incident(**{k: v for k, v in row.items() if k in _INCIDENT_FIELDS})
-            due.append(_Due(incident, IncidentClocks.of(
-                incident, last_update_at=row["last_update_at"],
-                episode_started_at=row["episode_started_at"]), row["clock_row"] is not None))
-        return due
-
-    @staticmethod
-    async def _fired_keys(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
-        keys: dict[uuid.UUID, set[str]] = {}
-        f = incident_timers_fired
-        for start in range(0, len(ids), 500):
-            rows = await conn.execute(sa.select(f.c.incident_id, f.c.key)
-                                      .where(f.c.incident_id.in_(ids[start:start + 500])))
-            for incident_id, key in rows:
-                keys.setdefault(incident_id, set()).add(key)
-        return keys
-
-
-async def _save_states(conn: AsyncConnection, states: list[dict[str, Any]]) -> None:
-    """Remember each plan: for which incident version, and when to look again."""
-    c = incident_clocks
-    known = [s for s in states if s["known"]]
-    new = [s for s in states if not s["known"]]
-    if known:
-        await conn.execute(c.update().where(c.c.incident_id == sa.bindparam("b_id")).values(
-            planned_version=sa.bindparam("b_version"), wake_at=sa.bindparam("b_wake")),
-            [{k: s[k] for k in ("b_id", "b_version", "b_wake")} for s in known])
-    for start in range(0, len(new), 500):
-        rows = [{"incident_id": s["b_id"], "planned_version": s["b_version"], "wake_at": s["b_wake"]}
-                for s in new[start:start + 500]]
-        stmt = _insert(conn, c).values(rows)
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=[c.c.incident_id],
-            set_={"planned_version": stmt.excluded.planned_version, "wake_at": stmt.excluded.wake_at}))
-
-
-async def mark_stale(conn: AsyncConnection, incident: Incident) -> None:
-    """After any change by a use case: re-plan an active incident at the next tick; an inactive
-    one has no clocks until it is reopened."""
-    values: dict[str, Any] = ({"planned_version": None} if incident.status.is_active
-                              else {"planned_version": incident.version, "wake_at": None})
-    await conn.execute(_insert(conn, incident_clocks).values(
-        incident_id=incident.id, **values).on_conflict_do_update(
-        index_elements=[incident_clocks.c.incident_id], set_=values))
-
-
-async def mark_episode(conn: AsyncConnection, incident_id: uuid.UUID, **values: Any) -> None:
-    """Record a reopen (``episode_started_at``) or an update (``last_update_at``) and force a
-    re-plan; runs inside the use case's transaction."""
-    values["planned_version"] = None
-    await conn.execute(_insert(conn, incident_clocks).values(
-        incident_id=incident_id, **values).on_conflict_do_update(
-        index_elements=[incident_clocks.c.incident_id], set_=values))
+def _clocks_of(due: DueIncident) -> IncidentClocks:
+    return IncidentClocks.of(due.incident, last_update_at=due.last_update_at,
+                             episode_started_at=due.episode_started_at)

@@ -64,7 +64,9 @@ async def post_update(service: IncidentService, ref: IncidentRef, actor: Actor, 
 def install(container: Container) -> None:
     ticker = ClockTicker(container.engine, container.uow_factory, container.clock, container.policy,
                          on_fired=lambda action: _count(container, action),
-                         after_commit=container.service.after_commit)
+                         after_commit=container.service.after_commit,
+                         interval=container.settings.tick_seconds,
+                         on_lag=container.metrics.observe_tick)
     container.features.clocks = ticker
     container.dispatcher.handlers[ESCALATE] = EscalationDelivery(
         container.slack_client, container.uow_factory).escalate
