@@ -55,7 +55,7 @@ def test_the_bot_health_and_the_platform_groups_are_covered() -> None:
     names = {rule["alert"] for rule in _rules()}
     assert {"IncidentBotDown", "IncidentBotDatabaseDown", "IncidentBotOutboxBacklog",
             "IncidentBotOutboxStalled", "IncidentBotSlackApiErrors", "IncidentBotDeliveryGaveUp",
-            "IncidentSLOBreachSev1",
+            "IncidentSLOBreachSev1", "IncidentBotTickLag", "RedisDenylistUnavailable",
             "MLPlatformAPIHighErrorRate", "MLPlatformAPIHighLatency", "MLModelAccuracyBelowSLO",
             "MLFeatureDriftHigh", "MLModelDriftPSICritical", "MLIncidentVolumeHigh"} <= names
     tested = set(re.findall(r"alertname: (\w+)", RULE_TESTS.read_text()))
