@@ -14,7 +14,7 @@ import os
 import pty
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,9 @@ class Run:
         return found
 
 
+InProcess = Callable[..., Awaitable[Run]]
+
+
 def clean_env(**settings: str) -> dict[str, str]:
     """The test process's environment without any bot setting, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields
@@ -71,7 +74,7 @@ def files_in(directory: Path) -> list[str]:
 
 
 @pytest.fixture
-def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcess:
     """The command line's main() in this process (faster than a subprocess), its streams captured;
     for variations of a case a subprocess test already covers."""
     from bot.cli.main import main
@@ -223,7 +226,7 @@ models:
 
 
 async def test_a_bad_models_file_is_named_by_line_and_key_and_serve_refuses_it(
-        tmp_path: Path, in_process) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, in_process: InProcess) -> None:
     (tmp_path / "models.yml").write_text(MODELS_WITH_TYPOS)
     env = clean_env(MODELS_FILE="models.yml", SLACK_BOT_TOKEN="xoxb-x", SLACK_SIGNING_SECRET="s")
     expected = [
@@ -255,7 +258,7 @@ def test_the_scopes_compared_are_the_manifests() -> None:
 
 
 async def test_missing_scopes_are_named_with_the_reinstall_step(
-        tmp_path: Path, slack: SlackStandIn, in_process) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, slack: SlackStandIn, in_process: InProcess) -> None:
     ok = await in_process("check", cwd=tmp_path, env=slack_env(slack))
     assert ok.lines("scopes") == [f"ok all {len(BOT_SCOPES)} bot scopes of manifest.yml granted"]
 
@@ -268,7 +271,7 @@ async def test_missing_scopes_are_named_with_the_reinstall_step(
 
 
 async def test_the_bot_must_be_a_member_of_the_incident_channel(
-        tmp_path: Path, slack: SlackStandIn, in_process) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, slack: SlackStandIn, in_process: InProcess) -> None:
     slack.add_channel("war-room", members=["U0ALICE"])
     outside = await incident_bot("check", cwd=tmp_path, env=slack_env(slack, INCIDENT_CHANNEL="#war-room"))
     assert outside.code == 1
