@@ -1,5 +1,7 @@
 """Drift jobs: where a model's windows come from, running the assessment, and turning drift into
-incidents (issue 4). The math is :mod:`domain.drift`; this is the I/O around it.
+incidents (issues 4, 20). The math is :mod:`domain.drift`; the reading is in ``storage/``
+(:mod:`storage.drift_files` streams files, :mod:`storage.drift_pushdown` computes in the
+database); this module ties them to the incident.
 
 A job is configured next to its model in ``models.yml`` (``MODELS_FILE``)::
 
@@ -8,18 +10,23 @@ A job is configured next to its model in ``models.yml`` (``MODELS_FILE``)::
         ...
         drift:
           every: 1h                 # or cron: "0 * * * *"
-          features: [income, utilisation, age]
+          features: [income, utilisation, age, plan]
           weights: {income: 2}
           prediction: score
           bins: 10
+          feature_types: {age: numeric}          # override the kind found from the data
+          feature_tests: {income: wasserstein}   # numeric: ks | wasserstein;
+                                                 # categorical: chisquare | jensenshannon
+          memory_mb: 512            # files: the streaming budget (default DRIFT_MEMORY_MB)
           source:                   # kind: csv | parquet | sql
-            kind: sql
+            kind: sql               # computed in the database: only aggregates come back
             url: postgresql://reader@warehouse/ml
             table: credit_scoring_log
             timestamp_column: scored_at
             reference_window: {start: 2026-10-01T00:00:00Z, end: 2026-11-01T00:00:00Z}
             evaluation_window: 24h  # the last 24 h before the run
-          # files instead: {kind: parquet, reference: ref.parquet, current: cur.parquet}
+          # files instead (paths, directories, s3:// or gs:// URIs), streamed in bounded memory:
+          # {kind: parquet, reference: ref.parquet, current: cur.parquet}
 """
 
 from __future__ import annotations
@@ -27,34 +34,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import sqlalchemy as sa
 import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.drift import DriftAssessment, DriftInputError, assess, require_drift_extra
+from domain.drift import DriftAssessment, DriftInputError, FeatureSpecs, assess_counts, require_drift_extra
+from domain.drift_stats import CATEGORICAL_TESTS, NUMERIC_TESTS
 from domain.model import Actor, Incident, Severity, TimelineEvent, TimelineEventType, TriggerSource
 from domain.policy import Policy, parse_duration
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import DeclareIncident, IncidentRef, IncidentService
-from storage.db import create_engine
-from storage.drift_tables import drift_assessments
-from storage.uow import sql_connection
-
-if TYPE_CHECKING:  # numpy, pyarrow and matplotlib come with the drift extra: imported where used
-    import numpy as np
 
 log = structlog.get_logger("drift")
 
 DRIFT_JOB = Actor("drift-job", "drift job")
 DRIFT_CHART = "drift_chart"  # outbox kind: upload the chart into the announcement thread
 SEVERITY_ORDER = [Severity.P4, Severity.P3, Severity.P2, Severity.P1]
+DEFAULT_MEMORY_MB = 1024
+TestName = Literal["ks", "wasserstein", "chisquare", "jensenshannon"]
 
 
 class Window(BaseModel):
@@ -100,9 +103,24 @@ class DriftJob(BaseModel):
     weights: dict[str, float] = Field(default_factory=dict)
     prediction: str | None = None
     bins: int = Field(default=10, ge=2, le=100)
+    feature_types: dict[str, Literal["numeric", "categorical"]] = Field(default_factory=dict)
+    feature_tests: dict[str, TestName] = Field(default_factory=dict)
+    memory_mb: int | None = Field(default=None, ge=64)
     source: Source
 
     _every = field_validator("every", mode="before")(parse_duration)
+
+    @model_validator(mode="after")
+    def _tests_fit_types(self) -> DriftJob:
+        for name, test in self.feature_tests.items():
+            kind = self.feature_types.get(name)
+            allowed = NUMERIC_TESTS if kind == "numeric" else CATEGORICAL_TESTS if kind else None
+            if allowed is not None and test not in allowed:
+                raise ValueError(f"feature {name!r} is {kind}: its test is one of {', '.join(allowed)}")
+        return self
+
+    def specs(self) -> FeatureSpecs:
+        return FeatureSpecs(kinds=dict(self.feature_types), tests=dict(self.feature_tests))
 
 
 def load_jobs(path: str | Path) -> list[DriftJob]:
@@ -116,90 +134,62 @@ def load_jobs(path: str | Path) -> list[DriftJob]:
 
 
 @dataclass
-class Windows:
-    reference: dict[str, np.ndarray]
-    current: dict[str, np.ndarray]
+class Measured:
+    """An assessment with the windows it compared."""
+
+    assessment: DriftAssessment
     reference_start: datetime | None = None
     reference_end: datetime | None = None
     evaluation_start: datetime | None = None
     evaluation_end: datetime | None = None
 
 
-def read_file(path: str, columns: list[str]) -> dict[str, np.ndarray]:
-    """CSV or Parquet columns as numpy arrays (pyarrow; only the needed columns are read)."""
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    if not Path(path).exists():
-        raise DriftInputError(f"{path}: no such file")
-    if path.endswith((".parquet", ".pq")):
-        try:
-            table = pq.read_table(path, columns=columns)
-        except Exception as exc:  # pyarrow raises several types for a missing column
-            raise DriftInputError(f"{path}: {exc}") from exc
-    else:
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(include_columns=columns))
-        missing = [c for c in columns if c not in table.column_names]
-        if missing:
-            raise DriftInputError(f"{path}: no column {', '.join(missing)}")
-    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in columns}
-
-
-async def read_sql(
-    engine: AsyncEngine, table: str, timestamp_column: str, columns: list[str], start: datetime, end: datetime
-) -> dict[str, np.ndarray]:
-    """Rows with start <= timestamp < end, from SQLite or PostgreSQL (async drivers)."""
-    import numpy as np
-
-    source = sa.table(table, *(sa.column(c) for c in {*columns, timestamp_column}))
-    ts = source.c[timestamp_column]
-    query = sa.select(*(source.c[c] for c in columns)).where(ts >= start, ts < end)
-    try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-    except sa.exc.SQLAlchemyError as exc:
-        raise DriftInputError(f"{table}: {str(exc).splitlines()[0]}") from exc
-    return {c: np.array([r[i] for r in rows], dtype=object) for i, c in enumerate(columns)}
-
-
-async def load_windows(job: DriftJob, now: datetime) -> Windows:
+async def measure(job: DriftJob, now: datetime, *, memory_mb: int = DEFAULT_MEMORY_MB,
+                  psi_warn: float = 0.15, ks_p_value: float = 0.05) -> Measured:
+    """Assess a job's windows without holding their rows: SQL sources are computed in the
+    database, files are streamed in ``memory_mb``."""
     columns = [*job.features, *([job.prediction] if job.prediction else [])]
     source = job.source
+    specs = job.specs()
+
+    def score(counts: Any, ref_rows: int, cur_rows: int, kind: str) -> DriftAssessment:
+        return assess_counts(counts, features=job.features, prediction=job.prediction, weights=job.weights,
+                             psi_warn=psi_warn, ks_p_value=ks_p_value, specs=specs,
+                             reference_rows=ref_rows, current_rows=cur_rows, source=kind)
+
     if source.kind == "sql":
+        from storage.drift_pushdown import pushdown_from_url
+
         assert source.url and source.table and source.timestamp_column and source.reference_window
         ref_w = source.reference_window
         eval_start = now - source.evaluation_window
-        engine = create_engine(source.url)  # one engine (and pool) for both windows
-        try:
-            ref = await read_sql(
-                engine, source.table, source.timestamp_column, columns, ref_w.start, ref_w.end
-            )
-            cur = await read_sql(engine, source.table, source.timestamp_column, columns, eval_start, now)
-        finally:
-            await engine.dispose()
-        return Windows(_numeric(ref), _numeric(cur), ref_w.start, ref_w.end, eval_start, now)
+        pushed = await pushdown_from_url(
+            source.url, source.table, source.timestamp_column, columns, bins=job.bins,
+            reference=(ref_w.start, ref_w.end), current=(eval_start, now), kinds=specs.kinds)
+        a = await asyncio.to_thread(score, pushed.counts, pushed.reference_rows, pushed.current_rows,
+                                    "sql pushdown")
+        a = DriftAssessment(**{**a.__dict__, "bytes_received": pushed.bytes_received})
+        return Measured(a, ref_w.start, ref_w.end, eval_start, now)
+    from storage.drift_files import stream_counts
+
     assert source.reference and source.current
-    ref_file, cur_file = await asyncio.gather(
-        asyncio.to_thread(read_file, source.reference, columns),
-        asyncio.to_thread(read_file, source.current, columns),
-    )
-    return Windows(ref_file, cur_file, evaluation_end=now)
+    reference, current = source.reference, source.current
 
+    def stream() -> DriftAssessment:
+        streamed = stream_counts(reference, current, columns, bins=job.bins, kinds=specs.kinds,
+                                 memory_mb=job.memory_mb or memory_mb)
+        return score(streamed.counts, streamed.reference_rows, streamed.current_rows, "files")
 
-def _numeric(data: dict[str, np.ndarray]) -> dict[str, Any]:
-    import numpy as np
-
-    out: dict[str, Any] = {}
-    for name, values in data.items():
-        try:
-            out[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-        except (TypeError, ValueError):
-            out[name] = list(values)  # categorical
-    return out
+    return Measured(await asyncio.to_thread(stream), evaluation_end=now)
 
 
 def summary_text(model: str, a: DriftAssessment, psi_warn: float, psi_critical: float) -> str:
-    top = ", ".join(f"`{name}` {score:.3f}" for name, score in a.top_features(5))
+    def feature(name: str, score: float) -> str:
+        f = a.features.get(name)
+        test = f" ({f.kind}, {f.test} {f.statistic:.3g})" if f else ""
+        return f"`{name}` {score:.3f}{test}"
+
+    top = ", ".join(feature(name, score) for name, score in a.top_features(5))
     ks = f"{a.ks_p_value:.3g}" if a.ks_p_value is not None else "n/a"
     windows = ""
     if a.evaluation_window_start and a.evaluation_window_end:
@@ -217,50 +207,44 @@ def summary_text(model: str, a: DriftAssessment, psi_warn: float, psi_critical: 
     )
 
 
-def chart_png(a: DriftAssessment, windows: Windows, psi_warn: float, psi_critical: float) -> bytes:
-    """Per-feature PSI bars with the warn / critical lines, and the most drifted feature's
-    reference vs current distribution."""
-    import io
-
-    import matplotlib
-    import numpy as np
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    top = a.top_features(15)
-    fig, (bars, dist) = plt.subplots(1, 2, figsize=(11, 4), dpi=90)
-    bars.barh([n for n, _ in reversed(top)], [s for _, s in reversed(top)], color="#4c72b0")
-    for value, colour in ((psi_warn, "#e1a100"), (psi_critical, "#c0392b")):
-        bars.axvline(value, color=colour, linestyle="--", linewidth=1, label=f"PSI {value}")
-    bars.set_title(f"PSI per feature (composite {a.psi_composite:.3f})")
-    bars.legend(loc="lower right", fontsize=8)
-    if top:
-        name = top[0][0]
-        ref, cur = windows.reference.get(name), windows.current.get(name)
-        if isinstance(ref, np.ndarray) and isinstance(cur, np.ndarray):
-            ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
-            sample = np.random.default_rng(0)
-            ref = ref if ref.size <= 200_000 else sample.choice(ref, 200_000, replace=False)
-            cur = cur if cur.size <= 200_000 else sample.choice(cur, 200_000, replace=False)
-            dist.hist(ref, bins=50, alpha=0.55, density=True, label="reference")
-            dist.hist(cur, bins=50, alpha=0.55, density=True, label="current")
-            dist.legend(fontsize=8)
-        dist.set_title(f"{name}: reference vs current")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+def safe_chart(render: Callable[[DriftAssessment, float, float], bytes], a: DriftAssessment, psi_warn: float,
+               psi_critical: float, model: str) -> bytes | None:
+    """The chart, or None when drawing it fails: the incident is opened either way."""
+    try:
+        return render(a, psi_warn, psi_critical)
+    except Exception:  # any matplotlib / data failure: logged, never raised
+        log.exception("drift.chart_failed", model=model)
+        return None
 
 
 class DriftRunner:
     """Runs one job: assess, store ``drift_assessments``, open or feed the model's drift incident."""
 
-    def __init__(self, service: IncidentService, policy: Policy, metrics: Any = None) -> None:
+    def __init__(self, service: IncidentService, policy: Policy, metrics: Any = None, *,
+                 memory_mb: int = DEFAULT_MEMORY_MB,
+                 chart: Callable[[DriftAssessment, float, float], bytes] | None = None) -> None:
         self.service = service
         self.policy = policy
         self.metrics = metrics
+        self.memory_mb = memory_mb
+        self.chart = chart
+
+    def _render(self, a: DriftAssessment, psi_warn: float, psi_critical: float) -> bytes:
+        if self.chart is not None:
+            return self.chart(a, psi_warn, psi_critical)
+        from bot.drift_charts import chart_png
+
+        return chart_png(a, psi_warn, psi_critical)
+
+    async def assess(self, job: DriftJob, now: datetime) -> DriftAssessment:
+        """The job's assessment with its windows (no incident, nothing stored)."""
+        thresholds = self.policy.drift
+        m = await measure(job, now, memory_mb=self.memory_mb, psi_warn=thresholds.psi_warn,
+                          ks_p_value=thresholds.ks_p_value)
+        return DriftAssessment(**{**m.assessment.__dict__, "reference_window_start": m.reference_start,
+                                  "reference_window_end": m.reference_end,
+                                  "evaluation_window_start": m.evaluation_start,
+                                  "evaluation_window_end": m.evaluation_end or now})
 
     async def run(
         self, job: DriftJob, now: datetime | None = None
@@ -271,28 +255,8 @@ class DriftRunner:
         model = models.get(job.model)
         if model is None:
             raise DriftInputError(f"model {job.model!r} is not registered")
-        windows = await load_windows(job, now)
+        a = await self.assess(job, now)
         thresholds = self.policy.drift
-        found = await asyncio.to_thread(
-            assess,
-            windows.reference,
-            windows.current,
-            features=job.features,
-            prediction=job.prediction,
-            weights=job.weights,
-            bins=job.bins,
-            psi_warn=thresholds.psi_warn,
-            ks_p_value=thresholds.ks_p_value,
-        )
-        a = DriftAssessment(
-            **{
-                **found.__dict__,
-                "reference_window_start": windows.reference_start,
-                "reference_window_end": windows.reference_end,
-                "evaluation_window_start": windows.evaluation_start,
-                "evaluation_window_end": windows.evaluation_end or now,
-            }
-        )
         if self.metrics is not None:
             self.metrics.drift_psi_composite.labels(str(model.id), model.name).set(a.psi_composite)
             self.metrics.drift_detections_total.labels(str(model.id), str(a.drift_detected).lower()).inc()
@@ -300,27 +264,23 @@ class DriftRunner:
         text = summary_text(model.name, a, thresholds.psi_warn, thresholds.psi_critical)
         chart = None
         if severity is not None:
-            png = await asyncio.to_thread(chart_png, a, windows, thresholds.psi_warn, thresholds.psi_critical)
-            chart = base64.b64encode(png).decode()
+            png = await asyncio.to_thread(safe_chart, self._render, a, thresholds.psi_warn,
+                                          thresholds.psi_critical, model.name)
+            chart = base64.b64encode(png).decode() if png is not None else None
         assessment_id = uuid.uuid4()
 
         async def record(uow: UnitOfWork, incident: Incident | None) -> None:
-            await sql_connection(uow).execute(
-                drift_assessments.insert().values(
-                    id=assessment_id,
-                    model_id=model.id,
-                    assessed_at=now,
-                    psi_composite=a.psi_composite,
-                    ks_p_value=a.ks_p_value,
-                    drift_detected=a.drift_detected,
-                    feature_scores=a.feature_scores,
-                    reference_window_start=a.reference_window_start,
-                    reference_window_end=a.reference_window_end,
-                    evaluation_window_start=a.evaluation_window_start,
-                    evaluation_window_end=a.evaluation_window_end,
-                    incident_id=incident.id if incident else None,
-                )
-            )
+            from storage.drift_tables import record_assessment
+
+            await record_assessment(uow, {
+                "id": assessment_id, "model_id": model.id, "assessed_at": now,
+                "psi_composite": a.psi_composite, "ks_p_value": a.ks_p_value,
+                "drift_detected": a.drift_detected, "feature_scores": a.feature_scores,
+                "reference_window_start": a.reference_window_start,
+                "reference_window_end": a.reference_window_end,
+                "evaluation_window_start": a.evaluation_window_start,
+                "evaluation_window_end": a.evaluation_window_end,
+                "incident_id": incident.id if incident else None})
             if incident is not None and chart is not None:
                 await uow.outbox.add(
                     OutboxMessage(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import zlib
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 import structlog
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -19,6 +17,7 @@ from domain.drift import DriftInputError, DriftUnavailable, missing_drift_packag
 from domain.model import DomainError
 from domain.services import IncidentRef
 from handlers.slack_context import SlackContext
+from storage.drift_tables import drift_job_lock
 from storage.outbox_store import OutboxRow
 
 if TYPE_CHECKING:
@@ -37,15 +36,11 @@ class DriftScheduler:
 
     async def run_job(self, job: DriftJob) -> Any:
         """One run; a failing source is logged and retried at the next run, never raised."""
-        engine = self.container.engine
         try:
-            if engine.dialect.name == "postgresql":
-                async with engine.connect() as conn, conn.begin():
-                    key = zlib.crc32(f"drift:{job.model}".encode())
-                    if not (await conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key)))).scalar():
-                        return None  # another replica runs this job now
-                    return await self.runner.run(job)
-            return await self.runner.run(job)
+            async with drift_job_lock(self.container.engine, job.model) as mine:
+                if not mine:
+                    return None  # another replica runs this job now
+                return await self.runner.run(job)
         except (DriftInputError, DomainError, OSError, DriftUnavailable) as exc:
             log.error("drift.job_failed", model=job.model, error=str(exc))
         except Exception:
@@ -62,7 +57,8 @@ class DriftScheduler:
 
 
 def install(container: Container) -> None:
-    runner = DriftRunner(container.service, container.policy, container.metrics)
+    runner = DriftRunner(container.service, container.policy, container.metrics,
+                         memory_mb=container.settings.drift_memory_mb)
     jobs: list[DriftJob] = []
     if container.settings.models_file:
         try:

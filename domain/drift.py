@@ -1,21 +1,27 @@
-"""Drift math: PSI per feature, KS on predictions, the assessment. numpy + scipy, no I/O.
+"""Drift math: the right test per feature, PSI for every one, KS on predictions. numpy +
+scipy, no I/O.
 
 PSI (population stability index) of one numeric feature, with ``bins`` bins whose edges are
-the reference's quantiles::
+the reference's quantiles at levels ``j / bins``::
 
     PSI = sum_i (cur_i - ref_i) * ln(cur_i / ref_i)
 
 over the bins' shares of rows. Values below the reference minimum fall in the first bin and
 above its maximum in the last; NaN / missing values form a bin of their own; a share of 0 is
 replaced by ``EPSILON`` (1e-4) before the logarithm, so an empty bin costs a finite, large
-amount instead of infinity. Categorical features use one bin per category seen in either
-window (unseen categories are counted, not dropped). Composite PSI is the weighted mean of the
-feature PSIs (equal weights unless configured).
+amount instead of infinity. Categorical features: one bucket per reference category (the 30
+most frequent), ``<other>`` for the rest and for categories the reference never saw, and
+``<missing>``. Composite PSI is the weighted mean of the feature PSIs (equal weights unless
+configured).
 
-KS: ``scipy.stats.ks_2samp`` on the prediction column (its p-value, unchanged). Per numeric
-feature, optionally, the KS statistic is taken on a 4,096-bin histogram over the pooled range
-(error at most the largest bin's share of rows) with the asymptotic p-value: the exact test
-would sort every column, which on 50 x 1,000,000 rows costs more than the whole assessment.
+The second test depends on the feature's kind (:mod:`domain.drift_stats`), and can be chosen
+per feature: numeric (floats, and integers with more than ``LOW_CARDINALITY`` distinct
+reference values) get KS (default) or Wasserstein; categorical (strings, booleans,
+low-cardinality integers) get chi-square (windows up to 1,000 rows) or Jensen-Shannon. In
+memory the per-feature KS is taken on a 4,096-bin histogram over the pooled range (its error
+bound, the largest bin share, is reported); the prediction column gets scipy's exact
+``ks_2samp``. Whether drift is *detected* is unchanged: a feature PSI above ``psi_warn`` or the
+prediction's KS p-value below ``ks_p_value``; the per-feature tests are reported as evidence.
 
 numpy and scipy come with the ``drift`` extra (``pip install 'incident-bot[drift]'``), not
 with the core install: they are imported where the math runs, so the app, its CLI and the
@@ -33,12 +39,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from domain.drift_stats import (
+    EPSILON,
+    MISSING,
+    WASSERSTEIN_THRESHOLD,
+    CategoryCounts,
+    Distribution,
+    FeatureResult,
+    Kind,
+    NumericCounts,
+    category_label,
+    check_test,
+    ks_from_counts,
+    psi_from_counts,
+    psi_levels,
+    score_categorical,
+    score_numeric_counts,
+)
+
 if TYPE_CHECKING:
     import numpy as np
 
-EPSILON = 1e-4
+__all__ = ["EPSILON", "DEFAULT_BINS", "DriftAssessment", "DriftInputError", "DriftUnavailable",
+           "FeatureResult", "assess", "assess_counts", "psi_categorical", "psi_numeric"]
+
 DEFAULT_BINS = 10
 KS_FEATURE_BINS = 4096
+LOW_CARDINALITY = 10  # integer features with at most this many reference values are categorical
 
 
 class DriftInputError(ValueError):
@@ -72,6 +99,14 @@ def require_drift_extra() -> None:
 
 
 @dataclass(frozen=True)
+class FeatureSpecs:
+    """Per-feature choices from the job configuration or the CLI: kind and test overrides."""
+
+    kinds: Mapping[str, Kind] = field(default_factory=dict)
+    tests: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class DriftAssessment:
     """What the data dictionary's ``drift_assessments`` row holds, plus the detail for Slack."""
 
@@ -87,12 +122,16 @@ class DriftAssessment:
     reference_window_end: datetime | None = None
     evaluation_window_start: datetime | None = None
     evaluation_window_end: datetime | None = None
+    features: dict[str, FeatureResult] = field(default_factory=dict)
+    ks_note: str = ""  # how the prediction KS was computed when not exact
+    source: str = "memory"  # memory | files | sql pushdown
+    bytes_received: int | None = None  # SQL pushdown: the aggregates' size
 
     def top_features(self, n: int = 5) -> list[tuple[str, float]]:
         return sorted(self.feature_scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
     def as_dict(self) -> dict[str, Any]:
-        """The data dictionary's keys (for JSON output and storage)."""
+        """The data dictionary's keys (for JSON output and storage), and the per-feature tests."""
 
         def iso(d: datetime | None) -> str | None:
             return d.isoformat() if d else None
@@ -103,9 +142,13 @@ class DriftAssessment:
             "drift_detected": self.drift_detected,
             "feature_scores": self.feature_scores,
             "feature_ks_p_values": self.feature_ks,
+            "feature_tests": {name: f.as_dict() for name, f in self.features.items()},
             "ks_statistic": self.ks_statistic,
+            "ks_note": self.ks_note,
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
+            "source": self.source,
+            "bytes_received": self.bytes_received,
             "reference_window_start": iso(self.reference_window_start),
             "reference_window_end": iso(self.reference_window_end),
             "evaluation_window_start": iso(self.evaluation_window_start),
@@ -113,18 +156,15 @@ class DriftAssessment:
         }
 
 
-def _psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    import numpy as np
-
-    ref = ref_counts / max(ref_counts.sum(), 1)
-    cur = cur_counts / max(cur_counts.sum(), 1)
-    ref = np.where(ref == 0, EPSILON, ref)
-    cur = np.where(cur == 0, EPSILON, cur)
-    return float(np.sum((cur - ref) * np.log(cur / ref)))
-
-
 def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = DEFAULT_BINS) -> float:
     """PSI of one numeric feature (see the module docstring for the binning rules)."""
+    return _numeric_psi_counts(reference, current, bins)[0]
+
+
+def _numeric_psi_counts(
+    reference: np.ndarray, current: np.ndarray, bins: int
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """(PSI, inner edges, reference counts, current counts); the last count is the NaN bin."""
     import numpy as np
 
     if bins < 2:
@@ -136,12 +176,11 @@ def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = DEFAULT_
     cur_valid = current[~cur_nan] if cur_nan.any() else current
     if ref_valid.size == 0:
         raise DriftInputError("the reference window has no numeric values for this feature")
-    edges = np.unique(np.quantile(ref_valid, np.linspace(0, 1, bins + 1)[1:-1]))
-    ref_counts = _bin_counts(ref_valid, edges)
-    cur_counts = _bin_counts(cur_valid, edges)
-    ref_counts = np.append(ref_counts, ref_nan.sum())
-    cur_counts = np.append(cur_counts, cur_nan.sum())
-    return _psi_from_counts(ref_counts, cur_counts)
+    # duplicate edges only make bins empty in both windows, which add 0 to the PSI
+    edges = np.unique(np.quantile(ref_valid, psi_levels(bins)))
+    ref_counts = np.append(_bin_counts(ref_valid, edges), ref_nan.sum())
+    cur_counts = np.append(_bin_counts(cur_valid, edges), cur_nan.sum())
+    return psi_from_counts(ref_counts, cur_counts), edges, ref_counts, cur_counts
 
 
 def _bin_counts(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
@@ -153,42 +192,120 @@ def _bin_counts(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
     return np.diff(cumulative, prepend=0)
 
 
+def category_counts(values: Sequence[Any] | np.ndarray) -> dict[str, int]:
+    """Rows per category label (:func:`domain.drift_stats.category_label`)."""
+    import numpy as np
+
+    counts: dict[str, int] = {}
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuU":
+        uniques, n = np.unique(values, return_counts=True)
+        for value, c in zip(uniques.tolist(), n.tolist(), strict=True):
+            counts[category_label(value)] = counts.get(category_label(value), 0) + int(c)
+        return counts
+    for value in list(values):
+        label = category_label(value)
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
 def psi_categorical(reference: Sequence[Any], current: Sequence[Any]) -> float:
-    """PSI over categories (None / NaN counted as their own category)."""
-    import numpy as np
-
-    def key(v: Any) -> Any:
-        return "<missing>" if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-    ref = [key(v) for v in reference]
-    cur = [key(v) for v in current]
-    if not ref:
+    """PSI over the reference's categories, ``<other>`` and ``<missing>``."""
+    if len(reference) == 0:
         raise DriftInputError("the reference window is empty")
-    categories = sorted(set(ref) | set(cur), key=str)
-    index = {c: i for i, c in enumerate(categories)}
-    ref_counts = np.bincount([index[v] for v in ref], minlength=len(categories))
-    cur_counts = np.bincount([index[v] for v in cur], minlength=len(categories))
-    return _psi_from_counts(ref_counts, cur_counts)
+    counts = CategoryCounts(category_counts(reference), category_counts(current))
+    return score_categorical("", counts, "jensenshannon", 0.05).psi
 
 
-def ks_feature_p_value(reference: np.ndarray, current: np.ndarray) -> float:
-    """Histogram KS (4,096 bins over the pooled range) with the asymptotic p-value."""
+def ks_histogram(reference: np.ndarray, current: np.ndarray) -> tuple[float, float, float]:
+    """KS on a 4,096-bin histogram over the pooled range: (statistic, p-value, error bound)."""
     import numpy as np
-    from scipy import stats
 
     reference = reference[~np.isnan(reference)]
     current = current[~np.isnan(current)]
     if reference.size == 0 or current.size == 0:
-        return float("nan")
+        return float("nan"), float("nan"), 1.0
     low = min(reference.min(), current.min())
     high = max(reference.max(), current.max())
     if low == high:
-        return 1.0
-    ref_hist, edges = np.histogram(reference, bins=KS_FEATURE_BINS, range=(low, high))
-    cur_hist, _ = np.histogram(current, bins=edges)
-    d = float(np.max(np.abs(np.cumsum(ref_hist) / reference.size - np.cumsum(cur_hist) / current.size)))
-    n = reference.size * current.size / (reference.size + current.size)
-    return float(stats.kstwobign.sf(d * math.sqrt(n)))
+        return 0.0, 1.0, 0.0
+    scale = KS_FEATURE_BINS / (high - low)
+
+    def hist(values: np.ndarray) -> np.ndarray:
+        index = ((values - low) * scale).astype(np.int64)
+        np.minimum(index, KS_FEATURE_BINS - 1, out=index)
+        return np.bincount(index, minlength=KS_FEATURE_BINS)
+
+    return ks_from_counts(hist(reference), hist(current))
+
+
+def ks_feature_p_value(reference: np.ndarray, current: np.ndarray) -> float:
+    """The histogram KS p-value (kept for callers of the issue-4 API)."""
+    return ks_histogram(reference, current)[1]
+
+
+def feature_kind(values: Any) -> Kind:
+    """Numeric or categorical, from the values: booleans, strings and integers with at most
+    ``LOW_CARDINALITY`` distinct values are categorical."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        kind = values.dtype.kind
+        if kind == "f":
+            return "numeric"
+        if kind in "iu":
+            return "categorical" if _few_integers(values) else "numeric"
+        if kind != "O":
+            return "categorical"
+    sample = list(values[:1000]) if isinstance(values, np.ndarray) else list(values)[:1000]
+    numeric = all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
+                  or v is None for v in sample)
+    return "numeric" if numeric else "categorical"
+
+
+def _few_integers(values: np.ndarray) -> bool:
+    import numpy as np
+
+    if values.size == 0:
+        return True
+    low, high = int(values.min()), int(values.max())
+    if high - low < LOW_CARDINALITY:
+        return True
+    if high - low > 1_000_000:
+        return False
+    return int(np.count_nonzero(np.bincount(values - low))) <= LOW_CARDINALITY
+
+
+def _numeric_feature(name: str, ref: Any, cur: Any, bins: int, test: str | None,
+                     p_threshold: float) -> FeatureResult:
+    import numpy as np
+    from scipy import stats
+
+    ref_a, cur_a = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
+    psi, edges, ref_counts, cur_counts = _numeric_psi_counts(ref_a, cur_a, bins)
+    labels = [*_edge_labels(edges), MISSING]
+    distribution = Distribution(tuple(labels), tuple(map(int, ref_counts)), tuple(map(int, cur_counts)))
+    p_value: float | None
+    if test == "wasserstein":
+        ref_v, cur_v = ref_a[~np.isnan(ref_a)], cur_a[~np.isnan(cur_a)]
+        std = float(ref_v.std())
+        distance = float(stats.wasserstein_distance(ref_v, cur_v)) if cur_v.size else float("nan")
+        statistic = distance / std if std > 0 else distance
+        p_value, drifted, note = None, statistic > WASSERSTEIN_THRESHOLD, "in reference standard deviations"
+    else:
+        test = "ks"
+        statistic, p_value, bound = ks_histogram(ref_a, cur_a)
+        drifted = p_value < p_threshold
+        note = f"KS on a {KS_FEATURE_BINS}-bin histogram: the exact statistic is within +{bound:.4f}"
+    return FeatureResult(name, "numeric", round(psi, 6), test, statistic, p_value, drifted, distribution,
+                         note)
+
+
+def _edge_labels(edges: np.ndarray) -> list[str]:
+    fmt = "{:.3g}".format
+    if edges.size == 0:
+        return ["all"]
+    return [f"≤{fmt(edges[0])}", *(f"{fmt(a)}–{fmt(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)),
+            f">{fmt(edges[-1])}"]
 
 
 def assess(
@@ -201,73 +318,136 @@ def assess(
     bins: int = DEFAULT_BINS,
     psi_warn: float = 0.15,
     ks_p_value: float = 0.05,
-    ks_per_feature: bool = False,
+    ks_per_feature: bool = True,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    specs: FeatureSpecs | None = None,
 ) -> DriftAssessment:
-    """Compare two windows given as column name -> array (numeric) or sequence (categorical)."""
+    """Compare two windows given as column name -> array (numeric) or sequence (categorical).
+
+    ``ks_per_feature`` is kept for the issue-4 callers: every feature now gets its kind's test.
+    """
     try:
         import numpy as np
         from scipy import stats
     except ModuleNotFoundError as exc:
         raise DriftUnavailable(missing_drift_packages() or [str(exc.name)]) from exc
-    if not features:
-        raise DriftInputError("no features to assess")
-    for name in [*features, *([prediction] if prediction else [])]:
-        for window, data in (("reference", reference), ("current", current)):
-            if name not in data:
-                raise DriftInputError(f"column {name!r} is missing from the {window} data")
+    del ks_per_feature
+    specs = specs or FeatureSpecs()
+    _check_columns(reference, current, features, prediction)
     ref_rows = len(reference[features[0]])
     cur_rows = len(current[features[0]])
     if ref_rows == 0 or cur_rows == 0:
         raise DriftInputError(f"a window is empty (reference {ref_rows} rows, current {cur_rows} rows)")
 
-    def one(name: str) -> tuple[str, float, float | None]:
+    def one(name: str) -> FeatureResult:
         ref, cur = reference[name], current[name]
-        if _numeric(ref) and _numeric(cur):
-            ref_a, cur_a = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
-            score = psi_numeric(ref_a, cur_a, bins)
-            ks = ks_feature_p_value(ref_a, cur_a) if ks_per_feature else None
-            return name, score, ks
-        return name, psi_categorical(list(ref), list(cur)), None
+        kind = specs.kinds.get(name) or feature_kind(ref)
+        test = _test_for(name, kind, specs)
+        if kind == "numeric":
+            try:
+                return _numeric_feature(name, ref, cur, bins, test, ks_p_value)
+            except (TypeError, ValueError) as exc:
+                if isinstance(exc, DriftInputError):
+                    raise
+                raise DriftInputError(f"feature {name!r} is not numeric ({exc}); configure it as "
+                                      "categorical") from exc
+        counts = CategoryCounts(category_counts(ref), category_counts(cur))
+        return score_categorical(name, counts, test, ks_p_value)
 
     # numpy releases the GIL in the comparisons and histograms: features run in parallel
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = []
+        results: list[FeatureResult] = []
         for result in pool.map(one, features):
             results.append(result)
             if progress is not None:
                 progress(len(results), len(features))
-    scores = {name: round(score, 6) for name, score, _ in results}
-    feature_ks = {name: ks for name, _, ks in results if ks is not None}
-    weights = dict(weights or {})
-    total = sum(weights.get(f, 1.0) for f in features)
-    composite = sum(scores[f] * weights.get(f, 1.0) for f in features) / total if total else 0.0
     ks_p: float | None = None
     ks_stat: float | None = None
     if prediction:
         ref_p = np.asarray(reference[prediction], dtype=float)
         cur_p = np.asarray(current[prediction], dtype=float)
-        result = stats.ks_2samp(ref_p[~np.isnan(ref_p)], cur_p[~np.isnan(cur_p)])
-        ks_p, ks_stat = float(result.pvalue), float(result.statistic)
-    detected = any(s > psi_warn for s in scores.values()) or (ks_p is not None and ks_p < ks_p_value)
+        ks = stats.ks_2samp(ref_p[~np.isnan(ref_p)], cur_p[~np.isnan(cur_p)])
+        ks_p, ks_stat = float(ks.pvalue), float(ks.statistic)
+    return _assessment(results, features, weights, psi_warn, ks_p_value, ks_p, ks_stat, ref_rows, cur_rows)
+
+
+def assess_counts(
+    counts: Mapping[str, NumericCounts | CategoryCounts],
+    *,
+    features: Sequence[str],
+    prediction: str | None = None,
+    weights: Mapping[str, float] | None = None,
+    psi_warn: float = 0.15,
+    ks_p_value: float = 0.05,
+    specs: FeatureSpecs | None = None,
+    reference_rows: int = 0,
+    current_rows: int = 0,
+    source: str = "files",
+) -> DriftAssessment:
+    """The same assessment from per-feature counts (streamed files, SQL aggregates): the PSI is
+    the in-memory one when the edges are exact; the KS tests are binned (bound in the notes)."""
+    specs = specs or FeatureSpecs()
+    results = []
+    for name in features:
+        if name not in counts:
+            raise DriftInputError(f"column {name!r} was not counted")
+        c = counts[name]
+        if isinstance(c, NumericCounts):
+            results.append(score_numeric_counts(name, c, _test_for(name, "numeric", specs), ks_p_value))
+        else:
+            results.append(score_categorical(name, c, _test_for(name, "categorical", specs), ks_p_value))
+    ks_p = ks_stat = None
+    ks_note = ""
+    if prediction:
+        pred = counts.get(prediction)
+        if not isinstance(pred, NumericCounts):
+            raise DriftInputError(f"the prediction column {prediction!r} must be numeric")
+        ks_stat, ks_p, bound = ks_from_counts(pred.reference, pred.current)
+        ks_note = (f"binned KS on {pred.reference.size} reference-quantile bins: the exact statistic is "
+                   f"within +{bound:.4f}")
+    a = _assessment(results, features, weights, psi_warn, ks_p_value, ks_p, ks_stat, reference_rows,
+                    current_rows)
+    return DriftAssessment(**{**a.__dict__, "ks_note": ks_note, "source": source})
+
+
+def _assessment(results: list[FeatureResult], features: Sequence[str], weights: Mapping[str, float] | None,
+                psi_warn: float, ks_threshold: float, ks_p: float | None, ks_stat: float | None,
+                ref_rows: int, cur_rows: int) -> DriftAssessment:
+    scores = {r.name: r.psi for r in results}
+    weights = dict(weights or {})
+    total = sum(weights.get(f, 1.0) for f in features)
+    composite = sum(scores[f] * weights.get(f, 1.0) for f in features) / total if total else 0.0
+    detected = any(s > psi_warn for s in scores.values()) or (ks_p is not None and ks_p < ks_threshold)
     return DriftAssessment(
         psi_composite=round(composite, 6),
         ks_p_value=ks_p,
         ks_statistic=ks_stat,
         drift_detected=detected,
         feature_scores=scores,
-        feature_ks=feature_ks,
+        feature_ks={r.name: r.p_value for r in results if r.test == "ks" and r.p_value is not None},
         reference_rows=ref_rows,
         current_rows=cur_rows,
+        features={r.name: r for r in results},
     )
 
 
-def _numeric(values: Any) -> bool:
-    import numpy as np
+def _test_for(name: str, kind: Kind, specs: FeatureSpecs) -> str | None:
+    try:
+        return check_test(name, kind, specs.tests.get(name))
+    except ValueError as exc:
+        raise DriftInputError(str(exc)) from exc
 
-    if isinstance(values, np.ndarray):
-        return values.dtype.kind in "fiub"
-    return all(
-        isinstance(v, int | float) and not isinstance(v, bool) or v is None for v in list(values)[:100]
-    )
+
+def _check_columns(reference: Mapping[str, Any], current: Mapping[str, Any], features: Sequence[str],
+                   prediction: str | None) -> None:
+    if not features:
+        raise DriftInputError("no features to assess")
+    for name in [*features, *([prediction] if prediction else [])]:
+        for window, data in (("reference", reference), ("current", current)):
+            if name not in data:
+                raise DriftInputError(f"column {name!r} is missing from the {window} data")
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)

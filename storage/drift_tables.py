@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import zlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.tables import JSONDoc, UTCDateTime, metadata
 
@@ -22,3 +28,22 @@ drift_assessments = sa.Table(
     sa.Column("incident_id", sa.Uuid(), sa.ForeignKey("incidents.id")),  # the incident it fed
     sa.Index("ix_drift_assessments_model_time", "model_id", "assessed_at"),
 )
+
+
+async def record_assessment(uow: object, values: Mapping[str, Any]) -> None:
+    """One ``drift_assessments`` row, in the use case's transaction (``values``: its columns)."""
+    from storage.uow import sql_connection
+
+    await sql_connection(uow).execute(drift_assessments.insert().values(**values))
+
+
+@contextlib.asynccontextmanager
+async def drift_job_lock(engine: AsyncEngine, model: str) -> AsyncIterator[bool]:
+    """Whether this replica runs the model's drift job now: on PostgreSQL a transaction-scoped
+    advisory lock (other replicas get False and skip), elsewhere always True."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    async with engine.connect() as conn, conn.begin():
+        key = zlib.crc32(f"drift:{model}".encode())
+        yield bool((await conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key)))).scalar())

@@ -5,14 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from domain.drift import DriftAssessment, FeatureSpecs
+    from domain.drift_stats import Kind
 
 
 def register(subparsers: Any) -> None:
     drift = subparsers.add_parser("drift", help="model drift: check two windows, run the jobs")
     sub = drift.add_subparsers(dest="drift_command", metavar="ACTION", required=True)
-    check = sub.add_parser("check", help="compare a reference and a current file (CSV or Parquet)")
+    check = sub.add_parser(
+        "check", help="compare a reference and a current file (CSV or Parquet; paths, s3:// or gs://)",
+        description="Exit codes: 0 assessed (and the --fail-on gate passed), 1 the --fail-on gate "
+                    "failed, 2 the data could not be assessed.")
     check.add_argument("--reference", required=True, help="reference (training) window file")
     check.add_argument("--current", required=True, help="current (production) window file")
     check.add_argument(
@@ -20,7 +28,22 @@ def register(subparsers: Any) -> None:
     )
     check.add_argument("--prediction-column", help="prediction column for the KS test")
     check.add_argument("--bins", type=int, default=10)
-    check.add_argument("--ks-per-feature", action="store_true", help="also a KS p-value per feature")
+    check.add_argument("--ks-per-feature", action="store_true", help=argparse.SUPPRESS)  # now always
+    check.add_argument("--categorical", help="comma-separated features to treat as categorical")
+    check.add_argument("--numeric", help="comma-separated features to treat as numeric")
+    check.add_argument("--test", action="append", default=[], metavar="FEATURE=TEST",
+                       help="the test of a feature: ks | wasserstein (numeric), chisquare | jensenshannon "
+                            "(categorical); repeatable")
+    check.add_argument("--engine", choices=("auto", "memory", "streaming"), default="auto",
+                       help="memory: read both files whole (exact KS on predictions); streaming: two passes "
+                            "in --memory-mb; auto: memory when the files are small beside the budget")
+    check.add_argument("--memory-mb", type=int, default=int(os.environ.get("DRIFT_MEMORY_MB") or 1024),
+                       help="memory budget of the streaming engine (default DRIFT_MEMORY_MB or 1024)")
+    check.add_argument("--fail-on", choices=("drift", "critical"),
+                       help="exit 1 when drift is detected, or when the composite PSI is above the "
+                            "critical threshold (a CI gate)")
+    check.add_argument("--report", metavar="HTML", help="write a self-contained HTML report (charts inline)")
+    check.add_argument("--chart", metavar="PNG", help="write the drift chart as a PNG")
     check.add_argument("--model", help="model name, for the report only")
     check.add_argument("--format", choices=("table", "json"), default="table")
     check.set_defaults(func=_check)
@@ -29,87 +52,122 @@ def register(subparsers: Any) -> None:
     run.set_defaults(func=_run)
 
 
-def _columns(path: str) -> list[str]:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+def _names(value: str | None) -> list[str]:
+    return [f.strip() for f in (value or "").split(",") if f.strip()]
 
-    if path.endswith((".parquet", ".pq")):
-        return list(pq.read_schema(path).names)
-    return list(pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 20)).column_names)
+
+def _specs(args: argparse.Namespace) -> FeatureSpecs:
+    from domain.drift import DriftInputError, FeatureSpecs
+
+    kinds: dict[str, Kind] = {name: "categorical" for name in _names(args.categorical)}
+    kinds.update({name: "numeric" for name in _names(args.numeric)})
+    tests = {}
+    for item in args.test:
+        name, _, test = item.partition("=")
+        if not test:
+            raise DriftInputError(f"--test {item!r}: expected FEATURE=TEST")
+        tests[name.strip()] = test.strip()
+    return FeatureSpecs(kinds=kinds, tests=tests)
+
+
+def _in_memory(args: argparse.Namespace) -> bool:
+    if args.engine != "auto":
+        return bool(args.engine == "memory")
+    from pathlib import Path
+
+    paths = [Path(p) for p in (args.reference, args.current)]
+    if any("://" in str(p) or not p.is_file() for p in paths):
+        return False
+    return sum(p.stat().st_size for p in paths) * 4 < args.memory_mb * 1024 * 1024
+
+
+def _assess(args: argparse.Namespace, features: list[str], specs: FeatureSpecs,
+            drift: Any) -> DriftAssessment:
+    from domain.drift import assess, assess_counts
+    from storage.drift_files import TerminalProgress, read_columns, stream_counts
+
+    columns = [*features, *([args.prediction_column] if args.prediction_column else [])]
+    if _in_memory(args):
+        reference, current = read_columns(args.reference, columns), read_columns(args.current, columns)
+
+        def progress(done: int, total: int) -> None:
+            """A bar on stderr when it is a terminal (stdout stays clean for --format json)."""
+            if sys.stderr.isatty():
+                filled = int(30 * done / total)
+                print(f"\rassessing [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} features",
+                      end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+        return assess(reference, current, features=features, prediction=args.prediction_column,
+                      bins=args.bins, psi_warn=drift.psi_warn, ks_p_value=drift.ks_p_value,
+                      progress=progress, specs=specs)
+    streamed = stream_counts(args.reference, args.current, columns, bins=args.bins, kinds=specs.kinds,
+                             memory_mb=args.memory_mb, progress=TerminalProgress())
+    return assess_counts(streamed.counts, features=features, prediction=args.prediction_column,
+                         psi_warn=drift.psi_warn, ks_p_value=drift.ks_p_value, specs=specs,
+                         reference_rows=streamed.reference_rows, current_rows=streamed.current_rows)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from bot.drift_jobs import read_file
-    from domain.drift import DriftInputError, DriftUnavailable, assess, require_drift_extra
+    from domain.drift import DriftInputError, DriftUnavailable, require_drift_extra
     from domain.policy import default_policy
+    from storage.drift_files import columns_of
 
     try:
         require_drift_extra()
     except DriftUnavailable as exc:
         print(f"drift check: {exc}", file=sys.stderr)
         return 2
-    for path in (args.reference, args.current):
-        if not Path(path).is_file():
-            print(f"drift check: {path}: no such file", file=sys.stderr)
-            return 2
+    drift = default_policy().drift
     try:
-        features = (
-            [f.strip() for f in args.features.split(",") if f.strip()]
-            if args.features
-            else [c for c in _columns(args.reference) if c != args.prediction_column]
-        )
-        columns = [*features, *([args.prediction_column] if args.prediction_column else [])]
-        print(f"reading {args.reference} and {args.current} ...", file=sys.stderr)
-        reference, current = read_file(args.reference, columns), read_file(args.current, columns)
-        rows = len(next(iter(reference.values()))) if reference else 0
-
-        def progress(done: int, total: int) -> None:
-            """A bar on stderr for large inputs (stdout stays clean for --format json)."""
-            if rows >= 100_000 or sys.stderr.isatty():
-                filled = int(30 * done / total)
-                end = "\n" if done == total else ""
-                print(
-                    f"\rassessing [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} features",
-                    end=end,
-                    file=sys.stderr,
-                    flush=True,
-                )
-
-        drift = default_policy().drift
-        result = assess(
-            reference,
-            current,
-            features=features,
-            prediction=args.prediction_column,
-            bins=args.bins,
-            psi_warn=drift.psi_warn,
-            ks_p_value=drift.ks_p_value,
-            ks_per_feature=args.ks_per_feature,
-            progress=progress,
-        )
+        features = _names(args.features) or [
+            c for c in columns_of(args.reference) if c != args.prediction_column]
+        result = _assess(args, features, _specs(args), drift)
+        _write_outputs(args, result, drift)
     except (DriftInputError, OSError) as exc:
         print(f"drift check: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
         print(json.dumps({"model": args.model, **result.as_dict()}, indent=2))
-        return 0
+    else:
+        _print_table(args, result, drift)
+    if args.fail_on == "drift" and result.drift_detected:
+        return 1
+    if args.fail_on == "critical" and result.psi_composite > drift.psi_critical:
+        return 1
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, result: DriftAssessment, drift: Any) -> None:
+    from pathlib import Path
+
+    from bot.drift_charts import chart_png, report_html
+
+    if args.chart:
+        Path(args.chart).write_bytes(chart_png(result, drift.psi_warn, drift.psi_critical))
+    if args.report:
+        Path(args.report).write_text(report_html(result, model=args.model, psi_warn=drift.psi_warn,
+                                                 psi_critical=drift.psi_critical), encoding="utf-8")
+
+
+def _print_table(args: argparse.Namespace, result: DriftAssessment, drift: Any) -> None:
     ks = f"{result.ks_p_value:.4g}" if result.ks_p_value is not None else "n/a (no --prediction-column)"
     print(f"model            {args.model or '-'}")
-    print(f"rows             reference {result.reference_rows:,}, current {result.current_rows:,}")
+    print(f"rows             reference {result.reference_rows:,}, current {result.current_rows:,} "
+          f"({result.source})")
     print(
         f"psi_composite    {result.psi_composite:.4f}  "
         f"(warn > {drift.psi_warn}, critical > {drift.psi_critical})"
     )
-    print(f"ks_p_value       {ks}")
+    print(f"ks_p_value       {ks}" + (f"  ({result.ks_note})" if result.ks_note else ""))
     print(f"drift_detected   {str(result.drift_detected).lower()}")
-    print("\nfeature                          psi" + ("     ks p" if result.feature_ks else ""))
+    print(f"\n{'feature':30} {'kind':11} {'psi':>8}  {'test':13} {'statistic':>9} {'p':>9}")
     for name, score in sorted(result.feature_scores.items(), key=lambda kv: -kv[1]):
         flag = " critical" if score > drift.psi_critical else " warn" if score > drift.psi_warn else ""
-        ks_col = f"  {result.feature_ks[name]:8.3g}" if name in result.feature_ks else ""
-        print(f"{name[:30]:30} {score:8.4f}{ks_col}{flag}")
-    return 0
+        f = result.features.get(name)
+        kind, test = (f.kind, f.test) if f else ("", "")
+        stat = f"{f.statistic:9.4g}" if f else " " * 9
+        p = f"{f.p_value:9.3g}" if f and f.p_value is not None else " " * 9
+        print(f"{name[:30]:30} {kind:11} {score:8.4f}  {test:13} {stat} {p}{flag}")
 
 
 def _run(args: argparse.Namespace) -> int:
