@@ -49,7 +49,7 @@ th{background:#f2f2f2}
 footer{color:#454545;font-size:.85rem;margin:2rem auto}
 @media (max-width:40rem){
  thead{position:absolute;left:-9999px}
- table,tbody,tr,td{display:block;width:100%}
+ table,tbody,tr,td{display:block;width:100%;box-sizing:border-box}
  tr{border:1px solid #c8c8c8;border-radius:.3rem;margin:.5rem 0;padding:.25rem 0}
  td{border:0;padding:.2rem .6rem}
  td::before{content:attr(data-label) ": ";font-weight:700}

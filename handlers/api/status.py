@@ -23,8 +23,9 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
     async def page(_request: web.Request) -> web.StreamResponse:
         now = ctx.clock.now()
         engine = ctx.container.engine
-        active = await incident_rows(engine, IncidentFilter(
-            statuses=["open", "investigating", "mitigated"]), 200)
+        active = sorted(await incident_rows(engine, IncidentFilter(  # most severe first
+            statuses=["open", "investigating", "mitigated"]), 200),
+            key=lambda r: (str(r["severity"]), -r["number"]))
         recent = [r for r in await incident_rows(engine, IncidentFilter(
             since=now - timedelta(days=DAYS)), 500) if r["status"] in ("resolved", "closed")]
         updates = await last_stakeholder_updates(engine, [r["id"] for r in active])
