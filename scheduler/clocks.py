@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from domain import timer_messages as say
+from bot.slack_ui import timers as say
 from domain.model import Actor, AuditEvent, Incident, TimelineEvent, TimelineEventType
 from domain.policy import Policy
 from domain.ports import Clock, OutboxMessage

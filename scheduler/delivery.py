@@ -17,7 +17,7 @@ import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dispatcher import Permanent
-from domain import timer_messages as say
+from bot.slack_ui import timers as say
 from domain.model import Severity
 from domain.ports import OutboxMessage
 from domain.services import CHANNEL, INVITE, THREAD

@@ -13,9 +13,9 @@ import pytest
 
 from bot.local.stack import LocalStack
 from bot.policy_loader import load_policy_file
+from bot.slack_ui.timers import UPDATE_ACTION
 from domain.model import Status, TimelineEventType
 from domain.services import IncidentRef
-from domain.timer_messages import UPDATE_ACTION
 from scheduler.clocks import ClockTicker
 from tests.databases import create_pg_database, drop_pg_database
 from tests.e2e.conftest import wait_response

@@ -1,7 +1,12 @@
-"""What the bot says when a clock fires (Slack mrkdwn). Pure functions of the action and incident."""
+"""What the bot says when a clock fires, and about stakeholder updates (Slack mrkdwn and Block Kit).
+Pure functions of the action and the incident."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.slack_ui.ids import ActionId, CallbackId, InputId
+from bot.slack_ui.modals import text_modal
 from domain.messages import escape
 from domain.model import Incident, Severity, format_duration
 from domain.timers import TimerAction, TimerKind
@@ -9,7 +14,7 @@ from domain.timers import TimerAction, TimerKind
 _MILESTONE = {TimerKind.ACK_BREACH: "acknowledged", TimerKind.MITIGATE_BREACH: "mitigated",
               TimerKind.RESOLVE_BREACH: "resolved"}
 
-UPDATE_ACTION = "incident_post_update"  # the reminder's "Post update" button
+UPDATE_ACTION = ActionId.POST_UPDATE  # the reminder's "Post update" button
 
 
 def breach_text(incident: Incident, action: TimerAction) -> str:
@@ -52,3 +57,27 @@ def update_due_blocks(incident: Incident, action: TimerAction) -> list[dict[str,
             "type": "button", "action_id": UPDATE_ACTION, "value": str(incident.id),
             "style": "primary", "text": {"type": "plain_text", "text": "Post update"}}]},
     ]
+
+
+def update_modal(incident_id: str) -> dict[str, Any]:
+    """The form behind the reminder's "Post update" button."""
+    return text_modal(CallbackId.POST_UPDATE, InputId.UPDATE, title="Stakeholder update",
+                      submit="Post update", label="What changed, impact, next steps",
+                      metadata={"incident_id": incident_id})
+
+
+def update_posted_reply(incident: Incident) -> str:
+    return (f":mega: Update on {incident.key} posted in its announcement's thread; "
+            "the update clock starts again.")
+
+
+UPDATE_HELP = "`/incident update <text>`: post a stakeholder update (resets the update cadence)"
+EMPTY_UPDATE = "Write the update first."
+LOST_INCIDENT = "This form lost its incident; use `/incident update <text>`."
+
+
+class UpdateTexts:
+    """The thread message of ``domain.updates.StakeholderUpdates`` (its ``UpdateTexts`` port)."""
+
+    def posted(self, incident: Incident, author_mention: str, text: str) -> str:
+        return update_posted_text(incident, author_mention, text)

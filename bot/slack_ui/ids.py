@@ -1,0 +1,37 @@
+"""Every action and callback id the bot's own buttons and forms carry, in one place.
+
+Slack echoes these back in ``block_actions`` / ``view_submission`` payloads; a listener is
+registered for each (``handlers/``). They are ``StrEnum`` members, so they serialise as the
+plain strings Slack sees.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    """Buttons (``action_id``)."""
+
+    ACK = "incident_ack"
+    MITIGATE = "incident_mitigate"
+    RESOLVE = "incident_resolve"
+    REOPEN = "incident_reopen"
+    NOTE = "incident_add_note"
+    HOME_DECLARE = "home_declare"
+    POST_UPDATE = "incident_post_update"  # on the "update due" reminder
+    RUNBOOK_STEP_DONE = "runbook_step_done"  # on each checklist step
+
+
+class CallbackId(StrEnum):
+    """Modals (``callback_id``)."""
+
+    NOTE = "add_note"
+    POST_UPDATE = "post_update"
+
+
+class InputId(StrEnum):
+    """The one text input of each single-field modal (its ``block_id`` and ``action_id``)."""
+
+    NOTE = "note"
+    UPDATE = "update"
