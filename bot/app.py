@@ -38,6 +38,7 @@ from bot.tracing import Tracing
 from bot.tracing import from_settings as tracing_from_settings
 from domain.governance.roles import RoleGrants
 from domain.model import Incident
+from domain.paging.pagerduty import PagerDutyEvents
 from domain.policy import Policy, default_policy
 from domain.ports import Clock, SystemClock
 from domain.services import IncidentService
@@ -107,7 +108,7 @@ class Features:
     postmortem_reminders: Callable[[], Awaitable[int]] | None = None
     drift: DriftRunner | None = None
     drift_scheduler: drift_wiring.DriftScheduler | None = None
-    pagerduty: pagerduty_wiring.PagerDuty | None = None
+    pagerduty: PagerDutyEvents | None = None
     iac: iac_wiring.IacDrift | None = None
     iac_watcher: iac_wiring.ReportWatcher | None = None
     housekeeping: Callable[[], Awaitable[dict[str, int]]] | None = None

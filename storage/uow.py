@@ -20,6 +20,7 @@ from domain.ports import (
 )
 from storage.db import is_sqlite
 from storage.inbox_store import CURRENT_REQUEST, record_applied_in
+from storage.paging_repositories import SqlAlertGroups, SqlPagerDutyLinks
 from storage.repositories import (
     SqlAuditRepository,
     SqlIncidentRepository,
@@ -69,6 +70,9 @@ class SqlUnitOfWork:
         self.outbox: OutboxRepository = SqlOutboxRepository(conn, now)
         self.slack_links: SlackLinkRepository = SqlSlackLinkRepository(conn)
         self.processed: ProcessedEventRepository = SqlProcessedEventRepository(conn, now)
+        # feature repositories (their ports are in the feature's domain package)
+        self.pagerduty_links = SqlPagerDutyLinks(conn)
+        self.alert_groups = SqlAlertGroups(conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from bot.pagerduty_wiring import signature_valid
+from handlers.webhooks.pagerduty import signature_valid
 
 BODY = b'{"event":{"id":"E1","event_type":"incident.triggered"}}'
 

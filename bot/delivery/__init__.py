@@ -1,0 +1,1 @@
+"""Outbox deliveries to the outside world (one module per destination)."""

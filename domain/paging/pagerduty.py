@@ -1,0 +1,251 @@
+"""PagerDuty events as incident changes, and incident changes here as PagerDuty calls.
+
+In: a verified, shape-checked Webhooks V3 event (handlers/webhooks/pagerduty.py) becomes the
+same use case Slack runs (declare, status change, note, severity). Out: a declare or status
+change made here becomes outbox rows (``PD_*`` kinds, delivered by bot/delivery/pagerduty.py),
+written in the use case's own transaction by :meth:`PagerDutyEvents.observe`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from domain.model import Actor, Incident, Severity, Status, TriggerSource
+from domain.paging.ports import AlreadyLinked, PagerDutyLink, PagingUnitOfWork
+from domain.policy import Policy
+from domain.ports import OutboxMessage, UnitOfWork
+from domain.services import DeclareIncident, IncidentRef, IncidentService
+
+PD_STATUS = "pagerduty_status"  # outbox: PUT /incidents/{id} acknowledged | resolved
+PD_NOTE = "pagerduty_note"  # outbox: POST /incidents/{id}/notes (the Slack channel)
+PD_EVENT = "pagerduty_event"  # outbox: Events API v2 trigger | acknowledge | resolve
+PD_RESPONDERS = "pagerduty_responders"  # outbox: PagerDuty users -> Slack users -> invite
+PAGERDUTY = "pagerduty"  # the service account named as actor and created_by
+PAGED_SEVERITIES = (Severity.P1, Severity.P2)
+_REASONS = {"incident.acknowledged": ("ack", "acknowledged in PagerDuty"),
+            "incident.resolved": (Status.RESOLVED, "resolved in PagerDuty"),
+            "incident.reopened": ("reopen", "reopened in PagerDuty")}
+
+
+class Verdict(enum.Enum):
+    """What became of an inbound event (the handler turns it into an HTTP status)."""
+
+    CREATED = "created"  # a new incident
+    APPLIED = "applied"  # a change to one
+    DUPLICATE = "duplicate"  # already applied: a redelivery
+    IGNORED = "ignored"  # nothing to do (unknown incident, stale, not a kind we act on)
+    RETRY = "retry"  # could not be recorded now; the sender should send it again
+
+
+@dataclass(frozen=True)
+class EventResult:
+    verdict: Verdict
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PagerDutyConfig:
+    """Which model a PagerDuty service's incidents attach to, and where our pages go."""
+
+    service_models: dict[str, str] = field(default_factory=dict)
+    default_model: str | None = None
+    routing_keys: dict[str, str] = field(default_factory=dict)  # team (or "default") -> key
+
+
+def parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def pd_actor(event: dict[str, Any]) -> Actor:
+    agent = event.get("agent") or {}
+    return Actor(PAGERDUTY, f"PagerDuty ({agent['summary']})" if agent.get("summary") else "PagerDuty")
+
+
+class PagerDutyEvents:
+    """The PagerDuty use cases, over the incident service and the paging links."""
+
+    def __init__(self, service: IncidentService, policy: Policy, config: PagerDutyConfig,
+                 read_uow: Callable[[], PagingUnitOfWork],
+                 write_uow: Callable[[], PagingUnitOfWork]) -> None:
+        self.service = service
+        self.policy = policy
+        self.config = config
+        self.read_uow = read_uow
+        self.write_uow = write_uow
+
+    async def handle(self, event: dict[str, Any], data: dict[str, Any]) -> EventResult:
+        """One V3 event (``event.data`` shape-checked by the handler)."""
+        event_type = str(event["event_type"])
+        if event_type == "incident.triggered":
+            return await self.triggered(event, data)
+        if event_type.startswith("incident."):
+            return await self.updated(event, event_type, data)
+        return EventResult(Verdict.IGNORED, {"ignored": event_type})
+
+    async def _link_by_pd(self, pd_id: str) -> PagerDutyLink | None:
+        async with self.read_uow() as uow:
+            return await uow.pagerduty_links.by_pd_incident(pd_id)
+
+    # -- PagerDuty -> here ----------------------------------------------------------------------
+
+    async def triggered(self, event: dict[str, Any], data: dict[str, Any]) -> EventResult:
+        """A paged incident: declared here once, linked in the same transaction."""
+        pd_id = str(data.get("id") or "")
+        if not pd_id:
+            raise MissingField("event.data.id (the PagerDuty incident) is missing")
+        if await self._link_by_pd(pd_id) is not None:
+            return EventResult(Verdict.DUPLICATE, {"duplicate": pd_id})
+        service = data.get("service") or {}
+        model = self.config.service_models.get(str(service.get("id"))) or self.config.default_model
+        if not model:
+            raise UnmappedService(f"no model for PagerDuty service {service.get('id')} "
+                                  f"({service.get('summary')}): map it in PAGERDUTY_SERVICE_MODELS")
+        priority = (data.get("priority") or {}).get("summary")
+        assignees = [a.get("id") for a in data.get("assignees") or [] if a.get("id")]
+        occurred = parse_time(event.get("occurred_at"))
+
+        async def link(uow: UnitOfWork, incident: Incident) -> None:
+            await cast(PagingUnitOfWork, uow).pagerduty_links.add(PagerDutyLink(
+                incident_id=incident.id, pd_incident_id=pd_id, pd_url=data.get("html_url"),
+                last_event_at=occurred))
+            await uow.outbox.add(OutboxMessage(PD_NOTE, incident.id, {"pd_incident_id": pd_id}))
+            if assignees:
+                await uow.outbox.add(OutboxMessage(PD_RESPONDERS, incident.id, {"users": assignees}))
+
+        number = data.get("number", pd_id)
+        try:
+            incident = await self.service.declare(DeclareIncident(
+                title=str(data.get("title") or f"PagerDuty incident {number}"),
+                severity=self.policy.pagerduty_severity.severity_for(priority, data.get("urgency")),
+                model_name=model, trigger_source=TriggerSource.PAGERDUTY,
+                description=f"Paged by PagerDuty: <{data.get('html_url')}|#{number}> "
+                            f"on service {service.get('summary', '?')}",
+                labels=["pagerduty"], then=link), pd_actor(event))
+        except AlreadyLinked:  # a concurrent redelivery won the race: one incident, as wanted
+            return EventResult(Verdict.DUPLICATE, {"duplicate": pd_id})
+        return EventResult(Verdict.CREATED, {"incident": incident.key})
+
+    async def updated(self, event: dict[str, Any], event_type: str,
+                      data: dict[str, Any]) -> EventResult:
+        """A change on a linked incident; stale and unknown ones are ignored."""
+        incident_data = data if data.get("type") == "incident" else (data.get("incident") or {})
+        link = await self._link_by_pd(str(incident_data.get("id") or ""))
+        if link is None:
+            return EventResult(Verdict.IGNORED, {"ignored": "not an incident this bot knows"})
+        occurred = parse_time(event.get("occurred_at"))
+        if occurred and link.last_event_at and occurred < link.last_event_at:
+            return EventResult(Verdict.IGNORED, {"ignored": "older than the last event applied"})
+        ref = IncidentRef(incident_id=link.incident_id)
+        status = (await self.service.view(ref)).incident.status
+        changed = await self._apply(event, event_type, data, incident_data, ref, status)
+        if changed is None:
+            return EventResult(Verdict.IGNORED, {"ignored": event_type})
+        assignees = [a.get("id") for a in incident_data.get("assignees") or [] if a.get("id")]
+        invite = event_type in ("incident.escalated", "incident.reassigned") and changed \
+            and bool(assignees)
+        if occurred or invite:  # the bookkeeping after the change, in one transaction
+            async with self.write_uow() as uow:
+                if invite:
+                    await uow.outbox.add(OutboxMessage(PD_RESPONDERS, link.incident_id,
+                                                       {"users": assignees}))
+                if occurred:
+                    await uow.pagerduty_links.applied(link.incident_id, occurred)
+                await uow.commit()
+            if self.service.after_commit is not None:
+                self.service.after_commit(uow)
+        return EventResult(Verdict.APPLIED, {"applied": event_type})
+
+    async def _apply(self, event: dict[str, Any], event_type: str, data: dict[str, Any],
+                     incident_data: dict[str, Any], ref: IncidentRef,
+                     status: Status) -> bool | None:
+        """Run the one use case the event type maps to: whether it changed something, or None
+        when the event asks for nothing in the incident's current status."""
+        actor = pd_actor(event)
+        wanted = {"incident.acknowledged": status is Status.OPEN,
+                  "incident.resolved": status.is_active,
+                  "incident.reopened": status is Status.RESOLVED}
+        if event_type in _REASONS:
+            if not wanted[event_type]:
+                return None
+            target, reason = _REASONS[event_type]
+            return (await self.service.change_status(ref, target, actor, reason=reason)).changed
+        if event_type == "incident.priority_updated":
+            severity = self.policy.pagerduty_severity.severity_for(
+                (incident_data.get("priority") or {}).get("summary"), incident_data.get("urgency"))
+            if status is Status.CLOSED:
+                return False  # its severity is final; the event still counts as applied
+            return (await self.service.change_severity(ref, actor, severity)).changed
+        occurred = parse_time(event.get("occurred_at"))
+        source_ref = f"pagerduty:{event.get('id')}"
+        if event_type == "incident.annotated":
+            text = f"PagerDuty note: {data.get('content') or '(empty note)'}"
+        elif event_type in ("incident.escalated", "incident.reassigned"):
+            who = ", ".join(a.get("summary") or "?" for a in incident_data.get("assignees") or [])
+            text = f"PagerDuty: {event_type.split('.')[1]} to {who or 'nobody'}"
+        else:
+            return None
+        return (await self.service.add_note(ref, actor, text, occurred_at=occurred,
+                                            source_ref=source_ref, echo=True)).changed
+
+    # -- here -> PagerDuty (an observer: inside the use case's transaction) ---------------------
+
+    async def observe(self, uow: UnitOfWork, incident: Incident, action: str,
+                      details: dict[str, Any]) -> None:
+        """A declare pages the on-call; a status change here is mirrored to PagerDuty."""
+        links = cast(PagingUnitOfWork, uow).pagerduty_links
+        if action == "incident.created":
+            await self._page(uow, incident, details)
+            return
+        if action != "incident.status_updated" or details.get("actor") == PAGERDUTY:
+            return  # a change PagerDuty told us about is not echoed back to it
+        target = {Status.INVESTIGATING.value: "acknowledged",
+                  Status.RESOLVED.value: "resolved"}.get(details.get("to", ""))
+        if target == "acknowledged" and details.get("from") != Status.OPEN.value:
+            target = None  # a reopen is not an acknowledgement
+        link = await links.for_incident(incident.id) if target else None
+        if link is None:
+            return
+        if link.pd_incident_id:
+            await uow.outbox.add(OutboxMessage(PD_STATUS, incident.id, {
+                "pd_incident_id": link.pd_incident_id, "status": target}))
+        if link.page_dedup_key:
+            await uow.outbox.add(OutboxMessage(PD_EVENT, incident.id, {
+                "action": "acknowledge" if target == "acknowledged" else "resolve",
+                "dedup_key": link.page_dedup_key, "routing_key": link.page_routing_key}))
+
+    async def _page(self, uow: UnitOfWork, incident: Incident, details: dict[str, Any]) -> None:
+        """A SEV-1 / SEV-2 declared here pages the owning team's on-call (Events API v2)."""
+        if incident.trigger_source is TriggerSource.PAGERDUTY or incident.severity not in PAGED_SEVERITIES:
+            return
+        model = await uow.models.get(incident.model_id)
+        keys = self.config.routing_keys
+        routing_key = keys.get(model.team if model else "") or keys.get("default")
+        if not routing_key:
+            return
+        dedup_key = f"incident-bot/{incident.id}"
+        await cast(PagingUnitOfWork, uow).pagerduty_links.add(PagerDutyLink(
+            incident_id=incident.id, page_dedup_key=dedup_key, page_routing_key=routing_key))
+        await uow.outbox.add(OutboxMessage(PD_EVENT, incident.id, {
+            "action": "trigger", "dedup_key": dedup_key, "routing_key": routing_key,
+            "payload": {
+                "summary": f"{incident.key} [{incident.severity.label}] {incident.title}"[:1024],
+                "source": f"incident-bot/{details.get('model', '?')}",
+                "severity": "critical" if incident.severity is Severity.P1 else "error",
+                "custom_details": {"incident": incident.key, "model": details.get("model"),
+                                   "declared_by": details.get("actor")},
+            }}))
+
+
+class MissingField(ValueError):
+    """The event lacks a field this use case needs (a 400: the sender's to fix)."""
+
+
+class UnmappedService(LookupError):
+    """No model for the paging service (a 422: ours to configure)."""
