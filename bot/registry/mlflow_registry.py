@@ -13,11 +13,13 @@ from typing import Any
 
 from domain.model_actions.registry import (
     RegistryModel,
+    RegistryRefused,
     RegistryUnavailable,
     RegistryVersion,
 )
 
 PAGE = 200
+REFUSALS = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "PERMISSION_DENIED"}
 
 
 class MlflowRegistry:
@@ -30,9 +32,12 @@ class MlflowRegistry:
 
     def _mlflow(self) -> Any:
         if self._client is None:
-            try:
-                import os
+            import os
 
+            # no usage telemetry from the bot to MLflow's servers (it would also stall start-up
+            # where outbound traffic is blocked)
+            os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+            try:
                 from mlflow import MlflowClient
             except ImportError as exc:  # the optional extra is not installed
                 raise RegistryUnavailable(
@@ -47,9 +52,11 @@ class MlflowRegistry:
     async def _call(self, fn: Any, *args: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args)
-        except RegistryUnavailable:
+        except (RegistryUnavailable, RegistryRefused):
             raise
-        except Exception as exc:  # MlflowException, requests' errors: the registry is away
+        except Exception as exc:  # MlflowException, requests' errors: refused, or away
+            if getattr(exc, "error_code", "") in REFUSALS:
+                raise RegistryRefused(f"MLflow refused: {str(exc)[:300]}") from exc
             raise RegistryUnavailable(f"MLflow at {self.tracking_uri}: {str(exc)[:300]}") from exc
 
     async def list_models(self) -> list[RegistryModel]:

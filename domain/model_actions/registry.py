@@ -73,7 +73,11 @@ class ModelRegistry(Protocol):
 
 
 class RegistryUnavailable(Exception):
-    """The registry could not be asked (down, refused); the caller retries later."""
+    """The registry could not be asked (down, timed out); the caller retries later."""
+
+
+class RegistryRefused(Exception):
+    """The registry answered no (no such model or version): retrying will not help."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,214 @@
+"""Acting on the model from Slack (issue 18), composed: the registry (MLflow, or the manual one),
+its scheduled sync, "What changed?" in every incident's thread, rollback under the RACI with the
+registry move and the deploy hook through the outbox, accepted drift, snoozes, retraining.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import structlog
+
+from bot.dispatcher import NO_ANNOUNCEMENT, Permanent, Retry
+from bot.registry.hooks import post_signed
+from bot.registry.manual import ManualRegistry
+from bot.slack_ui import model_actions as ui
+from domain.governance.roles import Role
+from domain.model import Incident, Severity
+from domain.model_actions import service as svc
+from domain.model_actions.changes import DEFAULT_WINDOW
+from domain.model_actions.registry import ModelRegistry, RegistryRefused, RegistryUnavailable
+from domain.model_actions.rollback import RollbackPolicy, RollbackStatus
+from domain.model_actions.service import ModelActions, ModelActionsConfig, is_drift_incident
+from domain.ports import OutboxMessage, UnitOfWork
+from domain.services import IncidentRef
+from storage.model_actions import manual_alias_differs, manual_snapshot, model_actions_repo
+from storage.outbox_store import OutboxRow
+
+if TYPE_CHECKING:
+    from bot.app import Container
+
+log = structlog.get_logger("model_actions")
+
+
+def make_registry(container: Container) -> ModelRegistry:
+    """MLflow when MLFLOW_TRACKING_URI is set, else the manual registry (the models table)."""
+    uri = container.settings.mlflow_tracking_uri
+    if uri:
+        from bot.registry.mlflow_registry import MlflowRegistry
+
+        return MlflowRegistry(uri)
+    engine = container.engine
+    return ManualRegistry(functools.partial(manual_snapshot, engine),
+                          functools.partial(manual_alias_differs, engine))
+
+
+def break_glass_severities(text: str) -> frozenset[Severity]:
+    out = set()
+    for part in (text or "").split(","):
+        if part.strip() and part.strip().lower() not in ("none", "off"):
+            out.add(Severity.parse(part))
+    return frozenset(out)
+
+
+class ModelActionsFeature:
+    """The adapters around :class:`ModelActions`: outbox deliveries, the sync job, Slack posts."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        settings = container.settings
+        self.registry = make_registry(container)
+        self.config = ModelActionsConfig(
+            registry_kind=self.registry.kind, deploy_hook=bool(settings.rollback_webhook_url),
+            retrain_hook=bool(settings.retrain_webhook_url),
+            break_glass=RollbackPolicy(break_glass=break_glass_severities(settings.rollback_break_glass)))
+        self.actions = ModelActions(container.service, model_actions_repo, self.registry,
+                                    self.roles_of, self.config)
+        self._session: aiohttp.ClientSession | None = None
+        self._sync_lock = asyncio.Lock()
+
+    async def roles_of(self, user_id: str) -> frozenset[Role] | None:
+        """The RACI roles of a Slack user; None when role checks are off or it is no Slack user."""
+        handles = self.container.features.governance
+        gate = handles["gate"] if handles else None
+        if gate is None or not gate.applies_to(user_id):
+            return None
+        roles: frozenset[Role] = await gate.roles_of(user_id)
+        return roles
+
+    async def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self, _container: Any = None) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # -- sync --------------------------------------------------------------------------------
+
+    async def sync(self) -> dict[str, int]:
+        async with self._sync_lock:  # the schedule and `models sync` never interleave
+            return await self.actions.sync()
+
+    async def scheduled_sync(self) -> None:
+        try:
+            counts = await self.sync()
+            if counts["moves"] or counts["new_versions"]:
+                log.info("registry.synced", registry=self.registry.kind, **counts)
+        except RegistryUnavailable as exc:
+            log.warning("registry.sync_failed", registry=self.registry.kind, error=str(exc))
+        except Exception:  # never kill the scheduler
+            log.exception("registry.sync_failed", registry=self.registry.kind)
+
+    # -- the incident's thread -------------------------------------------------------------------
+
+    async def on_incident(self, uow: UnitOfWork, incident: Incident, action: str,
+                          details: dict[str, Any]) -> None:
+        """Every new incident gets "What changed?" in its announcement's thread."""
+        if action == "incident.created":
+            await uow.outbox.add(OutboxMessage(svc.WHAT_CHANGED, incident.id))
+
+    async def _thread(self, incident_id: uuid.UUID) -> tuple[str, str]:
+        view = await self.container.service.view(IncidentRef(incident_id=incident_id))
+        link = view.link
+        if not (link and link.announcement_channel and link.announcement_ts):
+            raise Permanent(NO_ANNOUNCEMENT)
+        return link.announcement_channel, link.announcement_ts
+
+    async def deliver_what_changed(self, row: OutboxRow) -> None:
+        assert row.incident_id is not None
+        channel, ts = await self._thread(row.incident_id)
+        incident, model, changes = await self.actions.what_changed(IncidentRef(incident_id=row.incident_id))
+        hours = DEFAULT_WINDOW.total_seconds() / 3600
+        text, blocks = ui.what_changed_message(incident, model, changes, hours,
+                                               is_drift_incident(incident), self.config.retrain_hook)
+        await self.container.slack_client.chat_postMessage(channel=channel, thread_ts=ts, text=text,
+                                                           blocks=blocks, unfurl_links=False)
+
+    async def deliver_rollback_message(self, row: OutboxRow) -> None:
+        assert row.incident_id is not None
+        channel, ts = await self._thread(row.incident_id)
+        rollback = await self.actions.get_rollback(uuid.UUID(row.payload["rollback_id"]))
+        if rollback is None:
+            raise Permanent("rollback request vanished")
+        text, blocks = ui.rollback_request_message(rollback, row.payload["text"])
+        await self.container.slack_client.chat_postMessage(channel=channel, thread_ts=ts, text=text,
+                                                           blocks=blocks, unfurl_links=False)
+
+    # -- the registry move and the deploy hook ----------------------------------------------------
+
+    async def deliver_move(self, row: OutboxRow) -> None:
+        """Move the alias (a no-op when it is already there), then record the result; a
+        registry that is away is retried by the outbox, one that refuses fails the rollback."""
+        rollback_id = uuid.UUID(row.payload["rollback_id"])
+        rollback = await self.actions.get_rollback(rollback_id)
+        if rollback is None or rollback.status is not RollbackStatus.APPROVED:
+            return  # recorded already (a redelivery after a crash)
+        try:
+            moved = await self.registry.set_alias(rollback.model, rollback.alias, rollback.to_version)
+        except RegistryRefused as exc:
+            await self.actions.alias_moved(rollback_id, False, str(exc))
+            return
+        except RegistryUnavailable as exc:
+            raise Retry(str(exc)) from exc
+        await self.actions.alias_moved(rollback_id, moved, None)
+
+    async def deliver_deploy_hook(self, row: OutboxRow) -> None:
+        settings = self.container.settings
+        rollback = await self.actions.get_rollback(uuid.UUID(row.payload["rollback_id"]))
+        if rollback is None or not settings.rollback_webhook_url:
+            raise Permanent("no rollback or no ROLLBACK_WEBHOOK_URL")
+        view = await self.container.service.view(IncidentRef(incident_id=rollback.incident_id))
+        payload = {
+            "event": "model.rollback", "rollback_id": str(rollback.id), "model": rollback.model,
+            "alias": rollback.alias, "from_version": rollback.from_version,
+            "to_version": rollback.to_version, "registry": self.registry.kind,
+            "incident": {"key": view.incident.key, "number": view.incident.number,
+                         "severity": view.incident.severity.value},
+            "requested_by": rollback.requested_by, "approved_by": rollback.decided_by,
+            "break_glass": rollback.break_glass, "reason": rollback.reason,
+        }
+        try:
+            status, _ = await post_signed(await self.session(), settings.rollback_webhook_url, payload,
+                                          secret=settings.rollback_webhook_secret,
+                                          idempotency_key=f"rollback:{rollback.id}", now=time.time())
+        except Permanent as exc:
+            await self.actions.hook_result(
+                rollback.incident_id, f":x: Deploy hook refused the rollback: {exc}",
+                "model.deploy_hook_failed", {"rollback_id": str(rollback.id), "error": str(exc)[:300]})
+            raise
+        await self.actions.hook_result(
+            rollback.incident_id, f":rocket: Deploy hook accepted the rollback of `{rollback.model}` to "
+            f"v{rollback.to_version} (HTTP {status}).", "model.deploy_hook_called",
+            {"rollback_id": str(rollback.id), "status": status})
+
+
+def install(container: Container) -> None:
+    feature = ModelActionsFeature(container)
+    container.features.model_actions = feature
+    handlers = container.dispatcher.handlers
+    handlers[svc.WHAT_CHANGED] = feature.deliver_what_changed
+    handlers[svc.ROLLBACK_MESSAGE] = feature.deliver_rollback_message
+    handlers[svc.MOVE_ALIAS] = feature.deliver_move
+    handlers[svc.DEPLOY_HOOK] = feature.deliver_deploy_hook
+    container.service.observers.append(feature.on_incident)
+    container.on_stop.append(feature.close)
+    seconds = container.settings.model_sync_seconds
+    if seconds > 0 and container.settings.tick_seconds > 0:
+        container.scheduler.add_job(feature.scheduled_sync, "interval", seconds=seconds, id="registry-sync",
+                                    max_instances=1, coalesce=True)
+
+        async def first_sync(_c: Any) -> None:
+            container.background.append(asyncio.create_task(feature.scheduled_sync()))
+
+        container.on_start.append(first_sync)
+    from handlers import model_actions as slack_handlers
+
+    slack_handlers.register(container.bolt, container.slack, feature)
+    slack_handlers.register_verbs(container.slack, feature)

@@ -1,0 +1,215 @@
+"""Model actions from Slack (issue 18): the buttons under "What changed?", the rollback request's
+Approve / Reject, their modals, and the ``/incident changes|rollback|accept-drift|snooze|retrain``
+verbs. Thin: parse, call one use case of :class:`domain.model_actions.service.ModelActions`, reply.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.slack_ui import model_actions as ui
+from domain.commands import Parsed
+from domain.model import DomainError
+from domain.model_actions.changes import DEFAULT_WINDOW
+from domain.services import IncidentRef
+from handlers.slack_commands import FAILED
+from handlers.slack_context import SlackContext
+from handlers.slack_interactions import _metadata, _value
+
+if TYPE_CHECKING:
+    from bot.model_actions_wiring import ModelActionsFeature
+
+log = structlog.get_logger("handlers.model_actions")
+JSON = dict[str, Any]
+VERSION_RE = re.compile(r"(?i)^(?:to\s+)?v?([A-Za-z0-9._-]{1,50})$")
+
+
+def _user(body: JSON) -> tuple[str, str | None]:
+    user = body.get("user") or {}
+    return str(user.get("id", "")), user.get("username") or user.get("name")
+
+
+def _origin(body: JSON) -> JSON:
+    channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+    return {"channel_id": channel} if channel else {}
+
+
+async def tell(ctx: SlackContext, user_id: str, channel: str | None, text: str) -> None:
+    """After a modal: an ephemeral note where the user clicked, else a DM."""
+    try:
+        if channel:
+            await ctx.client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+            return
+    except Exception as exc:  # not in that channel: a DM instead
+        log.info("model_actions.ephemeral_failed", error=str(exc)[:200])
+    try:
+        await ctx.client.chat_postMessage(channel=user_id, text=text)
+    except Exception as exc:  # the action stands; only the note is lost
+        log.warning("model_actions.reply_undeliverable", error=str(exc)[:200])
+
+
+async def guarded(ctx: SlackContext, body: JSON, respond: Any, work: Awaitable[str | None]) -> None:
+    """Run a click's work; a refusal is an ephemeral :warning:, a failure says so."""
+    try:
+        text = await work
+    except DomainError as exc:
+        text = f":warning: {exc}"
+    except (KeyError, ValueError, TypeError):
+        text = ":warning: That button is not attached to a known incident."
+    except Exception:
+        log.exception("model_actions.click_failed")
+        text = FAILED
+    if text:
+        await ctx.reply(body, respond, text)
+
+
+def register(app: AsyncApp, ctx: SlackContext, feature: ModelActionsFeature) -> None:
+    actions = feature.actions
+
+    @app.action(ui.ROLLBACK)
+    async def rollback_button(ack: AsyncAck, body: JSON, respond: AsyncRespond) -> None:
+        await ack()
+        ctx.after_ack(guarded(ctx, body, respond, open_rollback(body, respond)))
+
+    async def open_rollback(body: JSON, respond: Any) -> str | None:
+        incident_id = uuid.UUID(body["actions"][0]["value"])
+        form = await actions.rollback_form(IncidentRef(incident_id=incident_id))
+        if form.open_request is not None:
+            r = form.open_request
+            return (f":hourglass: A rollback to v{r.to_version} asked by {r.requested_by_name} is "
+                    "waiting for the Incident Commander's approval in the thread.")
+        await ctx.open_modal(body, respond, body.get("trigger_id"), ui.rollback_modal(
+            str(incident_id), form.model, form.alias, form.current, form.default, form.versions,
+            _origin(body)))
+        return None
+
+    @app.view(ui.ROLLBACK_CALLBACK)
+    async def rollback_submitted(ack: AsyncAck, body: JSON, view: JSON) -> None:
+        version = (_value(view, "version") or "").strip()
+        reason = (_value(view, "reason") or "").strip()
+        errors = {k: v for k, v in (("version", "Pick a version." if not version else ""),
+                                    ("reason", "Say why (it is audited)." if len(reason) < 3 else "")) if v}
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        meta = _metadata(view)
+        ctx.after_ack(request_from_modal(body, meta, version, reason))
+
+    async def request_from_modal(body: JSON, meta: JSON, version: str, reason: str) -> None:
+        user_id, name = _user(body)
+        try:
+            actor = await ctx.actor(user_id, name)
+            rollback = await actions.request_rollback(
+                IncidentRef(incident_id=uuid.UUID(meta["incident_id"])), actor, version, reason,
+                alias=str(meta.get("alias") or "champion"))
+            text = (f":rewind: Rollback to v{rollback.to_version} requested; the Incident Commander "
+                    "approves it in the incident's thread.")
+        except DomainError as exc:
+            text = f":warning: {exc}"
+        except (KeyError, ValueError):
+            text = ":warning: That form is not attached to a known incident."
+        await tell(ctx, user_id, meta.get("channel_id"), text)
+
+    for action_id, approve in ((ui.APPROVE, True), (ui.REJECT, False)):
+        app.action(action_id)(_decision(ctx, feature, approve))
+
+    _register_drift_buttons(app, ctx, feature)
+
+
+def _decision(ctx: SlackContext, feature: ModelActionsFeature, approve: bool) -> Any:
+    async def decision_button(ack: AsyncAck, body: JSON, respond: AsyncRespond) -> None:
+        await ack()
+        value = ((body.get("actions") or [{}])[0]).get("value", "")
+        # clicks on one request run one after another: a double click finds it decided
+        ctx.after_ack(guarded(ctx, body, respond, decide(body, value)), key=f"rollback:{value}")
+
+    async def decide(body: JSON, value: str) -> str | None:
+        user_id, name = _user(body)
+        actor = await ctx.actor(user_id, name)
+        await feature.actions.decide_rollback(uuid.UUID(value), actor, approve)
+        return None  # the thread says it to everyone
+
+    decision_button.__name__ = f"rollback_{'approve' if approve else 'reject'}"
+    return decision_button
+
+
+def _register_drift_buttons(app: AsyncApp, ctx: SlackContext, feature: ModelActionsFeature) -> None:
+    """Accept drift, Snooze and Retrain: registered by the drift actions module when present."""
+    extra: Callable[[AsyncApp, SlackContext, Any], None] | None = getattr(
+        feature, "register_drift_buttons", None)
+    if extra is not None:
+        extra(app, ctx, feature)
+
+
+# -- /incident verbs ------------------------------------------------------------------------------
+
+def register_verbs(ctx: SlackContext, feature: ModelActionsFeature) -> None:
+    verbs = {
+        "changes": (_changes(feature), "`/incident changes [hours]`: what changed for the model before "
+                                       "the incident (registry, IaC drift, earlier incidents, drift)"),
+        "rollback": (_rollback(feature), "`/incident rollback [version] <reason>`: ask to roll the "
+                                         "model back; `/incident rollback approve|reject` decides"),
+    }
+    for name, (handler, help_text) in verbs.items():
+        add_verb(ctx, name, handler, help_text)
+
+
+def add_verb(ctx: SlackContext, name: str, handler: Any, help_text: str) -> None:
+    """Through the one verb table (handlers/verbs.py)."""
+    ctx.verbs.add(name, handler, help=help_text)
+
+
+def _changes(feature: ModelActionsFeature) -> Any:
+    async def changes(ctx: SlackContext, parsed: Parsed, body: JSON, respond: Any) -> None:
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        hours = DEFAULT_WINDOW.total_seconds() / 3600
+        rest = (parsed.rest or "").strip().lower().removesuffix("h")
+        if rest:
+            try:
+                hours = float(rest)
+            except ValueError as exc:
+                raise DomainError("Usage: `/incident changes [hours]`, e.g. `/incident changes 48`.") from exc
+            if not 0 < hours <= 24 * 30:
+                raise DomainError("Give a window between 1 and 720 hours.")
+        from datetime import timedelta
+
+        incident, model, items = await feature.actions.what_changed(ref, timedelta(hours=hours))
+        await ctx.reply(body, respond, ui.changes_reply(incident, model, items, hours))
+
+    return changes
+
+
+def _rollback(feature: ModelActionsFeature) -> Any:
+    async def rollback(ctx: SlackContext, parsed: Parsed, body: JSON, respond: Any) -> None:
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
+        head, _, tail = (parsed.rest or "").strip().partition(" ")
+        actions = feature.actions
+        if head.lower() in ("approve", "reject"):
+            form = await actions.rollback_form(ref)
+            if form.open_request is None:
+                raise DomainError(f"No rollback of {form.incident.key} is waiting for approval.")
+            await actions.decide_rollback(form.open_request.id, actor, head.lower() == "approve")
+            await ctx.reply(body, respond, f":ballot_box_with_check: Rollback {head.lower()}d.")
+            return
+        form = await actions.rollback_form(ref)
+        match = VERSION_RE.match(head) if head else None
+        version, reason = (match.group(1), tail) if match and match.group(1) in form.versions else (
+            form.default, parsed.rest or "")
+        if version is None:
+            raise DomainError(f"No earlier version of `{form.model}` to return to; name one: "
+                              "`/incident rollback <version> <reason>`.")
+        if len(reason.strip()) < 3:
+            raise DomainError(f"Say why: `/incident rollback {version} <reason>` (it is audited).")
+        done = await actions.request_rollback(ref, actor, version, reason, alias=form.alias)
+        await ctx.reply(body, respond, f":rewind: Rollback of `{form.model}` to v{done.to_version} "
+                                       "requested; the Incident Commander approves it in the thread.")
+
+    return rollback

@@ -1,0 +1,79 @@
+"""A real ``mlflow server`` (SQLite backend, loopback) for the registry tests, one per test session.
+
+Full MLflow conflicts with the project's pins, so it lives in its own venv (``make .venv-mlflow``).
+Without it the tests skip with the reason, except under ``CI=true`` where they fail. The server
+starts once (about 10 s) and is shared; each test uses model names of its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MLFLOW = ROOT / ".venv-mlflow" / "bin" / "mlflow"
+_server: dict[str, object] = {}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start() -> str:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # the test client's, too
+    workdir = Path(tempfile.mkdtemp(prefix="mlflow-test-"))
+    port = _free_port()
+    log = (workdir / "server.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603 - our own venv's binary, fixed arguments
+        [str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+         "--default-artifact-root", str(workdir / "artifacts"), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:  # noqa: S310 - loopback
+                if resp.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("mlflow server did not answer /health within 90 s")
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    atexit.register(stop)
+    return url
+
+
+@pytest.fixture(scope="session")
+def mlflow_server() -> Iterator[str]:
+    """The tracking URI of a running MLflow server."""
+    if not MLFLOW.exists():
+        reason = f"no MLflow server venv at {MLFLOW.parent.parent} (run `make .venv-mlflow`)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"MLflow must be available in CI: {reason}")
+        pytest.skip(reason)
+    if "url" not in _server:
+        _server["url"] = _start()
+    yield str(_server["url"])
