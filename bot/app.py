@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import api_wiring, drift_wiring, governance_wiring, iac_wiring, pagerduty_wiring, postmortem_wiring
+from bot import model_actions_wiring
 from bot.ack import AckFirst
 from bot.audit_log import log_audit
 from bot.dispatcher import OutboxDispatcher
@@ -82,6 +83,7 @@ FEATURES: tuple[Feature, ...] = (
     iac_wiring,  # IaC drift ingestion (issue 7)
     housekeeping,  # delivered outbox rows and seen event ids kept LOG_RETENTION_DAYS
     api_wiring,  # REST API, webhooks out, status page (issue 17)
+    model_actions_wiring,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
 )
 
 
@@ -112,6 +114,7 @@ class Features:
     iac: iac_wiring.IacDrift | None = None
     iac_watcher: iac_wiring.ReportWatcher | None = None
     housekeeping: Callable[[], Awaitable[dict[str, int]]] | None = None
+    model_actions: model_actions_wiring.ModelActionsFeature | None = None
 
     def __getitem__(self, name: str) -> Any:
         """Read by name (operator scripts, tests): a field's value; KeyError when unset or unknown."""
