@@ -23,8 +23,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import bot.model_actions_wiring as model_actions_wiring
 from bot import api_wiring, drift_wiring, governance_wiring, iac_wiring, pagerduty_wiring, postmortem_wiring
-from bot import model_actions_wiring
 from bot.ack import AckFirst
 from bot.audit_log import log_audit
 from bot.dispatcher import OutboxDispatcher
