@@ -23,6 +23,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import bot.insights_wiring as insights_wiring
 import bot.model_actions_wiring as model_actions_wiring
 from bot import api_wiring, drift_wiring, governance_wiring, iac_wiring, pagerduty_wiring, postmortem_wiring
 from bot.ack import AckFirst
@@ -83,6 +84,7 @@ FEATURES: tuple[Feature, ...] = (
     iac_wiring,  # IaC drift ingestion (issue 7)
     housekeeping,  # delivered outbox rows and seen event ids kept LOG_RETENTION_DAYS
     api_wiring,  # REST API, webhooks out, status page (issue 17)
+    insights_wiring,  # /incident stats, weekly digest, tracker export (issue 21)
     model_actions_wiring,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
 )
 
@@ -114,6 +116,7 @@ class Features:
     iac: iac_wiring.IacDrift | None = None
     iac_watcher: iac_wiring.ReportWatcher | None = None
     housekeeping: Callable[[], Awaitable[dict[str, int]]] | None = None
+    insights: insights_wiring.Insights | None = None
     model_actions: model_actions_wiring.ModelActionsFeature | None = None
 
     def __getitem__(self, name: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jinja2
@@ -49,7 +49,7 @@ def _png(fig: Any, plt: Any) -> bytes:
     return buffer.getvalue()
 
 
-def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[float]],
+def bar_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]],
               ylabel: str) -> bytes | None:
     """A grouped bar chart as PNG bytes; None when matplotlib is missing."""
     plt = _pyplot()

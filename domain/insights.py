@@ -31,7 +31,8 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from domain.model import Severity, TriggerSource
 from domain.policy import Policy
@@ -186,6 +187,43 @@ class Report:
     def drift_vs_manual(self) -> tuple[GroupFigures | None, GroupFigures | None]:
         return (self.group("trigger_source", TriggerSource.AUTOMATED_DRIFT.value),
                 self.group("trigger_source", TriggerSource.MANUAL.value))
+
+
+@dataclass(frozen=True)
+class OverduePostmortem:
+    """A required postmortem not done by its due time; ``owner``: the incident commander."""
+
+    number: int
+    title: str
+    owner: str | None
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class OverdueAction:
+    """An open action item past its due date, with its owner (a Slack user id)."""
+
+    incident_number: int
+    number: int
+    text: str
+    owner: str
+    due: date
+    ticket: str
+
+
+@dataclass(frozen=True)
+class Followups:
+    postmortems: list[OverduePostmortem]
+    actions: list[OverdueAction]
+
+
+class ReportSource(Protocol):
+    """Where reports come from (storage/reports.py computes them in SQL)."""
+
+    async def report(self, since: datetime, until: datetime, as_of: datetime,
+                     breach_limit: int = 200) -> Report: ...
+
+    async def overdue_followups(self, as_of: datetime, limit: int = 20) -> Followups: ...
 
 
 _WINDOW_RE = re.compile(r"(\d{1,4})\s*([dwh])?")

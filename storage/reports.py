@@ -24,12 +24,17 @@ from domain.insights import (
     TARGET_KINDS,
     Breach,
     Compliance,
+    Followups,
     GroupFigures,
+    OverdueAction,
+    OverduePostmortem,
     Report,
     Spread,
     Targets,
 )
-from storage.tables import UTCDateTime
+from storage.governance_gaps_tables import postmortem_analyses
+from storage.postmortem_tables import action_items, postmortems
+from storage.tables import UTCDateTime, incidents
 
 _SHORT = {"ack": "ack", "mitigate": "mit", "resolve": "res", "commander": "cmd", "update": "upd"}
 _DIM_COLUMN = {"overall": None, "severity": "severity", "model": "model", "team": "team",
@@ -238,3 +243,43 @@ async def build_report(engine: AsyncEngine, targets: list[Targets], since: datet
     async with engine.begin() as conn:
         return await report_figures(conn, targets, since, until, as_of, breach_limit=breach_limit,
                                     policy_name=policy_name)
+
+
+async def overdue_followups(conn: AsyncConnection, as_of: datetime, limit: int = 20) -> Followups:
+    """Required postmortems past due and not done, open action items past due: oldest first."""
+    pm = (await conn.execute(
+        sa.select(incidents.c.number, incidents.c.title, incidents.c.assigned_to, postmortems.c.due_at)
+        .join(incidents, incidents.c.id == postmortems.c.incident_id)
+        .outerjoin(postmortem_analyses, postmortem_analyses.c.incident_id == postmortems.c.incident_id)
+        .where(postmortems.c.required.is_(True), postmortems.c.due_at < as_of,
+               postmortems.c.draft_posted_at.is_(None) | postmortem_analyses.c.incident_id.is_(None))
+        .order_by(postmortems.c.due_at, incidents.c.number).limit(limit))).all()
+    items = (await conn.execute(
+        sa.select(incidents.c.number.label("incident_number"), action_items.c.number,
+                  action_items.c.text, action_items.c.owner, action_items.c.due_date,
+                  action_items.c.ticket)
+        .join(incidents, incidents.c.id == action_items.c.incident_id)
+        .where(action_items.c.status != "done", action_items.c.due_date < as_of.date())
+        .order_by(action_items.c.due_date, incidents.c.number, action_items.c.number)
+        .limit(limit))).all()
+    return Followups(
+        [OverduePostmortem(r.number, r.title, r.assigned_to, r.due_at) for r in pm],
+        [OverdueAction(r.incident_number, r.number, r.text, r.owner, r.due_date, r.ticket) for r in items])
+
+
+class SqlReports:
+    """:class:`domain.insights.ReportSource` on the bot's database, under the policy in force."""
+
+    def __init__(self, engine: AsyncEngine, targets: list[Targets], policy_name: str) -> None:
+        self.engine = engine
+        self.targets = targets
+        self.policy_name = policy_name
+
+    async def report(self, since: datetime, until: datetime, as_of: datetime,
+                     breach_limit: int = 200) -> Report:
+        return await build_report(self.engine, self.targets, since, until, as_of,
+                                  breach_limit=breach_limit, policy_name=self.policy_name)
+
+    async def overdue_followups(self, as_of: datetime, limit: int = 20) -> Followups:
+        async with self.engine.connect() as conn:
+            return await overdue_followups(conn, as_of, limit)

@@ -1,0 +1,131 @@
+"""Learning from incidents (issue 21): ``/incident stats``, the weekly digest, tracker export.
+
+``install(container)``:
+
+- registers the ``stats`` verb (handlers/insights.py) in the verb table;
+- schedules the weekly digest on the container's scheduler, on the policy file's ``digest:``
+  crontab (UTC; default Mondays 09:00). The digest is written to the outbox with a
+  ``digests_sent`` row in one transaction (a restart or a second replica never posts a week
+  twice) and delivered to the incidents channel, its chart uploaded in the message's thread;
+- wires the tracker export of action items (bot/trackers/, when a tracker is configured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from bot.dispatcher import Permanent
+from bot.reports_html import bar_chart
+from bot.slack_ui.insights import (
+    DIGEST_KIND,
+    STATS_HELP,
+    digest_chart_series,
+    digest_payload,
+    digest_text,
+)
+from domain.insights import ReportSource, targets_from_policy
+from domain.ports import OutboxMessage
+from handlers.insights import stats_verb
+from storage.insights_store import claim_digest
+from storage.outbox_store import OutboxRow
+from storage.reports import SqlReports
+from storage.uow import sql_connection
+
+if TYPE_CHECKING:
+    from bot.app import Container
+
+log = structlog.get_logger("insights")
+DIGEST_JOB = "insights-digest"
+
+
+@dataclass
+class WeeklyDigest:
+    """Builds the week's digest and hands it to the outbox; :meth:`deliver` posts it."""
+
+    container: Container
+    reports: ReportSource
+    sent: list[datetime] = field(default_factory=list)  # period starts queued by this process
+
+    async def run(self) -> bool:
+        """The digest of the 7 days up to now (to the minute); False when already sent."""
+        now = self.container.clock.now().replace(second=0, microsecond=0)
+        start = now - timedelta(days=7)
+        this_week = await self.reports.report(start, now, now, breach_limit=0)
+        last_week = await self.reports.report(start - timedelta(days=7), start, now, breach_limit=0)
+        followups = await self.reports.overdue_followups(now)
+        text = digest_text(this_week, last_week, followups)
+        labels, series = digest_chart_series(this_week, last_week)
+        png = bar_chart("SLA compliance (% met): this week and the week before", labels, series, "%"
+                        ) if labels else None
+        count = this_week.overall.count if this_week.overall else 0
+        async with self.container.uow_factory() as uow:
+            if not await claim_digest(sql_connection(uow), start, now, now, count):
+                log.info("digest.already_sent", period_start=start.isoformat())
+                return False
+            await uow.outbox.add(OutboxMessage(
+                DIGEST_KIND, None, digest_payload(text, png, start),
+                dedup_key=f"digest:{start.isoformat()}", lane="slack:digest"))
+            await uow.commit()
+        self.container.dispatcher.wake()
+        self.sent.append(start)
+        log.info("digest.queued", period_start=start.isoformat(), incidents=count,
+                 chart=png is not None)
+        return True
+
+    async def scheduled(self) -> None:
+        """The scheduler's entry: never raises (a failed digest is logged, the next one runs)."""
+        try:
+            await self.run()
+        except Exception:
+            log.exception("digest.failed")
+
+    async def deliver(self, row: OutboxRow) -> None:
+        """Post the digest in the incidents channel; the chart goes into its thread."""
+        client = self.container.slack_client
+        response = await client.chat_postMessage(
+            channel=self.container.settings.incident_channel, text=row.payload["text"],
+            unfurl_links=False)
+        png = row.payload.get("png")
+        if not png:
+            return  # no matplotlib on this host: the text says it all
+        import base64
+
+        try:
+            content = base64.b64decode(png)
+        except ValueError as exc:
+            raise Permanent(f"bad chart payload: {exc}") from exc
+        await client.files_upload_v2(
+            channel=response["channel"], thread_ts=response["ts"], content=content,
+            filename="sla-compliance.png", title="SLA compliance: this week and the week before")
+
+
+@dataclass
+class Insights:
+    """What this feature exposes (``container.features.insights``)."""
+
+    reports: SqlReports
+    digest: WeeklyDigest
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def install(container: Container) -> None:
+    policy = container.policy
+    reports = SqlReports(container.engine, targets_from_policy(policy), policy.name)
+    digest = WeeklyDigest(container, reports)
+    container.slack.verbs.add("stats", stats_verb(reports), help=STATS_HELP, scoped=False)
+    container.dispatcher.handlers[DIGEST_KIND] = digest.deliver
+    if policy.digest.enabled:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            trigger = CronTrigger.from_crontab(policy.digest.cron, timezone="UTC")
+        except ValueError as exc:
+            log.error("digest.bad_schedule", cron=policy.digest.cron, error=str(exc))
+        else:
+            container.scheduler.add_job(digest.scheduled, trigger, id=DIGEST_JOB, max_instances=1,
+                                        coalesce=True, replace_existing=True)
+    container.features.insights = Insights(reports, digest)

@@ -1,0 +1,125 @@
+"""Insights writes (issue 21): the digests sent, and the tracker tickets of action items."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.insights_tables import action_item_tickets, digests_sent
+from storage.postmortem_tables import action_items
+from storage.tables import incidents
+
+
+async def claim_digest(conn: AsyncConnection, start: datetime, end: datetime, sent_at: datetime,
+                       count: int) -> bool:
+    """Record the digest of ``[start, end)``; False when that period's digest was already sent
+    (by this process before a restart, or by another replica at the same minute)."""
+    exists = (await conn.execute(sa.select(digests_sent.c.period_start)
+                                 .where(digests_sent.c.period_start == start))).first()
+    if exists is not None:
+        return False
+    try:
+        async with conn.begin_nested():
+            await conn.execute(sa.insert(digests_sent).values(
+                period_start=start, period_end=end, sent_at=sent_at, incidents=count))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def digests(conn: AsyncConnection) -> list[dict[str, object]]:
+    rows = await conn.execute(sa.select(digests_sent).order_by(digests_sent.c.period_start))
+    return [dict(r) for r in rows.mappings()]
+
+
+@dataclass(frozen=True)
+class ItemToExport:
+    """An open action item with no ticket yet, and what a tracker needs to file it."""
+
+    id: uuid.UUID
+    incident_number: int
+    incident_title: str
+    number: int
+    text: str
+    owner: str
+    due: object
+    severity: str
+    ticket: str
+    team: str
+
+
+async def items_without_ticket(conn: AsyncConnection, incident_id: uuid.UUID | None = None,
+                               limit: int = 100) -> list[ItemToExport]:
+    from storage.tables import models
+
+    query = (sa.select(action_items.c.id, incidents.c.number.label("incident_number"),
+                       incidents.c.title.label("incident_title"), action_items.c.number,
+                       action_items.c.text, action_items.c.owner, action_items.c.due_date,
+                       action_items.c.severity, action_items.c.ticket, models.c.team)
+             .join(incidents, incidents.c.id == action_items.c.incident_id)
+             .join(models, models.c.id == incidents.c.model_id)
+             .outerjoin(action_item_tickets, action_item_tickets.c.action_item_id == action_items.c.id)
+             .where(action_item_tickets.c.action_item_id.is_(None), action_items.c.status != "done")
+             .order_by(incidents.c.number, action_items.c.number).limit(limit))
+    if incident_id is not None:
+        query = query.where(action_items.c.incident_id == incident_id)
+    return [ItemToExport(r.id, r.incident_number, r.incident_title, r.number, r.text, r.owner,
+                         r.due_date, r.severity, r.ticket, r.team)
+            for r in (await conn.execute(query)).all()]
+
+
+async def save_ticket(conn: AsyncConnection, item_id: uuid.UUID, tracker: str, key: str, url: str,
+                      at: datetime) -> None:
+    await conn.execute(sa.insert(action_item_tickets).values(
+        action_item_id=item_id, tracker=tracker, ticket_key=key, ticket_url=url, exported_at=at))
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    action_item_id: uuid.UUID
+    tracker: str
+    key: str
+    url: str
+
+
+async def open_tickets(conn: AsyncConnection, limit: int = 500) -> list[OpenTicket]:
+    """Tickets whose action item is still open: the ones the periodic check asks about."""
+    rows = (await conn.execute(
+        sa.select(action_item_tickets)
+        .join(action_items, action_items.c.id == action_item_tickets.c.action_item_id)
+        .where(action_item_tickets.c.closed_at.is_(None), action_items.c.status != "done")
+        .order_by(action_item_tickets.c.exported_at).limit(limit))).mappings()
+    return [OpenTicket(r["action_item_id"], r["tracker"], r["ticket_key"], r["ticket_url"]) for r in rows]
+
+
+async def close_item_for_ticket(conn: AsyncConnection, tracker: str, key: str, at: datetime) -> int | None:
+    """The tracker closed ``key``: its action item is done. Returns the item's incident number,
+    None when no open item has that ticket (unknown, or already closed)."""
+    row = (await conn.execute(
+        sa.select(action_item_tickets.c.action_item_id, incidents.c.number)
+        .join(action_items, action_items.c.id == action_item_tickets.c.action_item_id)
+        .join(incidents, incidents.c.id == action_items.c.incident_id)
+        .where(action_item_tickets.c.tracker == tracker, action_item_tickets.c.ticket_key == key,
+               action_item_tickets.c.closed_at.is_(None)))).first()
+    if row is None:
+        return None
+    await conn.execute(sa.update(action_item_tickets)
+                       .where(action_item_tickets.c.action_item_id == row.action_item_id)
+                       .values(closed_at=at))
+    await conn.execute(sa.update(action_items).where(action_items.c.id == row.action_item_id)
+                       .values(status="done"))
+    return int(row.number)
+
+
+async def tickets_for_incident(conn: AsyncConnection, incident_id: uuid.UUID) -> dict[int, tuple[str, str]]:
+    """Action item number -> (ticket key, link), for the postmortem draft."""
+    rows = (await conn.execute(
+        sa.select(action_items.c.number, action_item_tickets.c.ticket_key, action_item_tickets.c.ticket_url)
+        .join(action_item_tickets, action_item_tickets.c.action_item_id == action_items.c.id)
+        .where(action_items.c.incident_id == incident_id))).all()
+    return {int(r.number): (r.ticket_key, r.ticket_url) for r in rows}

@@ -1,0 +1,133 @@
+"""Insights end to end (issue 21): `/incident stats` through a signed slash command, the weekly
+digest through the outbox into the incidents channel, under the injected clock, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bot.local.stack import ADMIN, LocalStack
+from domain.model import Incident, Severity, Status, TriggerSource
+from domain.services import DeclareIncident, IncidentRef
+from storage.postmortem_tables import action_items
+from tests.e2e.conftest import command_reply
+from tests.fakes import FakeClock
+
+T0 = FakeClock().now()  # 2026-11-22 14:00 UTC, a Sunday
+USER = "U0ASKER"
+OWNER = "U0OWNER"
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[LocalStack]:
+    async with LocalStack(database_url, clock=FakeClock(),
+                          settings_overrides={"tick_seconds": 0}) as s:
+        yield s
+
+
+def _clock(stack: LocalStack) -> FakeClock:
+    assert isinstance(stack.clock, FakeClock)
+    return stack.clock
+
+
+async def _incident(stack: LocalStack, at: timedelta, severity: Severity, model: str,
+                    steps: dict[Status, timedelta], trigger: TriggerSource = TriggerSource.MANUAL,
+                    ) -> Incident:
+    """Declare at T0 + ``at`` and move through ``steps`` (status -> delay after declaration)."""
+    clock = _clock(stack)
+    clock.set(T0 + at)
+    service = stack.container.service
+    incident = await service.declare(DeclareIncident(f"{model} trouble", severity, model,
+                                                     trigger_source=trigger), ADMIN)
+    for status, delay in steps.items():
+        clock.set(T0 + at + delay)
+        await service.change_status(IncidentRef(number=incident.number), status, ADMIN)
+    return incident
+
+
+async def test_stats_answers_with_the_windows_figures(stack: LocalStack) -> None:
+    m = timedelta(minutes=1)
+    await _incident(stack, -timedelta(days=2), Severity.P1, "credit-risk-v3",
+                    {Status.INVESTIGATING: 3 * m, Status.MITIGATED: 20 * m, Status.RESOLVED: 60 * m})
+    await _incident(stack, -timedelta(days=1), Severity.P2, "fraud-detector",
+                    {Status.INVESTIGATING: 20 * m}, TriggerSource.AUTOMATED_DRIFT)
+    await _incident(stack, -timedelta(days=40), Severity.P3, "fraud-detector", {Status.RESOLVED: 90 * m})
+    _clock(stack).set(T0)
+    await stack.settle()
+
+    reply = await command_reply(stack, "stats", USER)
+    assert reply.startswith("*Incidents in the last 30d* (2026-10-23 14:00 to 2026-11-22 14:00 UTC")
+    assert "*2* incidents: SEV-1 1 · SEV-2 1" in reply
+    assert "MTTA p50 3m / p90 20m" in reply  # nearest rank of {3m, 20m}
+    assert "acknowledge 50.0% (1/2)" in reply  # the SEV-2 took 20m of its 15m
+    assert "mitigate 50.0% (1/2)" in reply  # the SEV-2 is 1 day past its 2h, not mitigated
+    assert "*Drift vs manual:* 1 drift, 1 manual" in reply
+    assert "resolve 50.0% (1/2)" in reply  # and exactly 24h past its 24h
+    assert "*SLA breaches:* 3 (newest: INC-2 ack, INC-2 mitigate, INC-2 resolve)" in reply
+
+    assert "*3* incidents" in await command_reply(stack, "stats 60d", USER)
+    assert "*3* incidents" in await command_reply(stack, "stats 60", USER)
+    refused = await command_reply(stack, "stats soon", USER)
+    assert "`soon` is not a window" in refused and "/incident stats [30d]" in refused
+    status, ack = await stack.driver.slash_command("help", user_id=USER)  # help is the ack itself
+    assert status == 200 and "/incident stats [30d]" in str(ack)
+
+
+async def _overdue_action(stack: LocalStack, incident: Incident) -> None:
+    """An open action item past its due date."""
+    async with stack.container.engine.begin() as conn:
+        await conn.execute(sa.insert(action_items).values(
+            id=uuid.uuid4(), incident_id=incident.id, number=1, text="Alert on null rate",
+            owner=OWNER, due_date=date(2026, 11, 20), severity="p2", ticket="OPS-7", status="open",
+            created_by=ADMIN.id, created_at=T0 - timedelta(days=6)))
+
+
+def _digests(stack: LocalStack) -> list[dict[str, Any]]:
+    channel = stack.slack.channel_id(stack.settings.incident_channel)
+    return [m for m in stack.slack.messages(channel) if "Weekly incident digest" in m["text"]]
+
+
+async def test_the_weekly_digest_compares_weeks_and_names_owners(stack: LocalStack) -> None:
+    m = timedelta(minutes=1)
+    # the week before: two SEV-2s acknowledged in time
+    for day in (10, 9):
+        await _incident(stack, -timedelta(days=day), Severity.P2, "fraud-detector",
+                        {Status.INVESTIGATING: 5 * m, Status.RESOLVED: 60 * m})
+    # this week: one in time, one late (20m of 15m)
+    await _incident(stack, -timedelta(days=3), Severity.P2, "fraud-detector",
+                    {Status.INVESTIGATING: 5 * m, Status.RESOLVED: 60 * m})
+    late = await _incident(stack, -timedelta(days=2), Severity.P2, "credit-risk-v3",
+                           {Status.INVESTIGATING: 20 * m, Status.RESOLVED: 90 * m})
+    await _overdue_action(stack, late)
+    _clock(stack).set(T0)
+    await stack.settle()
+
+    insights = stack.container.features.insights
+    assert insights is not None
+    job = stack.container.scheduler.get_job("insights-digest")
+    assert job is not None and "day_of_week='1'" in str(job.trigger)  # the policy's Mondays 09:00
+    assert await insights.digest.run() is True
+    await stack.settle()
+
+    [digest] = _digests(stack)
+    text = digest["text"]
+    assert "*2* incidents this week (the week before: 2): SEV-2 2" in text
+    assert "• Acknowledge: 50.0% (1/2) (▼ 50.0 pts)" in text
+    # SEV-2 postmortems are due 7 days after resolution: the week before's are overdue now
+    assert ("*Overdue postmortems*\n• INC-1 fraud-detector trouble: no commander assigned, due "
+            "2026-11-19 15:00 UTC\n• INC-2 fraud-detector trouble: no commander assigned, due "
+            "2026-11-20 15:00 UTC\n*Overdue action items*") in text
+    assert f"• INC-4 #1 Alert on null rate: <@{OWNER}>, due 2026-11-20 (OPS-7)" in text
+    [chart] = stack.slack.files
+    assert chart["thread_ts"] == digest["ts"] and chart["content"][:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the same minute again (a second replica, a restart): nothing more is posted
+    assert await insights.digest.run() is False
+    await stack.settle()
+    assert len(_digests(stack)) == 1 and len(stack.slack.files) == 1
