@@ -9,6 +9,7 @@ import signal
 import sys
 from typing import Any
 
+from bot.cli import models_sync
 from bot.policy_loader import ModelsFile, PolicyFileError, load_models_file
 from bot.settings import Settings
 from domain.model import Actor, ModelStage
@@ -53,6 +54,7 @@ def register(subparsers: Any) -> None:
     load.set_defaults(func=_models_load)
     lst = models_sub.add_parser("list", help="list registered models")
     lst.set_defaults(func=_models_list)
+    models_sync.register(models_sub)  # issue 18: from MLflow, or the manual registry
 
 
 def _settings() -> Settings:
