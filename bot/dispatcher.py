@@ -181,6 +181,8 @@ class OutboxDispatcher:
                 kind=SpanKind.CONSUMER, links=link_to(row.traceparent),
                 attributes={"outbox.id": row.id, "outbox.kind": row.kind,
                             "outbox.lane": row.lane, "outbox.attempt": row.attempts + 1,
+                            # the lane's destination: a PagerDuty delivery is one PagerDuty call
+                            "peer.service": row.lane.split(":")[0],
                             "incident.id": str(row.incident_id or "")}) as span:
             result = await self._deliver_row(row, span)
             span.set_attribute("outbox.result", result)

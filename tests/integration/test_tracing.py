@@ -22,6 +22,8 @@ from bot.logging_config import configure
 from bot.rendering import ACTION_ACK
 from bot.settings import Settings
 from bot.tracing import Tracing, from_settings
+from tests.e2e.conftest import webhook_settings
+from tests.standins.pagerduty import PagerDutyStandIn
 
 DECLARE = "declare P1 credit-risk-v3 Null predictions since 14:02"
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -86,6 +88,28 @@ async def test_an_acknowledge_click_is_one_trace_and_its_deliveries_link_back_to
     posts = named(spans, "slack chat.postMessage")
     assert posts and all(p.kind is SpanKind.CLIENT for p in posts)
     assert all(parent_of(p, spans) in deliveries for p in posts)
+
+
+async def test_a_page_to_pagerduty_is_a_delivery_linked_to_the_declaration(database_url: str) -> None:
+    pd = PagerDutyStandIn()
+    await pd.start()
+    exporter = InMemorySpanExporter()
+    try:
+        async with LocalStack(database_url, tracing=Tracing.exporting_to(exporter, batch=False),
+                              settings_overrides={
+                                  **webhook_settings(pd, pd_secret="s", am_token="a", iac_token="i"),
+                                  "pagerduty_routing_keys": {"risk-ml": "R0RISKML"}}) as stack:
+            status, _ = await stack.driver.slash_command(DECLARE)
+            assert status == 200
+            await stack.settle()
+        assert [e["routing_key"] for e in pd.events] == ["R0RISKML"]
+    finally:
+        await pd.stop()
+    spans = list(exporter.get_finished_spans())
+    [declaration] = named(spans, "POST /slack/events")
+    [page] = [s for s in named(spans, "outbox.deliver") if s.attributes["peer.service"] == "pagerduty"]
+    assert page.attributes["outbox.result"] == "done"
+    assert [link.context.trace_id for link in page.links] == [declaration.context.trace_id]
 
 
 def trace_headers(answer: Any) -> str:
