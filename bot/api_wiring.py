@@ -14,6 +14,7 @@ import functools
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -227,3 +228,60 @@ def install(container: Any) -> None:
 
     container.on_start.append(start)
     container.on_stop.append(stop)
+
+
+async def demo_access(stack: Any, flush: Callable[[], None] | None = None) -> None:
+    """For ``incident-bot demo`` (``make run`` without Slack credentials): a demo API user and
+    key, a token, and the curl lines of the README. Run from a terminal (or with
+    DEMO_KEEP_SERVING=1) the demo then keeps serving on 127.0.0.1:PORT until Ctrl-C, printing
+    what the bot posts in the Slack stand-in as API calls come in."""
+    import os
+    import signal
+    import sys
+
+    from aiohttp import web
+
+    from domain.api.auth import ALL_SCOPES
+    from handlers.api.tokens import create_key, hash_password
+
+    container = stack.container
+    store = ApiStore(container.engine, container.outbox_store.write_lock)
+    password = secrets.token_urlsafe(12)
+    await store.set_user("demo", hash_password(password, rounds=10),
+                         ["incident_commander", "ml_platform_sre"], container.clock.now())
+    _, api_key = await create_key(store, container.clock, "demo-pipeline",
+                                  sorted(s.value for s in ALL_SCOPES), ["ml_platform_sre"])
+    wanted = os.environ.get("DEMO_KEEP_SERVING")
+    serve = wanted == "1" if wanted in ("0", "1") else sys.stdin.isatty()
+    base = stack.url
+    if serve:
+        port = container.settings.port
+        try:
+            await web.TCPSite(stack.runner, "127.0.0.1", port).start()
+            base = f"http://127.0.0.1:{port}"
+        except OSError as exc:
+            print(f"\n(port {port} is busy: {exc.strerror}; the API stays on {base})")
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{stack.url}/auth/token", json={"username": "demo", "password": password}) as resp:
+        token = (await resp.json())["access_token"]
+    print(f"\n\033[1mREST API\033[0m (issue 17) on {base}: user `demo`, password {password}")
+    print(f"    export TOKEN={token}")
+    print(f"    export API_KEY={api_key}")
+    print(f"    curl -s -H \"Authorization: Bearer $TOKEN\" {base}/incidents/1")
+    print(f"    curl -s -X POST -H \"Authorization: Bearer $API_KEY\" -H 'Content-Type: "
+          f"application/json' -d '{{\"title\": \"Latency over 2 s\", \"severity\": \"p3\", "
+          f"\"model\": \"fraud-detector\"}}' {base}/incidents")
+    print(f"    open {base}/status (status page), {base}/openapi.json (OpenAPI 3.1)")
+    if not serve:
+        return
+    print("Serving until Ctrl-C; what the bot posts in the Slack stand-in appears below.")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+        if flush is not None:
+            flush()

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.api_wiring import demo_access
 from bot.cli.output import bold
 from bot.local.stack import LocalStack
 from bot.logging_config import configure
@@ -195,4 +196,5 @@ async def run_demo(database_url: str | None = None) -> int:
               f"{format_duration(view.incident.time_to_resolve())}. Database kept at {url}")
         print("Next: connect a real workspace with manifest.yml (see README), then `make run` with "
               "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET set.")
+        await demo_access(stack, t.flush)  # the REST API: a demo token, curl lines (issue 17)
     return 0
