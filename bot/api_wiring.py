@@ -252,7 +252,9 @@ async def demo_access(stack: Any, flush: Callable[[], None] | None = None) -> No
     _, api_key = await create_key(store, container.clock, "demo-pipeline",
                                   sorted(s.value for s in ALL_SCOPES), ["ml_platform_sre"])
     wanted = os.environ.get("DEMO_KEEP_SERVING")
-    serve = wanted == "1" if wanted in ("0", "1") else sys.stdin.isatty()
+    # a person at a terminal; never a test run (pytest -s leaves the terminal attached)
+    serve = wanted == "1" if wanted in ("0", "1") else (
+        sys.stdin.isatty() and sys.stdout.isatty() and "PYTEST_CURRENT_TEST" not in os.environ)
     base = stack.url
     if serve:
         port = container.settings.port
