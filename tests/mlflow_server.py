@@ -39,7 +39,8 @@ def _start() -> str:
         [str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
          "--default-artifact-root", str(workdir / "artifacts"), "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1"],
-        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

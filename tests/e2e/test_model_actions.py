@@ -142,7 +142,7 @@ async def test_a_deploy_30_minutes_before_a_drift_incident_is_under_what_changed
 
     changed = with_action(thread_of(stack, number), "model_rollback")
     assert "What changed?" in changed["text"]
-    assert f"*30 min before* · alias `champion` moved v1 → v2" in changed["text"]
+    assert "*30 min before* · alias `champion` moved v1 → v2" in changed["text"]
     assert "new version v2" in changed["text"]
     assert "model_accept_drift" in json.dumps(changed["blocks"])  # a drift incident
     models = {m.name: m for m in await stack.container.service.list_models()}
