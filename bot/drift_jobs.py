@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -228,6 +228,9 @@ class DriftRunner:
         self.metrics = metrics
         self.memory_mb = memory_mb
         self.chart = chart
+        # Issue 18 (model actions): accepted drift re-baselines a job; a snooze keeps the alert
+        self.job_override: Callable[[DriftJob, datetime], Awaitable[DriftJob]] | None = None
+        self.alert_gate: Callable[[str, datetime], Awaitable[bool]] | None = None
 
     def _render(self, a: DriftAssessment, psi_warn: float, psi_critical: float) -> bytes:
         if self.chart is not None:
@@ -255,12 +258,16 @@ class DriftRunner:
         model = models.get(job.model)
         if model is None:
             raise DriftInputError(f"model {job.model!r} is not registered")
+        if self.job_override is not None:
+            job = await self.job_override(job, now)
         a = await self.assess(job, now)
         thresholds = self.policy.drift
         if self.metrics is not None:
             self.metrics.drift_psi_composite.labels(str(model.id), model.name).set(a.psi_composite)
             self.metrics.drift_detections_total.labels(str(model.id), str(a.drift_detected).lower()).inc()
         severity = thresholds.severity_for(a.psi_composite, a.drift_detected, model.labels)
+        if severity is not None and self.alert_gate is not None and await self.alert_gate(model.name, now):
+            severity = None  # snoozed: assessed and recorded, no alert
         text = summary_text(model.name, a, thresholds.psi_warn, thresholds.psi_critical)
         chart = None
         if severity is not None:
