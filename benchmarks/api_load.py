@@ -45,7 +45,7 @@ async def serve(database_url: str, info_file: str) -> None:
         import redis.asyncio as redis
 
         client = redis.from_url(REDIS_URL, socket_connect_timeout=1)
-        await client.ping()
+        await client.ping()  # type: ignore[misc]
         await client.aclose()
     except Exception:
         redis_url = None
