@@ -147,9 +147,11 @@ async def list_models(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
         await ctx.reply(body, respond, "No models registered. Add one with `incident-bot models "
                                        "add NAME --version V --stage production --team T`.")
         return
+    notes = [line for note in ctx.model_notes for line in await note()]
     await ctx.reply(body, respond, "*Registered models*\n" + "\n".join(
         f"• `{m.name}` v{m.version} · {m.stage.value} · team {m.team}"
-        + (f" · {', '.join(m.labels)}" if m.labels else "") for m in models))
+        + (f" · {', '.join(m.labels)}" if m.labels else "") for m in models) + "".join(
+        f"\n{line}" for line in notes))
 
 
 async def show_help(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],

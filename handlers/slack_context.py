@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ class SlackContext:
     incident_channel: str
     # Every /incident verb, core and feature (features add theirs in install: handlers/verbs.py)
     verbs: VerbTable = field(default_factory=VerbTable)
+    # Lines features add under `/incident models` (accepted drift, snoozes: issue 18)
+    model_notes: list[Callable[[], Awaitable[list[str]]]] = field(default_factory=list)
     # Runs a listener's work after its ack (bot.ack.AckFirst.spawn); a plain task when unset
     run_after_ack: Callable[[Work, str | None], None] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
