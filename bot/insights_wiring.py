@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -27,8 +27,10 @@ from bot.slack_ui.insights import (
     digest_payload,
     digest_text,
 )
+from bot.trackers.sync import TrackerSync
 from domain.insights import ReportSource, targets_from_policy
 from domain.ports import OutboxMessage
+from domain.trackers import parse_trackers
 from handlers.insights import stats_verb
 from storage.insights_store import claim_digest
 from storage.outbox_store import OutboxRow
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("insights")
 DIGEST_JOB = "insights-digest"
+TRACKER_JOB = "insights-trackers"
 
 
 @dataclass
@@ -109,7 +112,7 @@ class Insights:
 
     reports: SqlReports
     digest: WeeklyDigest
-    extras: dict[str, Any] = field(default_factory=dict)
+    trackers: TrackerSync
 
 
 def install(container: Container) -> None:
@@ -128,4 +131,9 @@ def install(container: Container) -> None:
         else:
             container.scheduler.add_job(digest.scheduled, trigger, id=DIGEST_JOB, max_instances=1,
                                         coalesce=True, replace_existing=True)
-    container.features.insights = Insights(reports, digest)
+    trackers = TrackerSync(container, parse_trackers(container.settings.trackers))
+    minutes = container.settings.tracker_sync_minutes
+    if trackers.routing.by_team and minutes > 0:
+        container.scheduler.add_job(trackers.scheduled, "interval", minutes=minutes, id=TRACKER_JOB,
+                                    max_instances=1, coalesce=True, replace_existing=True)
+    container.features.insights = Insights(reports, digest, trackers)

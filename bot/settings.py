@@ -99,11 +99,25 @@ class Settings(BaseSettings):
     status_page_hide_private_titles: bool = True  # /status shows "Private incident" for labels
     status_page_private_label: str = "private"  # the label that marks an incident private
     webhook_disable_after_days: float = Field(default=3.0, gt=0)  # failing subscribers disabled
+    # Issue 21. Action items exported to the team's tracker: JSON, team -> {"kind": "jira" |
+    # "github" | "linear", "url", "token", ...} ("*": any team; domain/trackers.py). Unset: none.
+    # Every TRACKER_SYNC_MINUTES new items are exported and closed tickets close their items.
+    trackers: str | None = None
+    tracker_sync_minutes: float = Field(default=15.0, ge=0)  # 0: no periodic sync
+    postmortem_template: str | None = None  # a Jinja2 file for the postmortem draft; unset: built-in
 
     @field_validator("incident_channel")
     @classmethod
     def _strip_hash(cls, value: str) -> str:
         return value.lstrip("#").strip()
+
+    @field_validator("trackers")
+    @classmethod
+    def _tracker_routing(cls, value: str | None) -> str | None:
+        from domain.trackers import parse_trackers
+
+        parse_trackers(value)  # a bad TRACKERS stops start-up with the team and the problem
+        return value
 
     @field_validator("pii_categories")
     @classmethod

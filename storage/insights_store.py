@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -47,7 +47,7 @@ class ItemToExport:
     number: int
     text: str
     owner: str
-    due: object
+    due: date
     severity: str
     ticket: str
     team: str
@@ -85,23 +85,31 @@ class OpenTicket:
     tracker: str
     key: str
     url: str
+    team: str
 
 
 async def open_tickets(conn: AsyncConnection, limit: int = 500) -> list[OpenTicket]:
     """Tickets whose action item is still open: the ones the periodic check asks about."""
+    from storage.tables import models
+
     rows = (await conn.execute(
-        sa.select(action_item_tickets)
+        sa.select(action_item_tickets, models.c.team)
         .join(action_items, action_items.c.id == action_item_tickets.c.action_item_id)
+        .join(incidents, incidents.c.id == action_items.c.incident_id)
+        .join(models, models.c.id == incidents.c.model_id)
         .where(action_item_tickets.c.closed_at.is_(None), action_items.c.status != "done")
         .order_by(action_item_tickets.c.exported_at).limit(limit))).mappings()
-    return [OpenTicket(r["action_item_id"], r["tracker"], r["ticket_key"], r["ticket_url"]) for r in rows]
+    return [OpenTicket(r["action_item_id"], r["tracker"], r["ticket_key"], r["ticket_url"], r["team"])
+            for r in rows]
 
 
-async def close_item_for_ticket(conn: AsyncConnection, tracker: str, key: str, at: datetime) -> int | None:
-    """The tracker closed ``key``: its action item is done. Returns the item's incident number,
-    None when no open item has that ticket (unknown, or already closed)."""
+async def close_item_for_ticket(conn: AsyncConnection, tracker: str, key: str, at: datetime,
+                                ) -> tuple[int, uuid.UUID, int] | None:
+    """The tracker closed ``key``: its action item is done. Returns (incident number, incident
+    id, item number); None when no open item has that ticket (unknown, or already closed)."""
     row = (await conn.execute(
-        sa.select(action_item_tickets.c.action_item_id, incidents.c.number)
+        sa.select(action_item_tickets.c.action_item_id, incidents.c.number, incidents.c.id,
+                  action_items.c.number.label("item_number"))
         .join(action_items, action_items.c.id == action_item_tickets.c.action_item_id)
         .join(incidents, incidents.c.id == action_items.c.incident_id)
         .where(action_item_tickets.c.tracker == tracker, action_item_tickets.c.ticket_key == key,
@@ -113,7 +121,7 @@ async def close_item_for_ticket(conn: AsyncConnection, tracker: str, key: str, a
                        .values(closed_at=at))
     await conn.execute(sa.update(action_items).where(action_items.c.id == row.action_item_id)
                        .values(status="done"))
-    return int(row.number)
+    return int(row.number), row.id, int(row.item_number)
 
 
 async def tickets_for_incident(conn: AsyncConnection, incident_id: uuid.UUID) -> dict[int, tuple[str, str]]:

@@ -4,6 +4,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -13,11 +14,22 @@ import pytest
 import sqlalchemy as sa
 
 from bot.local.stack import ADMIN, LocalStack
-from domain.model import Incident, Severity, Status, TriggerSource
+from domain.model import Incident, ModelStage, Severity, Status, TriggerSource
 from domain.services import DeclareIncident, IncidentRef
+from storage.insights_store import tickets_for_incident
 from storage.postmortem_tables import action_items
 from tests.e2e.conftest import command_reply
 from tests.fakes import FakeClock
+from tests.standins.trackers import (
+    GITHUB_REPO,
+    GITHUB_TOKEN,
+    JIRA_EMAIL,
+    JIRA_PROJECT,
+    JIRA_TOKEN,
+    LINEAR_KEY,
+    LINEAR_TEAM,
+    TrackerStandIn,
+)
 
 T0 = FakeClock().now()  # 2026-11-22 14:00 UTC, a Sunday
 USER = "U0ASKER"
@@ -131,3 +143,73 @@ async def test_the_weekly_digest_compares_weeks_and_names_owners(stack: LocalSta
     assert await insights.digest.run() is False
     await stack.settle()
     assert len(_digests(stack)) == 1 and len(stack.slack.files) == 1
+
+
+@pytest.fixture
+async def trackers() -> AsyncIterator[TrackerStandIn]:
+    async with TrackerStandIn() as standin:
+        yield standin
+
+
+def tracker_settings(url: str) -> str:
+    return json.dumps({
+        "risk-ml": {"kind": "jira", "url": url, "email": JIRA_EMAIL, "token": JIRA_TOKEN,
+                    "project": JIRA_PROJECT, "api_version": 3},
+        "fraud": {"kind": "github", "url": url, "token": GITHUB_TOKEN, "repo": GITHUB_REPO},
+        "*": {"kind": "linear", "url": f"{url}/graphql", "token": LINEAR_KEY, "team_id": LINEAR_TEAM},
+    })
+
+
+async def test_action_items_go_to_each_teams_tracker_and_come_back_closed(
+        database_url: str, trackers: TrackerStandIn) -> None:
+    async with LocalStack(database_url, clock=FakeClock(), settings_overrides={
+            "tick_seconds": 0, "trackers": tracker_settings(trackers.url)}) as stack:
+        await stack.container.service.register_model("churn-predictor", "1.0.0", ModelStage.PRODUCTION,
+                                                     "growth", ADMIN)
+        for model in ("credit-risk-v3", "fraud-detector", "churn-predictor"):
+            await _incident(stack, timedelta(0), Severity.P3, model, {})
+        _clock(stack).set(T0)
+        for number in (1, 2, 3):
+            reply = await command_reply(stack, f'action {number} add "Alert on null rate" '
+                                               f"owner:<@{OWNER}|dana> due:2026-12-15 severity:p2 "
+                                               "ticket:JIRA-123", USER)
+            assert f"Action item 1 on INC-{number}" in reply
+        insights = stack.container.features.insights
+        assert insights is not None and stack.container.scheduler.get_job("insights-trackers")
+
+        first = await insights.trackers.sync()
+        assert first.exported == ["OPS-1", f"{GITHUB_REPO}#1", "ML-1"] and not first.failed
+        jira, github, linear = trackers.issues
+        fields = jira.request["fields"]
+        assert jira.api_version == 3 and fields["description"]["type"] == "doc"
+        assert fields["summary"] == "[INC-1] Alert on null rate" and fields["duedate"] == "2026-12-15"
+        assert fields["project"] == {"key": JIRA_PROJECT} and fields["labels"] == ["incident-action-item"]
+        assert github.request["title"] == "[INC-2] Alert on null rate"
+        assert "Due: 2026-12-15" in github.request["body"] and "JIRA-123" in github.request["body"]
+        assert linear.request["variables"]["input"]["dueDate"] == "2026-12-15"
+        async with stack.container.engine.connect() as conn:
+            stored = [await tickets_for_incident(conn, (await _view(stack, n)).incident.id)
+                      for n in (1, 2, 3)]
+        assert stored == [{1: ("OPS-1", f"{trackers.url}/browse/OPS-1")},
+                          {1: (f"{GITHUB_REPO}#1", f"https://github.com/{GITHUB_REPO}/issues/1")},
+                          {1: ("ML-1", "https://linear.app/acme/issue/ML-1/action-item")}]
+
+        # closing the Jira ticket closes INC-1's item (and only it), said in the incident's thread
+        trackers.close("OPS-1")
+        second = await insights.trackers.sync()
+        assert second.exported == [] and second.closed == ["OPS-1"]
+        await stack.settle()
+        assert "\n~1. Alert on null rate" in await command_reply(stack, "action 1 list", USER)  # struck out
+        assert "\n1. Alert on null rate" in await command_reply(stack, "action 2 list", USER)  # still open
+        view = await _view(stack, 1)
+        assert view.link is not None and view.link.announcement_channel and view.link.announcement_ts
+        thread = stack.slack.thread(view.link.announcement_channel, view.link.announcement_ts)
+        assert any(f"Action item #1 is done: <{trackers.url}/browse/OPS-1|OPS-1> was closed in Jira."
+                   in m["text"] for m in thread)
+        third = await insights.trackers.sync()
+        assert (third.exported, third.closed) == ([], [])
+        assert len(trackers.issues) == 3
+
+
+async def _view(stack: LocalStack, number: int) -> Any:
+    return await stack.container.service.view(IncidentRef(number=number))
