@@ -100,8 +100,9 @@ def parse_trackers(text: str | None) -> TrackerRouting:
         try:
             out[str(team)] = TrackerConfig.model_validate(config)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
-                                 for e in exc.errors(include_url=False))
+            problems = "; ".join(
+                (f"{'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "")
+                + str(e["msg"]).removeprefix("Value error, ") for e in exc.errors(include_url=False))
             raise ValueError(f"TRACKERS[{team!r}]: {problems}") from None
     return TrackerRouting(out)
 
