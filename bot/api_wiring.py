@@ -29,7 +29,7 @@ from domain.api.webhooks import event_name, signature, wants
 from domain.governance.roles import Activity, decide
 from domain.model import AuditEvent, Incident
 from domain.ports import OutboxMessage, UnitOfWork
-from handlers.api import auth_routes, incidents, models, openapi, status
+from handlers.api import auth_routes, drift, incidents, models, openapi, status
 from handlers.api.http import CURRENT_PRINCIPAL, ApiContext
 from handlers.api.tokens import TokenService
 from storage.api_repositories import ApiStore, RedisDenylist, enabled_subscribers
@@ -212,7 +212,7 @@ def install(container: Any) -> None:
     feature = ApiFeature(container)
     ctx = feature.ctx
     container.routes += [*auth_routes.routes(ctx), *incidents.routes(ctx), *models.routes(ctx),
-                         *openapi.routes(ctx), *status.routes(ctx)]
+                         *openapi.routes(ctx), *status.routes(ctx), *drift.routes(ctx)]
     container.service.observers.append(feature.check_roles)
     container.service.observers.append(feature.publish)
     container.dispatcher.handlers[WEBHOOK] = feature.deliver

@@ -52,7 +52,7 @@ def document() -> dict[str, Any]:
         s.TokenRequest, s.TokenResponse, s.RefreshRequest, s.LogoutRequest, s.LogoutResponse,
         s.IncidentCreate, s.IncidentResponse, s.IncidentDetail, s.IncidentPage, s.IncidentPatch,
         s.PatchResult, s.NoteCreate, s.NoteResponse, s.ModelCreate, s.ModelResponse,
-        s.ModelList, s.Problem]
+        s.ModelList, s.DriftAssessmentCreate, s.DriftAssessmentResult, s.Problem]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     auth = {"security": BEARER}
     paths: dict[str, Any] = {
@@ -97,6 +97,11 @@ def document() -> dict[str, Any]:
                      "responses": {**_ok(s.ModelResponse, "201", "Registered"),
                                    **_ok(s.ModelResponse, "200", "Updated"),
                                    **_problems(401, 403, 422)}}},
+        "/drift/assessments": {
+            "post": {"summary": "Submit a drift assessment computed elsewhere", **auth,
+                     "requestBody": _body(s.DriftAssessmentCreate),
+                     "responses": {**_ok(s.DriftAssessmentResult, "201", "Recorded"),
+                                   **_problems(401, 403, 422, 503)}}},
         "/status": {"get": {"summary": "Status page (HTML)", "responses": {"200": {
             "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
     }

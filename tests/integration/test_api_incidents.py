@@ -208,3 +208,28 @@ async def test_raci_gates_apply_to_api_callers(database_url: str) -> None:
             assert {a.actor for a in denied} == {"api:eve", "key:ci"}
         finally:
             await api.close()
+
+
+async def test_a_submitted_drift_assessment_follows_the_drift_rules(
+        api: Api, stack: LocalStack) -> None:
+    """PSI over the critical threshold on a revenue-critical model opens a drift incident, as
+    the bot's own drift job would; a second one feeds it; a calm one opens nothing."""
+    key = await add_key(stack, "feature-store", ["drift:write"])
+    window = {"reference_window_start": "2026-11-01T00:00:00Z",
+              "reference_window_end": "2026-11-08T00:00:00Z",
+              "evaluation_window_start": "2026-11-21T00:00:00Z",
+              "evaluation_window_end": "2026-11-22T00:00:00Z"}
+    drifted = {"model": "credit-risk-v3", "assessed_at": "2026-11-22T00:00:00Z",
+               "psi_composite": 0.31, "ks_p_value": 0.001,
+               "feature_scores": {"income": 0.42, "age": 0.05}, **window}
+    status, body, _ = await api.call("POST", "/drift/assessments", key, json=drifted)
+    assert status == 201, body
+    assert body["drift_detected"] and body["incident"]["trigger_source"] == "automated_drift"
+    first = body["incident"]["number"]
+    status, body, _ = await api.call("POST", "/drift/assessments", key, json=drifted)
+    assert status == 201 and body["incident"]["number"] == first  # fed, not a second one
+    status, body, _ = await api.call("POST", "/drift/assessments", key, json={
+        **drifted, "model": "fraud-detector", "psi_composite": 0.02, "ks_p_value": 0.6})
+    assert status == 201 and body["incident"] is None and body["drift_detected"] is False
+    status, _, _ = await api.call("POST", "/incidents", key, json=DECLARE)
+    assert status == 403  # drift:write is not incidents:write
