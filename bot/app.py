@@ -39,6 +39,7 @@ from bot.slack_delivery import SlackDelivery
 from bot.tracing import Tracing
 from bot.tracing import from_settings as tracing_from_settings
 from domain.governance.roles import RoleGrants
+from domain.iac.decisions import IacDrift
 from domain.model import Incident
 from domain.paging.pagerduty import PagerDutyEvents
 from domain.policy import Policy, default_policy
@@ -113,7 +114,7 @@ class Features:
     drift: DriftRunner | None = None
     drift_scheduler: drift_wiring.DriftScheduler | None = None
     pagerduty: PagerDutyEvents | None = None
-    iac: iac_wiring.IacDrift | None = None
+    iac: IacDrift | None = None
     iac_watcher: iac_wiring.ReportWatcher | None = None
     housekeeping: Callable[[], Awaitable[dict[str, int]]] | None = None
     insights: insights_wiring.Insights | None = None

@@ -19,6 +19,7 @@ from domain.ports import (
     TimelineRepository,
 )
 from storage.db import is_sqlite
+from storage.iac_repositories import SqlDriftEvents
 from storage.inbox_store import CURRENT_REQUEST, record_applied_in
 from storage.paging_repositories import SqlAlertGroups, SqlPagerDutyLinks
 from storage.repositories import (
@@ -73,6 +74,7 @@ class SqlUnitOfWork:
         # feature repositories (their ports are in the feature's domain package)
         self.pagerduty_links = SqlPagerDutyLinks(conn)
         self.alert_groups = SqlAlertGroups(conn)
+        self.iac_drift = SqlDriftEvents(conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
