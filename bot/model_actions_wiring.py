@@ -7,21 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import shutil
 import time
 import uuid
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
 
 from bot.dispatcher import NO_ANNOUNCEMENT, Permanent, Retry
+from bot.drift_jobs import DriftJob, Window
 from bot.registry.hooks import post_signed
 from bot.registry.manual import ManualRegistry
 from bot.slack_ui import model_actions as ui
 from domain.governance.roles import Role
-from domain.model import Incident, Severity
+from domain.messages import escape
+from domain.model import DomainError, Incident, Severity
 from domain.model_actions import service as svc
 from domain.model_actions.changes import DEFAULT_WINDOW
+from domain.model_actions.drift_actions import DriftActions
 from domain.model_actions.registry import ModelRegistry, RegistryRefused, RegistryUnavailable
 from domain.model_actions.rollback import RollbackPolicy, RollbackStatus
 from domain.model_actions.service import ModelActions, ModelActionsConfig, is_drift_incident
@@ -69,6 +76,7 @@ class ModelActionsFeature:
             break_glass=RollbackPolicy(break_glass=break_glass_severities(settings.rollback_break_glass)))
         self.actions = ModelActions(container.service, model_actions_repo, self.registry,
                                     self.roles_of, self.config)
+        self.drift = DriftActions(self.actions)
         self._session: aiohttp.ClientSession | None = None
         self._sync_lock = asyncio.Lock()
 
@@ -188,6 +196,110 @@ class ModelActionsFeature:
             f"v{rollback.to_version} (HTTP {status}).", "model.deploy_hook_called",
             {"rollback_id": str(rollback.id), "status": status})
 
+    # -- accepted drift and snoozes in the drift job ------------------------------------------------
+
+    async def rebaselined(self, job: DriftJob, now: datetime) -> DriftJob:
+        """The drift runner's job override: an accepted drift's window is the reference."""
+        accepted = await self.drift.acceptance(job.model, now)
+        if accepted is None:
+            return job
+        source = job.source
+        if source.kind == "sql" and accepted.reference_start and accepted.reference_end:
+            window = Window(start=accepted.reference_start, end=accepted.reference_end)
+            return job.model_copy(update={"source": source.model_copy(update={"reference_window": window})})
+        if source.kind != "sql" and accepted.reference_path:
+            copied = source.model_copy(update={"reference": accepted.reference_path})
+            return job.model_copy(update={"source": copied})
+        return job
+
+    async def snoozed(self, model: str, now: datetime) -> bool:
+        """The drift runner's alert gate."""
+        return await self.drift.snoozed(model, now) is not None
+
+    async def baseline_copy(self, model: str) -> str | None:
+        """For a file-source drift job: a copy of the current file, to be the new reference
+        (the current file keeps changing); None for SQL sources (their window is the reference)."""
+        scheduler = self.container.features.drift_scheduler
+        job = next((j for j in (scheduler.jobs if scheduler else []) if j.model == model), None)
+        if job is None or job.source.kind == "sql" or not job.source.current:
+            return None
+        current = Path(job.source.current)
+        stamp = self.container.clock.now().strftime("%Y%m%dT%H%M%S")
+        target = Path(self.container.settings.model_baseline_dir) / f"{model}-{stamp}{current.suffix}"
+
+        def copy() -> None:
+            if not current.exists():
+                raise DomainError(f"The drift job's current data `{current}` is not a local file the "
+                                  "bot can copy as the new reference.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if current.is_dir():
+                shutil.copytree(current, target)
+            else:
+                shutil.copyfile(current, target)
+
+        await asyncio.to_thread(copy)
+        return str(target)
+
+    async def model_notes(self) -> list[str]:
+        """Under `/incident models`: accepted drift and snoozes in force."""
+        acceptances, snoozes = await self.drift.controls()
+        return ([f"• `{a.model}` drift accepted until {a.expires_at:%Y-%m-%d %H:%M} UTC by "
+                 f"{a.accepted_by_name} (re-baselined): {escape(a.reason)}" for a in acceptances]
+                + [f"• `{z.model}` drift alerts snoozed until {z.until:%Y-%m-%d %H:%M} UTC by "
+                   f"{z.snoozed_by_name}: {escape(z.reason)}" for z in snoozes])
+
+    # -- retraining ------------------------------------------------------------------------------
+
+    async def deliver_retrain(self, row: OutboxRow) -> None:
+        """POST the pipeline's webhook (its body a template); record the run id and link."""
+        settings = self.container.settings
+        run_ref = row.payload["run"]
+        assert row.incident_id is not None
+        view = await self.container.service.view(IncidentRef(incident_id=row.incident_id))
+        model = view.model.name if view.model else ""
+        values = {"model": model, "incident": view.incident.key, "run_id": run_ref}
+        url = (settings.retrain_webhook_url or "").format(**values)
+        payload = retrain_body(settings.retrain_webhook_body, values)
+        try:
+            _status, text = await post_signed(await self.session(), url, payload,
+                                              secret=settings.retrain_webhook_secret,
+                                              idempotency_key=f"retrain:{run_ref}", now=time.time(),
+                                              token=settings.retrain_webhook_token)
+        except Permanent as exc:
+            await self.drift.pipeline_update(run_ref, "failed", detail={"error": str(exc)[:300]})
+            raise
+        run_id, link = pipeline_answer(text)
+        await self.drift.pipeline_update(run_ref, "triggered", run_id=run_id, run_url=link)
+
+
+def retrain_body(template: str | None, values: dict[str, str]) -> Any:
+    """The webhook's JSON: the template with ``{model}``, ``{incident}``, ``{run_id}`` filled in
+    (values JSON-escaped), else the bot's own body. Airflow: ``{"dag_run_id": "{run_id}",
+    "conf": {"model": "{model}"}}``; GitHub workflow_dispatch: ``{"ref": "main", "inputs": ...}``."""
+    if not template:
+        return {"event": "model.retrain", **values}
+    filled = template
+    for key, value in values.items():
+        filled = filled.replace("{" + key + "}", json.dumps(value)[1:-1])
+    try:
+        return json.loads(filled)
+    except json.JSONDecodeError as exc:
+        raise Permanent(f"RETRAIN_WEBHOOK_BODY is not JSON once filled in: {exc}") from exc
+
+
+def pipeline_answer(text: str) -> tuple[str | None, str | None]:
+    """The run id and link in a pipeline's answer (Airflow's ``dag_run_id``, Kubeflow's
+    ``run_id``/``id``, ``url``/``html_url``), when it gives them."""
+    try:
+        data = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    run_id = next((str(data[k]) for k in ("dag_run_id", "run_id", "id") if data.get(k)), None)
+    link = next((str(data[k]) for k in ("url", "html_url", "run_url") if data.get(k)), None)
+    return run_id, link
+
 
 def install(container: Container) -> None:
     feature = ModelActionsFeature(container)
@@ -197,6 +309,12 @@ def install(container: Container) -> None:
     handlers[svc.ROLLBACK_MESSAGE] = feature.deliver_rollback_message
     handlers[svc.MOVE_ALIAS] = feature.deliver_move
     handlers[svc.DEPLOY_HOOK] = feature.deliver_deploy_hook
+    handlers[svc.RETRAIN_HOOK] = feature.deliver_retrain
+    runner = container.features.drift
+    if runner is not None:  # drift jobs compare against accepted drift, and keep quiet when snoozed
+        runner.job_override = feature.rebaselined
+        runner.alert_gate = feature.snoozed
+    container.slack.model_notes.append(feature.model_notes)
     container.service.observers.append(feature.on_incident)
     container.on_stop.append(feature.close)
     seconds = container.settings.model_sync_seconds
@@ -212,3 +330,4 @@ def install(container: Container) -> None:
 
     slack_handlers.register(container.bolt, container.slack, feature)
     slack_handlers.register_verbs(container.slack, feature)
+    container.routes.append(slack_handlers.pipeline_route(feature))

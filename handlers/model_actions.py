@@ -5,14 +5,18 @@ verbs. Thin: parse, call one use case of :class:`domain.model_actions.service.Mo
 
 from __future__ import annotations
 
+import json
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.registry.hooks import verify
 from bot.slack_ui import model_actions as ui
 from domain.commands import Parsed
 from domain.model import DomainError
@@ -141,11 +145,85 @@ def _decision(ctx: SlackContext, feature: ModelActionsFeature, approve: bool) ->
 
 
 def _register_drift_buttons(app: AsyncApp, ctx: SlackContext, feature: ModelActionsFeature) -> None:
-    """Accept drift, Snooze and Retrain: registered by the drift actions module when present."""
-    extra: Callable[[AsyncApp, SlackContext, Any], None] | None = getattr(
-        feature, "register_drift_buttons", None)
-    if extra is not None:
-        extra(app, ctx, feature)
+    """Accept drift and Snooze open a modal (how long, why); Retrain triggers the pipeline."""
+    forms = {ui.ACCEPT_DRIFT: (ui.ACCEPT_CALLBACK, "Accept drift", "Re-baseline", "7d",
+                               "Accept until (e.g. 7d, at most 90d)"),
+             ui.SNOOZE: (ui.SNOOZE_CALLBACK, "Snooze drift alerts", "Snooze", "4h",
+                         "Snooze for (e.g. 4h, at most 7d)")}
+    for action_id, (callback, title, submit, default, hint) in forms.items():
+        app.action(action_id)(_form_button(ctx, callback, title, submit, default, hint))
+
+    @app.view(ui.ACCEPT_CALLBACK)
+    async def accept_submitted(ack: AsyncAck, body: JSON, view: JSON) -> None:
+        await _duration_submitted(ctx, ack, body, view, accept)
+
+    @app.view(ui.SNOOZE_CALLBACK)
+    async def snooze_submitted(ack: AsyncAck, body: JSON, view: JSON) -> None:
+        await _duration_submitted(ctx, ack, body, view, snooze)
+
+    async def accept(ref: IncidentRef, actor: Any, reason: str, duration: str) -> str:
+        return await accept_drift(feature, ref, actor, reason, duration)
+
+    async def snooze(ref: IncidentRef, actor: Any, reason: str, duration: str) -> str:
+        done = await feature.drift.snooze(ref, actor, reason, duration)
+        return f":zzz: Drift alerts of `{done.model}` snoozed until {done.until:%Y-%m-%d %H:%M} UTC."
+
+    @app.action(ui.RETRAIN)
+    async def retrain_button(ack: AsyncAck, body: JSON, respond: AsyncRespond) -> None:
+        await ack()
+        ctx.after_ack(guarded(ctx, body, respond, retrain(body)))
+
+    async def retrain(body: JSON) -> str:
+        user_id, name = _user(body)
+        run = await feature.drift.retrain(IncidentRef(incident_id=uuid.UUID(body["actions"][0]["value"])),
+                                          await ctx.actor(user_id, name))
+        return f":gear: Retraining of `{run.model}` requested; its run is recorded in the thread."
+
+
+async def accept_drift(feature: ModelActionsFeature, ref: IncidentRef, actor: Any, reason: str,
+                       duration: str) -> str:
+    view = await feature.container.service.view(ref)
+    model = view.model.name if view.model else ""
+    path = await feature.baseline_copy(model)
+    done = await feature.drift.accept(ref, actor, reason, duration, reference_path=path)
+    return (f":white_check_mark: Drift of `{done.model}` accepted until {done.expires_at:%Y-%m-%d %H:%M} "
+            "UTC; the next assessments compare against the window that drifted.")
+
+
+def _form_button(ctx: SlackContext, callback: str, title: str, submit: str, default: str,
+                 hint: str) -> Any:
+    async def form_button(ack: AsyncAck, body: JSON, respond: AsyncRespond) -> None:
+        await ack()
+        incident_id = ((body.get("actions") or [{}])[0]).get("value", "")
+        ctx.after_ack(ctx.open_modal(body, respond, body.get("trigger_id"), ui.duration_modal(
+            callback, title, submit, str(incident_id), default, hint, _origin(body))))
+
+    form_button.__name__ = f"open_{callback}"
+    return form_button
+
+
+async def _duration_submitted(ctx: SlackContext, ack: AsyncAck, body: JSON, view: JSON,
+                              use_case: Callable[[IncidentRef, Any, str, str], Awaitable[str]]) -> None:
+    duration = (_value(view, "duration") or "").strip()
+    reason = (_value(view, "reason") or "").strip()
+    if len(reason) < 3:
+        await ack(response_action="errors", errors={"reason": "Say why (it is audited)."})
+        return
+    await ack()
+    meta = _metadata(view)
+
+    async def work() -> None:
+        user_id, name = _user(body)
+        try:
+            ref = IncidentRef(incident_id=uuid.UUID(meta["incident_id"]))
+            text = await use_case(ref, await ctx.actor(user_id, name), reason, duration)
+        except DomainError as exc:
+            text = f":warning: {exc}"
+        except (KeyError, ValueError):
+            text = ":warning: That form is not attached to a known incident."
+        await tell(ctx, user_id, meta.get("channel_id"), text)
+
+    ctx.after_ack(work())
 
 
 # -- /incident verbs ------------------------------------------------------------------------------
@@ -157,6 +235,12 @@ def register_verbs(ctx: SlackContext, feature: ModelActionsFeature) -> None:
         "rollback": (_rollback(feature), "`/incident rollback [version] <reason>`: ask to roll the "
                                          "model back; `/incident rollback approve|reject` decides"),
     }
+    verbs["accept-drift"] = (_accept_verb(feature), "`/incident accept-drift <for, e.g. 7d> <reason>`: "
+                                                    "the drifted window becomes the model's reference")
+    verbs["snooze"] = (_snooze_verb(feature), "`/incident snooze <for, e.g. 4h> <reason>`: no drift "
+                                              "alerts for the model meanwhile")
+    verbs["retrain"] = (_retrain_verb(feature), "`/incident retrain`: trigger the model's training "
+                                                "pipeline (RETRAIN_WEBHOOK_URL)")
     for name, (handler, help_text) in verbs.items():
         add_verb(ctx, name, handler, help_text)
 
@@ -213,3 +297,73 @@ def _rollback(feature: ModelActionsFeature) -> Any:
                                        "requested; the Incident Commander approves it in the thread.")
 
     return rollback
+
+
+def _duration_and_reason(parsed: Parsed, usage: str) -> tuple[str, str]:
+    duration, _, reason = (parsed.rest or "").strip().partition(" ")
+    if not duration or len(reason.strip()) < 3:
+        raise DomainError(f"Usage: {usage} (the reason is audited).")
+    return duration, reason
+
+
+def _accept_verb(feature: ModelActionsFeature) -> Any:
+    async def accept(ctx: SlackContext, parsed: Parsed, body: JSON, respond: Any) -> None:
+        duration, reason = _duration_and_reason(parsed, "`/incident accept-drift 7d <reason>`")
+        actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        await ctx.reply(body, respond, await accept_drift(feature, ref, actor, reason, duration))
+
+    return accept
+
+
+def _snooze_verb(feature: ModelActionsFeature) -> Any:
+    async def snooze(ctx: SlackContext, parsed: Parsed, body: JSON, respond: Any) -> None:
+        duration, reason = _duration_and_reason(parsed, "`/incident snooze 4h <reason>`")
+        actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        done = await feature.drift.snooze(ref, actor, reason, duration)
+        await ctx.reply(body, respond, f":zzz: Drift alerts of `{done.model}` snoozed until "
+                                       f"{done.until:%Y-%m-%d %H:%M} UTC.")
+
+    return snooze
+
+
+def _retrain_verb(feature: ModelActionsFeature) -> Any:
+    async def retrain(ctx: SlackContext, parsed: Parsed, body: JSON, respond: Any) -> None:
+        actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        run = await feature.drift.retrain(ref, actor)
+        await ctx.reply(body, respond, f":gear: Retraining of `{run.model}` requested.")
+
+    return retrain
+
+
+# -- POST /webhooks/pipeline ------------------------------------------------------------------------
+
+def pipeline_route(feature: ModelActionsFeature) -> web.RouteDef:
+    """The training pipeline says how a run ended: signed like the bot's own webhooks
+    (PIPELINE_WEBHOOK_SECRET); ``{"run": "<the bot's run id or the pipeline's>", "status":
+    "running|succeeded|failed", "url": "..."}``."""
+
+    async def pipeline_callback(request: web.Request) -> web.Response:
+        secret = feature.container.settings.pipeline_webhook_secret
+        if not secret:
+            return web.json_response({"error": "PIPELINE_WEBHOOK_SECRET is not set"}, status=404)
+        body = await request.content.read(65536)
+        refused = verify(secret, request.headers, body, time.time())
+        if refused:
+            return web.json_response({"error": refused}, status=401)
+        try:
+            data = json.loads(body)
+            run, status = str(data["run"]), str(data["status"])
+            url = data.get("url")
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": "expected JSON {run, status[, url]}"}, status=400)
+        try:
+            done = await feature.drift.pipeline_update(run, status, run_url=str(url) if url else None,
+                                                       run_id=data.get("run_id"))
+        except DomainError as exc:
+            return web.json_response({"error": str(exc)}, status=422)
+        return web.json_response({"run": str(done.id), "status": done.status})
+
+    return web.post("/webhooks/pipeline", pipeline_callback)
