@@ -100,8 +100,9 @@ async def slack() -> AsyncIterator[SlackStandIn]:
 
 
 def slack_env(slack: SlackStandIn, **more: str) -> dict[str, str]:
-    return clean_env(SLACK_BOT_TOKEN="xoxb-check", SLACK_SIGNING_SECRET="signing-secret",
-                     SLACK_API_URL=slack.url, **more)
+    secret = "signing-secret"  # pragma: allowlist secret (a test value for the stand-in)
+    return clean_env(SLACK_BOT_TOKEN="xoxb-check", SLACK_SIGNING_SECRET=secret, SLACK_API_URL=slack.url,
+                     **more)
 
 
 def snapshot(directory: Path) -> dict[str, str]:
@@ -303,14 +304,6 @@ async def test_json_format_is_the_whole_of_stdout(tmp_path: Path, slack: SlackSt
     assert all(set(c) == {"name", "ok", "level", "message"} for c in result["checks"])
     assert [c["name"] for c in result["checks"] if not c["ok"]] == ["channel"]
     assert run.err == ""
-
-
-async def test_version(tmp_path: Path) -> None:
-    import importlib.metadata
-
-    run = await incident_bot("--version", cwd=tmp_path, env=clean_env())
-    assert (run.code, run.out, run.err) == (0, f"incident-bot {importlib.metadata.version('incident-bot')}\n",
-                                            "")
 
 
 async def test_results_go_to_stdout_and_log_lines_to_stderr(tmp_path: Path) -> None:
