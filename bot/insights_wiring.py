@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -27,12 +29,14 @@ from bot.slack_ui.insights import (
     digest_payload,
     digest_text,
 )
+from bot.slack_ui.postmortem_template import PostmortemTemplate, TicketLink
 from bot.trackers.sync import TrackerSync
+from domain.governance.postmortem import ActionItemRow, IncidentFacts, TimelineEntry
 from domain.insights import ReportSource, targets_from_policy
 from domain.ports import OutboxMessage
 from domain.trackers import parse_trackers
 from handlers.insights import stats_verb
-from storage.insights_store import claim_digest
+from storage.insights_store import claim_digest, tickets_for_incident
 from storage.outbox_store import OutboxRow
 from storage.reports import SqlReports
 from storage.uow import sql_connection
@@ -137,3 +141,25 @@ def install(container: Container) -> None:
         container.scheduler.add_job(trackers.scheduled, "interval", minutes=minutes, id=TRACKER_JOB,
                                     max_instances=1, coalesce=True, replace_existing=True)
     container.features.insights = Insights(reports, digest, trackers)
+    _install_postmortem_template(container)
+
+
+def _install_postmortem_template(container: Container) -> None:
+    """The postmortem draft from POSTMORTEM_TEMPLATE (or the shipped layout), with the action
+    items' tracker tickets linked. A template that does not load stops start-up (TemplateProblem
+    names the file and the line)."""
+    from domain.postmortems import Postmortems
+
+    template = PostmortemTemplate.load(container.settings.postmortem_template)
+    engine = container.engine
+
+    async def render(facts: IncidentFacts, timeline: Sequence[TimelineEntry],
+                     items: Sequence[ActionItemRow], factors: str | None, incident_id: uuid.UUID) -> str:
+        async with engine.connect() as conn:
+            tickets = await tickets_for_incident(conn, incident_id)
+        return template.render(facts, timeline, items, factors,
+                               tickets={n: TicketLink(key, url) for n, (key, url) in tickets.items()})
+
+    for gate in container.service.gates.close:
+        if isinstance(gate, Postmortems) and hasattr(gate, "render"):
+            gate.render = render
