@@ -21,7 +21,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 import bot.insights_wiring as insights_wiring
 import bot.model_actions_wiring as model_actions_wiring
@@ -52,7 +51,7 @@ from scheduler import housekeeping
 from scheduler import wiring as scheduler_wiring
 from scheduler.clocks import ClockTicker
 from storage import migrate
-from storage.db import create_engine, normalise_url
+from storage.db import Engine, create_engine, normalise_url
 from storage.inbox_store import AppliedRequests, InboxRow, InboxStore, inbox_url
 from storage.outbox_store import OutboxStore
 from storage.uow import SqlUnitOfWork, uow_factory, write_lock_for
@@ -132,7 +131,7 @@ class Features:
 class Container:
     settings: Settings
     clock: Clock
-    engine: AsyncEngine
+    engine: Engine
     policy: Policy
     metrics: Metrics
     service: IncidentService
@@ -310,7 +309,7 @@ async def _replay(bolt: AsyncApp, row: InboxRow, _request: AckedRequest) -> None
         body=row.body, headers={"content-type": row.content_type}, mode="socket_mode"))
 
 
-def inbox_store(settings: Settings, engine: AsyncEngine, lock: WriteLock | None) -> InboxStore:
+def inbox_store(settings: Settings, engine: Engine, lock: WriteLock | None) -> InboxStore:
     """The Slack request inbox: a SQLite file of its own beside the database (so an ack never
     waits for SQLite's one writer behind a use case), or the PostgreSQL database itself; the
     keys of applied requests are always in the main database, with the use cases."""

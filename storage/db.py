@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+Engine = AsyncEngine  # the engine's type for modules outside storage/, which import no SQLAlchemy
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")

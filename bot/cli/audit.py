@@ -18,15 +18,12 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from domain.governance.audit_chain import ChainBreak, ChainVerifier, Checkpoint, current_key
-from storage.governance_tables import audit_chain, audit_checkpoints
+from storage.audit_trail import EXPORT_FIELDS, iter_batches, record_checkpoint, stored_checkpoints
+from storage.db import Engine as AsyncEngine
 
-EXPORT_FIELDS = ("seq", "id", "occurred_at", "actor", "actor_name", "action", "resource_type",
-                 "resource_id", "details", "log_type", "prev_hash", "row_hash")
-BATCH = 2000
+__all__ = ["EXPORT_FIELDS", "iter_batches", "rows", "stored_checkpoints", "take_checkpoint",
+           "verify_chain", "verify_trail", "write_export"]
 _UNSET: Any = object()
 
 
@@ -59,18 +56,6 @@ def _parse_since(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def iter_batches(engine: AsyncEngine, since: datetime | None = None,
-                       ) -> AsyncIterator[list[dict[str, Any]]]:
-    """The trail in seq order, a batch at a time through a server-side cursor."""
-    query = sa.select(*(audit_chain.c[name] for name in EXPORT_FIELDS)).order_by(audit_chain.c.seq)
-    if since is not None:
-        query = query.where(audit_chain.c.occurred_at >= since)
-    async with engine.connect() as conn:
-        result = await conn.stream(query.execution_options(yield_per=BATCH))
-        async for part in result.mappings().partitions(BATCH):
-            yield [dict(row) for row in part]
-
-
 async def iter_rows(engine: AsyncEngine, since: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
     """The trail in seq order, row by row (fetched a batch at a time)."""
     async for batch in iter_batches(engine, since):
@@ -81,13 +66,6 @@ async def iter_rows(engine: AsyncEngine, since: datetime | None = None) -> Async
 async def rows(engine: AsyncEngine, since: datetime | None = None) -> list[dict[str, Any]]:
     """The whole trail as a list: for tests and small trails; the commands stream."""
     return [row async for row in iter_rows(engine, since)]
-
-
-async def stored_checkpoints(engine: AsyncEngine) -> list[Checkpoint]:
-    async with engine.connect() as conn:
-        found = (await conn.execute(sa.select(audit_checkpoints).order_by(audit_checkpoints.c.id))).all()
-    return [Checkpoint(r.row_count, r.head_hash, r.mac, f"checkpoint {r.id} of {r.taken_at:%Y-%m-%d %H:%M}")
-            for r in found]
 
 
 def read_checkpoint_file(path: str) -> list[Checkpoint]:
@@ -129,19 +107,8 @@ async def take_checkpoint(engine: AsyncEngine, now: datetime | None = None,
                           key: bytes | None = _UNSET) -> Checkpoint:
     """Record the chain's row count and head (one statement, one snapshot) as a checkpoint row."""
     key = current_key() if key is _UNSET else key
-    head = (sa.select(audit_chain.c.seq, audit_chain.c.row_hash)
-            .order_by(audit_chain.c.seq.desc()).limit(1).subquery())
-    count = (sa.select(sa.func.count()).select_from(audit_chain)
-             .where(audit_chain.c.seq <= head.c.seq).scalar_subquery())
-    async with engine.begin() as conn:
-        found = (await conn.execute(sa.select(count, head.c.seq, head.c.row_hash))).first()
-        row_count, head_seq, head_hash = (int(found[0]), int(found[1]), str(found[2])) if found \
-            else (0, None, "0" * 64)
-        mac = Checkpoint.sign(row_count, head_hash, key)
-        await conn.execute(audit_checkpoints.insert().values(
-            taken_at=now or datetime.now(UTC), row_count=row_count, head_seq=head_seq,
-            head_hash=head_hash, mac=mac))
-    return Checkpoint(row_count, head_hash, mac)
+    return await record_checkpoint(engine, now or datetime.now(UTC),
+                                   lambda count, head: Checkpoint.sign(count, head, key))
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
