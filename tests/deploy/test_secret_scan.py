@@ -15,14 +15,16 @@ HOOK = Path(sys.executable).parent / "detect-secrets-hook"
 
 def scan(*files: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(ROOT / ".ci" / "secret-scan"), *map(str, files)], cwd=ROOT,
-                          env={**os.environ, "DETECT_SECRETS_HOOK": str(HOOK)},
+                          env={**os.environ, "SCAN_HOOK": str(HOOK)},
                           capture_output=True, text=True, timeout=120)
 
 
 def test_a_planted_token_fails_the_scan_naming_file_and_line(tmp_path: Path) -> None:
     leak = tmp_path / "settings.py"
-    # assembled here so this file itself holds no token-shaped string
-    token = "-".join(["xoxb", "2843759102", "5823746150923", "Zq8rVt3LmN0pXw7YkJ4sHd2F"])
+    # assembled here so this file itself holds no token-shaped string; the random-looking part
+    # alone is high-entropy, hence the allowlist comment
+    tail = "Zq8rVt3LmN0pXw7YkJ4sHd2F"  # pragma: allowlist secret
+    token = "-".join(["xoxb", "2843759102", "5823746150923", tail])
     leak.write_text(f'import os\n\nSLACK_BOT_TOKEN = "{token}"\n')
     result = scan(leak)
     assert result.returncode == 1
