@@ -14,6 +14,7 @@ OpenTelemetry's context, a contextvar like structlog's, so it follows each reque
 from __future__ import annotations
 
 import uuid
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +106,8 @@ def link_to(traceparent: str | None) -> list[Link]:
     return [Link(context)] if context.is_valid else []
 
 
-def add_trace_context(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_trace_context(_logger: Any, _method: str,
+                      event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: the current span's trace and span ids on every log line, so a log
     line of a delivery or a tick is found from its trace and the other way round."""
     context = trace.get_current_span().get_span_context()
