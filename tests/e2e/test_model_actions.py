@@ -5,19 +5,23 @@ that moves the MLflow alias back and calls the signed deploy hook exactly once."
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+import numpy as np
 import pytest
 from aiohttp import web
 
 from bot.cli.audit import rows
 from bot.local.stack import LocalStack
-from bot.registry.hooks import verify
+from bot.registry.hooks import SIGNATURE, TIMESTAMP, sign, verify
 from domain.model import Actor, Severity, TriggerSource
 from domain.services import DeclareIncident
 from tests.fakes import FakeClock
@@ -32,18 +36,19 @@ DRIFT_JOB = Actor("drift-job", "drift job")
 class HookReceiver:
     """The deploy system's end of ROLLBACK_WEBHOOK_URL: records every POST."""
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[dict[str, str], bytes]] = []
+    def __init__(self, answer: dict[str, Any] | None = None) -> None:
+        self.answer = answer or {"deployment": "started"}
+        self.calls: list[tuple[str, dict[str, str], bytes]] = []
         self.runner: web.AppRunner | None = None
         self.url = ""
 
     async def start(self) -> str:
         async def hook(request: web.Request) -> web.Response:
-            self.calls.append((dict(request.headers), await request.read()))
-            return web.json_response({"deployment": "started"})
+            self.calls.append((request.path, dict(request.headers), await request.read()))
+            return web.json_response(self.answer)
 
         app = web.Application()
-        app.router.add_post("/deploy", hook)
+        app.router.add_post("/{tail:.*}", hook)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -203,7 +208,7 @@ async def test_rollback_requested_refused_approved_twice_and_crashed_moves_alias
 
     assert await champion(mlflow_server, name) == "1"
     assert len(hook.calls) == 1
-    headers, body = hook.calls[0]
+    _path, headers, body = hook.calls[0]
     assert verify(SECRET, headers, body, time.time()) is None
     sent = json.loads(body)
     assert (sent["model"], sent["from_version"], sent["to_version"]) == (name, "2", "1")
@@ -218,3 +223,121 @@ async def test_rollback_requested_refused_approved_twice_and_crashed_moves_alias
     assert [r["action"] for r in audit].count("model.rollback_executed") == 1
     models = {m.name: m for m in await stack.container.service.list_models()}
     assert models[name].version == "1"
+
+
+# -- accept drift, snooze, retrain: the manual registry (no MLflow needed) -------------------------
+
+def write_csv(path: Path, shift: float, seed: int, rows: int = 2000) -> str:
+    rng = np.random.default_rng(seed)
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["income", "utilisation"])
+        for _ in range(rows):
+            out.writerow([rng.normal(50 + shift * 10, 10), rng.normal(0.3 + shift * 0.05, 0.1)])
+    return str(path)
+
+
+@pytest.fixture
+async def drifting(database_url: str, tmp_path: Path, hook: HookReceiver) -> AsyncIterator[LocalStack]:
+    """credit-risk-v3 with a file-source drift job whose current data has drifted."""
+    ref, cur = write_csv(tmp_path / "ref.csv", 0, 1), write_csv(tmp_path / "cur.csv", 1.5, 2)
+    models_file = tmp_path / "models.yml"
+    models_file.write_text(f"""models:
+  - name: credit-risk-v3
+    version: 1.0.0
+    team: risk-ml
+    drift:
+      every: 1h
+      features: [income, utilisation]
+      source: {{kind: csv, reference: {ref}, current: {cur}}}
+""")
+    async with LocalStack(database_url, clock=FakeClock(), settings_overrides={
+            "models_file": str(models_file), "tick_seconds": 0, "model_sync_seconds": 0,
+            "model_baseline_dir": str(tmp_path / "baselines"), "governance_roles": ROLES,
+            "retrain_webhook_url": hook.url.replace("/deploy", "/api/v1/dags/retrain_{model}/dagRuns"),
+            "retrain_webhook_body": '{"dag_run_id": "bot-{run_id}", "conf": {"model": "{model}", '
+                                    '"incident": "{incident}"}}',
+            "retrain_webhook_token": "airflow-token", "pipeline_webhook_secret": SECRET}) as s:
+        s.tmp = tmp_path  # type: ignore[attr-defined]
+        yield s
+
+
+async def run_drift(stack: LocalStack) -> tuple[Any, Any]:
+    scheduler = stack.container.features["drift_scheduler"]
+    result = await scheduler.run_job(scheduler.jobs[0])
+    await stack.settle()
+    return result
+
+
+async def test_accepting_drift_re_baselines_the_next_assessment_until_drift_goes_further(
+        drifting: LocalStack) -> None:
+    first, incident = await run_drift(drifting)
+    assert first.psi_composite > 0.25 and incident is not None
+    await click(drifting, "model_accept_drift",
+                with_action(thread_of(drifting, incident.number), "model_accept_drift"), SRE)
+    await drifting.slack.wait_until(lambda: drifting.slack.latest_view("model_accept_drift_submit"), 5)
+    status, _ = await drifting.driver.view_submission(
+        "model_accept_drift_submit", {"duration": "7d", "reason": "new customer segment, expected"},
+        user_id=SRE)
+    assert status == 200
+    await drifting.settle()
+
+    drifting.clock.advance(hours=1)  # type: ignore[union-attr]
+    rebaselined, _ = await run_drift(drifting)
+    assert rebaselined.psi_composite < 0.05  # the drifted window is the reference now
+    reply = await command_reply_text(drifting, "models", SRE)
+    assert "`credit-risk-v3` drift accepted until" in reply and "new customer segment" in reply
+
+    write_csv(Path(drifting.tmp) / "cur.csv", 3.5, 3)  # type: ignore[attr-defined]
+    drifting.clock.advance(hours=1)  # type: ignore[union-attr]
+    further, fed = await run_drift(drifting)
+    assert further.psi_composite > 0.25 and fed is not None  # beyond the accepted level: back
+    audit = [r for r in await rows(drifting.container.engine) if r["action"] == "model.drift_accepted"]
+    assert audit and audit[0]["actor"] == SRE and audit[0]["details"]["reason"].startswith("new customer")
+
+
+async def test_snooze_keeps_drift_quiet_until_it_ends(drifting: LocalStack) -> None:
+    _, incident = await run_drift(drifting)
+    assert incident is not None
+    await command_reply_text(drifting, f"resolve {incident.number} retrained offline", IC)
+    reply = await command_reply_text(drifting, f"snooze {incident.number} 2h warehouse maintenance", SRE)
+    assert "snoozed until" in reply
+    assert "drift alerts snoozed until" in await command_reply_text(drifting, "models", SRE)
+    drifting.clock.advance(hours=1)  # type: ignore[union-attr]
+    quiet, none = await run_drift(drifting)
+    assert quiet.drift_detected and none is None  # assessed, recorded, no alert
+    assert await command_reply_text(drifting, "snooze 1 30d too long", SRE) == \
+        ":warning: Snooze for how long: at most 7 days; `30d` is longer."
+    drifting.clock.advance(hours=2)  # type: ignore[union-attr]
+    _, reopened = await run_drift(drifting)
+    assert reopened is not None and reopened.number == incident.number + 1
+
+
+async def test_retrain_calls_the_pipeline_and_its_signed_callback_lands_on_the_timeline(
+        drifting: LocalStack, hook: HookReceiver) -> None:
+    hook.answer = {"dag_run_id": "bot-run", "url": "https://airflow.example/dags/retrain/runs/bot-run"}
+    _, incident = await run_drift(drifting)
+    assert incident is not None
+    await click(drifting, "model_retrain", with_action(thread_of(drifting, incident.number), "model_retrain"),
+                SRE)
+    await drifting.settle()
+    [(path, headers, body)] = hook.calls
+    assert path == "/api/v1/dags/retrain_credit-risk-v3/dagRuns"
+    assert headers["Authorization"] == "Bearer airflow-token"
+    sent = json.loads(body)
+    assert sent["conf"] == {"model": "credit-risk-v3", "incident": f"INC-{incident.number}"}
+    texts = "\n".join(m["text"] for m in thread_of(drifting, incident.number))
+    link = "<https://airflow.example/dags/retrain/runs/bot-run|run bot-run>"
+    assert f"Retraining of `credit-risk-v3` {link}: triggered" in texts
+
+    callback = json.dumps({"run": "bot-run", "status": "succeeded"}).encode()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{drifting.url}/webhooks/pipeline", data=callback) as unsigned:
+            assert unsigned.status == 401
+        stamp = int(time.time())
+        async with http.post(f"{drifting.url}/webhooks/pipeline", data=callback, headers={
+                TIMESTAMP: str(stamp), SIGNATURE: sign(SECRET, stamp, callback)}) as signed:
+            assert signed.status == 200 and (await signed.json())["status"] == "succeeded"
+    await drifting.settle()
+    texts = "\n".join(m["text"] for m in thread_of(drifting, incident.number))
+    assert "Retraining of `credit-risk-v3`" in texts and ": succeeded." in texts
