@@ -4,12 +4,15 @@ Redis denylist, which fails closed; API keys with scopes; login rate limits; aud
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import jwt
 import pytest
 
 from bot.local.stack import LocalStack
+from tests.databases import sqlite_url
 from tests.fakes import FakeClock
 from tests.integration.api_support import (
     JWT_SECRET,
@@ -25,12 +28,24 @@ from tests.integration.api_support import (
 pytestmark = pytest.mark.asyncio
 
 
-@pytest.fixture
-async def stack(database_url: str) -> AsyncIterator[LocalStack]:
+@asynccontextmanager
+async def running(database_url: str) -> AsyncIterator[tuple[LocalStack, Api]]:
     await require_redis()
     async with api_stack(database_url, clock=FakeClock(datetime.now(UTC))) as s:
         await add_user(s, "carol", "correct horse", ["incident_commander"])
         await add_user(s, "victor", "viewer pass", ["viewer"])
+        client = Api(s)
+        try:
+            yield s, client
+        finally:
+            await client.close()
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[LocalStack]:
+    """The bot on SQLite and on PostgreSQL: for what the database keeps (users, keys,
+    refresh-token families, the audit trail)."""
+    async with running(database_url) as (s, _):
         yield s
 
 
@@ -39,6 +54,14 @@ async def api(stack: LocalStack) -> AsyncIterator[Api]:
     client = Api(stack)
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def lite(tmp_path: Path) -> AsyncIterator[tuple[LocalStack, Api]]:
+    """The bot on SQLite only: for rules the database plays no part in (JWT checks, scopes,
+    rate limits, headers)."""
+    async with running(sqlite_url(tmp_path)) as pair:
+        yield pair
 
 
 async def test_login_gives_15_minute_access_and_7_day_refresh_tokens(api: Api) -> None:
@@ -64,7 +87,8 @@ async def test_a_wrong_password_is_401_and_the_login_audited(api: Api, stack: Lo
     assert actions == [("auth.login_failed", "api:carol"), ("auth.login", "api:carol")]
 
 
-async def test_login_attempts_are_limited_per_user(api: Api) -> None:
+async def test_login_attempts_are_limited_per_user(lite: tuple[LocalStack, Api]) -> None:
+    _, api = lite
     for _ in range(5):
         status, _, _ = await api.call("POST", "/auth/token",
                                       json={"username": "carol", "password": "guess"})
@@ -100,7 +124,8 @@ async def test_logout_revokes_the_access_token_through_redis(api: Api) -> None:
     assert status == 401
 
 
-async def test_expired_and_tampered_tokens_are_401(api: Api, stack: LocalStack) -> None:
+async def test_expired_and_tampered_tokens_are_401(lite: tuple[LocalStack, Api]) -> None:
+    stack, api = lite
     tokens = await api.login("carol", "correct horse")
     header, payload, sig = tokens["access_token"].split(".")
     tampered = f"{header}.{payload}.{sig[:-2]}{'AA' if sig[-2:] != 'AA' else 'BB'}"
@@ -127,7 +152,8 @@ async def test_api_keys_carry_scopes_and_are_stored_hashed(api: Api, stack: Loca
     assert (await api.call("GET", "/incidents", reader[:-3] + "xyz"))[0] == 401
 
 
-async def test_a_viewer_reads_but_may_not_write(api: Api) -> None:
+async def test_a_viewer_reads_but_may_not_write(lite: tuple[LocalStack, Api]) -> None:
+    _, api = lite
     token = (await api.login("victor", "viewer pass"))["access_token"]
     assert (await api.call("GET", "/incidents", token))[0] == 200
     status, body, _ = await api.call("POST", "/incidents", token, json={
@@ -135,13 +161,14 @@ async def test_a_viewer_reads_but_may_not_write(api: Api) -> None:
     assert status == 403 and "incidents:write" in body["detail"]
 
 
-async def test_no_token_is_401_naming_how_to_authenticate(api: Api) -> None:
+async def test_no_token_is_401_naming_how_to_authenticate(lite: tuple[LocalStack, Api]) -> None:
+    _, api = lite
     status, body, _ = await api.call("GET", "/incidents")
     assert status == 401 and "/auth/token" in body["detail"]
 
 
-async def test_unreachable_redis_fails_closed_and_reports_the_gauge(database_url: str) -> None:
-    async with api_stack(database_url, redis_url=f"redis://127.0.0.1:{closed_port()}/0") as s:
+async def test_unreachable_redis_fails_closed_and_reports_the_gauge(tmp_path: Path) -> None:
+    async with api_stack(sqlite_url(tmp_path), redis_url=f"redis://127.0.0.1:{closed_port()}/0") as s:
         await add_user(s, "carol", "correct horse", ["incident_commander"])
         key = await add_key(s, "ci", ["incidents:read"])
         api = Api(s)
@@ -156,8 +183,8 @@ async def test_unreachable_redis_fails_closed_and_reports_the_gauge(database_url
             await api.close()
 
 
-async def test_without_redis_url_logout_is_refused_with_the_reason(database_url: str) -> None:
-    async with api_stack(database_url, redis_url=None) as s:
+async def test_without_redis_url_logout_is_refused_with_the_reason(tmp_path: Path) -> None:
+    async with api_stack(sqlite_url(tmp_path), redis_url=None) as s:
         await add_user(s, "carol", "correct horse", ["incident_commander"])
         api = Api(s)
         try:

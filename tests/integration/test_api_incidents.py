@@ -4,12 +4,14 @@ runs, as the API caller; problem+json errors; idempotent POSTs; OpenAPI from the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
 
 from bot.local.stack import LocalStack
+from tests.databases import sqlite_url
 from tests.integration.api_support import Api, add_key, api_stack, gather, require_redis
 
 pytestmark = pytest.mark.asyncio
@@ -34,6 +36,18 @@ async def api(stack: LocalStack) -> AsyncIterator[Api]:
 @pytest.fixture
 async def key(stack: LocalStack) -> str:
     return await add_key(stack, "airflow", ["incidents:write", "models:write"])
+
+
+@pytest.fixture
+async def lite(tmp_path: Path) -> AsyncIterator[tuple[Api, str]]:
+    """SQLite only: for what the database plays no part in (headers, parsing, the document)."""
+    await require_redis()
+    async with api_stack(sqlite_url(tmp_path), cors_origins="https://dash.example.com") as s:
+        client = Api(s)
+        try:
+            yield client, await add_key(s, "airflow", ["incidents:write"])
+        finally:
+            await client.close()
 
 
 async def declare(api: Api, key: str, **changes: Any) -> dict[str, Any]:
@@ -149,7 +163,8 @@ async def test_models_can_be_listed_and_registered(api: Api, key: str) -> None:
 
 
 async def test_responses_carry_security_headers_and_cors_for_allowed_origins(
-        api: Api, key: str) -> None:
+        lite: tuple[Api, str]) -> None:
+    api, key = lite
     origin = {"Origin": "https://dash.example.com"}
     _, _, headers = await api.call("GET", "/incidents", key, headers=origin)
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
@@ -163,14 +178,16 @@ async def test_responses_carry_security_headers_and_cors_for_allowed_origins(
     assert "Access-Control-Allow-Origin" not in headers
 
 
-async def test_a_bad_body_is_a_problem_document(api: Api, key: str) -> None:
+async def test_a_bad_body_is_a_problem_document(lite: tuple[Api, str]) -> None:
+    api, key = lite
     status, body, headers = await api.call("POST", "/incidents", key,
                                            json={**DECLARE, "severity": "p9", "extra": 1})
     assert status == 422 and headers["Content-Type"].startswith("application/problem+json")
     assert {tuple(e["loc"]) for e in body["errors"]} == {("severity",), ("extra",)}
 
 
-async def test_openapi_document_is_valid_openapi_3_1(api: Api) -> None:
+async def test_openapi_document_is_valid_openapi_3_1(lite: tuple[Api, str]) -> None:
+    api, _ = lite
     status, spec, _ = await api.call("GET", "/openapi.json")
     assert status == 200 and spec["openapi"] == "3.1.0"
     validate(spec)
