@@ -39,54 +39,48 @@ async def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int
     return status, out, err
 
 
-async def test_json_is_the_report_as_computed(seeded: AsyncEngine,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+async def test_every_format_on_one_seeded_database(
+        seeded: AsyncEngine, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # json: the report as computed; --until in the past, so the figures are as of --until
     status, out, err = await _cli([*ARGS, "--format", "json"], capsys)
     assert status == 0, err
     got = json.loads(out)
-    # --until in the past: the figures are as of --until
-    want = report_as_dict(await build_report(seeded, targets_from_policy(default_policy()), SINCE,
-                                             UNTIL, UNTIL))
-    assert got == json.loads(json.dumps(want))
+    report = await build_report(seeded, targets_from_policy(default_policy()), SINCE, UNTIL, UNTIL)
+    assert got == json.loads(json.dumps(report_as_dict(report)))
     overall = got["groups"][0]
     assert (overall["dimension"], overall["count"]) == ("overall", 500)
     assert set(overall["sla"]) == {"ack", "mitigate", "resolve", "commander", "update"}
 
-
-async def test_table_and_csv(seeded: AsyncEngine, capsys: pytest.CaptureFixture[str]) -> None:
+    # table (the default)
     status, out, _ = await _cli(ARGS, capsys)
-    assert status == 0
-    assert "policy GOV-001" in out and ": 500 incidents" in out
+    assert status == 0 and "policy GOV-001" in out and ": 500 incidents" in out
     for heading in ("Severity", "Model", "Team", "Trigger source", "Top models by incident minutes",
                     "Drift incidents vs manual", "SLA breaches"):
         assert heading in out
+
+    # csv: one row per group
     status, out, _ = await _cli([*ARGS, "--format", "csv"], capsys)
     rows = list(csv.DictReader(io.StringIO(out)))
     assert status == 0 and rows[0]["dimension"] == "overall" and rows[0]["count"] == "500"
     severities = {r["key"]: int(r["count"]) for r in rows if r["dimension"] == "severity"}
     assert sum(severities.values()) == 500 and set(severities) == {"p1", "p2", "p3", "p4"}
 
-
-async def test_html_goes_to_a_file_with_its_charts_inline(
-        seeded: AsyncEngine, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # html: to a file, self-contained, three charts inline
     target = tmp_path / "report.html"
     status, out, err = await _cli([*ARGS, "--format", "html", "--output", str(target)], capsys)
     assert status == 0 and out == "" and "report written to" in err
     page = target.read_text()
     assert page.count('src="data:image/png;base64,') == 3
-    assert "http://" not in page and "https://" not in page  # self-contained
+    assert "http://" not in page and "https://" not in page
 
-
-async def test_until_before_since_is_refused(seeded: AsyncEngine,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    status, _, err = await _cli(["report", "--since", "2026-10-01", "--until", "2026-09-01"], capsys)
-    assert status == 2 and "--until must be after --since" in err
-
-
-async def test_without_matplotlib_the_html_report_says_so(
-        seeded: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    report = await build_report(seeded, targets_from_policy(default_policy()), SINCE, UNTIL, UNTIL)
+    # without matplotlib (a core install) the page says so and keeps every table
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
     page = render_html(report)
     assert CHARTS_MISSING in html.unescape(page) and "<img" not in page
-    assert 'id="by-severity"' in page  # the figures are all still there
+    assert 'id="by-severity"' in page
+
+
+def test_until_before_since_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--since", "2026-10-01", "--until", "2026-09-01"]) == 2
+    assert "--until must be after --since" in capsys.readouterr().err

@@ -120,18 +120,41 @@ def test_the_history_is_what_the_issue_asks_for() -> None:
 
 
 async def test_report_figures_match_the_history_exactly(seeded: AsyncEngine) -> None:
-    report = await build_report(seeded, targets_from_policy(default_policy()), SINCE, UNTIL, AS_OF)
+    """One seeded database per backend, every figure of every group, then the breach list,
+    the top models, drift against manual, and an empty window."""
+    targets = targets_from_policy(default_policy())
+    report = await build_report(seeded, targets, SINCE, UNTIL, AS_OF, breach_limit=10_000)
     expected, actual = _expected(), _actual(report)
     assert set(actual) == set(expected)
     for key in sorted(expected):
         assert actual[key] == expected[key], key
     assert [d for d in DIMENSIONS if report.dimension(d)] == list(DIMENSIONS)
 
+    # breaches: newest first, with what they took (timers: how often they fired)
+    breaches = _expected_breaches()
+    assert [(b.number, b.kind, b.target, b.took) for b in report.breaches] == breaches
+    assert report.breaches_total == len(breaches)
+    first = await build_report(seeded, targets, SINCE, UNTIL, AS_OF, breach_limit=5)
+    assert [(b.number, b.kind) for b in first.breaches] == [(n, k) for n, k, _t, _took in breaches[:5]]
 
-async def test_breaches_are_listed_newest_first_with_what_they_took(seeded: AsyncEngine) -> None:
-    report = await build_report(seeded, targets_from_policy(default_policy()), SINCE, UNTIL, AS_OF,
-                                breach_limit=10_000)
-    expected = []
+    # top models by incident minutes; drift against manual
+    seconds: dict[str, float] = defaultdict(float)
+    for i in in_window(HISTORY):
+        seconds[i.model] += ((i.resolved_at or AS_OF) - i.created_at).total_seconds()
+    assert [g.key for g in report.top_models(5)] == sorted(seconds, key=lambda m: (-seconds[m], m))
+    drift, manual = report.drift_vs_manual()
+    assert drift is not None and manual is not None
+    assert drift.count == sum(i.trigger == "automated_drift" for i in in_window(HISTORY))
+    assert manual.count == sum(i.trigger == "manual" for i in in_window(HISTORY))
+
+    # a window with nothing in it reports nothing rather than zeros
+    start = SINCE - timedelta(days=400)
+    empty = await build_report(seeded, targets, start, start + timedelta(days=1), AS_OF)
+    assert empty.groups == [] and empty.breaches == [] and empty.overall is None
+
+
+def _expected_breaches() -> list[tuple[int, str, int, float | None]]:
+    expected: list[tuple[int, str, int, float | None]] = []
     for i in sorted(in_window(HISTORY), key=lambda i: (i.created_at, i.number), reverse=True):
         row = GOV001[i.severity]
         age = (AS_OF - i.created_at).total_seconds()
@@ -148,31 +171,7 @@ async def test_breaches_are_listed_newest_first_with_what_they_took(seeded: Asyn
                 lived = _secs(i.resolved_at, i.created_at) or age
                 if lived >= target and timer in i.fired:
                     expected.append((i.number, kind, target, float(i.fired.count(timer))))
-    assert [(b.number, b.kind, b.target, b.took) for b in report.breaches] == expected
-    assert report.breaches_total == len(expected)
-    first = await build_report(seeded, targets_from_policy(default_policy()), SINCE, UNTIL, AS_OF,
-                               breach_limit=5)
-    assert [(b.number, b.kind) for b in first.breaches] == [(n, k) for n, k, _t, _took in expected[:5]]
-
-
-async def test_top_models_and_drift_against_manual(seeded: AsyncEngine) -> None:
-    report = await build_report(seeded, targets_from_policy(default_policy()), SINCE, UNTIL, AS_OF)
-    seconds: dict[str, float] = defaultdict(float)
-    for i in in_window(HISTORY):
-        seconds[i.model] += ((i.resolved_at or AS_OF) - i.created_at).total_seconds()
-    ranked = sorted(seconds, key=lambda m: (-seconds[m], m))
-    assert [g.key for g in report.top_models(5)] == ranked
-    drift, manual = report.drift_vs_manual()
-    assert drift is not None and manual is not None
-    assert drift.count == sum(i.trigger == "automated_drift" for i in in_window(HISTORY))
-    assert manual.count == sum(i.trigger == "manual" for i in in_window(HISTORY))
-
-
-async def test_an_empty_window_reports_nothing_rather_than_zeros(seeded: AsyncEngine) -> None:
-    start = SINCE - timedelta(days=400)
-    report = await build_report(seeded, targets_from_policy(default_policy()), start,
-                                start + timedelta(days=1), AS_OF)
-    assert report.groups == [] and report.breaches == [] and report.overall is None
+    return expected
 
 
 def test_the_policy_targets_are_read_as_gov001_says() -> None:
