@@ -36,7 +36,7 @@ def test_the_default_template_is_todays_layout(facts: IncidentFacts, timeline: l
         facts, timeline, items, factors)
 
 
-texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+texts = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 @given(title=texts, description=st.none() | texts, text=texts, ticket=texts, factors=st.none() | texts,
