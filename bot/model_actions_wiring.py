@@ -52,7 +52,7 @@ def make_registry(container: Container) -> ModelRegistry:
         return MlflowRegistry(uri)
     engine = container.engine
     return ManualRegistry(functools.partial(manual_snapshot, engine),
-                          functools.partial(manual_alias_differs, engine))
+                          functools.partial(manual_alias_differs, engine), container.clock.now)
 
 
 def break_glass_severities(text: str) -> frozenset[Severity]:
