@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
@@ -23,13 +23,11 @@ from domain.governance.roles import Activity
 from domain.iac.decisions import IacDrift
 from domain.iac.ingest import decode_report
 from domain.iac.model import IacInputError
-from domain.iac.ports import IacUnitOfWork
 from handlers import slack_iac
 from handlers.webhooks import iac as iac_webhook
 from storage.uow import uow_factory
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from bot.app import Container
 
@@ -72,7 +70,7 @@ class ReportWatcher:
 def install(container: Container) -> None:
     settings = container.settings
     # reads need not queue behind SQLite's one writer; the repository is on the unit of work
-    read = cast("Callable[[], IacUnitOfWork]", uow_factory(container.engine, container.clock))
+    read = uow_factory(container.engine, container.clock)
     iac = IacDrift(container.service, read, settings.iac_default_model)
     container.features.iac = iac
     if settings.iac_watch_dir:

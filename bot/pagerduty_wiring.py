@@ -9,7 +9,7 @@ delivered by bot/delivery/pagerduty.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -18,12 +18,10 @@ from bot.rendering import ACTION_RESOLVE
 from domain.model import Incident
 from domain.paging.alertmanager import AlertGroupEvents
 from domain.paging.pagerduty import PagerDutyConfig, PagerDutyEvents
-from domain.paging.ports import PagingUnitOfWork
 from handlers.webhooks import alertmanager, pagerduty
 from storage.uow import uow_factory
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from bot.app import Container
 
@@ -41,8 +39,8 @@ def resolve_prompt(incident: Incident) -> dict[str, Any]:
 def install(container: Container) -> None:
     settings = container.settings
     # reads need not queue behind SQLite's one writer; the repositories are on the unit of work
-    read = cast("Callable[[], PagingUnitOfWork]", uow_factory(container.engine, container.clock))
-    write = cast("Callable[[], PagingUnitOfWork]", container.uow_factory)
+    read = uow_factory(container.engine, container.clock)
+    write = container.uow_factory
     config = PagerDutyConfig(service_models=dict(settings.pagerduty_service_models),
                              default_model=settings.pagerduty_default_model,
                              routing_keys=dict(settings.pagerduty_routing_keys))

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.iac.ports import DriftEvents
 from domain.model import AuditEvent
+from domain.paging.ports import AlertGroups, PagerDutyLinks
 from domain.ports import (
     AuditRepository,
     Clock,
@@ -72,9 +74,9 @@ class SqlUnitOfWork:
         self.slack_links: SlackLinkRepository = SqlSlackLinkRepository(conn)
         self.processed: ProcessedEventRepository = SqlProcessedEventRepository(conn, now)
         # feature repositories (their ports are in the feature's domain package)
-        self.pagerduty_links = SqlPagerDutyLinks(conn)
-        self.alert_groups = SqlAlertGroups(conn)
-        self.iac_drift = SqlDriftEvents(conn)
+        self.pagerduty_links: PagerDutyLinks = SqlPagerDutyLinks(conn)
+        self.alert_groups: AlertGroups = SqlAlertGroups(conn)
+        self.iac_drift: DriftEvents = SqlDriftEvents(conn)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -14,7 +14,6 @@ from bot.dispatcher import Permanent
 from bot.slack_ui import iac as ui
 from domain.iac.decisions import IAC_EXPIRED, IAC_INCOMPLETE, IAC_MESSAGE, IacDrift
 from domain.iac.ports import IacUnitOfWork
-from domain.ports import UnitOfWork
 from storage.outbox_store import OutboxRow
 
 Handler = Callable[[OutboxRow], Any]
@@ -22,7 +21,7 @@ Handler = Callable[[OutboxRow], Any]
 
 class IacDelivery:
     def __init__(self, iac: IacDrift, client: AsyncWebClient, channel: str,
-                 uow_factory: Callable[[], UnitOfWork]) -> None:
+                 uow_factory: Callable[[], IacUnitOfWork]) -> None:
         self.iac = iac
         self.client = client
         self.channel = channel  # the incidents channel, where drift messages go
@@ -44,7 +43,7 @@ class IacDelivery:
         response = await self.client.chat_postMessage(channel=self.channel, text=text, blocks=blocks,
                                                        unfurl_links=False)
         async with self.uow_factory() as uow:
-            await cast(IacUnitOfWork, uow).iac_drift.posted(stored.id, response["channel"], response["ts"])
+            await uow.iac_drift.posted(stored.id, response["channel"], response["ts"])
             await uow.commit()
 
     async def deliver_expiry(self, row: OutboxRow) -> None:
