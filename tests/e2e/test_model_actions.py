@@ -22,7 +22,7 @@ from aiohttp import web
 from bot.cli.audit import rows
 from bot.local.stack import LocalStack
 from bot.registry.hooks import SIGNATURE, TIMESTAMP, sign, verify
-from domain.model import Actor, Severity, TriggerSource
+from domain.model import Actor, ModelStage, Severity, TriggerSource
 from domain.services import DeclareIncident
 from tests.fakes import FakeClock
 from tests.mlflow_server import mlflow_server  # noqa: F401 - the session fixture
@@ -341,3 +341,41 @@ async def test_retrain_calls_the_pipeline_and_its_signed_callback_lands_on_the_t
     await drifting.settle()
     texts = "\n".join(m["text"] for m in thread_of(drifting, incident.number))
     assert "Retraining of `credit-risk-v3`" in texts and ": succeeded." in texts
+
+
+@pytest.fixture
+async def manual(database_url: str) -> AsyncIterator[LocalStack]:
+    """No MLflow: the manual registry (`models add` is a deploy)."""
+    async with LocalStack(database_url, clock=FakeClock(), settings_overrides={
+            "governance_roles": ROLES, "model_sync_seconds": 0, "tick_seconds": 0}) as s:
+        yield s
+
+
+async def test_sev1_break_glass_by_verbs_on_the_manual_registry_is_audited_as_such(
+        manual: LocalStack) -> None:
+    feature = manual.container.features["model_actions"]
+    assert feature.registry.kind == "manual"
+    await feature.sync()
+    manual.clock.advance(minutes=10)  # type: ignore[union-attr]
+    await manual.container.service.register_model("fraud-detector", "1.1.0", ModelStage.PRODUCTION,
+                                                  "fraud", Actor("U0DEPLOY", "ci"))
+    await feature.sync()
+    manual.clock.advance(minutes=5)  # type: ignore[union-attr]
+    await command_reply_text(manual, "declare P1 fraud-detector Chargebacks approved as legit", IC)
+
+    refused = await command_reply_text(manual, "rollback 1 1.0.0 fraud spike", MLE)
+    assert "Only Incident Commander or ML Platform SRE may request a rollback" in refused
+    assert "Retraining is not configured" in await command_reply_text(manual, "retrain 1", SRE)
+    asked = await command_reply_text(manual, "rollback 1 fraud spike after 1.1.0", SRE)  # default target
+    assert "to v1.0.0 requested" in asked
+    approved = await command_reply_text(manual, "rollback 1 approve", SRE)  # alone: SEV-1 break-glass
+    assert "Rollback approved" in approved
+    await manual.settle()
+
+    texts = "\n".join(m["text"] for m in thread_of(manual, 1))
+    assert "(break-glass self-approval, GOV-001 5.3)" in texts
+    assert "Rolled back `fraud-detector`: `champion` → v1.0.0 in the manual registry" in texts
+    [audit] = [r for r in await rows(manual.container.engine) if r["action"] == "model.rollback_approved"]
+    assert audit["actor"] == SRE and audit["details"]["break_glass"] is True
+    versions = {m.name: m.version for m in await manual.container.service.list_models()}
+    assert versions["fraud-detector"] == "1.0.0"
