@@ -306,54 +306,59 @@ class IncidentService:
         """Move the incident to ``target``: a status, or a verb (``ack``, ``reopen``...) whose
         meaning depends on the status read in this same transaction (verbs are intents, so a
         stale Acknowledge cannot reopen what a concurrent Resolve closed)."""
+        return await self.run(lambda uow: self.change_status_in(uow, ref, target, actor, reason))
+
+    async def change_status_in(self, uow: UnitOfWork, ref: IncidentRef, target: Status | str,
+                               actor: Actor, reason: str | None = None) -> Outcome:
+        """:meth:`change_status` in the caller's unit of work (a use case writing more in the
+        same transaction)."""
         reason = text_boundary.clean_optional(reason, "reason")  # stored and audited: scrubbed
-
-        async def work(uow: UnitOfWork) -> Outcome:
-            incident = await self.resolve_ref(uow, ref)
-            now = self.clock.now()
-            try:
-                wanted = target if isinstance(target, Status) else target_for(incident, target)
-                previous = transition(incident, wanted, now)
-            except AlreadyInState as exc:
-                return Outcome(incident, str(exc), changed=False)
-            await self._check_status_gates(uow, incident, wanted, actor)
-            await uow.incidents.save(incident)
-            text = messages.status_change_text(incident, previous, actor, now, reason)
-            await uow.timeline.add(TimelineEvent(
-                incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
-                body=f"{previous.value} → {wanted.value}" + (f": {reason}" if reason else ""),
-                author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
-            await self._record(uow, actor, "incident.status_updated", incident, {
-                "number": incident.number, "from": previous.value, "to": wanted.value,
-                "reason": reason})
-            await self._announce_change(uow, incident, text)
-            return Outcome(incident, text)
-
-        return await self.run(work)
+        incident = await self.resolve_ref(uow, ref)
+        now = self.clock.now()
+        try:
+            wanted = target if isinstance(target, Status) else target_for(incident, target)
+            previous = transition(incident, wanted, now)
+        except AlreadyInState as exc:
+            return Outcome(incident, str(exc), changed=False)
+        await self._check_status_gates(uow, incident, wanted, actor)
+        await uow.incidents.save(incident)
+        text = messages.status_change_text(incident, previous, actor, now, reason)
+        await uow.timeline.add(TimelineEvent(
+            incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
+            body=f"{previous.value} → {wanted.value}" + (f": {reason}" if reason else ""),
+            author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
+        await self._record(uow, actor, "incident.status_updated", incident, {
+            "number": incident.number, "from": previous.value, "to": wanted.value,
+            "reason": reason})
+        await self._announce_change(uow, incident, text)
+        return Outcome(incident, text)
 
     async def add_note(self, ref: IncidentRef, actor: Actor, text: str,
                        occurred_at: datetime | None = None, source_ref: str | None = None,
                        echo: bool = False) -> Outcome:
         """Add a ``note``; a repeated ``source_ref`` (a retried Slack event) adds nothing."""
+        return await self.run(lambda uow: self.add_note_in(uow, ref, actor, text, occurred_at,
+                                                           source_ref, echo))
+
+    async def add_note_in(self, uow: UnitOfWork, ref: IncidentRef, actor: Actor, text: str,
+                          occurred_at: datetime | None = None, source_ref: str | None = None,
+                          echo: bool = False) -> Outcome:
+        """:meth:`add_note` in the caller's unit of work."""
         text = text_boundary.clean(text, "note")
-
-        async def work(uow: UnitOfWork) -> Outcome:
-            incident = await self.resolve_ref(uow, ref)
-            now = self.clock.now()
-            added = await uow.timeline.add(TimelineEvent(
-                incident_id=incident.id, event_type=TimelineEventType.NOTE, body=text,
-                author=actor.id, author_name=actor.name, occurred_at=occurred_at or now,
-                created_at=now, source_ref=source_ref))
-            if not added:
-                return Outcome(incident, "Already noted.", changed=False)
-            await self._record(uow, actor, "incident.note_added", incident, {
-                "number": incident.number, "source_ref": source_ref, "length": len(text)})
-            if echo:
-                await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
-                    "text": messages.note_echo_text(incident, actor, text)}))
-            return Outcome(incident, f"Noted on {incident.key}.")
-
-        return await self.run(work)
+        incident = await self.resolve_ref(uow, ref)
+        now = self.clock.now()
+        added = await uow.timeline.add(TimelineEvent(
+            incident_id=incident.id, event_type=TimelineEventType.NOTE, body=text,
+            author=actor.id, author_name=actor.name, occurred_at=occurred_at or now,
+            created_at=now, source_ref=source_ref))
+        if not added:
+            return Outcome(incident, "Already noted.", changed=False)
+        await self._record(uow, actor, "incident.note_added", incident, {
+            "number": incident.number, "source_ref": source_ref, "length": len(text)})
+        if echo:
+            await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
+                "text": messages.note_echo_text(incident, actor, text)}))
+        return Outcome(incident, f"Noted on {incident.key}.")
 
     async def assign(self, ref: IncidentRef, actor: Actor, commander_id: str) -> Outcome:
         async def work(uow: UnitOfWork) -> Outcome:
@@ -380,31 +385,33 @@ class IncidentService:
         return await self.run(work)
 
     async def change_severity(self, ref: IncidentRef, actor: Actor, severity: Severity) -> Outcome:
-        async def work(uow: UnitOfWork) -> Outcome:
-            incident = await self.resolve_ref(uow, ref)
-            if incident.severity is severity:
-                return Outcome(incident, f"{incident.key} is already {severity.label}.",
-                               changed=False)
-            if incident.status is Status.CLOSED:
-                raise DomainError(f"{incident.key} is closed; its severity is final.")
-            previous = incident.severity
-            await self.gates.roles.require(actor.id, severity_change_activity(previous, severity),
-                                           "incident", str(incident.id))
-            incident.severity = severity
-            incident.updated_at = self.clock.now()
-            await uow.incidents.save(incident)
-            text = messages.severity_text(incident, previous.label, actor)
-            await uow.timeline.add(TimelineEvent(
-                incident_id=incident.id, event_type=TimelineEventType.NOTE,
-                body=f"Severity {previous.label} → {severity.label}", author=actor.id,
-                author_name=actor.name, occurred_at=incident.updated_at,
-                created_at=incident.updated_at))
-            await self._record(uow, actor, "incident.severity_changed", incident, {
-                "number": incident.number, "from": previous.value, "to": severity.value})
-            await self._announce_change(uow, incident, text)
-            return Outcome(incident, text)
+        return await self.run(lambda uow: self.change_severity_in(uow, ref, actor, severity))
 
-        return await self.run(work)
+    async def change_severity_in(self, uow: UnitOfWork, ref: IncidentRef, actor: Actor,
+                                 severity: Severity) -> Outcome:
+        """:meth:`change_severity` in the caller's unit of work."""
+        incident = await self.resolve_ref(uow, ref)
+        if incident.severity is severity:
+            return Outcome(incident, f"{incident.key} is already {severity.label}.",
+                           changed=False)
+        if incident.status is Status.CLOSED:
+            raise DomainError(f"{incident.key} is closed; its severity is final.")
+        previous = incident.severity
+        await self.gates.roles.require(actor.id, severity_change_activity(previous, severity),
+                                       "incident", str(incident.id))
+        incident.severity = severity
+        incident.updated_at = self.clock.now()
+        await uow.incidents.save(incident)
+        text = messages.severity_text(incident, previous.label, actor)
+        await uow.timeline.add(TimelineEvent(
+            incident_id=incident.id, event_type=TimelineEventType.NOTE,
+            body=f"Severity {previous.label} → {severity.label}", author=actor.id,
+            author_name=actor.name, occurred_at=incident.updated_at,
+            created_at=incident.updated_at))
+        await self._record(uow, actor, "incident.severity_changed", incident, {
+            "number": incident.number, "from": previous.value, "to": severity.value})
+        await self._announce_change(uow, incident, text)
+        return Outcome(incident, text)
 
     # -- helpers ---------------------------------------------------------------------------
 
