@@ -7,18 +7,20 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from bot.slack_ui.ids import ActionId
 from domain.messages import STATUS_EMOJI, escape, escape_mixed, hhmm
 from domain.model import Incident, MLModel, Status, TimelineEvent, format_duration
 from domain.policy import Policy
 from domain.ports import SlackLink
 from domain.state_machine import allowed_verbs
 
-ACTION_ACK = "incident_ack"
-ACTION_MITIGATE = "incident_mitigate"
-ACTION_RESOLVE = "incident_resolve"
-ACTION_REOPEN = "incident_reopen"
-ACTION_NOTE = "incident_add_note"
-ACTION_HOME_DECLARE = "home_declare"
+# the ids live in bot/slack_ui/ids.py; these names are kept for the modules and tests using them
+ACTION_ACK = ActionId.ACK
+ACTION_MITIGATE = ActionId.MITIGATE
+ACTION_RESOLVE = ActionId.RESOLVE
+ACTION_REOPEN = ActionId.REOPEN
+ACTION_NOTE = ActionId.NOTE
+ACTION_HOME_DECLARE = ActionId.HOME_DECLARE
 STATUS_ACTIONS = {"ack": ACTION_ACK, "mitigate": ACTION_MITIGATE, "resolve": ACTION_RESOLVE,
                   "reopen": ACTION_REOPEN}
 BUTTON_LABELS = {ACTION_ACK: "Acknowledge", ACTION_MITIGATE: "Mitigate",

@@ -10,7 +10,8 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot import rendering
+from bot.slack_ui.ids import ActionId, CallbackId, InputId
+from bot.slack_ui.modals import text_modal
 from domain.model import DomainError, Severity
 from domain.services import DeclareIncident, IncidentRef
 from handlers.slack_commands import DECLARE_CALLBACK, FAILED, confirmation
@@ -18,40 +19,38 @@ from handlers.slack_context import SlackContext
 
 log = structlog.get_logger("handlers.interactions")
 
-NOTE_CALLBACK = "add_note"
-BUTTON_VERBS = {rendering.ACTION_ACK: "ack", rendering.ACTION_MITIGATE: "mitigate",
-                rendering.ACTION_RESOLVE: "resolve", rendering.ACTION_REOPEN: "reopen"}
+BUTTON_VERBS = {ActionId.ACK: "ack", ActionId.MITIGATE: "mitigate", ActionId.RESOLVE: "resolve",
+                ActionId.REOPEN: "reopen"}
+NOT_AN_INCIDENT = ":warning: That button is not attached to a known incident."
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
+    """The status buttons, the Add note button and its form, and the declare form."""
     for action_id, verb in BUTTON_VERBS.items():
         app.action(action_id)(_status_button(ctx, verb))
+    _register_note(app, ctx)
+    _register_declare(app, ctx)
 
-    @app.action(rendering.ACTION_NOTE)
+
+def _register_note(app: AsyncApp, ctx: SlackContext) -> None:
+    @app.action(ActionId.NOTE)
     async def add_note_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         incident_id = body["actions"][0].get("value", "")
         try:
             uuid.UUID(incident_id)
         except (TypeError, ValueError):
-            ctx.after_ack(ctx.reply(body, respond,
-                                    ":warning: That button is not attached to a known incident."))
+            ctx.after_ack(ctx.reply(body, respond, NOT_AN_INCIDENT))
             return
-        ctx.after_ack(ctx.open_modal(body, respond, body.get("trigger_id"), {
-            "type": "modal", "callback_id": NOTE_CALLBACK,
-            "private_metadata": json.dumps({"incident_id": incident_id}),
-            "title": {"type": "plain_text", "text": "Add a timeline note"},
-            "submit": {"type": "plain_text", "text": "Add note"},
-            "blocks": [{"type": "input", "block_id": "note", "label": {
-                "type": "plain_text", "text": "Note"}, "element": {
-                "type": "plain_text_input", "action_id": "note", "multiline": True}}],
-        }))
+        ctx.after_ack(ctx.open_modal(body, respond, body.get("trigger_id"), text_modal(
+            CallbackId.NOTE, InputId.NOTE, title="Add a timeline note", submit="Add note",
+            label="Note", metadata={"incident_id": incident_id})))
 
-    @app.view(NOTE_CALLBACK)
+    @app.view(CallbackId.NOTE)
     async def note_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        text = (_value(view, "note") or "").strip()
+        text = (_value(view, InputId.NOTE) or "").strip()
         if not text:
-            await ack(response_action="errors", errors={"note": "Write the note first."})
+            await ack(response_action="errors", errors={InputId.NOTE: "Write the note first."})
             return
         await ack()
         ctx.after_ack(add_note(body["user"], _metadata(view).get("incident_id", ""), text))
@@ -64,6 +63,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         except (ValueError, DomainError) as exc:
             log.warning("note.refused", error=str(exc))
 
+
+def _register_declare(app: AsyncApp, ctx: SlackContext) -> None:
     @app.view(DECLARE_CALLBACK)
     async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         title = (_value(view, "title") or "").strip()
@@ -132,8 +133,7 @@ def _status_button(ctx: SlackContext, verb: str) -> Any:
         except DomainError as exc:
             await ctx.reply(body, respond, f":warning: {exc}")
         except (KeyError, ValueError, IndexError, TypeError):
-            await ctx.reply(body, respond,
-                            ":warning: That button is not attached to a known incident.")
+            await ctx.reply(body, respond, NOT_AN_INCIDENT)
         except Exception:  # e.g. the database is away: say so rather than drop the click
             log.exception("button.failed", verb=verb)
             await ctx.reply(body, respond, FAILED)

@@ -100,6 +100,95 @@ def _clip(text: str, width: int = WIDTH) -> str:
     return first if len(first) <= width else first[: width - 1] + "…"
 
 
+class Scene:
+    """The demo's script, one step at a time: what a person does, then what the bot did."""
+
+    def __init__(self, stack: LocalStack, clock: ScriptedClock, transcript: Transcript) -> None:
+        self.stack, self.clock, self.t = stack, clock, transcript
+        self.shown = 0
+        self.incidents = stack.slack.channel_id("ml-incidents")
+
+    async def later(self, hhmm: str) -> None:
+        """Time passes; the SLO clock ticks as the scheduler would."""
+        self.clock.at(hhmm)
+        await self.stack.container.features["clocks"].tick()
+        await self.stack.settle()
+        if self.stack.slack.calls[self.t.seen:]:
+            self.t.say(f"[{hhmm}]", "the SLO clock ticks")
+            self.t.flush()
+
+    async def command(self, hhmm: str, who: str, shown: str, text: str, user_id: str,
+                      **kwargs: Any) -> None:
+        """A person types ``/incident <text>``; their ephemeral answer, then what the bot posted."""
+        self.clock.at(hhmm)
+        self.t.say(f"[{hhmm}] {who}:", shown)
+        await self.stack.driver.slash_command(text, user_id=user_id, **kwargs)
+        await self.stack.slack.wait_until(lambda: len(self.stack.driver.responses) > self.shown, 5)
+        self.shown = self.t.responses(self.shown)
+        await self.stack.settle()
+        self.t.flush()
+
+    async def click(self, hhmm: str, who: str, shown: str, action_id: str, message_ts: str) -> None:
+        """A person clicks a button on the announcement."""
+        self.clock.at(hhmm)
+        self.t.say(f"[{hhmm}] {who}:", shown)
+        await self.stack.driver.block_action(action_id, message_ts=message_ts,
+                                             channel_id=self.incidents, user_id=NAMES_TO_IDS[who])
+        await self.stack.settle()
+        self.t.flush()
+
+    async def reply_in_thread(self, hhmm: str, who: str, note: str, thread_ts: str) -> None:
+        self.clock.at(hhmm)
+        self.t.say(f"[{hhmm}] {who}:", f"replies in the announcement's thread: {note}")
+        await self.stack.driver.user_says(self.incidents, NAMES_TO_IDS[who], note, thread_ts=thread_ts)
+        await self.stack.settle()
+        self.t.flush()
+
+
+NAMES_TO_IDS = {"alice": ALICE, "bob": BOB}
+
+
+async def _play(scene: Scene) -> None:
+    """Declare, acknowledge, a thread note, an update, mitigate, resolve; the clock ticks between."""
+    await scene.command("14:02", "alice", "/incident declare P1 credit-risk-v3 Null predictions since "
+                        "14:02", "declare P1 credit-risk-v3 Null predictions since 14:02", ALICE)
+    announcement = scene.stack.slack.top_level(scene.incidents)[-1]["ts"]
+    await scene.click("14:05", "bob", "clicks [Acknowledge] on the announcement", ACTION_ACK,
+                      announcement)
+    await scene.later("14:07")
+    await scene.reply_in_thread("14:12", "bob", "Feature store returns nulls for 3% of rows since the "
+                                "14:00 ETL run", announcement)
+    await scene.later("14:17")
+    update = "Scores for 3% of applicants are null; rollback of the feature view under way"
+    await scene.command("14:20", "bob", f"/incident update 1 {update}", f"update 1 {update}", BOB)
+    await scene.later("14:32")
+    await scene.click("14:41", "bob", "clicks [Mitigate]: rolled the feature view back to yesterday's "
+                      "snapshot", ACTION_MITIGATE, announcement)
+    channel = scene.stack.slack.channel_by_name("inc-1-null-predictions-since-14-02") or {}
+    await scene.command("15:10", "alice", f"in #{channel.get('name')}: /incident resolve ETL fixed and "
+                        "backfilled", "resolve ETL fixed and backfilled", ALICE,
+                        channel_id=channel.get("id"), channel_name=channel.get("name"))
+
+
+async def _print_records(stack: LocalStack, url: str) -> None:
+    """What the bot stored: the incident's timeline and audit trail, and its SLO figures."""
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    print("\n" + bold("Timeline of INC-1 (incident_timeline)"))
+    for event in view.timeline:
+        print(f"    {event.occurred_at:%H:%M:%S} {event.event_type.value:<14} "
+              f"{event.author_name or event.author}: {_clip(event.body, 70)}")
+    async with stack.container.uow_factory() as uow:
+        audit = await uow.audit.list(str(view.incident.id))
+    print("\n" + bold("Audit trail (audit_events)"))
+    for a in audit:
+        print(f"    {a.occurred_at:%H:%M:%S} {a.action:<24} by {a.actor_name} ({a.actor})")
+    print(f"\nINC-1 is {view.incident.status.value}; time to acknowledge "
+          f"{format_duration(view.incident.time_to_acknowledge())}, time to resolve "
+          f"{format_duration(view.incident.time_to_resolve())}. Database kept at {url}")
+    print("Next: connect a real workspace with manifest.yml (see README), then `make run` with "
+          "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET set.")
+
+
 async def run_demo(database_url: str | None = None) -> int:
     configure("WARNING", "console")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -115,86 +204,7 @@ async def run_demo(database_url: str | None = None) -> int:
         stack.slack.add_usergroup("vp-engineering", ["U0ONCALL"])
         t = Transcript(stack)
         t.flush()
-        shown = 0
-        incidents = stack.slack.channel_id("ml-incidents")
-
-        async def later(hhmm: str) -> None:
-            """Time passes; the SLO clock ticks as the scheduler would."""
-            clock.at(hhmm)
-            await stack.container.features["clocks"].tick()
-            await stack.settle()
-            if stack.slack.calls[t.seen:]:
-                t.say(f"[{hhmm}]", "the SLO clock ticks")
-                t.flush()
-
-        t.say("[14:02] alice:", "/incident declare P1 credit-risk-v3 Null predictions since 14:02")
-        await stack.driver.slash_command("declare P1 credit-risk-v3 Null predictions since 14:02",
-                                         user_id=ALICE)
-        await stack.slack.wait_until(lambda: len(stack.driver.responses) > shown, 5)
-        shown = t.responses(shown)
-        await stack.settle()
-        t.flush()
-        announcement = stack.slack.top_level(incidents)[-1]
-
-        clock.at("14:05")
-        t.say("[14:05] bob:", "clicks [Acknowledge] on the announcement")
-        await stack.driver.block_action(ACTION_ACK, message_ts=announcement["ts"],
-                                        channel_id=incidents, user_id=BOB)
-        await stack.settle()
-        t.flush()
-
-        await later("14:07")
-        note = "Feature store returns nulls for 3% of rows since the 14:00 ETL run"
-        clock.at("14:12")
-        t.say("[14:12] bob:", f"replies in the announcement's thread: {note}")
-        await stack.driver.user_says(incidents, BOB, note, thread_ts=announcement["ts"])
-        await stack.settle()
-        t.flush()
-
-        await later("14:17")
-        clock.at("14:20")
-        t.say("[14:20] bob:", "/incident update 1 Scores for 3% of applicants are null; rollback of the "
-                              "feature view under way")
-        await stack.driver.slash_command("update 1 Scores for 3% of applicants are null; rollback of "
-                                         "the feature view under way", user_id=BOB)
-        await stack.slack.wait_until(lambda: len(stack.driver.responses) > shown, 5)
-        shown = t.responses(shown)
-        await stack.settle()
-        t.flush()
-        await later("14:32")
-
-        clock.at("14:41")
-        t.say("[14:41] bob:", "clicks [Mitigate]: rolled the feature view back to yesterday's snapshot")
-        await stack.driver.block_action(ACTION_MITIGATE, message_ts=announcement["ts"],
-                                        channel_id=incidents, user_id=BOB)
-        await stack.settle()
-        t.flush()
-
-        channel = stack.slack.channel_by_name("inc-1-null-predictions-since-14-02") or {}
-        clock.at("15:10")
-        t.say("[15:10] alice:", f"in #{channel.get('name')}: /incident resolve ETL fixed and backfilled")
-        await stack.driver.slash_command("resolve ETL fixed and backfilled", user_id=ALICE,
-                                         channel_id=channel.get("id"),
-                                         channel_name=channel.get("name"))
-        await stack.slack.wait_until(lambda: len(stack.driver.responses) > shown, 5)
-        shown = t.responses(shown)
-        await stack.settle()
-        t.flush()
-
-        view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
-        print("\n" + bold("Timeline of INC-1 (incident_timeline)"))
-        for event in view.timeline:
-            print(f"    {event.occurred_at:%H:%M:%S} {event.event_type.value:<14} "
-                  f"{event.author_name or event.author}: {_clip(event.body, 70)}")
-        async with stack.container.uow_factory() as uow:
-            audit = await uow.audit.list(str(view.incident.id))
-        print("\n" + bold("Audit trail (audit_events)"))
-        for a in audit:
-            print(f"    {a.occurred_at:%H:%M:%S} {a.action:<24} by {a.actor_name} ({a.actor})")
-        print(f"\nINC-1 is {view.incident.status.value}; time to acknowledge "
-              f"{format_duration(view.incident.time_to_acknowledge())}, time to resolve "
-              f"{format_duration(view.incident.time_to_resolve())}. Database kept at {url}")
-        print("Next: connect a real workspace with manifest.yml (see README), then `make run` with "
-              "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET set.")
+        await _play(Scene(stack, clock, t))
+        await _print_records(stack, url)
         await demo_access(stack, t.flush)  # the REST API: a demo token, curl lines (issue 17)
     return 0
