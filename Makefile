@@ -41,6 +41,7 @@ run: $(RUN_STAMP)
 # fails below 85 %, and prints the figure ("Total coverage: ...") before the test summary
 COV_GATE := --cov --cov-fail-under=85
 
+test: .venv-mlflow
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -87,6 +88,23 @@ bench-drift: $(DEV_STAMP)
 	test -x benchmarks/.venv-evidently/bin/python || ($(PYTHON) -m venv benchmarks/.venv-evidently && \
 	  benchmarks/.venv-evidently/bin/pip install -q evidently "pandas<2.3" pyarrow)
 	$(BIN)/python benchmarks/drift/run_benchmark.py
+
+# The MLflow server the registry tests start (issue 18). Full mlflow conflicts with the project's
+# pins, so it has a venv of its own, installed from its own hash-checked lock (the version of
+# mlflow-skinny in requirements-dev.lock); `make lock-mlflow` re-resolves it.
+MLFLOW_VENV := .venv-mlflow
+
+.PHONY: .venv-mlflow lock-mlflow
+.venv-mlflow: $(MLFLOW_VENV)/bin/mlflow
+
+$(MLFLOW_VENV)/bin/mlflow: requirements-mlflow-server.lock
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install -q --require-hashes -r requirements-mlflow-server.lock
+	@touch $@
+
+lock-mlflow:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip-tools; }
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_OPTS) -o requirements-mlflow-server.lock requirements-mlflow-server.in
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) incidents.db incidents.inbox.db .pytest_cache
