@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
+from aiohttp import web
 
 from bot.dispatcher import Permanent
 from bot.reports_html import bar_chart
@@ -35,7 +36,7 @@ from domain.governance.postmortem import ActionItemRow, IncidentFacts, TimelineE
 from domain.insights import ReportSource, targets_from_policy
 from domain.ports import OutboxMessage
 from domain.trackers import parse_trackers
-from handlers.insights import stats_verb
+from handlers.insights import stats_verb, tracker_webhook
 from storage.insights_store import claim_digest, tickets_for_incident
 from storage.outbox_store import OutboxRow
 from storage.reports import SqlReports
@@ -140,6 +141,8 @@ def install(container: Container) -> None:
     if trackers.routing.by_team and minutes > 0:
         container.scheduler.add_job(trackers.scheduled, "interval", minutes=minutes, id=TRACKER_JOB,
                                     max_instances=1, coalesce=True, replace_existing=True)
+    container.routes.append(web.post("/webhooks/trackers/{kind}", tracker_webhook(
+        trackers, container.settings.tracker_webhook_secret)))
     container.features.insights = Insights(reports, digest, trackers)
     _install_postmortem_template(container)
 

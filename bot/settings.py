@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     # Every TRACKER_SYNC_MINUTES new items are exported and closed tickets close their items.
     trackers: str | None = None
     tracker_sync_minutes: float = Field(default=15.0, ge=0)  # 0: no periodic sync
+    # signs POST /webhooks/trackers/{jira|github|linear}: a ticket closed there closes its item now
+    tracker_webhook_secret: str | None = None
     postmortem_template: str | None = None  # a Jinja2 file for the postmortem draft; unset: built-in
 
     @field_validator("incident_channel")

@@ -8,10 +8,13 @@ The adapters (bot/trackers/) speak each API over HTTP; nothing here does I/O.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -118,3 +121,40 @@ def ticket_request(*, incident_number: int, incident_title: str, item_number: in
     title = f"[INC-{incident_number}] {text}"
     return TicketRequest(title=title[:250], description=description, due=due,
                          labels=tuple(labels))
+
+
+# -- webhooks: a tracker says a ticket is done --------------------------------------------
+
+SIGNATURE_HEADERS = {"github": "X-Hub-Signature-256", "jira": "X-Hub-Signature", "linear": "Linear-Signature"}
+
+
+def signature_valid(kind: str, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """GitHub (``X-Hub-Signature-256``) and Jira Cloud (``X-Hub-Signature``) send
+    ``sha256=<hex HMAC-SHA256 of the body>``; Linear (``Linear-Signature``) the bare hex."""
+    name = SIGNATURE_HEADERS.get(kind)
+    given = headers.get(name, "") if name else ""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    expected = digest if kind == "linear" else f"sha256={digest}"
+    return bool(given) and hmac.compare_digest(given.strip(), expected)
+
+
+def closed_ticket(kind: str, event: str, payload: Any) -> str | None:
+    """The key of the ticket a webhook says is done (closed, completed, cancelled); None when
+    the event is about anything else."""
+    if not isinstance(payload, dict):
+        return None
+    if kind == "github":
+        issue, repo = payload.get("issue") or {}, payload.get("repository") or {}
+        if event == "issues" and payload.get("action") == "closed" and issue.get("number") is not None:
+            return f"{repo.get('full_name')}#{issue['number']}"
+    elif kind == "jira":
+        issue = payload.get("issue") or {}
+        category = (((issue.get("fields") or {}).get("status") or {}).get("statusCategory") or {})
+        if payload.get("webhookEvent") == "jira:issue_updated" and category.get("key") == "done":
+            return str(issue.get("key") or "") or None
+    elif kind == "linear":
+        data = payload.get("data") or {}
+        state = (data.get("state") or {}).get("type")
+        if payload.get("type") == "Issue" and state in ("completed", "canceled"):
+            return str(data.get("identifier") or "") or None
+    return None

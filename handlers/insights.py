@@ -1,21 +1,28 @@
-"""``/incident stats [30d]`` (issue 21): the report's headline figures, as an ephemeral reply.
+"""Ways in for insights (issue 21): ``/incident stats [30d]`` (the report's headline figures,
+as an ephemeral reply) and the trackers' webhooks (a ticket closed there closes its item).
 
-Thin: parse the window, ask the report source (SQL, storage/reports.py), reply with the
-words of bot/slack_ui/insights.py.
+Thin: parse, one use case (the report source in SQL; the tracker sync's close), reply.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
 
 from bot.slack_ui.insights import stats_text
 from domain.insights import ReportSource, parse_window
 from domain.model import DomainError
+from domain.trackers import SIGNATURE_HEADERS, closed_ticket, signature_valid
 
 if TYPE_CHECKING:
     from domain.commands import Parsed
     from handlers.slack_context import SlackContext
     from handlers.verbs import VerbHandler
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def stats_verb(reports: ReportSource) -> VerbHandler:
@@ -35,4 +42,34 @@ def stats_verb(reports: ReportSource) -> VerbHandler:
     return stats
 
 
-__all__ = ["stats_verb"]
+
+
+class TicketCloser(Protocol):
+    async def close(self, tracker: str, key: str) -> bool: ...
+
+
+def tracker_webhook(closer: TicketCloser, secret: str | None) -> Handler:
+    """``POST /webhooks/trackers/{jira|github|linear}``: the tracker says a ticket is done (its
+    webhook, signed with TRACKER_WEBHOOK_SECRET); the action item closes at once instead of at
+    the next periodic check. Anything else the tracker sends is acknowledged and ignored."""
+
+    async def webhook(request: web.Request) -> web.StreamResponse:
+        kind = request.match_info.get("kind", "")
+        if kind not in SIGNATURE_HEADERS:
+            return web.json_response({"error": f"unknown tracker '{kind[:20]}'; use jira, github or "
+                                      "linear"}, status=404)
+        if not secret:
+            return web.json_response({"error": "tracker webhooks are not enabled: set "
+                                      "TRACKER_WEBHOOK_SECRET"}, status=503)
+        body = await request.read()
+        if not signature_valid(kind, secret, body, request.headers):
+            return web.json_response({"error": f"bad or missing {SIGNATURE_HEADERS[kind]}"}, status=401)
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "not JSON"}, status=400)
+        key = closed_ticket(kind, request.headers.get("X-GitHub-Event", ""), payload)
+        closed = bool(key) and await closer.close(kind, key or "")
+        return web.json_response({"ticket": key, "closed": closed})
+
+    return webhook

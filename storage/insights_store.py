@@ -104,12 +104,12 @@ async def open_tickets(conn: AsyncConnection, limit: int = 500) -> list[OpenTick
 
 
 async def close_item_for_ticket(conn: AsyncConnection, tracker: str, key: str, at: datetime,
-                                ) -> tuple[int, uuid.UUID, int] | None:
+                                ) -> tuple[int, uuid.UUID, int, str] | None:
     """The tracker closed ``key``: its action item is done. Returns (incident number, incident
-    id, item number); None when no open item has that ticket (unknown, or already closed)."""
+    id, item number, ticket link); None when no open item has that ticket (unknown, or closed)."""
     row = (await conn.execute(
         sa.select(action_item_tickets.c.action_item_id, incidents.c.number, incidents.c.id,
-                  action_items.c.number.label("item_number"))
+                  action_items.c.number.label("item_number"), action_item_tickets.c.ticket_url)
         .join(action_items, action_items.c.id == action_item_tickets.c.action_item_id)
         .join(incidents, incidents.c.id == action_items.c.incident_id)
         .where(action_item_tickets.c.tracker == tracker, action_item_tickets.c.ticket_key == key,
@@ -121,7 +121,7 @@ async def close_item_for_ticket(conn: AsyncConnection, tracker: str, key: str, a
                        .values(closed_at=at))
     await conn.execute(sa.update(action_items).where(action_items.c.id == row.action_item_id)
                        .values(status="done"))
-    return int(row.number), row.id, int(row.item_number)
+    return int(row.number), row.id, int(row.item_number), str(row.ticket_url)
 
 
 async def tickets_for_incident(conn: AsyncConnection, incident_id: uuid.UUID) -> dict[int, tuple[str, str]]:

@@ -110,16 +110,18 @@ class TrackerSync:
                 log.error("trackers.check_failed", ticket=ticket.key, error=str(exc))
                 result.failed.append(ticket.key)
                 continue
-            if closed and await self._close(ticket.tracker, ticket.key, ticket.url):
+            if closed and await self.close(ticket.tracker, ticket.key):
                 result.closed.append(ticket.key)
 
-    async def _close(self, tracker: str, key: str, url: str) -> bool:
+    async def close(self, tracker: str, key: str) -> bool:
+        """The tracker says ``key`` is done (the periodic check, or its webhook): close the
+        item. False when no open item has that ticket (unknown, or closed already)."""
         now = self.container.clock.now()
         async with self.container.uow_factory() as uow:
             closed = await close_item_for_ticket(sql_connection(uow), tracker, key, now)
             if closed is None:
                 return False
-            number, incident_id, item_number = closed
+            number, incident_id, item_number, url = closed
             label = KIND_LABELS.get(tracker, tracker)
             await uow.audit.add(AuditEvent(
                 occurred_at=now, actor="incident-bot", actor_name="incident-bot",

@@ -4,12 +4,15 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 import sqlalchemy as sa
 
@@ -34,6 +37,7 @@ from tests.standins.trackers import (
 T0 = FakeClock().now()  # 2026-11-22 14:00 UTC, a Sunday
 USER = "U0ASKER"
 OWNER = "U0OWNER"
+WEBHOOK_SECRET = "tracker-webhook-secret"
 
 
 @pytest.fixture
@@ -163,7 +167,8 @@ def tracker_settings(url: str) -> str:
 async def test_action_items_go_to_each_teams_tracker_and_come_back_closed(
         database_url: str, trackers: TrackerStandIn) -> None:
     async with LocalStack(database_url, clock=FakeClock(), settings_overrides={
-            "tick_seconds": 0, "trackers": tracker_settings(trackers.url)}) as stack:
+            "tick_seconds": 0, "trackers": tracker_settings(trackers.url),
+            "tracker_webhook_secret": WEBHOOK_SECRET}) as stack:
         await stack.container.service.register_model("churn-predictor", "1.0.0", ModelStage.PRODUCTION,
                                                      "growth", ADMIN)
         for model in ("credit-risk-v3", "fraud-detector", "churn-predictor"):
@@ -209,6 +214,38 @@ async def test_action_items_go_to_each_teams_tracker_and_come_back_closed(
         third = await insights.trackers.sync()
         assert (third.exported, third.closed) == ([], [])
         assert len(trackers.issues) == 3
+
+        # the trackers' webhooks close items at once (signed with TRACKER_WEBHOOK_SECRET)
+        closed_issue = {"action": "closed", "issue": {"number": 1}, "repository": {"full_name": GITHUB_REPO}}
+        assert await _webhook(stack, "github", closed_issue, secret="wrong") == (401, None)
+        assert await _webhook(stack, "github", closed_issue) == (200, {"ticket": f"{GITHUB_REPO}#1",
+                                                                       "closed": True})
+        done = {"type": "Issue", "action": "update", "data": {"identifier": "ML-1",
+                                                              "state": {"type": "completed"}}}
+        assert await _webhook(stack, "linear", done) == (200, {"ticket": "ML-1", "closed": True})
+        assert await _webhook(stack, "linear", done) == (200, {"ticket": "ML-1", "closed": False})
+        await stack.settle()
+        for number in (2, 3):
+            assert "\n~1. Alert on null rate" in await command_reply(stack, f"action {number} list", USER)
+        assert (await _webhook(stack, "trello", {}))[0] == 404
+
+
+async def _webhook(stack: LocalStack, kind: str, payload: dict[str, Any],
+                   secret: str = WEBHOOK_SECRET) -> tuple[int, Any]:
+    """POST a tracker's webhook to the bot, signed as that tracker signs it."""
+    body = json.dumps(payload).encode()
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json"}
+    if kind == "github":
+        headers |= {"X-GitHub-Event": "issues", "X-Hub-Signature-256": f"sha256={digest}"}
+    elif kind == "linear":
+        headers["Linear-Signature"] = digest
+    else:
+        headers["X-Hub-Signature"] = f"sha256={digest}"
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{stack.url}/webhooks/trackers/{kind}", data=body, headers=headers) as response:
+        answer = await response.json() if response.status == 200 else None
+        return response.status, answer
 
 
 async def _view(stack: LocalStack, number: int) -> Any:

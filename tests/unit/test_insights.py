@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,7 +24,7 @@ from domain.insights import (
 )
 from domain.model import Severity
 from domain.policy import DigestSchedule, default_policy
-from domain.trackers import parse_trackers, ticket_request
+from domain.trackers import closed_ticket, parse_trackers, signature_valid, ticket_request
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 
@@ -116,3 +118,27 @@ def test_jira_v3_descriptions_are_atlassian_documents() -> None:
         {"type": "paragraph", "content": [{"type": "text", "text": "one"}, {"type": "hardBreak"},
                                           {"type": "text", "text": "two"}]},
         {"type": "paragraph", "content": [{"type": "text", "text": "three"}]}]}
+
+
+def test_tracker_webhooks_say_which_ticket_is_done() -> None:
+    jira_done = {"webhookEvent": "jira:issue_updated", "issue": {"key": "OPS-4", "fields": {
+        "status": {"name": "Closed", "statusCategory": {"key": "done"}}}}}
+    assert closed_ticket("jira", "", jira_done) == "OPS-4"
+    jira_done["issue"]["fields"]["status"]["statusCategory"]["key"] = "indeterminate"  # type: ignore[index]
+    assert closed_ticket("jira", "", jira_done) is None
+    reopened = {"action": "reopened", "issue": {"number": 3}, "repository": {"full_name": "a/b"}}
+    assert closed_ticket("github", "issues", reopened) is None
+    assert closed_ticket("github", "issue_comment", {**reopened, "action": "closed"}) is None
+    assert closed_ticket("linear", "", {"type": "Issue", "data": {"identifier": "ML-2",
+                                                                  "state": {"type": "canceled"}}}) == "ML-2"
+    assert closed_ticket("linear", "", ["not", "a", "dict"]) is None
+
+
+def test_tracker_webhook_signatures() -> None:
+    body = b'{"a": 1}'
+    digest = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert signature_valid("github", "s3cret", body, {"X-Hub-Signature-256": f"sha256={digest}"})
+    assert signature_valid("jira", "s3cret", body, {"X-Hub-Signature": f"sha256={digest}"})
+    assert signature_valid("linear", "s3cret", body, {"Linear-Signature": digest})
+    assert not signature_valid("linear", "s3cret", body + b" ", {"Linear-Signature": digest})
+    assert not signature_valid("github", "s3cret", body, {})
