@@ -62,14 +62,15 @@ class ApiFeature:
         settings = container.settings
         self.store = ApiStore(container.engine, container.outbox_store.write_lock)
         registry = container.metrics.registry
-        self.denylist_up = Gauge("redis_denylist_up", "1 when the last token-denylist check "
-                                 "reached Redis, 0 when it did not (tokens are then refused)",
-                                 registry=registry)
-        self.denylist_size = Gauge("mlplatform_redis_denylist_size",
-                                   "Current number of denylisted JWT JTIs in Redis",
-                                   registry=registry)
-        self.denylist = RedisDenylist(settings.redis_url, on_state=self.denylist_up.set) \
-            if settings.redis_url else None
+        self.denylist: RedisDenylist | None = None
+        if settings.redis_url:  # without Redis there is no denylist, and no series to alert on
+            self.denylist_up = Gauge("redis_denylist_up", "1 when the last token-denylist check "
+                                     "reached Redis, 0 when it did not (tokens are then refused)",
+                                     registry=registry)
+            self.denylist_size = Gauge("mlplatform_redis_denylist_size",
+                                       "Current number of denylisted JWT JTIs in Redis",
+                                       registry=registry)
+            self.denylist = RedisDenylist(settings.redis_url, on_state=self.denylist_up.set)
         secret = settings.jwt_secret
         if not secret:
             secret = secrets.token_urlsafe(48)

@@ -16,7 +16,13 @@ from domain.api.auth import Scope
 from domain.model import DomainError, Incident, MLModel, Severity, Status
 from domain.ports import SlackLink
 from domain.services import DeclareIncident, IncidentNotFound, IncidentRef, IncidentView
-from domain.state_machine import IllegalTransition, allowed_verbs
+from domain.state_machine import (
+    ALLOWED,
+    AlreadyInState,
+    IllegalTransition,
+    allowed_verbs,
+    target_for,
+)
 from handlers.api.http import (
     ApiContext,
     ApiProblem,
@@ -79,6 +85,17 @@ def ref_of(request: web.Request) -> IncidentRef:
     except ValueError as exc:
         raise ApiProblem(404, "Not Found", "An incident is named by its UUID or its number.") \
             from exc
+
+
+def _check_move(incident: Incident, verb: str) -> None:
+    """Each field of a PATCH is its own use case (as each is its own Slack action); a status
+    verb the state machine refuses now is refused before severity or commander change."""
+    try:
+        wanted = target_for(incident, verb)
+    except AlreadyInState:
+        return
+    if wanted is not incident.status and wanted not in ALLOWED[incident.status]:
+        raise IllegalTransition(incident, wanted)
 
 
 def _csv(request: web.Request, name: str) -> list[str] | None:
@@ -195,6 +212,8 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         actor = principal.actor
         messages: list[str] = []
         try:
+            if body.status is not None:  # refuse an illegal move before changing anything else
+                _check_move((await service.view(ref)).incident, body.status)
             if body.severity is not None:
                 messages.append((await service.change_severity(ref, actor, body.severity)).message)
             if body.commander is not None:

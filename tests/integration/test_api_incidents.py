@@ -89,9 +89,12 @@ async def test_patch_moves_status_by_verb_and_refuses_illegal_moves_naming_the_a
                                      json={"status": "resolve", "reason": "rolled back"})
     assert status == 200 and body["incident"]["status"] == "resolved"
     assert body["incident"]["resolved_at"] is not None
-    status, body, _ = await api.call("PATCH", "/incidents/1", key, json={"status": "mitigate"})
+    status, body, _ = await api.call("PATCH", "/incidents/1", key,
+                                     json={"status": "mitigate", "severity": "p4"})
     assert status == 409 and body["allowed_verbs"] == ["reopen", "close"]
     assert "cannot move to mitigated" in body["detail"]
+    _, incident, _ = await api.call("GET", "/incidents/1", key)
+    assert incident["severity"] == "p3"  # nothing of a refused PATCH is applied
 
 
 async def test_patch_severity_and_commander(api: Api, key: str) -> None:
