@@ -144,20 +144,24 @@ async def _filter(ctx: ApiContext, request: web.Request) -> tuple[IncidentFilter
                            _cursor(request.query.get("cursor"))), max(1, min(limit, MAX_PAGE)))
 
 
-def routes(ctx: ApiContext) -> list[web.RouteDef]:
-    service = ctx.service
+class IncidentsApi:
+    """The /incidents handlers: parse, one use case as the caller, answer."""
 
-    async def view_answer(ref: IncidentRef) -> dict[str, Any]:
-        view = await service.view(ref)
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+        self.service = ctx.service
+
+    async def view_answer(self, ref: IncidentRef) -> dict[str, Any]:
+        view = await self.service.view(ref)
         return incident_response(view.incident, view.model, view.link).model_dump(mode="json")
 
-    async def declare(request: web.Request) -> web.StreamResponse:
-        principal = await caller(ctx, request, Scope.INCIDENTS_WRITE)
+    async def declare(self, request: web.Request) -> web.StreamResponse:
+        principal = await caller(self.ctx, request, Scope.INCIDENTS_WRITE)
         raw = await request.read()
         body = await read_body(request, IncidentCreate)
         model_name = body.model
         if body.model_id is not None:
-            found = next((m for m in await service.list_models() if m.id == body.model_id), None)
+            found = next((m for m in await self.service.list_models() if m.id == body.model_id), None)
             if found is None:
                 raise ApiProblem(422, "Unknown model", f"No model with id {body.model_id}.")
             model_name = found.name
@@ -171,39 +175,39 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
                     await record_idempotent_resource(sql_connection(uow), actor_id, key,
                                                      str(incident.id))
 
-            incident = await service.declare(DeclareIncident(
+            incident = await self.service.declare(DeclareIncident(
                 title=body.title, severity=body.severity, model_name=str(model_name),
                 description=body.description, labels=body.labels, then=remember),
                 principal.actor)
-            return 201, await view_answer(IncidentRef(incident_id=incident.id))
+            return 201, await self.view_answer(IncidentRef(incident_id=incident.id))
 
         async def recover(resource_id: str) -> tuple[int, Any] | None:
             try:
-                return 201, await view_answer(IncidentRef(incident_id=uuid.UUID(resource_id)))
+                return 201, await self.view_answer(IncidentRef(incident_id=uuid.UUID(resource_id)))
             except (ValueError, IncidentNotFound):
                 return None
 
-        response = await idempotent(ctx, request, actor_id, raw, run, recover)
+        response = await idempotent(self.ctx, request, actor_id, raw, run, recover)
         if response.status == 201 and isinstance(response.body, bytes):
             response.headers["Location"] = f"/incidents/{json.loads(response.body)['id']}"
         return response
 
-    async def list_(request: web.Request) -> web.StreamResponse:
-        await caller(ctx, request, Scope.INCIDENTS_READ)
-        where, limit = await _filter(ctx, request)
-        rows = await incident_rows(ctx.container.engine, where, limit + 1)
+    async def list_(self, request: web.Request) -> web.StreamResponse:
+        await caller(self.ctx, request, Scope.INCIDENTS_READ)
+        where, limit = await _filter(self.ctx, request)
+        rows = await incident_rows(self.ctx.container.engine, where, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         items = [IncidentResponse(**{**r, "key": f"INC-{r['number']}"}) for r in rows]
         return json_answer(IncidentPage(
             items=items, next_cursor=_encode_cursor(rows[-1]["number"]) if more else None))
 
-    async def get(request: web.Request) -> web.StreamResponse:
-        await caller(ctx, request, Scope.INCIDENTS_READ)
-        return json_answer(detail(await service.view(ref_of(request), with_timeline=True)))
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        await caller(self.ctx, request, Scope.INCIDENTS_READ)
+        return json_answer(detail(await self.service.view(ref_of(request), with_timeline=True)))
 
-    async def patch(request: web.Request) -> web.StreamResponse:
-        principal = await caller(ctx, request, Scope.INCIDENTS_WRITE)
+    async def patch(self, request: web.Request) -> web.StreamResponse:
+        principal = await caller(self.ctx, request, Scope.INCIDENTS_WRITE)
         body = await read_body(request, IncidentPatch)
         if body.status is None and body.severity is None and body.commander is None:
             raise ApiProblem(422, "Nothing to change", "Give status (a verb), severity or "
@@ -213,52 +217,55 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         messages: list[str] = []
         try:
             if body.status is not None:  # refuse an illegal move before changing anything else
-                _check_move((await service.view(ref)).incident, body.status)
+                _check_move((await self.service.view(ref)).incident, body.status)
             if body.severity is not None:
-                messages.append((await service.change_severity(ref, actor, body.severity)).message)
+                messages.append((await self.service.change_severity(ref, actor, body.severity)).message)
             if body.commander is not None:
-                messages.append((await service.assign(ref, actor, body.commander)).message)
+                messages.append((await self.service.assign(ref, actor, body.commander)).message)
             if body.status is not None:
-                outcome = await service.change_status(ref, body.status, actor, body.reason)
+                outcome = await self.service.change_status(ref, body.status, actor, body.reason)
                 messages.append(outcome.message)
         except IllegalTransition as exc:
-            current = (await service.view(ref)).incident.status
+            current = (await self.service.view(ref)).incident.status
             raise ApiProblem(409, "Conflict", str(exc).replace("*", "").replace("`", ""),
                              allowed_verbs=allowed_verbs(current)) from exc
-        view = await service.view(ref)
+        view = await self.service.view(ref)
         return json_answer(PatchResult(
             incident=incident_response(view.incident, view.model, view.link),
             messages=[m.replace("*", "") for m in messages]))
 
-    async def add_note(request: web.Request) -> web.StreamResponse:
-        principal = await caller(ctx, request, Scope.INCIDENTS_WRITE)
+    async def add_note(self, request: web.Request) -> web.StreamResponse:
+        principal = await caller(self.ctx, request, Scope.INCIDENTS_WRITE)
         raw = await request.read()
         body = await read_body(request, NoteCreate)
         ref = ref_of(request)
 
         async def run(_key: str | None) -> tuple[int, Any]:
-            outcome = await service.add_note(ref, principal.actor, body.body,
+            outcome = await self.service.add_note(ref, principal.actor, body.body,
                                              occurred_at=body.occurred_at, echo=True)
             return 201, NoteResponse(incident_id=outcome.incident.id,
                                      message=outcome.message).model_dump(mode="json")
 
-        return await idempotent(ctx, request, principal.actor.id, raw, run)
+        return await idempotent(self.ctx, request, principal.actor.id, raw, run)
 
-    async def delete(request: web.Request) -> web.StreamResponse:
-        await caller(ctx, request, Scope.INCIDENTS_WRITE)
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        await caller(self.ctx, request, Scope.INCIDENTS_WRITE)
         ref_of(request)
         raise ApiProblem(405, "Deletion refused", "Incident records are kept (GOV-001 section "
                          "7: audit and retention); close the incident instead: PATCH "
                          '{"status": "close"}.', headers={"Allow": "GET, PATCH, OPTIONS"})
 
+
+def routes(ctx: ApiContext) -> list[web.RouteDef]:
     wrap = lambda h: endpoint(ctx, h)  # noqa: E731
+    api = IncidentsApi(ctx)
     return [
-        web.post("/incidents", wrap(declare)),
-        web.get("/incidents", wrap(list_)),
-        web.get("/incidents/{incident}", wrap(get)),
-        web.patch("/incidents/{incident}", wrap(patch)),
-        web.delete("/incidents/{incident}", wrap(delete)),
-        web.post("/incidents/{incident}/notes", wrap(add_note)),
+        web.post("/incidents", wrap(api.declare)),
+        web.get("/incidents", wrap(api.list_)),
+        web.get("/incidents/{incident}", wrap(api.get)),
+        web.patch("/incidents/{incident}", wrap(api.patch)),
+        web.delete("/incidents/{incident}", wrap(api.delete)),
+        web.post("/incidents/{incident}/notes", wrap(api.add_note)),
         web.options("/incidents", preflight(ctx, "GET, POST, OPTIONS")),
         web.options("/incidents/{incident}", preflight(ctx, "GET, PATCH, DELETE, OPTIONS")),
         web.options("/incidents/{incident}/notes", preflight(ctx, "POST, OPTIONS")),
