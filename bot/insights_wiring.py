@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.dispatcher import Permanent
 from bot.reports_html import bar_chart
@@ -111,6 +113,25 @@ class WeeklyDigest:
             filename="sla-compliance.png", title="SLA compliance: this week and the week before")
 
 
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def crontab_trigger(line: str) -> CronTrigger:
+    """A crontab line as cron reads it. APScheduler 3 numbers weekdays from Monday = 0, so its
+    ``from_crontab("0 9 * * 1")`` fires on Tuesdays; numbers in the weekday field are turned
+    into names first (cron's 0 and 7 are Sunday)."""
+    fields = line.split()
+    if len(fields) != 5:
+        raise ValueError(f"'{line}' is not a crontab line (5 fields)")
+    days, slash, step = fields[4].partition("/")
+    try:
+        days = re.sub(r"\d+", lambda m: _CRON_DAYS[int(m.group())], days)
+    except IndexError:
+        raise ValueError(f"'{fields[4]}' is not a weekday field (0-7 or mon-sun)") from None
+    fields[4] = days + slash + step
+    return CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
+
+
 @dataclass
 class Insights:
     """What this feature exposes (``container.features.insights``)."""
@@ -127,10 +148,8 @@ def install(container: Container) -> None:
     container.slack.verbs.add("stats", stats_verb(reports), help=STATS_HELP, scoped=False)
     container.dispatcher.handlers[DIGEST_KIND] = digest.deliver
     if policy.digest.enabled:
-        from apscheduler.triggers.cron import CronTrigger
-
         try:
-            trigger = CronTrigger.from_crontab(policy.digest.cron, timezone="UTC")
+            trigger = crontab_trigger(policy.digest.cron)
         except ValueError as exc:
             log.error("digest.bad_schedule", cron=policy.digest.cron, error=str(exc))
         else:

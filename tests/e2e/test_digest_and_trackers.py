@@ -9,14 +9,18 @@ import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from bot.app import build
 from bot.local.stack import ADMIN, LocalStack
+from bot.policy_loader import load_policy_text
+from bot.settings import Settings
 from domain.model import Incident, ModelStage, Severity, Status, TriggerSource
 from domain.services import DeclareIncident, IncidentRef
 from storage.insights_store import tickets_for_incident
@@ -127,7 +131,8 @@ async def test_the_weekly_digest_compares_weeks_and_names_owners(stack: LocalSta
     insights = stack.container.features.insights
     assert insights is not None
     job = stack.container.scheduler.get_job("insights-digest")
-    assert job is not None and "day_of_week='1'" in str(job.trigger)  # the policy's Mondays 09:00
+    assert job is not None  # the default policy's Mondays 09:00 UTC: next, the day after T0
+    assert job.trigger.get_next_fire_time(None, T0) == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     assert await insights.digest.run() is True
     await stack.settle()
 
@@ -250,3 +255,16 @@ async def _webhook(stack: LocalStack, kind: str, payload: dict[str, Any],
 
 async def _view(stack: LocalStack, number: int) -> Any:
     return await stack.container.service.view(IncidentRef(number=number))
+
+
+def test_the_digest_follows_the_policy_files_schedule(tmp_path: Path) -> None:
+    gov = (Path(__file__).resolve().parents[2] / "policies" / "gov-001.yml").read_text()
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    for friday in ("fri", "5", "5-5"):  # weekdays numbered as cron numbers them (0 and 7: Sunday)
+        policy = load_policy_text(gov + f'\ndigest:\n  cron: "30 8 * * {friday}"\n')
+        container = build(settings, policy=policy)
+        job = container.scheduler.get_job("insights-digest")
+        assert job is not None
+        assert job.trigger.get_next_fire_time(None, T0) == datetime(2026, 11, 27, 8, 30, tzinfo=UTC)
+    off = build(settings, policy=load_policy_text(gov + "\ndigest:\n  enabled: false\n"))
+    assert off.scheduler.get_job("insights-digest") is None

@@ -142,3 +142,16 @@ def test_tracker_webhook_signatures() -> None:
     assert signature_valid("linear", "s3cret", body, {"Linear-Signature": digest})
     assert not signature_valid("linear", "s3cret", body + b" ", {"Linear-Signature": digest})
     assert not signature_valid("github", "s3cret", body, {})
+
+
+def test_digest_crontab_weekdays_are_crons_not_apschedulers() -> None:
+    from bot.insights_wiring import crontab_trigger
+
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    for line in ("0 9 * * 1", "0 9 * * mon", "0 9 * * 1-1"):
+        assert crontab_trigger(line).get_next_fire_time(None, NOW) == monday
+    sunday = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    for line in ("0 9 * * 0", "0 9 * * 7"):
+        assert crontab_trigger(line).get_next_fire_time(None, NOW + timedelta(days=1)) == sunday
+    with pytest.raises(ValueError):
+        crontab_trigger("0 9 * * 8")
