@@ -20,7 +20,7 @@ from tests.fakes import FakeClock
 from tests.integration.api_support import Api, add_key, api_stack, require_redis, store
 
 pytestmark = pytest.mark.asyncio
-SECRET = "subscriber-secret"
+SECRET = "subscriber-secret"  # pragma: allowlist secret
 
 
 class Receiver:

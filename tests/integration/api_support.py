@@ -17,7 +17,7 @@ from handlers.api.tokens import create_key, hash_password
 from storage.api_repositories import ApiStore
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
+JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"  # pragma: allowlist secret
 
 
 def closed_port() -> int:
