@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.api_wiring import demo_access
 from bot.cli.output import bold
+from bot.local.demo_rollback import play_rollback
 from bot.local.stack import LocalStack
 from bot.logging_config import configure
 from bot.rendering import ACTION_ACK, ACTION_MITIGATE
@@ -206,5 +207,6 @@ async def run_demo(database_url: str | None = None) -> int:
         t.flush()
         await _play(Scene(stack, clock, t))
         await _print_records(stack, url)
+        await play_rollback(stack, clock, t)  # a deploy, drift, What changed?, a rollback (issue 18)
         await demo_access(stack, t.flush)  # the REST API: a demo token, curl lines (issue 17)
     return 0
