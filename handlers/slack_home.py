@@ -6,7 +6,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot import rendering
+from bot.slack_ui import incident as rendering
+from bot.slack_ui.ids import ActionId
 from domain.commands import parse
 from handlers.slack_commands import declare_modal
 from handlers.slack_context import SlackContext
@@ -25,7 +26,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                                    ctx.clock.now())
         await ctx.client.views_publish(user_id=user_id, view=view)
 
-    @app.action(rendering.ACTION_HOME_DECLARE)
+    @app.action(ActionId.HOME_DECLARE)
     async def declare_from_home(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         ctx.after_ack(open_form(body, respond))
