@@ -77,7 +77,8 @@ class WeeklyDigest:
                 log.info("digest.already_sent", period_start=start.isoformat())
                 return False
             await uow.outbox.add(OutboxMessage(
-                DIGEST_KIND, None, digest_payload(text, png, start),
+                DIGEST_KIND, None, digest_payload(text, png, start,
+                                                  chart_unavailable=bool(labels) and png is None),
                 dedup_key=f"digest:{start.isoformat()}", lane="slack:digest"))
             await uow.commit()
         self.container.dispatcher.wake()

@@ -49,7 +49,7 @@ def stats_text(report: Report, window: timedelta) -> str:
     if overall is None:
         return f"{head}\nNo incidents were declared in this period."
     by_sev = " · ".join(f"{Severity(g.key).label} {g.count}" for g in report.dimension("severity"))
-    lines = [head, f"*{overall.count}* incidents: {by_sev}", _spreads(overall),
+    lines = [head, f"*{overall.count}* {_incidents(overall.count)}: {by_sev}", _spreads(overall),
              f"*SLA met:* {_compliance_line(overall)}"]
     top = report.top_models(3)
     if top:
@@ -69,6 +69,10 @@ def stats_text(report: Report, window: timedelta) -> str:
     lines.append("_Full report: `incident-bot report --since "
                  f"{report.since:%Y-%m-%d} --format html`_")
     return "\n".join(lines)
+
+
+def _incidents(count: int) -> str:
+    return "incident" if count == 1 else "incidents"
 
 
 def _trend(delta: float | None) -> str:
@@ -91,7 +95,7 @@ def digest_text(this_week: Report, last_week: Report, followups: Followups) -> s
         lines.append(f"No incidents this week (the week before: {previous.count if previous else 0}).")
     else:
         by_sev = " · ".join(f"{Severity(g.key).label} {g.count}" for g in this_week.dimension("severity"))
-        lines.append(f"*{current.count}* incidents this week (the week before: "
+        lines.append(f"*{current.count}* {_incidents(current.count)} this week (the week before: "
                      f"{previous.count if previous else 0}): {by_sev}")
         lines.append(_spreads(current))
         lines.append("*SLA compliance vs the week before*")
@@ -134,10 +138,17 @@ def digest_chart_series(this_week: Report, last_week: Report) -> tuple[list[str]
     return [TARGET_LABELS[k] for k in kinds], values
 
 
-def digest_payload(text: str, png: bytes | None, period_start: datetime) -> dict[str, Any]:
+NO_CHART = ("_No chart: matplotlib is not installed on this host (the `drift` extra: "
+            "`pip install 'incident-bot[drift]'`)._")
+
+
+def digest_payload(text: str, png: bytes | None, period_start: datetime, *,
+                   chart_unavailable: bool = False) -> dict[str, Any]:
     """The outbox payload: the message text and, when matplotlib is there, the chart."""
     import base64
 
+    if chart_unavailable:
+        text = f"{text}\n{NO_CHART}"
     payload: dict[str, Any] = {"text": text, "period_start": period_start.isoformat()}
     if png is not None:
         payload["png"] = base64.b64encode(png).decode("ascii")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +22,7 @@ from bot.app import build
 from bot.local.stack import ADMIN, LocalStack
 from bot.policy_loader import load_policy_text
 from bot.settings import Settings
+from bot.slack_ui.insights import NO_CHART
 from domain.model import Incident, ModelStage, Severity, Status, TriggerSource
 from domain.services import DeclareIncident, IncidentRef
 from storage.insights_store import tickets_for_incident
@@ -113,7 +115,8 @@ def _digests(stack: LocalStack) -> list[dict[str, Any]]:
     return [m for m in stack.slack.messages(channel) if "Weekly incident digest" in m["text"]]
 
 
-async def test_the_weekly_digest_compares_weeks_and_names_owners(stack: LocalStack) -> None:
+async def test_the_weekly_digest_compares_weeks_and_names_owners(
+        stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     m = timedelta(minutes=1)
     # the week before: two SEV-2s acknowledged in time
     for day in (10, 9):
@@ -152,6 +155,16 @@ async def test_the_weekly_digest_compares_weeks_and_names_owners(stack: LocalSta
     assert await insights.digest.run() is False
     await stack.settle()
     assert len(_digests(stack)) == 1 and len(stack.slack.files) == 1
+
+    # a week later on a host without matplotlib: the digest says why there is no chart
+    await _incident(stack, timedelta(days=6), Severity.P3, "fraud-detector", {Status.INVESTIGATING: m})
+    _clock(stack).set(T0 + timedelta(days=7))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert await insights.digest.run() is True
+    await stack.settle()
+    latest = _digests(stack)[-1]["text"]
+    assert "*1* incident this week (the week before: 2): SEV-3 1" in latest
+    assert latest.endswith(NO_CHART) and len(stack.slack.files) == 1
 
 
 @pytest.fixture
