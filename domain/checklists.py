@@ -148,10 +148,9 @@ class Checklists:
                 raise DomainError(f"Runbook {runbook.title} has no step {step_id}.")
             if step_id in followed.done:
                 return f"Step {step_id} was already done by <@{followed.done[step_id].by}>."
-            now = self.service.clock.now()
+            now, count = self.service.clock.now(), len(followed.done) + 1
             if not await self.records(uow).mark_done(incident.id, followed, step_id, actor, now):
                 return f"Step {step_id} was already done."
-            count = len(followed.done) + 1
             await uow.timeline.add(TimelineEvent(
                 incident_id=incident.id, event_type=TimelineEventType.RUNBOOK_STEP_COMPLETED,
                 body=f"{runbook.title} v{version} step {step_id}: {step.text}", author=actor.id,
