@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
@@ -58,7 +58,6 @@ class WeeklyDigest:
 
     container: Container
     reports: ReportSource
-    sent: list[datetime] = field(default_factory=list)  # period starts queued by this process
 
     async def run(self) -> bool:
         """The digest of the 7 days up to now (to the minute); False when already sent."""
@@ -82,7 +81,6 @@ class WeeklyDigest:
                 dedup_key=f"digest:{start.isoformat()}", lane="slack:digest"))
             await uow.commit()
         self.container.dispatcher.wake()
-        self.sent.append(start)
         log.info("digest.queued", period_start=start.isoformat(), incidents=count,
                  chart=png is not None)
         return True
