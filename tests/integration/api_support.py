@@ -76,12 +76,12 @@ class Api:
         await self.http.close()
 
     async def call(self, method: str, path: str, token: str | None = None,
-                   json: Any = None, headers: dict[str, str] | None = None
-                   ) -> tuple[int, Any, dict[str, str]]:
+                   json: Any = None, headers: dict[str, str] | None = None,
+                   raw: bytes | None = None) -> tuple[int, Any, dict[str, str]]:
         hdrs = dict(headers or {})
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
-        async with self.http.request(method, self.stack.url + path, json=json,
+        async with self.http.request(method, self.stack.url + path, json=json, data=raw,
                                      headers=hdrs) as resp:
             text = await resp.text()
             try:

@@ -253,3 +253,40 @@ async def test_a_submitted_drift_assessment_follows_the_drift_rules(
     assert status == 201 and body["incident"] is None and body["drift_detected"] is False
     status, _, _ = await api.call("POST", "/incidents", key, json=DECLARE)
     assert status == 403  # drift:write is not incidents:write
+
+
+async def test_a_refused_idempotent_request_answers_the_same_refusal_when_retried(
+        api: Api, key: str) -> None:
+    headers = {"Idempotency-Key": "typo-1"}
+    bad = {**DECLARE, "model": "no-such-model"}
+    first = await api.call("POST", "/incidents", key, json=bad, headers=headers)
+    again = await api.call("POST", "/incidents", key, json=bad, headers=headers)
+    assert first[0] == again[0] == 422 and first[1] == again[1]
+    assert again[2].get("Idempotent-Replayed") == "true"
+    assert again[2]["Content-Type"].startswith("application/problem+json")
+
+
+async def test_a_declare_cut_off_before_its_answer_is_found_by_the_retry(
+        api: Api, key: str, stack: LocalStack) -> None:
+    """The process died after the declaration committed but before the answer was stored:
+    the retry (once the claim is stale) answers that incident instead of declaring another."""
+    import hashlib
+    import json
+    from datetime import timedelta
+
+    from storage.api_repositories import record_idempotent_resource
+    from tests.integration.api_support import store
+
+    made = await declare(api, key)  # the incident the lost request committed
+    raw = json.dumps(DECLARE).encode()
+    digest = hashlib.sha256(b"POST /incidents\n" + raw).hexdigest()
+    long_ago = stack.container.clock.now() - timedelta(minutes=5)
+    assert await store(stack).claim_idempotency("key:airflow", "lost-1", digest, long_ago) is None
+    async with stack.container.engine.begin() as conn:
+        await record_idempotent_resource(conn, "key:airflow", "lost-1", made["id"])
+    status, body, _ = await api.call("POST", "/incidents", key, raw=raw,
+                                     headers={"Idempotency-Key": "lost-1",
+                                              "Content-Type": "application/json"})
+    assert status == 201 and body["id"] == made["id"]
+    _, page, _ = await api.call("GET", "/incidents", key)
+    assert len(page["items"]) == 1
