@@ -34,7 +34,13 @@ from domain.model_actions.rollback import RollbackPolicy, RollbackStatus
 from domain.model_actions.service import ModelActions, ModelActionsConfig, is_drift_incident
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import IncidentRef
-from storage.model_actions import manual_alias_differs, manual_snapshot, model_actions_repo
+from storage.model_actions import (
+    manual_alias_differs,
+    manual_snapshot,
+    model_actions_repo,
+    rollback_message,
+    save_rollback_message,
+)
 from storage.outbox_store import OutboxRow
 
 if TYPE_CHECKING:
@@ -146,8 +152,22 @@ class ModelActionsFeature:
         if rollback is None:
             raise Permanent("rollback request vanished")
         text, blocks = ui.rollback_request_message(rollback, row.payload["text"])
-        await self.container.slack_client.chat_postMessage(channel=channel, thread_ts=ts, text=text,
-                                                           blocks=blocks, unfurl_links=False)
+        posted = await self.container.slack_client.chat_postMessage(
+            channel=channel, thread_ts=ts, text=text, blocks=blocks, unfurl_links=False)
+        await save_rollback_message(self.container.engine, rollback.id, str(posted["channel"]),
+                                    str(posted["ts"]))
+
+    async def deliver_rollback_decided(self, row: OutboxRow) -> None:
+        """The request's message says who decided, and its buttons go."""
+        rollback = await self.actions.get_rollback(uuid.UUID(row.payload["rollback_id"]))
+        where = await rollback_message(self.container.engine, uuid.UUID(row.payload["rollback_id"]))
+        if rollback is None or where is None:
+            return  # never posted (Slack refused it): nothing to update
+        text = (f":rewind: <@{rollback.requested_by}> requested a rollback of `{rollback.model}` "
+                f"`{rollback.alias}` v{rollback.from_version or '?'} → v{rollback.to_version}: "
+                f"{escape(rollback.reason)}")
+        text, blocks = ui.rollback_decided_message(rollback, text)
+        await self.container.slack_client.chat_update(channel=where[0], ts=where[1], text=text, blocks=blocks)
 
     # -- the registry move and the deploy hook ----------------------------------------------------
 
@@ -307,6 +327,7 @@ def install(container: Container) -> None:
     handlers = container.dispatcher.handlers
     handlers[svc.WHAT_CHANGED] = feature.deliver_what_changed
     handlers[svc.ROLLBACK_MESSAGE] = feature.deliver_rollback_message
+    handlers[svc.ROLLBACK_DECIDED] = feature.deliver_rollback_decided
     handlers[svc.MOVE_ALIAS] = feature.deliver_move
     handlers[svc.DEPLOY_HOOK] = feature.deliver_deploy_hook
     handlers[svc.RETRAIN_HOOK] = feature.deliver_retrain

@@ -316,3 +316,17 @@ async def manual_alias_differs(engine: AsyncEngine, name: str, alias: str, versi
         else:
             current = (await SqlModelActions(conn).aliases(name)).get(alias)
     return current != version
+
+
+async def rollback_message(engine: AsyncEngine, rollback_id: uuid.UUID) -> tuple[str, str] | None:
+    """Where the rollback request was posted in Slack (channel, ts), once it was."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(rollback_requests.c.slack_channel, rollback_requests.c.slack_ts)
+                                  .where(rollback_requests.c.id == rollback_id))).first()
+    return (str(row[0]), str(row[1])) if row and row[0] and row[1] else None
+
+
+async def save_rollback_message(engine: AsyncEngine, rollback_id: uuid.UUID, channel: str, ts: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(rollback_requests.update().where(rollback_requests.c.id == rollback_id)
+                           .values(slack_channel=channel, slack_ts=ts))

@@ -108,3 +108,14 @@ def duration_modal(callback_id: str, title: str, submit: str, incident_id: str, 
                          "max_length": 1000}},
         ],
     }
+
+
+def rollback_decided_message(rollback: Rollback, text: str) -> tuple[str, list[JSON]]:
+    """The request once decided: no buttons, who decided and when."""
+    glass = " (break-glass)" if rollback.break_glass else ""
+    when = f"{rollback.decided_at:%H:%M} UTC" if rollback.decided_at else ""
+    verdict = (f":white_check_mark: Approved by <@{rollback.decided_by}>{glass} {when}"
+               if rollback.status.value in ("approved", "done", "failed")
+               else f":no_entry: Rejected by <@{rollback.decided_by}> {when}")
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+                  {"type": "context", "elements": [{"type": "mrkdwn", "text": verdict.strip()}]}]

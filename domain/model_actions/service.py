@@ -69,6 +69,7 @@ BOT = Actor("model-actions", "model actions")
 # Outbox kinds delivered by bot/model_actions_wiring.py
 WHAT_CHANGED = "model.what_changed"  # post "What changed?" (and the action buttons) in the thread
 ROLLBACK_MESSAGE = "model.rollback_message"  # the request, with Approve / Reject, in the thread
+ROLLBACK_DECIDED = "model.rollback_decided"  # the request's message loses its buttons, says who
 MOVE_ALIAS = "model.move_alias"  # the registry call
 DEPLOY_HOOK = "model.deploy_hook"  # POST ROLLBACK_WEBHOOK_URL
 RETRAIN_HOOK = "model.retrain_hook"  # POST RETRAIN_WEBHOOK_URL
@@ -317,6 +318,7 @@ class ModelActions:
             "decided_by_name": actor.name, "break_glass": rollback.break_glass,
             "from": rollback.from_version, "to": rollback.to_version}))
         await uow.outbox.add(OutboxMessage(THREAD, incident.id, {"text": f":ballot_box_with_check: {text}"}))
+        await uow.outbox.add(OutboxMessage(ROLLBACK_DECIDED, incident.id, {"rollback_id": str(rollback.id)}))
         if approved:
             await uow.outbox.add(OutboxMessage(MOVE_ALIAS, incident.id, {"rollback_id": str(rollback.id)},
                                                dedup_key=f"rollback-move:{rollback.id}",

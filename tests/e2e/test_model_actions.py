@@ -216,6 +216,7 @@ async def test_rollback_requested_refused_approved_twice_and_crashed_moves_alias
     texts = "\n".join(m["text"] for m in thread_of(stack, number))
     assert f"Rolled back `{name}`: `champion` → v1 in the mlflow registry" in texts
     assert "Deploy hook accepted the rollback" in texts
+    assert not any("model_rollback_approve" in json.dumps(m.get("blocks")) for m in thread_of(stack, number))
     audit = [r for r in await rows(stack.container.engine) if r["action"].startswith("model.rollback")]
     approved = [r for r in audit if r["action"] == "model.rollback_approved"]
     assert len(approved) == 1 and approved[0]["actor"] == IC
@@ -374,6 +375,9 @@ async def test_sev1_break_glass_by_verbs_on_the_manual_registry_is_audited_as_su
 
     texts = "\n".join(m["text"] for m in thread_of(manual, 1))
     assert "(break-glass self-approval, GOV-001 5.3)" in texts
+    [decided] = [m for m in thread_of(manual, 1) if "requested a rollback" in m["text"]]
+    assert "model_rollback_approve" not in json.dumps(decided["blocks"])  # its buttons are gone
+    assert f"Approved by <@{SRE}> (break-glass)" in json.dumps(decided["blocks"])
     assert "Rolled back `fraud-detector`: `champion` → v1.0.0 in the manual registry" in texts
     [audit] = [r for r in await rows(manual.container.engine) if r["action"] == "model.rollback_approved"]
     assert audit["actor"] == SRE and audit["details"]["break_glass"] is True
