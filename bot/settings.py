@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         from domain.governance.scrubber import parse_categories
 
         return ",".join(sorted(parse_categories(value)))
+
+    @field_validator("admin_port")
+    @classmethod
+    def _admin_port_apart(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value and value == info.data.get("port"):  # 0 is any free port, never a clash
+            raise ValueError("must differ from PORT (the admin listener is a second one)")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

@@ -4,9 +4,12 @@ cluster only; the public listener then answers Slack, the webhooks and /health, 
 from __future__ import annotations
 
 import aiohttp
+import pytest
+from pydantic import ValidationError
 
 from bot.app import build
 from bot.local.stack import LocalStack
+from bot.settings import Settings, describe
 
 ADMIN = {"admin_port": 0, "host": "127.0.0.1"}  # 0: any free port
 
@@ -60,3 +63,10 @@ async def test_a_one_shot_command_opens_no_admin_listener(database_url: str) -> 
             assert cli.admin is None
         finally:
             await cli.stop()
+
+
+def test_an_admin_port_equal_to_the_public_one_is_a_one_line_setting_error() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, port=3000, admin_port=3000)
+    assert describe(refused.value) == ("ADMIN_PORT=3000: Value error, must differ from PORT "
+                                       "(the admin listener is a second one)")
