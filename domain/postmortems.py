@@ -15,7 +15,7 @@ Slack behind :class:`PostmortemTexts` (``bot/slack_ui/postmortems.py``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -88,6 +88,17 @@ class Draft:
 # The repository over one open unit of work (the SQL one takes the uow's connection).
 Repositories = Callable[[UnitOfWork], PostmortemRepository]
 
+# Renders the draft document (the built-in Markdown, or an organisation's template).
+DraftRenderer = Callable[[IncidentFacts, Sequence[TimelineEntry], Sequence[ActionItemRow], str | None,
+                          uuid.UUID], Awaitable[str]]
+
+
+async def default_draft(facts: IncidentFacts, timeline: Sequence[TimelineEntry],
+                        items: Sequence[ActionItemRow], factors: str | None,
+                        incident_id: uuid.UUID) -> str:
+    """The built-in blameless Markdown draft."""
+    return postmortem_markdown(facts, timeline, items, factors)
+
 
 class PostmortemTexts(Protocol):
     """Port: what the bot says in the incident channel about a postmortem."""
@@ -118,10 +129,11 @@ class Postmortems:
     """The postmortem use cases, on the incident service's units of work and clock."""
 
     def __init__(self, service: IncidentService, repositories: Repositories,
-                 texts: PostmortemTexts) -> None:
+                 texts: PostmortemTexts, render: DraftRenderer = default_draft) -> None:
         self.service = service
         self.repositories = repositories
         self.texts = texts
+        self.render = render  # the draft's document; a template may replace the built-in one
 
     def _required(self, incident: Incident) -> bool:
         return self.service.policy.rule(incident.severity).postmortem == "required"
@@ -191,7 +203,7 @@ class Postmortems:
         items, factors = await self.contents(inc.id)
         timeline = [TimelineEntry(e.occurred_at, e.event_type.value, scrub(e.body) or "")
                     for e in view.timeline]
-        return Draft(view, postmortem_markdown(facts, timeline, items, factors), bool(factors))
+        return Draft(view, await self.render(facts, timeline, items, factors, inc.id), bool(factors))
 
     async def record_factors(self, ref: IncidentRef, actor: Actor, text: str) -> Incident:
         """The analysis part of the postmortem: what a draft needs before it counts as done.
