@@ -403,20 +403,14 @@ async def incident_rows(engine: AsyncEngine, where: IncidentFilter,
 
 
 async def last_stakeholder_updates(engine: AsyncEngine, incident_ids: list[Any]) -> dict[Any, datetime]:
-    """When each incident's last stakeholder update (``/incident update``) was posted."""
-    from storage.tables import incident_timeline
+    """When each incident's last stakeholder update (``/incident update``) was posted: what the
+    update cadence clock keeps (``incident_clocks.last_update_at``)."""
+    from storage.timer_tables import incident_clocks
 
     if not incident_ids:
         return {}
-    query = (sa.select(incident_timeline.c.incident_id, sa.func.max(incident_timeline.c.occurred_at))
-             .where(incident_timeline.c.incident_id.in_(incident_ids),
-                    incident_timeline.c.body.like("Stakeholder update:%"))
-             .group_by(incident_timeline.c.incident_id))
+    query = sa.select(incident_clocks.c.incident_id, incident_clocks.c.last_update_at).where(
+        incident_clocks.c.incident_id.in_(incident_ids),
+        incident_clocks.c.last_update_at.is_not(None))
     async with engine.connect() as conn:
-        found: dict[Any, datetime] = {}
-        for incident_id, at in await conn.execute(query):
-            if at is not None and at.tzinfo is None:
-                from datetime import UTC
-                at = at.replace(tzinfo=UTC)
-            found[incident_id] = at
-        return found
+        return {incident_id: at for incident_id, at in await conn.execute(query)}
