@@ -40,12 +40,11 @@ def install(container: Container) -> None:
     settings = container.settings
     # reads need not queue behind SQLite's one writer; the repositories are on the unit of work
     read = uow_factory(container.engine, container.clock)
-    write = container.uow_factory
     config = PagerDutyConfig(service_models=dict(settings.pagerduty_service_models),
                              default_model=settings.pagerduty_default_model,
                              routing_keys=dict(settings.pagerduty_routing_keys))
-    events = PagerDutyEvents(container.service, container.policy, config, read, write)
-    alerts = AlertGroupEvents(container.service, read, write, resolve_prompt)
+    events = PagerDutyEvents(container.service, container.policy, config, read)
+    alerts = AlertGroupEvents(container.service, read, resolve_prompt)
     delivery = PagerDutyDelivery(settings, container.service, container.outbox_store,
                                  container.slack_client, container.uow_factory)
     container.features.pagerduty = events

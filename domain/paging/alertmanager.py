@@ -68,34 +68,57 @@ class AlertGroupEvents:
     and buttons, built by the Slack side) asking whether to resolve once the alerts have."""
 
     def __init__(self, service: IncidentService, read_uow: Callable[[], PagingUnitOfWork],
-                 write_uow: Callable[[], PagingUnitOfWork],
                  resolve_prompt: Callable[[Incident], dict[str, Any]]) -> None:
         self.service = service
         self.read_uow = read_uow
-        self.write_uow = write_uow
         self.resolve_prompt = resolve_prompt
 
     async def handle(self, note: AlertNotification) -> EventResult:
-        async with self.read_uow() as uow:
-            group = await uow.alert_groups.get(note.group_key)
-        current = None
-        if group is not None:
-            current = (await self.service.view(IncidentRef(incident_id=group.incident_id))).incident
+        """A group this bot knows is noted (or resolved) on its incident in one transaction;
+        a new one, or one whose incident has ended, declares an incident linked to it."""
         actor = Actor(ALERTMANAGER, f"Alertmanager ({note.receiver})")
+        known: list[bool] = []
+
+        async def work(uow: UnitOfWork) -> EventResult | None:
+            return await self._on_group(cast(PagingUnitOfWork, uow), note, actor, known)
+
+        result = await self.service.run(work)
+        if result is not None:
+            return result
+        try:
+            incident = await self._open(note, actor, replace=any(known))
+        except AlreadyLinked:
+            # an HA peer sent the same new group at the same moment and won the race:
+            # its incident is the one, and nothing of this attempt was written
+            return await self._duplicate(note.group_key)
+        return EventResult(Verdict.CREATED, {"incident": incident.key})
+
+    async def _on_group(self, uow: PagingUnitOfWork, note: AlertNotification, actor: Actor,
+                        known: list[bool]) -> EventResult | None:
+        """What the group's current incident takes; None when a new incident is needed."""
+        group = await uow.alert_groups.get(note.group_key)
+        known[:] = [group is not None]
+        current = (await self.service.resolve_ref(uow, IncidentRef(incident_id=group.incident_id))
+                   if group is not None else None)
         if note.status == "firing":
-            if current is not None and current.status.is_active:
-                await self._note_alerts(current, note, actor)
-                return EventResult(Verdict.APPLIED, {"incident": current.key, "updated": True})
-            try:
-                incident = await self._open(note, actor, replace=group is not None)
-            except AlreadyLinked:
-                # an HA peer sent the same new group at the same moment and won the race:
-                # its incident is the one, and nothing of this attempt was written
-                return await self._duplicate(note.group_key)
-            return EventResult(Verdict.CREATED, {"incident": incident.key})
+            if current is None or not current.status.is_active:
+                return None
+            for alert in note.alerts:
+                await self.service.add_note_in(
+                    uow, IncidentRef(incident_id=current.id), actor,
+                    f"Alert firing: {_alert_text(alert, 'alert')}",
+                    source_ref=source_ref(ALERTMANAGER, note.group_key, alert.get("fingerprint"),
+                                          alert.get("startsAt")))
+            return EventResult(Verdict.APPLIED, {"incident": current.key, "updated": True})
         if current is None:
             return EventResult(Verdict.IGNORED, {"ignored": "resolved group without an incident"})
-        await self._resolved(current, note.group_key, actor)
+        outcome = await self.service.add_note_in(
+            uow, IncidentRef(incident_id=current.id), actor,
+            "Alertmanager: every alert in the group is resolved",
+            source_ref=source_ref(ALERTMANAGER, note.group_key, "resolved", current.id))
+        if outcome.changed and current.status.is_active:
+            await uow.alert_groups.mark_resolved(note.group_key)
+            await uow.outbox.add(OutboxMessage(CHANNEL, current.id, self.resolve_prompt(current)))
         return EventResult(Verdict.APPLIED, {"incident": current.key, "resolved_alerts": True})
 
     async def _duplicate(self, group_key: str) -> EventResult:
@@ -129,23 +152,3 @@ class AlertGroupEvents:
             model_name=str(model), description="\n".join(lines),
             trigger_source=TriggerSource.AUTOMATED_PERFORMANCE,
             labels=["alertmanager", str(labels.get("alertname", ""))], then=link), actor)
-
-    async def _note_alerts(self, incident: Incident, note: AlertNotification, actor: Actor) -> None:
-        for alert in note.alerts:
-            await self.service.add_note(
-                IncidentRef(incident_id=incident.id), actor,
-                f"Alert firing: {_alert_text(alert, 'alert')}",
-                source_ref=source_ref(ALERTMANAGER, note.group_key, alert.get("fingerprint"),
-                                      alert.get("startsAt")))
-
-    async def _resolved(self, incident: Incident, group_key: str, actor: Actor) -> None:
-        outcome = await self.service.add_note(
-            IncidentRef(incident_id=incident.id), actor,
-            "Alertmanager: every alert in the group is resolved",
-            source_ref=source_ref(ALERTMANAGER, group_key, "resolved", incident.id))
-        if not outcome.changed or not incident.status.is_active:
-            return
-        async with self.write_uow() as uow:
-            await uow.alert_groups.mark_resolved(group_key)
-            await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, self.resolve_prompt(incident)))
-            await uow.commit()

@@ -72,13 +72,11 @@ class PagerDutyEvents:
     """The PagerDuty use cases, over the incident service and the paging links."""
 
     def __init__(self, service: IncidentService, policy: Policy, config: PagerDutyConfig,
-                 read_uow: Callable[[], PagingUnitOfWork],
-                 write_uow: Callable[[], PagingUnitOfWork]) -> None:
+                 read_uow: Callable[[], PagingUnitOfWork]) -> None:
         self.service = service
         self.policy = policy
         self.config = config
         self.read_uow = read_uow
-        self.write_uow = write_uow
 
     async def handle(self, event: dict[str, Any], data: dict[str, Any]) -> EventResult:
         """One V3 event (``event.data`` shape-checked by the handler)."""
@@ -134,36 +132,34 @@ class PagerDutyEvents:
 
     async def updated(self, event: dict[str, Any], event_type: str,
                       data: dict[str, Any]) -> EventResult:
-        """A change on a linked incident; stale and unknown ones are ignored."""
+        """A change on a linked incident: the change and its bookkeeping (the newest event
+        applied, responders to invite) in one transaction; stale and unknown ones are ignored."""
         incident_data = data if data.get("type") == "incident" else (data.get("incident") or {})
-        link = await self._link_by_pd(str(incident_data.get("id") or ""))
-        if link is None:
-            return EventResult(Verdict.IGNORED, {"ignored": "not an incident this bot knows"})
         occurred = parse_time(event.get("occurred_at"))
-        if occurred and link.last_event_at and occurred < link.last_event_at:
-            return EventResult(Verdict.IGNORED, {"ignored": "older than the last event applied"})
-        ref = IncidentRef(incident_id=link.incident_id)
-        status = (await self.service.view(ref)).incident.status
-        changed = await self._apply(event, event_type, data, incident_data, ref, status)
-        if changed is None:
-            return EventResult(Verdict.IGNORED, {"ignored": event_type})
-        assignees = [a.get("id") for a in incident_data.get("assignees") or [] if a.get("id")]
-        invite = event_type in ("incident.escalated", "incident.reassigned") and changed \
-            and bool(assignees)
-        if occurred or invite:  # the bookkeeping after the change, in one transaction
-            async with self.write_uow() as uow:
-                if invite:
-                    await uow.outbox.add(OutboxMessage(PD_RESPONDERS, link.incident_id,
-                                                       {"users": assignees}))
-                if occurred:
-                    await uow.pagerduty_links.applied(link.incident_id, occurred)
-                await uow.commit()
-            if self.service.after_commit is not None:
-                self.service.after_commit(uow)
-        return EventResult(Verdict.APPLIED, {"applied": event_type})
 
-    async def _apply(self, event: dict[str, Any], event_type: str, data: dict[str, Any],
-                     incident_data: dict[str, Any], ref: IncidentRef,
+        async def work(uow: UnitOfWork) -> EventResult:
+            links = cast(PagingUnitOfWork, uow).pagerduty_links
+            link = await links.by_pd_incident(str(incident_data.get("id") or ""))
+            if link is None:
+                return EventResult(Verdict.IGNORED, {"ignored": "not an incident this bot knows"})
+            if occurred and link.last_event_at and occurred < link.last_event_at:
+                return EventResult(Verdict.IGNORED, {"ignored": "older than the last event applied"})
+            ref = IncidentRef(incident_id=link.incident_id)
+            status = (await self.service.resolve_ref(uow, ref)).status
+            changed = await self._apply(uow, event, event_type, data, incident_data, ref, status)
+            if changed is None:
+                return EventResult(Verdict.IGNORED, {"ignored": event_type})
+            assignees = [a.get("id") for a in incident_data.get("assignees") or [] if a.get("id")]
+            if changed and assignees and event_type in ("incident.escalated", "incident.reassigned"):
+                await uow.outbox.add(OutboxMessage(PD_RESPONDERS, link.incident_id, {"users": assignees}))
+            if occurred:
+                await links.applied(link.incident_id, occurred)
+            return EventResult(Verdict.APPLIED, {"applied": event_type})
+
+        return await self.service.run(work)
+
+    async def _apply(self, uow: UnitOfWork, event: dict[str, Any], event_type: str,
+                     data: dict[str, Any], incident_data: dict[str, Any], ref: IncidentRef,
                      status: Status) -> bool | None:
         """Run the one use case the event type maps to: whether it changed something, or None
         when the event asks for nothing in the incident's current status."""
@@ -175,13 +171,13 @@ class PagerDutyEvents:
             if not wanted[event_type]:
                 return None
             target, reason = _REASONS[event_type]
-            return (await self.service.change_status(ref, target, actor, reason=reason)).changed
+            return (await self.service.change_status_in(uow, ref, target, actor, reason)).changed
         if event_type == "incident.priority_updated":
             severity = self.policy.pagerduty_severity.severity_for(
                 (incident_data.get("priority") or {}).get("summary"), incident_data.get("urgency"))
             if status is Status.CLOSED:
                 return False  # its severity is final; the event still counts as applied
-            return (await self.service.change_severity(ref, actor, severity)).changed
+            return (await self.service.change_severity_in(uow, ref, actor, severity)).changed
         occurred = parse_time(event.get("occurred_at"))
         source_ref = f"pagerduty:{event.get('id')}"
         if event_type == "incident.annotated":
@@ -191,8 +187,8 @@ class PagerDutyEvents:
             text = f"PagerDuty: {event_type.split('.')[1]} to {who or 'nobody'}"
         else:
             return None
-        return (await self.service.add_note(ref, actor, text, occurred_at=occurred,
-                                            source_ref=source_ref, echo=True)).changed
+        return (await self.service.add_note_in(uow, ref, actor, text, occurred_at=occurred,
+                                               source_ref=source_ref, echo=True)).changed
 
     # -- here -> PagerDuty (an observer: inside the use case's transaction) ---------------------
 

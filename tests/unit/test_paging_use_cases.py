@@ -116,7 +116,7 @@ def service(uow: Any, clock: FakeClock) -> IncidentService:
 @pytest.fixture
 def pd(service: IncidentService, uow: Any) -> PagerDutyEvents:
     events = PagerDutyEvents(service, default_policy(), PagerDutyConfig(
-        service_models={"PSVC": "credit-risk-v3"}, routing_keys={"risk-ml": "R-KEY"}), uow, uow)
+        service_models={"PSVC": "credit-risk-v3"}, routing_keys={"risk-ml": "R-KEY"}), uow)
     service.observers.append(events.observe)
     return events
 
@@ -158,7 +158,9 @@ async def test_an_acknowledgement_applies_once_and_older_events_are_stale(pd: Pa
     data: dict[str, Any] = {"id": "PD1", "type": "incident"}
     ack: dict[str, Any] = {"id": "ev2", "event_type": "incident.acknowledged",
                            "occurred_at": "2026-11-30T10:05:00Z", "data": data}
+    before = db.commits
     assert (await pd.handle(ack, data)).verdict is Verdict.APPLIED
+    assert db.commits == before + 1  # the change and the newest event applied, together
     assert db.incident(1).status is Status.INVESTIGATING
     assert PD_STATUS not in kinds(db)  # not echoed back to PagerDuty
     older = {**ack, "id": "ev0", "occurred_at": "2026-11-30T10:01:00Z"}
@@ -192,14 +194,18 @@ def prompt(incident: Incident) -> dict[str, Any]:
 
 async def test_an_alert_group_opens_notes_and_offers_to_resolve(service: IncidentService, uow: Any,
                                                                 db: FakeDatabase) -> None:
-    alerts = AlertGroupEvents(service, uow, uow, prompt)
+    alerts = AlertGroupEvents(service, uow, prompt)
     opened = await alerts.handle(note("firing"))
     assert opened.verdict is Verdict.CREATED and db.incident(1).severity is Severity.P2
+    before = db.commits
     updated = await alerts.handle(note("firing", alerts=2))
     assert updated.body == {"incident": "INC-1", "updated": True}
+    assert db.commits == before + 1  # both alerts noted in one transaction
     assert sum("Alert firing: alert 1" in e.body for e in db.timeline) == 1
+    before = db.commits
     resolved = await alerts.handle(note("resolved"))
     assert resolved.body == {"incident": "INC-1", "resolved_alerts": True}
+    assert db.commits == before + 1  # the note, the group and the prompt together
     assert [m.payload for m in db.outbox if m.kind == CHANNEL][-1] == {"text": "resolve INC-1?"}
     async with uow() as fresh:
         assert (await fresh.alert_groups.get(note("x").group_key)).status == "resolved"
