@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +42,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-SAMPLE_SHARE = 0.35  # of the memory budget, for the reference samples of the numeric columns
-BATCH_SHARE = 0.05  # of the budget, for one decoded batch (the reader's own buffers come on top)
+SAMPLE_SHARE = 0.25  # of the memory budget, for the reference samples of the numeric columns
+READ_SHARE = 0.2  # of the budget, for what the reader decodes at once (a row group's columns)
+DECODE_FACTOR = 3  # bytes held per decoded byte: compressed pages, decoded column, numpy copy
 Progress = Callable[[str, int, int | None], None]  # (phase, rows done, rows expected or None)
 
 
@@ -141,14 +142,32 @@ class _Sample:
         return math.sqrt(max(self.squares / self.seen - mean * mean, 0.0))
 
 
-def _batches(dataset: ds.Dataset, columns: Sequence[str], batch_rows: int) -> Any:
+def _batches(dataset: ds.Dataset, columns: Sequence[str], budget: int) -> Iterator[pa.RecordBatch]:
+    """The dataset's batches, file by file. Parquet: by row group, in groups of columns small enough
+    that a row group of them fits ``budget`` bytes (a batch may hold a subset of the columns).
+    CSV: by blocks of at most ``budget / DECODE_FACTOR`` bytes."""
+    import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
-    options = None
-    if isinstance(dataset.format, ds.ParquetFileFormat):
-        options = ds.ParquetFragmentScanOptions(pre_buffer=False)
-    return dataset.to_batches(columns=list(columns), batch_size=batch_rows, batch_readahead=1,
-                              fragment_readahead=1, fragment_scan_options=options)
+    fs = dataset.filesystem
+    for path in dataset.files:
+        if isinstance(dataset.format, ds.ParquetFileFormat):
+            reader = pq.ParquetFile(fs.open_input_file(path), pre_buffer=False)
+            meta = reader.metadata
+            group_rows = max((meta.row_group(i).num_rows for i in range(meta.num_row_groups)), default=1)
+            per_group = max(1, budget // (max(group_rows, 1) * 8 * DECODE_FACTOR))
+            batch_rows = max(1024, budget // (8 * DECODE_FACTOR * min(per_group, len(columns))))
+            for start in range(0, len(columns), per_group):
+                group = list(columns[start:start + per_group])
+                yield from reader.iter_batches(batch_size=batch_rows, columns=group, use_threads=False)
+            continue
+        types = {c: dataset.schema.field(c).type for c in columns}
+        block = max(1 << 16, min(budget // DECODE_FACTOR, 64 << 20))
+        stream = fs.open_input_stream(path, compression="detect")
+        yield from pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=block),
+                                  convert_options=pacsv.ConvertOptions(include_columns=list(columns),
+                                                                       column_types=types))
 
 
 def _as_float(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -192,11 +211,11 @@ def stream_counts(reference: str, current: str, columns: Sequence[str], *, bins:
     numeric = [c for c in columns if declared[c] != "categorical"]
     budget = memory_mb * 1024 * 1024
     cap = max(10_000, int(budget * SAMPLE_SHARE / 8 / max(len(numeric), 1)))
-    batch_rows = max(4096, int(budget * BATCH_SHARE / 8 / max(len(columns), 1)))
+    read_bytes = int(budget * READ_SHARE)  # what the reader may decode at once
     samples = {c: _Sample(cap, seed=i, distinct={} if declared[c] is None else None)
                for i, c in enumerate(numeric)}
     ref_cats: dict[str, dict[str, int]] = {c: {} for c in columns if c not in samples}
-    ref_rows = _scan(ref_ds, reference, columns, batch_rows, "reference", progress,
+    ref_rows = _scan(ref_ds, reference, columns, read_bytes, "reference", progress,
                      lambda batch: _first_pass(batch, samples, ref_cats))
     for name, sample in samples.items():  # integers with few values are categories after all
         if sample.distinct is not None:
@@ -217,12 +236,12 @@ def stream_counts(reference: str, current: str, columns: Sequence[str], *, bins:
     if not exact:  # the samples only gave the edges: count the reference again
         for c in numeric:
             samples[c].parts = []
-        _scan(ref_ds, reference, numeric, batch_rows, "reference (counts)", progress,
+        _scan(ref_ds, reference, numeric, read_bytes, "reference (counts)", progress,
               lambda batch: _count_batch(batch, edges, ref_bins, {}, None))
     cur_bins = {c: np.zeros(len(edges[c]) + 1, dtype=np.int64) for c in numeric}
     cur_missing = dict.fromkeys(numeric, 0)
     cur_cats: dict[str, dict[str, int]] = {c: {} for c in ref_cats}
-    cur_rows = _scan(cur_ds, current, columns, batch_rows, "current", progress,
+    cur_rows = _scan(cur_ds, current, columns, read_bytes, "current", progress,
                      lambda batch: _count_batch(batch, edges, cur_bins, cur_cats, cur_missing))
     counts: dict[str, NumericCounts | CategoryCounts] = {
         c: CategoryCounts(ref_cats[c], cur_cats[c]) for c in ref_cats}
@@ -238,10 +257,11 @@ def stream_counts(reference: str, current: str, columns: Sequence[str], *, bins:
 
 
 def _first_pass(batch: pa.RecordBatch, samples: dict[str, _Sample], cats: dict[str, dict[str, int]]) -> None:
-    for name, sample in samples.items():
-        sample.add(_as_float(batch.column(name)))
-    for name, counts in cats.items():
-        _add_categories(counts, batch.column(name))
+    for name in batch.schema.names:
+        if name in samples:
+            samples[name].add(_as_float(batch.column(name)))
+        elif name in cats:
+            _add_categories(cats[name], batch.column(name))
 
 
 def _grid_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -255,28 +275,32 @@ def _count_batch(batch: pa.RecordBatch, edges: dict[str, np.ndarray], bins: dict
                  cats: dict[str, dict[str, int]], missing: dict[str, int] | None) -> None:
     import numpy as np
 
-    for name, inner in edges.items():
-        values = _as_float(batch.column(name))
-        nan = np.isnan(values)
-        if missing is not None:
-            missing[name] += int(nan.sum())
-        bins[name] += _grid_counts(values[~nan], inner)
-    for name, counts in cats.items():
-        _add_categories(counts, batch.column(name))
+    for name in batch.schema.names:
+        if name in edges:
+            values = _as_float(batch.column(name))
+            nan = np.isnan(values)
+            if missing is not None:
+                missing[name] += int(nan.sum())
+            bins[name] += _grid_counts(values[~nan], edges[name])
+        elif name in cats:
+            _add_categories(cats[name], batch.column(name))
 
 
-def _scan(dataset: ds.Dataset, path: str, columns: Sequence[str], batch_rows: int, phase: str,
+def _scan(dataset: ds.Dataset, path: str, columns: Sequence[str], budget: int, phase: str,
           progress: Progress | None, handle: Callable[[pa.RecordBatch], None]) -> int:
+    """Feed every batch to ``handle``; the rows (counted on the first column's batches)."""
     import pyarrow as pa
 
     expected = _expected_rows(dataset)
-    rows = 0
+    rows = done = 0
     try:
-        for batch in _batches(dataset, columns, batch_rows):
+        for batch in _batches(dataset, columns, budget):
             handle(batch)
-            rows += batch.num_rows
+            done += batch.num_rows * batch.num_columns
+            if columns[0] in batch.schema.names:
+                rows += batch.num_rows
             if progress is not None:
-                progress(phase, rows, expected)
+                progress(phase, done // len(columns), expected)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise DriftInputError(f"{path}: {str(exc).splitlines()[0]}") from exc
     if rows == 0:
