@@ -36,7 +36,9 @@ def _ingest(args: argparse.Namespace) -> int:
         # one-shot: its own messages are delivered in the foreground before it exits
         await container.start(serving=False)
         try:
-            counts = await container.features["iac"].ingest_data(data, args.file, args.environment)
+            iac = container.features.iac
+            assert iac is not None  # bot/iac_wiring.py is in bot.app.FEATURES
+            counts = await iac.ingest_data(data, args.file, args.environment)
             await container.dispatcher.drain_once()
         except IacInputError as exc:
             print(f"iac ingest: {exc}", file=sys.stderr)
