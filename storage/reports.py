@@ -1,18 +1,18 @@
 """The incident report's aggregates in SQL (issue 21), on PostgreSQL and SQLite alike.
 
-One statement computes every group's figures: a per-incident ``facts`` row (durations, the
-policy's targets, timers fired, postmortem and action-item state), ``flags`` saying which
-targets it was measured against and met, then one ``GROUP BY`` per dimension, glued with
-``UNION ALL``. The definitions are in domain/insights.py. Percentiles are nearest-rank: on
-PostgreSQL ``percentile_disc``; SQLite has no ordered-set aggregates, so there a window
-(``ROW_NUMBER`` within the group) picks the same rank, ``ceil(p * n)``. Durations are seconds
-rounded to the millisecond on both, so the two databases give the same figures.
+Three statements in one transaction: a temporary table of per-incident rows (``facts``:
+durations, the policy's targets, timers fired, postmortem and action-item state; ``flags``:
+which targets the incident was measured against and met), then every group's figures (one
+``GROUP BY`` per dimension, glued with ``UNION ALL``), then the newest breaches. The
+definitions are in domain/insights.py. Percentiles are nearest-rank: on PostgreSQL
+``percentile_disc``; SQLite has no ordered-set aggregates, so there a window (``ROW_NUMBER``
+within the group) picks the same rank, ``ceil(p * n)``. Durations are seconds rounded to the
+millisecond on both, so the two databases give the same figures.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -183,9 +183,7 @@ def _typed(statement: str) -> sa.TextClause:
 
 
 def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(value) if isinstance(value, Decimal | float) else float(value)
+    return None if value is None else float(value)
 
 
 def _int(value: Any) -> int:
