@@ -23,6 +23,7 @@ from bot.local.stack import ADMIN, LocalStack
 from bot.policy_loader import load_policy_text
 from bot.settings import Settings
 from bot.slack_ui.insights import NO_CHART
+from bot.slack_ui.postmortem_template import TemplateProblem
 from domain.model import Incident, ModelStage, Severity, Status, TriggerSource
 from domain.services import DeclareIncident, IncidentRef
 from storage.insights_store import tickets_for_incident
@@ -281,3 +282,12 @@ def test_the_digest_follows_the_policy_files_schedule(tmp_path: Path) -> None:
         assert job.trigger.get_next_fire_time(None, T0) == datetime(2026, 11, 27, 8, 30, tzinfo=UTC)
     off = build(settings, policy=load_policy_text(gov + "\ndigest:\n  enabled: false\n"))
     assert off.scheduler.get_job("insights-digest") is None
+
+
+def test_a_broken_postmortem_template_stops_start_up(tmp_path: Path) -> None:
+    broken = tmp_path / "postmortem.md"
+    broken.write_text("# {{ inc.title }\n", encoding="utf-8")
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'x.db'}",
+                        postmortem_template=str(broken))
+    with pytest.raises(TemplateProblem, match=rf"^{broken}:1: "):
+        build(settings)
