@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+import zlib
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,13 @@ class SqlModelActions:
         self.conn = conn
 
     # -- registry ------------------------------------------------------------------------
+
+    async def lock_model(self, name: str) -> None:
+        """Serialise syncs of one model across replicas until the transaction ends (PostgreSQL;
+        SQLite has one writer at a time anyway), so a move is recorded once."""
+        if self.conn.dialect.name == "postgresql":
+            key = zlib.crc32(f"registry:{name}".encode())
+            await self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
     async def stored_model(self, name: str) -> StoredModel | None:
         known = (await self.conn.execute(

@@ -77,6 +77,7 @@ THREAD = "post_thread"  # domain.services.THREAD: a plain reply in the announcem
 
 
 class ModelActionsRepository(Protocol):
+    async def lock_model(self, name: str) -> None: ...
     async def stored_model(self, name: str) -> StoredModel | None: ...
     async def record_snapshot(self, model: RegistryModel, source: str, moves: list[AliasMove],
                               new_versions: list[NewVersion], observed_at: datetime,
@@ -161,6 +162,7 @@ class ModelActions:
 
     async def _sync_one(self, uow: UnitOfWork, *, model: RegistryModel) -> tuple[int, int]:
         repo = self.repo_for(uow)
+        await repo.lock_model(model.name)  # another replica's sync of it waits, then sees its result
         now = self.clock.now()
         stored = await repo.stored_model(model.name)
         moves, new_versions = changes_since(stored, model, now)

@@ -118,3 +118,14 @@ async def test_without_mlflow_the_manual_registry_dates_a_new_version_as_a_deplo
     assert [(m.previous, m.version) for m in moves] == [("2.0.0", "2.1.0")]
     assert await registry.set_alias("fraud-detector", "champion", "2.1.0") is False
     assert await registry.set_alias("fraud-detector", "champion", "2.0.0") is True
+
+
+async def test_two_syncs_at_once_record_a_move_once(
+        service: IncidentService, clock: FakeClock, mlflow_server: str) -> None:  # noqa: F811
+    name = await new_model(mlflow_server, 2, {"team": "t"})
+    actions = ModelActions(service, model_actions_repo, MlflowRegistry(mlflow_server), no_roles,
+                           ModelActionsConfig(registry_kind="mlflow"))
+    await actions.sync()
+    await move(mlflow_server, name, "champion", "2")
+    await asyncio.gather(actions.sync(), actions.sync())  # two replicas' schedules firing together
+    assert [(m.previous, m.version) for m in await history(service, name)] == [("1", "2")]
