@@ -144,12 +144,13 @@ def check_claims(claims: dict[str, Any], now: datetime, typ: str) -> None:
 
 @dataclass
 class LoginThrottle:
-    """Login attempts per user name and per client address within ``window`` (in memory, per
-    process: a replica limits what reaches it). Failures count per user (guessing one password),
-    every attempt counts per address (spraying many users)."""
+    """Failed logins per user name and per client address within ``window`` (in memory, per
+    process: a replica limits what reaches it): per user against guessing one password, per
+    address against spraying many users. Only failures count, so the people behind one proxy
+    or ingress address can all log in."""
 
     per_user: int = 5
-    per_address: int = 20
+    per_address: int = 50
     window: timedelta = timedelta(minutes=15)
     _users: dict[str, deque[datetime]] = field(default_factory=dict)
     _addresses: dict[str, deque[datetime]] = field(default_factory=dict)
@@ -161,11 +162,9 @@ class LoginThrottle:
         real = [w for w in waits if w is not None]
         return max(real) if real else None
 
-    def attempted(self, address: str, now: datetime) -> None:
-        self._addresses.setdefault(address, deque()).append(now)
-
-    def failed(self, user: str, now: datetime) -> None:
+    def failed(self, user: str, address: str, now: datetime) -> None:
         self._users.setdefault(user, deque()).append(now)
+        self._addresses.setdefault(address, deque()).append(now)
 
     def succeeded(self, user: str) -> None:
         self._users.pop(user, None)

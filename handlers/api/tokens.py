@@ -118,12 +118,11 @@ class TokenService:
         wait = self.throttle.retry_after(name, address, now)
         if wait is not None:
             raise LoginThrottled(wait)
-        self.throttle.attempted(address, now)
         user = await self.store.user(name)
         stored = user.password_hash.encode() if user else _DUMMY_HASH
         ok = await asyncio.to_thread(bcrypt.checkpw, password.encode()[:72], stored)
         if not ok or user is None or user.disabled_at is not None:
-            self.throttle.failed(name, now)
+            self.throttle.failed(name, address, now)
             await self._event("auth.login_failed", name)
             raise AuthError("wrong user name or password")
         self.throttle.succeeded(name)

@@ -30,20 +30,20 @@ def test_failed_logins_lock_a_user_for_the_window_and_a_success_clears_them() ->
     throttle = LoginThrottle(per_user=3, per_address=100, window=timedelta(minutes=15))
     for i in range(3):
         assert throttle.retry_after("carol", "10.0.0.1", T0 + timedelta(seconds=i)) is None
-        throttle.failed("carol", T0 + timedelta(seconds=i))
+        throttle.failed("carol", "10.0.0.1", T0 + timedelta(seconds=i))
     wait = throttle.retry_after("carol", "10.0.0.2", T0 + timedelta(seconds=3))
     assert wait is not None and 890 <= wait <= 900  # from another address too
     assert throttle.retry_after("dave", "10.0.0.2", T0) is None  # others are not locked out
     assert throttle.retry_after("carol", "10.0.0.1", T0 + timedelta(minutes=15, seconds=1)) is None
-    throttle.failed("eve", T0)
+    throttle.failed("eve", "10.0.0.3", T0)
     throttle.succeeded("eve")
     assert throttle._users.get("eve") is None
 
 
-def test_many_attempts_from_one_address_are_limited_whatever_the_user() -> None:
+def test_many_failures_from_one_address_are_limited_whatever_the_user() -> None:
     throttle = LoginThrottle(per_user=100, per_address=4)
     for i in range(4):
-        throttle.attempted("10.0.0.9", T0 + timedelta(seconds=i))
+        throttle.failed(f"user{i}", "10.0.0.9", T0 + timedelta(seconds=i))
     assert throttle.retry_after("anyone", "10.0.0.9", T0 + timedelta(seconds=5)) is not None
     assert throttle.retry_after("anyone", "10.0.0.8", T0 + timedelta(seconds=5)) is None
 
