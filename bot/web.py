@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("bot")
 
-TRACE_ID = web.RequestKey("trace_id", str)  # the request's trace id, for the header
+# the request's trace id, for the header: a RequestKey where aiohttp has them (3.13+, which
+# warns about str keys), a str key on the older ones pyproject still allows
+TRACE_ID: Any = getattr(web, "RequestKey", lambda name, _type: name)("incident_bot.trace_id", str)
 TRACE_HEADER = "X-Trace-Id"
 PROBES = frozenset({"/health", "/ready", "/metrics"})  # answered, never traced (scrape noise)
 MAX_BODY = 5 * 1024 * 1024
