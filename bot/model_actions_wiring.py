@@ -87,12 +87,12 @@ class ModelActionsFeature:
         self._sync_lock = asyncio.Lock()
 
     async def roles_of(self, user_id: str) -> frozenset[Role] | None:
-        """The RACI roles of a Slack user; None when role checks are off or it is no Slack user."""
-        handles = self.container.features.governance
-        gate = handles["gate"] if handles else None
-        if gate is None or not gate.applies_to(user_id):
+        """The RACI roles of a Slack user, from the service's RACI gate (governance sets it);
+        None when role checks are off or the actor is no Slack user."""
+        gate = self.container.service.gates.roles
+        if not gate.applies_to(user_id):
             return None
-        roles: frozenset[Role] = await gate.roles_of(user_id)
+        roles: frozenset[Role] = await gate.lookup.roles_of(user_id)
         return roles
 
     async def session(self) -> aiohttp.ClientSession:
