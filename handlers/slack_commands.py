@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import rendering
+from bot.slack_ui.commands import DECLARE_CALLBACK as DECLARE_CALLBACK  # for handlers/slack_interactions
+from bot.slack_ui.commands import (
+    FAILED,
+    confirmation,
+    declare_modal,
+    incidents_text,
+    models_text,
+)
 from domain.commands import Parsed, parse
-from domain.messages import escape
-from domain.model import Actor, DomainError, Severity
+from domain.model import Actor, DomainError
 from domain.services import DeclareIncident, IncidentRef, UnknownModel
 from handlers.slack_context import SlackContext
 from handlers.verbs import Verb
 
 log = structlog.get_logger("handlers.commands")
-
-DECLARE_CALLBACK = "declare_incident"
-FAILED = (":boom: Something went wrong on our side; nothing was changed. "
-          "Try again, and tell the bot's operators if it persists.")
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -131,27 +133,14 @@ async def timeline(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
 async def list_incidents(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                          respond: AsyncRespond) -> None:
     views = await ctx.service.list_incidents()
-    if not views:
-        await ctx.reply(body, respond, ":sunny: No open incidents.")
-        return
-    lines = [f"*{len(views)} open incident(s)*"] + [
-        f"• *{v.incident.key}* [{v.incident.severity.label}] {v.incident.status.value} "
-        f"· `{v.model.name if v.model else '?'}` · {escape(v.incident.title)}" for v in views]
-    await ctx.reply(body, respond, "\n".join(lines))
+    await ctx.reply(body, respond, incidents_text([(v.incident, v.model) for v in views]))
 
 
 async def list_models(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                       respond: AsyncRespond) -> None:
     models = await ctx.service.list_models()
-    if not models:
-        await ctx.reply(body, respond, "No models registered. Add one with `incident-bot models "
-                                       "add NAME --version V --stage production --team T`.")
-        return
-    notes = [line for note in ctx.model_notes for line in await note()]
-    await ctx.reply(body, respond, "*Registered models*\n" + "\n".join(
-        f"• `{m.name}` v{m.version} · {m.stage.value} · team {m.team}"
-        + (f" · {', '.join(m.labels)}" if m.labels else "") for m in models) + "".join(
-        f"\n{line}" for line in notes))
+    notes = [line for note in ctx.model_notes for line in await note()] if models else []
+    await ctx.reply(body, respond, models_text(models, notes))
 
 
 async def show_help(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
@@ -180,66 +169,6 @@ async def declare(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
     await ctx.reply(body, respond, confirmation(incident.key, incident.severity.label,
                                                 parsed.model, incident.title,
                                                 ctx.incident_channel))
-
-
-def confirmation(key: str, label: str, model: str, title: str, channel: str) -> str:
-    return (f":white_check_mark: Declared *{key}* [{label}] on `{model}`: {escape(title)}. "
-            f"Announced in #{channel}; the incident channel is being created and you will be "
-            "invited.")
-
-
-def declare_modal(parsed: Parsed, model_names: list[str], channel_id: str | None) -> dict[str, Any]:
-    severity_options = [_option(f"{s.label} ({s.value.upper()})", s.value) for s in Severity]
-    model_options = [_option(n, n) for n in model_names[:100]]
-    severity_select: dict[str, Any] = {"type": "static_select", "action_id": "severity",
-                                       "options": severity_options,
-                                       "placeholder": _plain("Pick a severity")}
-    if parsed.severity:
-        severity_select["initial_option"] = _option(
-            f"{parsed.severity.label} ({parsed.severity.value.upper()})", parsed.severity.value)
-    model_element: dict[str, Any]
-    if model_options:
-        model_element = {"type": "static_select", "action_id": "model", "options": model_options,
-                         "placeholder": _plain("Pick the affected model")}
-        if parsed.model:
-            model_element["initial_option"] = _option(parsed.model, parsed.model)
-    else:
-        model_element = {"type": "plain_text_input", "action_id": "model"}
-    title_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "title",
-                                   "max_length": 500}
-    if parsed.title:
-        title_input["initial_value"] = parsed.title
-    return {
-        "type": "modal",
-        "callback_id": DECLARE_CALLBACK,
-        "private_metadata": json.dumps({"channel_id": channel_id}),
-        "title": _plain("Declare an incident"),
-        "submit": _plain("Declare"),
-        "close": _plain("Cancel"),
-        "blocks": [
-            {"type": "input", "block_id": "title", "label": _plain("Title"),
-             "element": title_input},
-            {"type": "input", "block_id": "severity", "label": _plain("Severity"),
-             "element": severity_select},
-            {"type": "input", "block_id": "model", "label": _plain("Model"),
-             "element": model_element},
-            {"type": "input", "block_id": "description", "optional": True,
-             "label": _plain("Description"),
-             "element": {"type": "plain_text_input", "action_id": "description",
-                         "multiline": True}},
-            {"type": "input", "block_id": "labels", "optional": True,
-             "label": _plain("Labels (comma separated)"),
-             "element": {"type": "plain_text_input", "action_id": "labels"}},
-        ],
-    }
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text}
-
-
-def _option(text: str, value: str) -> dict[str, Any]:
-    return {"text": _plain(text), "value": value}
 
 
 CORE_VERBS: tuple[Verb, ...] = (
