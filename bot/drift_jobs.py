@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from domain.drift import DriftAssessment, DriftInputError, FeatureSpecs, assess_counts, require_drift_extra
 from domain.drift_stats import CATEGORICAL_TESTS, NUMERIC_TESTS
-from domain.model import Actor, Incident, Severity, TimelineEvent, TimelineEventType, TriggerSource
+from domain.model import Actor, Incident, MLModel, Severity, TimelineEvent, TimelineEventType, TriggerSource
 from domain.policy import Policy, parse_duration
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import DeclareIncident, IncidentRef, IncidentService
@@ -207,6 +207,25 @@ def summary_text(model: str, a: DriftAssessment, psi_warn: float, psi_critical: 
     )
 
 
+async def record_assessment(uow: UnitOfWork, assessment_id: uuid.UUID, model: MLModel, a: DriftAssessment,
+                            now: datetime, incident: Incident | None, chart: str | None) -> None:
+    """The ``drift_assessments`` row, and the chart for the incident it fed, in one transaction."""
+    from storage.drift_tables import record_assessment as insert
+
+    await insert(uow, {
+        "id": assessment_id, "model_id": model.id, "assessed_at": now,
+        "psi_composite": a.psi_composite, "ks_p_value": a.ks_p_value,
+        "drift_detected": a.drift_detected, "feature_scores": a.feature_scores,
+        "reference_window_start": a.reference_window_start,
+        "reference_window_end": a.reference_window_end,
+        "evaluation_window_start": a.evaluation_window_start,
+        "evaluation_window_end": a.evaluation_window_end,
+        "incident_id": incident.id if incident else None})
+    if incident is not None and chart is not None:
+        title = f"Drift on {model.name} at {now:%Y-%m-%d %H:%M} UTC"
+        await uow.outbox.add(OutboxMessage(DRIFT_CHART, incident.id, {"png": chart, "title": title}))
+
+
 def safe_chart(render: Callable[[DriftAssessment, float, float], bytes], a: DriftAssessment, psi_warn: float,
                psi_critical: float, model: str) -> bytes | None:
     """The chart, or None when drawing it fails: the incident is opened either way."""
@@ -277,25 +296,7 @@ class DriftRunner:
         assessment_id = uuid.uuid4()
 
         async def record(uow: UnitOfWork, incident: Incident | None) -> None:
-            from storage.drift_tables import record_assessment
-
-            await record_assessment(uow, {
-                "id": assessment_id, "model_id": model.id, "assessed_at": now,
-                "psi_composite": a.psi_composite, "ks_p_value": a.ks_p_value,
-                "drift_detected": a.drift_detected, "feature_scores": a.feature_scores,
-                "reference_window_start": a.reference_window_start,
-                "reference_window_end": a.reference_window_end,
-                "evaluation_window_start": a.evaluation_window_start,
-                "evaluation_window_end": a.evaluation_window_end,
-                "incident_id": incident.id if incident else None})
-            if incident is not None and chart is not None:
-                await uow.outbox.add(
-                    OutboxMessage(
-                        DRIFT_CHART,
-                        incident.id,
-                        {"png": chart, "title": f"Drift on {model.name} at {now:%Y-%m-%d %H:%M} UTC"},
-                    )
-                )
+            await record_assessment(uow, assessment_id, model, a, now, incident, chart)
 
         async def feed_open(uow: UnitOfWork) -> Incident | None:
             open_incident = await uow.incidents.find_open_for_model(

@@ -314,9 +314,9 @@ def _bin_counts(conn: Connection, wire: _Wire, source: sa.TableClause, in_either
     for i, c in enumerate(names):
         col = source.c[c]
         bucket = sa.case((col.is_(None), -1), else_=_bucket_case(col, edges[c])).label("b")
-        inner = sa.select(window, bucket).where(in_either).subquery()
-        parts.append(sa.select(sa.literal(i).label("f"), inner.c.w, inner.c.b, sa.func.count())
-                     .group_by(inner.c.w, inner.c.b))
+        per_row = sa.select(window, bucket).where(in_either).subquery()
+        parts.append(sa.select(sa.literal(i).label("f"), per_row.c.w, per_row.c.b, sa.func.count())
+                     .group_by(per_row.c.w, per_row.c.b))
     for f, w, b, rows in wire.rows(conn, sa.union_all(*parts)):
         out[names[int(f)]][(int(w), int(b))] = int(rows)
     return out
