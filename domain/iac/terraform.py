@@ -156,16 +156,6 @@ def _entry_event(
         states=(actual, declared),
         name_label="address",
     )
-    metadata: dict[str, Any] = {"provider_source": provider_source, "mode": entry.get("mode", "managed")}
-    if entry.get("module_address"):
-        metadata["module_address"] = entry["module_address"]
-    if base_address != address:
-        metadata["base_address"] = base_address
-    physical = None
-    for state in (actual, declared):
-        if isinstance(state, Mapping) and isinstance(state.get("id"), str):
-            physical = state["id"]
-            break
     event = build_event(
         source_format=source_format,
         tool=IacTool.TERRAFORM,
@@ -180,12 +170,31 @@ def _entry_event(
         confidence=0.5 if review else 1.0,
         options=options,
         previous_address=previous,
-        physical_id=physical,
+        physical_id=_physical_id(actual, declared),
         review_reasons=review,
         detected_at=detected,
-        metadata=metadata,
+        metadata=_entry_metadata(entry, address, base_address),
     )
     return event, None
+
+
+def _entry_metadata(entry: Mapping[str, Any], address: str, base_address: str) -> dict[str, Any]:
+    """Where the resource came from (provider, module, the address without its index)."""
+    metadata: dict[str, Any] = {"provider_source": entry.get("provider_name"),
+                                "mode": entry.get("mode", "managed")}
+    if entry.get("module_address"):
+        metadata["module_address"] = entry["module_address"]
+    if base_address != address:
+        metadata["base_address"] = base_address
+    return metadata
+
+
+def _physical_id(*states: Any) -> str | None:
+    """The cloud id of the resource: the first state that has one (actual, then declared)."""
+    for state in states:
+        if isinstance(state, Mapping) and isinstance(state.get("id"), str):
+            return str(state["id"])
+    return None
 
 
 def parse_terraform(data: Mapping[str, Any], options: ParseOptions | None = None) -> ParseResult:
