@@ -82,6 +82,8 @@ class ApiFeature:
         origins = frozenset(o.strip() for o in settings.cors_origins.split(",") if o.strip())
         self.ctx = ApiContext(container, self.tokens, self.store, origins)
         self.disable_after = timedelta(days=settings.webhook_disable_after_days)
+        self._http: aiohttp.ClientSession | None = None
+        self._stopping = False
 
     async def audit_auth(self, event: str, user: str) -> None:
         """Logins, failed logins, refresh-token reuse and logouts are access-control events
@@ -159,9 +161,11 @@ class ApiFeature:
                    "X-Incident-Bot-Delivery": str(row.payload["event"].get("id")),
                    "X-Incident-Bot-Signature": signature(sub.secret, int(now.timestamp()), body)}
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http, \
-                    http.post(sub.url, data=body, headers=headers, allow_redirects=False) as resp:
+            async with self._session().post(sub.url, data=body, headers=headers,
+                                            allow_redirects=False) as resp:
                 status = resp.status
+        except RuntimeError as exc:  # the session closed under a delivery cut off at stop
+            raise Retry("shutting down") from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await self._failed(sub.id, f"{type(exc).__name__}: {exc}")
             raise Retry(f"webhook {sub.url}: {type(exc).__name__}") from exc
@@ -170,6 +174,14 @@ class ApiFeature:
             return
         await self._failed(sub.id, f"HTTP {status}")
         raise Retry(f"webhook {sub.url}: HTTP {status}")
+
+    def _session(self) -> aiohttp.ClientSession:
+        """One connection pool for every subscriber (made on the serving loop, closed at stop)."""
+        if self._stopping:  # the pool is closing: this row goes out at the next start
+            raise Retry("shutting down")
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return self._http
 
     async def _failed(self, sub_id: str, error: str) -> None:
         now = self.container.clock.now()
@@ -226,6 +238,9 @@ def install(container: Any) -> None:
     async def stop(_: Any) -> None:
         if feature.denylist is not None:
             await feature.denylist.close()
+        feature._stopping = True
+        if feature._http is not None:
+            await feature._http.close()
 
     container.on_start.append(start)
     container.on_stop.append(stop)
