@@ -32,7 +32,7 @@ from domain.ports import OutboxMessage, UnitOfWork
 from handlers.api import auth_routes, drift, incidents, models, openapi, status
 from handlers.api.http import CURRENT_PRINCIPAL, ApiContext
 from handlers.api.tokens import TokenService
-from storage.api_repositories import ApiStore, RedisDenylist, enabled_subscribers
+from storage.api_repositories import ApiStore, RedisDenylist, SqlApiQueries, enabled_subscribers
 from storage.outbox_store import OutboxRow
 from storage.uow import sql_connection
 
@@ -80,7 +80,8 @@ class ApiFeature:
         self.tokens = TokenService(self.store, container.clock, secret, self.denylist,
                                    LoginThrottle(), on_event=self.audit_auth)
         origins = frozenset(o.strip() for o in settings.cors_origins.split(",") if o.strip())
-        self.ctx = ApiContext(container, self.tokens, self.store, origins)
+        self.ctx = ApiContext(container, self.tokens, self.store,
+                              SqlApiQueries(container.engine), origins)
         self.disable_after = timedelta(days=settings.webhook_disable_after_days)
         self._http: aiohttp.ClientSession | None = None
         self._stopping = False

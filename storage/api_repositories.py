@@ -15,6 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.api.ports import (
+    DenylistUnavailable,
+    IdempotencyRow,
+    IncidentFilter,
+    KeyRow,
+    UserRow,
+)
 from storage.api_tables import (
     api_keys,
     api_users,
@@ -22,26 +29,6 @@ from storage.api_tables import (
     refresh_families,
     webhook_subscribers,
 )
-
-
-@dataclass(frozen=True)
-class UserRow:
-    name: str
-    password_hash: str
-    roles: list[str]
-    created_at: datetime
-    disabled_at: datetime | None
-
-
-@dataclass(frozen=True)
-class KeyRow:
-    key_id: str
-    name: str
-    secret_hash: str
-    scopes: list[str]
-    roles: list[str]
-    created_at: datetime
-    revoked_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -55,16 +42,6 @@ class Subscriber:
     last_error: str | None
     disabled_at: datetime | None
     disabled_reason: str | None
-
-
-@dataclass(frozen=True)
-class IdempotencyRow:
-    request_hash: str
-    state: str
-    resource_id: str | None
-    status_code: int | None
-    response: Any
-    created_at: datetime
 
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -308,10 +285,6 @@ async def record_idempotent_resource(conn: AsyncConnection, principal: str, key:
         resource_id=resource_id))
 
 
-class DenylistUnavailable(Exception):
-    """Redis could not be asked: callers fail closed."""
-
-
 class RedisDenylist:
     """Revoked token ids in a Redis sorted set, scored by their expiry (unix seconds)."""
 
@@ -368,15 +341,6 @@ class RedisDenylist:
 
 # -- incident queries of the API and the status page ------------------------------------------
 
-@dataclass(frozen=True)
-class IncidentFilter:
-    statuses: list[str] | None = None
-    severities: list[str] | None = None
-    model_id: Any = None
-    since: datetime | None = None
-    before_number: int | None = None  # the cursor: numbers below this one
-
-
 async def incident_rows(engine: AsyncEngine, where: IncidentFilter,
                         limit: int) -> list[dict[str, Any]]:
     """Incidents newest first (by number) with their model's name and Slack channel: one
@@ -414,3 +378,27 @@ async def last_stakeholder_updates(engine: AsyncEngine, incident_ids: list[Any])
         incident_clocks.c.last_update_at.is_not(None))
     async with engine.connect() as conn:
         return {incident_id: at for incident_id, at in await conn.execute(query)}
+
+
+class SqlApiQueries:
+    """:class:`domain.api.ports.ApiQueries` on the bot's database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def incident_rows(self, where: IncidentFilter, limit: int) -> list[dict[str, Any]]:
+        return await incident_rows(self.engine, where, limit)
+
+    async def last_stakeholder_updates(self, incident_ids: list[Any]) -> dict[Any, datetime]:
+        return await last_stakeholder_updates(self.engine, incident_ids)
+
+    async def remember_resource(self, uow: Any, principal: str, key: str,
+                                resource_id: str) -> None:
+        from storage.uow import sql_connection
+
+        await record_idempotent_resource(sql_connection(uow), principal, key, resource_id)
+
+
+__all__ = ["ApiStore", "SqlApiQueries", "RedisDenylist", "Subscriber", "IncidentFilter",
+           "KeyRow", "UserRow", "IdempotencyRow", "DenylistUnavailable", "enabled_subscribers",
+           "record_idempotent_resource", "incident_rows", "last_stakeholder_updates"]

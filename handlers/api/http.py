@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from domain.api.auth import AuthError, Forbidden, Principal, Scope
+from domain.api.ports import ApiAccounts, ApiQueries
 from domain.model import DomainError
 from domain.state_machine import IllegalTransition
 
@@ -61,7 +62,8 @@ class ApiContext:
 
     container: Any
     tokens: Any  # handlers.api.tokens.TokenService
-    store: Any  # storage.api_repositories.ApiStore
+    store: ApiAccounts
+    queries: ApiQueries
     cors_origins: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from domain.api.auth import Scope
+from domain.api.ports import IncidentFilter
 from domain.model import DomainError, Incident, MLModel, Severity, Status
 from domain.ports import SlackLink
 from domain.services import DeclareIncident, IncidentNotFound, IncidentRef, IncidentView
@@ -44,8 +45,6 @@ from handlers.api.schemas import (
     PatchResult,
     TimelineEventResponse,
 )
-from storage.api_repositories import IncidentFilter, incident_rows, record_idempotent_resource
-from storage.uow import sql_connection
 
 MAX_PAGE = 200
 
@@ -172,8 +171,7 @@ class IncidentsApi:
         async def run(key: str | None) -> tuple[int, Any]:
             async def remember(uow: Any, incident: Incident) -> None:
                 if key is not None:
-                    await record_idempotent_resource(sql_connection(uow), actor_id, key,
-                                                     str(incident.id))
+                    await self.ctx.queries.remember_resource(uow, actor_id, key, str(incident.id))
 
             incident = await self.service.declare(DeclareIncident(
                 title=body.title, severity=body.severity, model_name=str(model_name),
@@ -195,7 +193,7 @@ class IncidentsApi:
     async def list_(self, request: web.Request) -> web.StreamResponse:
         await caller(self.ctx, request, Scope.INCIDENTS_READ)
         where, limit = await _filter(self.ctx, request)
-        rows = await incident_rows(self.ctx.container.engine, where, limit + 1)
+        rows = await self.ctx.queries.incident_rows(where, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         items = [IncidentResponse(**{**r, "key": f"INC-{r['number']}"}) for r in rows]

@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.slack_ui.status_page import StatusRow, render, row
+from domain.api.ports import IncidentFilter
 from handlers.api.http import ApiContext, endpoint
-from storage.api_repositories import IncidentFilter, incident_rows, last_stakeholder_updates
 
 DAYS = 30
 STATUS_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
@@ -22,13 +22,13 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
 
     async def page(_request: web.Request) -> web.StreamResponse:
         now = ctx.clock.now()
-        engine = ctx.container.engine
-        active = sorted(await incident_rows(engine, IncidentFilter(  # most severe first
+        queries = ctx.queries
+        active = sorted(await queries.incident_rows(IncidentFilter(  # most severe first
             statuses=["open", "investigating", "mitigated"]), 200),
             key=lambda r: (str(r["severity"]), -r["number"]))
-        recent = [r for r in await incident_rows(engine, IncidentFilter(
+        recent = [r for r in await queries.incident_rows(IncidentFilter(
             since=now - timedelta(days=DAYS)), 500) if r["status"] in ("resolved", "closed")]
-        updates = await last_stakeholder_updates(engine, [r["id"] for r in active])
+        updates = await queries.last_stakeholder_updates([r["id"] for r in active])
 
         def shown(r: dict[str, Any]) -> StatusRow:
             hide = settings.status_page_hide_private_titles and private in [

@@ -32,8 +32,8 @@ from domain.api.auth import (
     refresh_claims,
     scopes_for_roles,
 )
+from domain.api.ports import ApiAccounts, Denylist, DenylistUnavailable, KeyRow
 from domain.ports import Clock
-from storage.api_repositories import ApiStore, DenylistUnavailable, KeyRow, RedisDenylist
 
 KEY_PREFIX = "ibk_"
 BCRYPT_ROUNDS = 12
@@ -72,8 +72,8 @@ class TokenPair:
 
 
 class TokenService:
-    def __init__(self, store: ApiStore, clock: Clock, secret: str,
-                 denylist: RedisDenylist | None, throttle: LoginThrottle | None = None,
+    def __init__(self, store: ApiAccounts, clock: Clock, secret: str,
+                 denylist: Denylist | None, throttle: LoginThrottle | None = None,
                  on_event: Callable[[str, str], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.clock = clock
@@ -219,7 +219,7 @@ class TokenService:
             await self.on_event(event, user)
 
 
-async def create_key(store: ApiStore, clock: Clock, name: str, scopes: list[str],
+async def create_key(store: ApiAccounts, clock: Clock, name: str, scopes: list[str],
                      roles: list[str]) -> tuple[KeyRow, str]:
     """A service account's key: stored hashed; the whole key is returned once."""
     parsed = sorted(s.value for s in parse_scopes(scopes))
