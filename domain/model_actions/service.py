@@ -44,6 +44,7 @@ from domain.model_actions.facts import (
 )
 from domain.model_actions.registry import (
     CHAMPION,
+    REVENUE_TAG,
     AliasMove,
     ModelRegistry,
     NewVersion,
@@ -168,9 +169,10 @@ class ModelActions:
         moves, new_versions = changes_since(stored, model, now)
         moved_by = SYNC.id if stored is not None else f"{SYNC.id} (first sync)"
         await repo.record_snapshot(model, self.registry.kind, moves, new_versions, now, moved_by)
-        await self._follow_models_table(uow, model, now)
+        if self.registry.kind != "manual":  # the manual registry *is* the models table
+            await self._follow_models_table(uow, model, now)
         dated = [m for m in moves if stored is not None]
-        if dated or new_versions:
+        if stored is not None and (dated or new_versions):  # first sight: nothing happened
             await uow.audit.add(AuditEvent(
                 occurred_at=now, actor=SYNC.id, actor_name=SYNC.name, action="model.registry_synced",
                 resource_type="model", resource_id=model.name, details={
@@ -189,9 +191,10 @@ class ModelActions:
                                          team=model.team, registered_at=now, labels=model.labels,
                                          promoted_at=now))
             return
-        changed = (existing.version, existing.team, existing.labels) != (serving, model.team, model.labels)
-        if changed:
-            existing.version, existing.team, existing.labels = serving, model.team, model.labels
+        # the registry's tag decides only the revenue-critical label; other labels stay
+        labels = [x for x in existing.labels if x != REVENUE_TAG] + model.labels
+        if (existing.version, existing.team, existing.labels) != (serving, model.team, labels):
+            existing.version, existing.team, existing.labels = serving, model.team, labels
             await uow.models.save(existing)
 
     # -- what changed ------------------------------------------------------------------------
