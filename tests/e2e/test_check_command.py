@@ -135,10 +135,10 @@ async def table_rows(url: str) -> dict[str, int]:
 
 
 async def test_check_reads_a_live_database_without_changing_it(
-        database_url: str, tmp_path: Path, slack: SlackStandIn) -> None:
+        database_url: str, tmp_path: Path, slack: SlackStandIn, in_process: InProcess) -> None:
     env = slack_env(slack, DATABASE_URL=database_url)
-    added = await incident_bot("models", "add", "credit-risk-v3", "--version", "3.1.0", "--team", "risk-ml",
-                               cwd=tmp_path, env=env)
+    added = await in_process("models", "add", "credit-risk-v3", "--version", "3.1.0", "--team", "risk-ml",
+                             cwd=tmp_path, env=env)
     assert added.code == 0, added.err
     rows, files = await table_rows(database_url), snapshot(tmp_path)
 
@@ -149,10 +149,11 @@ async def test_check_reads_a_live_database_without_changing_it(
     assert await table_rows(database_url) == rows and snapshot(tmp_path) == files
 
 
-async def test_an_empty_database_is_reported_not_migrated(database_url: str, tmp_path: Path) -> None:
+async def test_an_empty_database_is_reported_not_migrated(
+        database_url: str, tmp_path: Path, in_process: InProcess) -> None:
     if database_url.startswith("sqlite"):
         Path(database_url.split("///", 1)[1]).write_bytes(b"")  # noqa: ASYNC240 (an empty SQLite file)
-    run = await incident_bot("check", cwd=tmp_path, env=clean_env(DATABASE_URL=database_url))
+    run = await in_process("check", cwd=tmp_path, env=clean_env(DATABASE_URL=database_url))
     [line] = run.lines("database")
     assert line.startswith("warn ") and f"is at migration none, the code at {migrate.head_revision()}" in line
     assert await table_rows(database_url) == {}  # no alembic_version, no tables: nothing migrated
@@ -184,7 +185,8 @@ BAD_SETTINGS_LINES = [
 ]
 
 
-async def test_every_bad_setting_is_one_line_and_the_rest_is_still_checked(tmp_path: Path) -> None:
+async def test_every_bad_setting_is_one_line_and_the_rest_is_still_checked(
+        tmp_path: Path, in_process: InProcess) -> None:
     run = await incident_bot("check", cwd=tmp_path, env=clean_env(**BAD_SETTINGS))
     assert run.code == 2
     assert run.lines("settings") == [f"FAIL {line}" for line in BAD_SETTINGS_LINES]
@@ -192,14 +194,15 @@ async def test_every_bad_setting_is_one_line_and_the_rest_is_still_checked(tmp_p
     assert "Traceback" not in run.err + run.out and files_in(tmp_path) == []
 
     for command in (("serve",), ("db", "current")):  # any command: the same lines, on stderr
-        refused = await incident_bot(*command, cwd=tmp_path, env=clean_env(**BAD_SETTINGS))
+        refused = await in_process(*command, cwd=tmp_path, env=clean_env(**BAD_SETTINGS))
         assert refused.code == 2 and refused.out == ""
         assert refused.err.splitlines() == [f"incident-bot: invalid configuration: {line}"
                                             for line in BAD_SETTINGS_LINES]
 
 
-async def test_a_secret_setting_is_named_but_its_value_never_shown(tmp_path: Path) -> None:
-    run = await incident_bot("check", cwd=tmp_path, env=clean_env(
+async def test_a_secret_setting_is_named_but_its_value_never_shown(
+        tmp_path: Path, in_process: InProcess) -> None:
+    run = await in_process("check", cwd=tmp_path, env=clean_env(
         PAGERDUTY_ROUTING_KEYS='{"risk-ml": 12345678}'))
     assert run.lines("settings") == ["FAIL PAGERDUTY_ROUTING_KEYS: expected text for risk-ml, got a value "
                                      "(hidden)"]
@@ -264,7 +267,7 @@ async def test_missing_scopes_are_named_with_the_reinstall_step(
     assert ok.lines("scopes") == [f"ok all {len(BOT_SCOPES)} bot scopes of manifest.yml granted"]
 
     slack.granted_scopes = tuple(s for s in BOT_SCOPES if s not in ("files:write", "pins:write"))
-    run = await incident_bot("check", cwd=tmp_path, env=slack_env(slack))
+    run = await in_process("check", cwd=tmp_path, env=slack_env(slack))
     assert run.code == 1
     assert run.lines("scopes") == [
         "FAIL the token lacks files:write, pins:write (manifest.yml asks for them): add them to the app "
