@@ -5,8 +5,6 @@ is declared; the ``drift_assessments`` row is stored with the incident it fed.""
 
 from __future__ import annotations
 
-import copy
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -25,10 +23,9 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
     async def submit(request: web.Request) -> web.StreamResponse:
         principal = await caller(ctx, request, Scope.DRIFT_WRITE)
         body = await read_body(request, DriftAssessmentCreate)
-        try:
-            runner = container.features["drift"]
-        except KeyError as exc:
-            raise ApiProblem(503, "Drift off", "Drift checks are not part of this build.") from exc
+        run = ctx.extra.get("run_drift")  # (model, assessment, at) -> (assessment, incident)
+        if run is None:
+            raise ApiProblem(503, "Drift off", "Drift checks are not part of this build.")
         model = next((m for m in await ctx.service.list_models()
                       if m.name == body.model or m.id == body.model_id), None)
         if model is None:
@@ -45,7 +42,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
             reference_window_end=body.reference_window_end,
             evaluation_window_start=body.evaluation_window_start,
             evaluation_window_end=body.evaluation_window_end, source="submitted")
-        a, incident = await _run(runner, model.name, assessment, body.assessed_at)
+        a, incident = await run(model.name, assessment, body.assessed_at)
         await _audit(ctx, principal.actor, model.name, a, incident)
         view = await ctx.service.view(_ref(incident)) if incident is not None else None
         severity = thresholds.severity_for(a.psi_composite, a.drift_detected, model.labels)
@@ -56,23 +53,6 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
 
     return [web.post("/drift/assessments", endpoint(ctx, submit)),
             web.options("/drift/assessments", preflight(ctx, "POST, OPTIONS"))]
-
-
-async def _run(runner: Any, model: str, assessment: DriftAssessment,
-               at: datetime) -> tuple[DriftAssessment, Any]:
-    """The drift job's own run, with the submitted assessment in place of one it computes."""
-    from bot.drift_jobs import DriftJob
-
-    async def submitted(_job: Any, _now: datetime) -> DriftAssessment:
-        return assessment
-
-    once = copy.copy(runner)
-    once.job_override = None  # nothing to re-baseline: the windows were the submitter's
-    once.assess = submitted
-    job = DriftJob.model_construct(model=model, features=sorted(assessment.feature_scores)
-                                   or ["composite"], source=None)  # type: ignore[arg-type]
-    result: tuple[DriftAssessment, Any] = await once.run(job, now=at)
-    return result
 
 
 def _ref(incident: Any) -> Any:
