@@ -300,9 +300,10 @@ def _bin_counts(conn: Connection, wire: _Wire, source: sa.TableClause, in_either
         labels = [f"b{i}" for i in range(len(names))]
         buckets = [sa.func.coalesce(_bucket_postgres(source.c[c], edges[c]), -1).label(label)
                    for c, label in zip(names, labels, strict=True)]
-        # materialized: the planner, blind to the buckets' few values, then hashes every grouping
-        # set in one pass instead of sorting the rows once per feature
-        inner = sa.select(window, *buckets).where(in_either).cte("binned").prefix_with("MATERIALIZED")
+        # one scan; PostgreSQL sorts once per grouping set (it takes each bucket for as many
+        # values as its column has). A MATERIALIZED CTE gets hashed grouping sets instead, but
+        # spilled at the default work_mem: 372 s against ~200 s for the sorts on 51 x 2M rows
+        inner = sa.select(window, *buckets).where(in_either).subquery()
         sets = sa.func.grouping_sets(*(sa.tuple_(inner.c.w, inner.c[label]) for label in labels))
         query = sa.select(inner.c.w, *(inner.c[label] for label in labels), sa.func.count()).group_by(sets)
         for row in wire.rows(conn, query):
