@@ -17,11 +17,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry.trace import NoOpTracer, Tracer
 
 from bot.slack_ui import timers as say
 from domain.model import Actor, AuditEvent, Incident, TimelineEvent, TimelineEventType
@@ -70,7 +73,8 @@ class ClockTicker:
                  policy: Policy, on_fired: Callable[[TimerAction], None] | None = None,
                  after_commit: Callable[[Any], None] | None = None, *,
                  interval: float = 0.0, on_lag: Callable[[float | None], None] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 tracer: Tracer | None = None) -> None:
         self.store = ClockStore(engine)  # engine: the database's AsyncEngine
         self.uow_factory = uow_factory
         self.clock = clock
@@ -81,6 +85,8 @@ class ClockTicker:
         self.on_lag = on_lag  # each tick: seconds late against the schedule, None the first
         self.monotonic = monotonic  # lateness is process health, not business time
         self._last_start: float | None = None
+        # a trace for each tick that acts: its reminders' deliveries link back to it
+        self.tracer = tracer or NoOpTracer()
         self._ticks = 0
 
     def lag(self) -> float | None:
@@ -126,6 +132,23 @@ class ClockTicker:
                 firing.append((item, plan.actions))
         if not states:
             return result
+        with self._span(firing):
+            return await self._apply(states, firing, result, now)
+
+    def _span(self, firing: list[tuple[_Due, tuple[TimerAction, ...]]]) -> AbstractContextManager[Any]:
+        """A root span for a tick that acts (a quiet one every TICK_SECONDS would be noise)."""
+        if not firing:
+            return nullcontext()
+        return self.tracer.start_as_current_span(
+            "clocks.tick", context=otel_context.Context(),
+            attributes={"clocks.incidents": len(firing),
+                        "clocks.actions": sum(len(actions) for _, actions in firing)})
+
+    async def _apply(self, states: list[dict[str, Any]],
+                     firing: list[tuple[_Due, tuple[TimerAction, ...]]], result: TickResult,
+                     now: datetime) -> TickResult:
+        """Record the fired keys, their messages and audit events, and the plans, in one
+        transaction."""
         async with self.uow_factory() as uow:
             if firing:
                 stale = await changed_since_read(uow, {item.incident.id: item.incident.version

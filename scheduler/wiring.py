@@ -42,7 +42,7 @@ def install(container: Container) -> None:
                          on_fired=lambda action: _count(container, action),
                          after_commit=container.service.after_commit,
                          interval=container.settings.tick_seconds,
-                         on_lag=container.metrics.observe_tick)
+                         on_lag=container.metrics.observe_tick, tracer=container.tracing.tracer)
     container.features.clocks = ticker
     container.dispatcher.handlers[ESCALATE] = EscalationDelivery(
         container.slack_client, container.uow_factory).escalate

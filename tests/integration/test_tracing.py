@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +20,16 @@ from opentelemetry.trace import SpanKind, format_trace_id
 
 from bot.local.stack import LocalStack
 from bot.logging_config import configure
+from bot.policy_loader import load_policy_file
 from bot.rendering import ACTION_ACK
 from bot.settings import Settings
 from bot.tracing import Tracing, from_settings
 from tests.e2e.conftest import webhook_settings
+from tests.fakes import FakeClock
 from tests.standins.pagerduty import PagerDutyStandIn
 
 DECLARE = "declare P1 credit-risk-v3 Null predictions since 14:02"
+FAST = load_policy_file(Path(__file__).resolve().parents[2] / "policies" / "fast-demo.yml")
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
 
@@ -110,6 +114,29 @@ async def test_a_page_to_pagerduty_is_a_delivery_linked_to_the_declaration(datab
     [page] = [s for s in named(spans, "outbox.deliver") if s.attributes["peer.service"] == "pagerduty"]
     assert page.attributes["outbox.result"] == "done"
     assert [link.context.trace_id for link in page.links] == [declaration.context.trace_id]
+
+
+async def test_a_tick_that_fires_is_a_trace_its_reminders_link_back_to(database_url: str) -> None:
+    """SLO reminders are queued by the clock, not a request: their deliveries link to the tick."""
+    exporter = InMemorySpanExporter()
+    clock = FakeClock()
+    async with LocalStack(database_url, clock=clock, policy=FAST, settings_overrides={
+            "tick_seconds": 0}, tracing=Tracing.exporting_to(exporter, batch=False)) as stack:
+        await stack.driver.slash_command(DECLARE)
+        await stack.settle()
+        ticker = stack.container.features["clocks"]
+        await ticker.tick()  # plans the new incident: nothing due yet
+        assert not named(list(exporter.get_finished_spans()), "clocks.tick")
+        clock.advance(seconds=6)  # past FAST's 5 s acknowledgement target
+        assert (await ticker.tick()).fired
+        await stack.settle()
+    spans = list(exporter.get_finished_spans())
+    [tick] = named(spans, "clocks.tick")
+    assert tick.parent is None and tick.attributes["clocks.actions"] >= 1
+    assert any(s.name == "db.commit" and parent_of(s, spans) is tick for s in spans)
+    linked = [d for d in named(spans, "outbox.deliver")
+              if [link.context.trace_id for link in d.links] == [tick.context.trace_id]]
+    assert linked and all(d.attributes["outbox.result"] == "done" for d in linked)
 
 
 def trace_headers(answer: Any) -> str:
