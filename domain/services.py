@@ -252,6 +252,8 @@ class IncidentService:
     # -- incident lifecycle ----------------------------------------------------------------
 
     async def declare(self, cmd: DeclareIncident, actor: Actor) -> Incident:
+        """Declare an incident. Refused (:class:`RoleRefused`, audited) when a SEV-1/2 is declared
+        by a Slack user without the role: the role gate is asked before anything is written."""
         # the one boundary for text from outside (issue 14), whichever path declares
         title = text_boundary.clean(cmd.title, "title").strip()
         description = text_boundary.clean_optional(cmd.description, "description")
@@ -305,7 +307,10 @@ class IncidentService:
                             reason: str | None = None) -> Outcome:
         """Move the incident to ``target``: a status, or a verb (``ack``, ``reopen``...) whose
         meaning depends on the status read in this same transaction (verbs are intents, so a
-        stale Acknowledge cannot reopen what a concurrent Resolve closed)."""
+        stale Acknowledge cannot reopen what a concurrent Resolve closed).
+
+        Before writing, the gates are asked (:meth:`_check_status_gates`): closing needs the role
+        (RACI) and then every close gate (a required postmortem done); a refusal raises."""
         return await self.run(lambda uow: self.change_status_in(uow, ref, target, actor, reason))
 
     async def change_status_in(self, uow: UnitOfWork, ref: IncidentRef, target: Status | str,
@@ -385,6 +390,8 @@ class IncidentService:
         return await self.run(work)
 
     async def change_severity(self, ref: IncidentRef, actor: Actor, severity: Severity) -> Outcome:
+        """Raising to SEV-1/2 asks the role gate, as declaring one does; lowering is free."""
+
         return await self.run(lambda uow: self.change_severity_in(uow, ref, actor, severity))
 
     async def change_severity_in(self, uow: UnitOfWork, ref: IncidentRef, actor: Actor,
