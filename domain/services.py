@@ -391,7 +391,6 @@ class IncidentService:
 
     async def change_severity(self, ref: IncidentRef, actor: Actor, severity: Severity) -> Outcome:
         """Raising to SEV-1/2 asks the role gate, as declaring one does; lowering is free."""
-
         return await self.run(lambda uow: self.change_severity_in(uow, ref, actor, severity))
 
     async def change_severity_in(self, uow: UnitOfWork, ref: IncidentRef, actor: Actor,
