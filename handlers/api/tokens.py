@@ -21,6 +21,7 @@ import jwt
 
 from domain.api.auth import (
     ACCESS_TTL,
+    NAME_RE,
     REFRESH_TTL,
     AuthError,
     LoginThrottle,
@@ -118,12 +119,13 @@ class TokenService:
         wait = self.throttle.retry_after(name, address, now)
         if wait is not None:
             raise LoginThrottled(wait)
-        user = await self.store.user(name)
+        # a name no user can have is not looked up (NULs and the like never reach SQL)
+        user = await self.store.user(name) if NAME_RE.fullmatch(name) else None
         stored = user.password_hash.encode() if user else _DUMMY_HASH
         ok = await asyncio.to_thread(bcrypt.checkpw, password.encode()[:72], stored)
         if not ok or user is None or user.disabled_at is not None:
             self.throttle.failed(name, address, now)
-            await self._event("auth.login_failed", name)
+            await self._event("auth.login_failed", name if NAME_RE.fullmatch(name) else "(invalid)")
             raise AuthError("wrong user name or password")
         self.throttle.succeeded(name)
         family = uuid.uuid4().hex

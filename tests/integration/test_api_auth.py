@@ -193,3 +193,24 @@ async def test_without_redis_url_logout_is_refused_with_the_reason(tmp_path: Pat
             assert status == 503 and "REDIS_URL is not set" in body["detail"]
         finally:
             await api.close()
+
+
+async def test_hostile_login_names_are_refused_like_wrong_passwords(
+        lite: tuple[LocalStack, Api]) -> None:
+    stack, api = lite
+    for name in ("carol\x00", "x" * 255, "<script>", "carol'; --"):
+        status, body, _ = await api.call("POST", "/auth/token",
+                                         json={"username": name, "password": "p"})
+        assert status == 401 and body["detail"] == "wrong user name or password"
+    async with stack.container.uow_factory() as uow:
+        failed = [a for a in await uow.audit.list() if a.action == "auth.login_failed"]
+    assert {a.actor for a in failed} == {"api:(invalid)"}
+
+
+async def test_a_form_encoded_password_grant_works_as_oauth2_clients_send_it(
+        lite: tuple[LocalStack, Api]) -> None:
+    stack, api = lite
+    password = "correct horse"  # pragma: allowlist secret
+    form = {"grant_type": "password", "username": "carol", "password": password}
+    async with api.http.post(stack.url + "/auth/token", data=form) as resp:
+        assert resp.status == 200 and (await resp.json())["token_type"] == "bearer"
