@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.model import ModelStage, Severity, Status, TimelineEventType, TriggerSource
+
+# Identifiers and short fields: no control characters (PostgreSQL refuses NULs; free text such
+# as titles and notes is cleaned by the use cases' text boundary instead)
+Plain = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class Strict(BaseModel):
@@ -46,7 +50,7 @@ class LogoutResponse(BaseModel):
 class IncidentCreate(Strict):
     title: str = Field(min_length=1, max_length=500)
     severity: Severity
-    model: str | None = Field(default=None, max_length=255, description="model name")
+    model: Plain | None = Field(default=None, max_length=255, description="model name")
     model_id: uuid.UUID | None = None
     description: str | None = Field(default=None, max_length=20000)
     labels: list[str] = Field(default_factory=list, max_length=50)
@@ -127,12 +131,13 @@ class NoteResponse(BaseModel):
 
 class ModelCreate(Strict):
     name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    version: str = Field(min_length=1, max_length=50)
+    version: Plain = Field(min_length=1, max_length=50)
     stage: ModelStage = ModelStage.PRODUCTION
-    team: str = Field(min_length=1, max_length=255)
-    feature_store_ref: str | None = None
-    model_card_url: str | None = None
-    labels: list[str] | None = None
+    team: Plain = Field(min_length=1, max_length=255)
+    feature_store_ref: Plain | None = Field(default=None, max_length=2000)
+    model_card_url: Plain | None = Field(default=None, max_length=2000)
+    labels: list[Annotated[Plain, Field(max_length=64)]] | None = Field(default=None,
+                                                                        max_length=50)
 
 
 class ModelResponse(BaseModel):
@@ -157,14 +162,15 @@ class ModelList(BaseModel):
 class DriftAssessmentCreate(Strict):
     """An assessment computed elsewhere (the data dictionary's ``drift_assessments``)."""
 
-    model: str | None = Field(default=None, max_length=255)
+    model: Plain | None = Field(default=None, max_length=255)
     model_id: uuid.UUID | None = None
     assessed_at: datetime
     psi_composite: float = Field(ge=0)
     ks_p_value: float = Field(ge=0, le=1)
     drift_detected: bool | None = Field(default=None,
                                         description="omitted: decided by the thresholds")
-    feature_scores: dict[str, float] = Field(default_factory=dict)
+    feature_scores: dict[Annotated[Plain, Field(max_length=255)], float] = Field(
+        default_factory=dict, max_length=10000)
     reference_window_start: datetime
     reference_window_end: datetime
     evaluation_window_start: datetime

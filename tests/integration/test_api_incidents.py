@@ -183,6 +183,9 @@ async def test_responses_carry_security_headers_and_cors_for_allowed_origins(
 
 async def test_a_bad_body_is_a_problem_document(lite: tuple[Api, str]) -> None:
     api, key = lite
+    status, body, _ = await api.call("POST", "/incidents", key,
+                                     json={**DECLARE, "model": "credit-risk-v3\u0000"})
+    assert status == 422 and body["errors"][0]["loc"] == ["model"]  # never reaches SQL
     status, body, headers = await api.call("POST", "/incidents", key,
                                            json={**DECLARE, "severity": "p9", "extra": 1})
     assert status == 422 and headers["Content-Type"].startswith("application/problem+json")
