@@ -16,8 +16,7 @@ from typing import Any
 import structlog
 
 from bot.audit_log import install_audit_log
-from bot.cli.audit import take_checkpoint
-from domain.governance.audit_chain import configure_key
+from domain.governance.audit_chain import Checkpoint, configure_key
 from domain.governance.roles import (
     Activity,
     Decision,
@@ -30,6 +29,7 @@ from domain.governance.roles import (
 )
 from domain.governance.scrubber import configure as configure_scrubber
 from domain.ports import Clock, UnitOfWork
+from storage.audit_trail import record_checkpoint
 
 __all__ = ["RoleGate", "RoleRefused", "enforcing", "install", "mode_problem", "require_role"]
 
@@ -165,7 +165,7 @@ def _install_audit_anchor(container: Any) -> None:
 
     async def checkpoint() -> None:
         try:
-            cp = await take_checkpoint(container.engine, container.clock.now())
+            cp = await record_checkpoint(container.engine, container.clock.now(), Checkpoint.sign)
         except Exception:  # the next hour tries again; never kill the scheduler
             log.exception("audit.checkpoint_failed")
             return
