@@ -181,6 +181,6 @@ def _install_postmortem_template(container: Container) -> None:
         return template.render(facts, timeline, items, factors,
                                tickets={n: TicketLink(key, url) for n, (key, url) in tickets.items()})
 
-    for gate in container.service.gates.close:
-        if isinstance(gate, Postmortems) and hasattr(gate, "render"):
+    for gate in container.service.gates.close:  # the postmortem feature's use cases
+        if isinstance(gate, Postmortems):
             gate.render = render

@@ -218,6 +218,12 @@ async def test_action_items_go_to_each_teams_tracker_and_come_back_closed(
                           {1: (f"{GITHUB_REPO}#1", f"https://github.com/{GITHUB_REPO}/issues/1")},
                           {1: ("ML-1", "https://linear.app/acme/issue/ML-1/action-item")}]
 
+        # the postmortem draft links the ticket beside the reference given in Slack
+        assert "Postmortem draft for *INC-1* posted" in await command_reply(stack, "postmortem 1", USER)
+        draft = stack.slack.files[-1]["content"].decode()
+        assert f"| P2 | JIRA-123 · [OPS-1]({trackers.url}/browse/OPS-1) |" in draft
+        assert draft.startswith("# Postmortem: incident #1 — credit-risk-v3 trouble")
+
         # closing the Jira ticket closes INC-1's item (and only it), said in the incident's thread
         trackers.close("OPS-1")
         second = await insights.trackers.sync()
