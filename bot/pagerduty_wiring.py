@@ -9,31 +9,19 @@ delivered by bot/delivery/pagerduty.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.delivery.pagerduty import PagerDutyDelivery
-from bot.rendering import ACTION_RESOLVE
-from domain.model import Incident
+from bot.slack_ui.paging import resolve_prompt
 from domain.paging.alertmanager import AlertGroupEvents
 from domain.paging.pagerduty import PagerDutyConfig, PagerDutyEvents
 from handlers.webhooks import alertmanager, pagerduty
 from storage.uow import uow_factory
 
 if TYPE_CHECKING:
-
     from bot.app import Container
-
-
-def resolve_prompt(incident: Incident) -> dict[str, Any]:
-    """The channel message once an alert group's alerts have all resolved: resolve it too?"""
-    text = (f":large_green_circle: The alerts behind *{incident.key}* have resolved. "
-            "Resolve the incident?")
-    button = {"type": "button", "action_id": ACTION_RESOLVE, "value": str(incident.id),
-              "style": "primary", "text": {"type": "plain_text", "text": "Resolve"}}
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                                     {"type": "actions", "elements": [button]}]}
 
 
 def install(container: Container) -> None:

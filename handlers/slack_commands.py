@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot import rendering
+from bot.slack_ui import incident as rendering
 from bot.slack_ui.commands import DECLARE_CALLBACK as DECLARE_CALLBACK  # for handlers/slack_interactions
 from bot.slack_ui.commands import (
     FAILED,

@@ -9,7 +9,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from bot.rendering import plain_text
+from bot.slack_ui.incident import plain_text
 from domain.iac.ports import StoredDrift
 from domain.messages import escape, escape_mixed
 
