@@ -131,3 +131,19 @@ async def tickets_for_incident(conn: AsyncConnection, incident_id: uuid.UUID) ->
         .join(action_item_tickets, action_item_tickets.c.action_item_id == action_items.c.id)
         .where(action_items.c.incident_id == incident_id))).all()
     return {int(r.number): (r.ticket_key, r.ticket_url) for r in rows}
+
+
+TRACKER_SYNC_LOCK = 4242021  # pg_advisory_lock key: one tracker sync at a time across replicas
+
+
+async def try_sync_lock(conn: AsyncConnection) -> bool:
+    """Take the tracker sync's lock on this connection (PostgreSQL; SQLite serves one process):
+    two replicas syncing together would file the same action item twice."""
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool((await conn.execute(sa.select(sa.func.pg_try_advisory_lock(TRACKER_SYNC_LOCK)))).scalar())
+
+
+async def release_sync_lock(conn: AsyncConnection) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_advisory_unlock(TRACKER_SYNC_LOCK)))

@@ -7,7 +7,8 @@ closes its item (audited, and said in the incident's thread through the outbox).
 
 A tracker that fails is logged and retried at the next run; the others carry on. Filing and
 storing are two steps: a crash between them files the ticket again at the next run (at most
-one duplicate ticket, never a lost one).
+one duplicate ticket, never a lost one). On PostgreSQL one replica syncs at a time (an advisory
+lock). The trackers' webhooks (handlers/insights.py) call :meth:`TrackerSync.close` directly.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from domain.model import AuditEvent
 from domain.ports import OutboxMessage
 from domain.services import THREAD
 from domain.trackers import KIND_LABELS, Tracker, TrackerConfig, TrackerError, TrackerRouting, ticket_request
-from storage.insights_store import close_item_for_ticket, items_without_ticket, open_tickets, save_ticket
+from storage.insights_store import (
+    close_item_for_ticket,
+    items_without_ticket,
+    open_tickets,
+    release_sync_lock,
+    save_ticket,
+    try_sync_lock,
+)
 from storage.uow import sql_connection
 
 if TYPE_CHECKING:
@@ -38,6 +46,7 @@ class SyncResult:
     exported: list[str] = field(default_factory=list)  # ticket keys filed
     closed: list[str] = field(default_factory=list)  # ticket keys whose items were closed
     failed: list[str] = field(default_factory=list)
+    skipped: bool = False  # another replica was syncing
 
 
 class TrackerSync:
@@ -49,12 +58,21 @@ class TrackerSync:
         return tracker_for(config, session)
 
     async def sync(self) -> SyncResult:
+        """One run; skipped (``skipped=True``) while another replica runs one."""
         result = SyncResult()
         if not self.routing.by_team:
             return result
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-            await self._export(session, result)
-            await self._check(session, result)
+        async with self.container.engine.connect() as lock:
+            if not await try_sync_lock(lock):
+                result.skipped = True
+                return result
+            try:
+                async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+                    await self._export(session, result)
+                    await self._check(session, result)
+            finally:
+                await release_sync_lock(lock)
+                await lock.commit()
         return result
 
     async def scheduled(self) -> None:
