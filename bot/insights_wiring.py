@@ -7,7 +7,10 @@
   crontab (UTC; default Mondays 09:00). The digest is written to the outbox with a
   ``digests_sent`` row in one transaction (a restart or a second replica never posts a week
   twice) and delivered to the incidents channel, its chart uploaded in the message's thread;
-- wires the tracker export of action items (bot/trackers/, when a tracker is configured).
+- wires the tracker export of action items (bot/trackers/, when ``TRACKERS`` names one): the
+  periodic sync and ``POST /webhooks/trackers/{kind}``;
+- renders the postmortem draft through ``POSTMORTEM_TEMPLATE`` (or the shipped layout), with
+  the exported action items' tickets linked.
 """
 
 from __future__ import annotations
