@@ -43,7 +43,8 @@ async def test_a_slack_outage_delays_messages_but_loses_and_repeats_none(databas
         assert len(stack.slack.calls_to("conversations.create")) == sum(
             1 for c in stack.slack.calls_to("conversations.create") if c.ok)
         assert [c.ok for c in stack.slack.calls_to("conversations.create")].count(True) == 1
-        replies = stack.slack.thread(incidents, announcement["ts"])[1:]
+        replies = [r for r in stack.slack.thread(incidents, announcement["ts"])[1:]
+                   if "What changed?" not in r["text"]]  # the model's changes (issue 18)
         assert [r["text"].split("*")[1] for r in replies] == ["INC-1 resolved"]
 
 
@@ -168,13 +169,15 @@ async def test_messages_slack_refused_for_good_are_sent_again_once_the_cause_is_
         assert "INC-1\tannounce\tattempts=1" in listed and "not_in_channel" in listed
         assert "INC-1\tpost_thread" in listed  # the ack's thread reply had nothing to reply to
         stack.slack.add_member("ops-incidents")  # the admin invites the bot
-        assert "2 message(s) back in line" in await cli("retry", "--failed")
+        # the announcement, the ack's thread reply and What changed? in the thread (issue 18)
+        assert "3 message(s) back in line" in await cli("retry", "--failed")
         await stack.slack.wait_until(lambda: stack.slack.top_level("ops-incidents"), 10)
         await stack.settle()
         [announcement] = stack.slack.top_level("ops-incidents")
         assert "INC-1" in announcement["text"] and "(investigating)" in announcement["text"]
-        [_, reply] = stack.slack.thread("ops-incidents", announcement["ts"])
-        assert "acknowledged" in reply["text"]  # in order: the announcement, then its reply
+        [_, changes, reply] = stack.slack.thread("ops-incidents", announcement["ts"])
+        assert "What changed?" in changes["text"]  # issue 18, queued with the declaration
+        assert "acknowledged" in reply["text"]  # in order: the announcement, then its replies
         assert "no failed messages" in await cli("list")
 
 
