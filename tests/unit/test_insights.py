@@ -155,3 +155,13 @@ def test_digest_crontab_weekdays_are_crons_not_apschedulers() -> None:
         assert crontab_trigger(line).get_next_fire_time(None, NOW + timedelta(days=1)) == sunday
     with pytest.raises(ValueError):
         crontab_trigger("0 9 * * 8")
+
+
+def test_every_format_of_an_empty_report() -> None:
+    from bot.cli.report import render
+
+    empty = _empty(NOW - timedelta(days=30), NOW)
+    assert "No incidents were declared in this period." in render(empty, "table")
+    assert render(empty, "csv").count("\n") == 1  # the header alone
+    assert '"groups": []' in render(empty, "json")
+    assert "Incidents declared in the period: <b>0</b>" in render(empty, "html")
