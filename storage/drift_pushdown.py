@@ -10,9 +10,10 @@ Queries (SQLAlchemy Core, one dialect switch):
   quantile, the same formula); any other dialect: the order statistics at the two ranks around
   each level from ``row_number() OVER (ORDER BY col)`` (SQLite >= 3.25, DuckDB, BigQuery,
   Snowflake, Databricks SQL all have it), interpolated in Python exactly as numpy does;
-* per-bin counts of both windows in one statement: PostgreSQL ``width_bucket(-col, ARRAY[-e...])``
-  (binary search, bins closed on the right) under ``GROUPING SETS`` (one scan of the table);
-  elsewhere a nested ``CASE`` (a binary search of depth log2 G) per feature under ``UNION ALL``;
+* per-bin counts of both windows in one statement, a hashed ``GROUP BY window, bin`` per feature
+  under ``UNION ALL``: the bin by PostgreSQL's ``width_bucket(-col, ARRAY[-e...])`` (binary
+  search, bins closed on the right), elsewhere by a nested ``CASE`` (a binary search of depth
+  log2 G). (``GROUPING SETS`` would scan once, but PostgreSQL sorts the rows once per set: slower);
 * category counts: ``GROUP BY window, col`` per categorical feature; null counts fall out of the
   same groups (the NULL bucket);
 * kind of an integer column: ``count(DISTINCT col)`` on the reference (at most 10: categorical).
@@ -296,25 +297,13 @@ def _bin_counts(conn: Connection, wire: _Wire, source: sa.TableClause, in_either
     if not edges:
         return out
     names = list(edges)
-    if postgres:
-        labels = [f"b{i}" for i in range(len(names))]
-        buckets = [sa.func.coalesce(_bucket_postgres(source.c[c], edges[c]), -1).label(label)
-                   for c, label in zip(names, labels, strict=True)]
-        # one scan; PostgreSQL sorts once per grouping set (it takes each bucket for as many
-        # values as its column has). A MATERIALIZED CTE gets hashed grouping sets instead, but
-        # spilled at the default work_mem: 372 s against ~200 s for the sorts on 51 x 2M rows
-        inner = sa.select(window, *buckets).where(in_either).subquery()
-        sets = sa.func.grouping_sets(*(sa.tuple_(inner.c.w, inner.c[label]) for label in labels))
-        query = sa.select(inner.c.w, *(inner.c[label] for label in labels), sa.func.count()).group_by(sets)
-        for row in wire.rows(conn, query):
-            w, values, rows = row[0], row[1:-1], row[-1]
-            i = next(i for i, v in enumerate(values) if v is not None)
-            out[names[i]][(int(w), int(values[i]))] = int(rows)
-        return out
     parts = []
     for i, c in enumerate(names):
         col = source.c[c]
-        bucket = sa.case((col.is_(None), -1), else_=_bucket_case(col, edges[c])).label("b")
+        # one hashed GROUP BY per feature (UNION ALL): PostgreSQL sorts the rows once per set
+        # under GROUPING SETS instead (~2.2 s vs 1.6 s per feature on 2M rows, measured)
+        found = _bucket_postgres(col, edges[c]) if postgres else _bucket_case(col, edges[c])
+        bucket = sa.case((col.is_(None), -1), else_=found).label("b")
         per_row = sa.select(window, bucket).where(in_either).subquery()
         parts.append(sa.select(sa.literal(i).label("f"), per_row.c.w, per_row.c.b, sa.func.count())
                      .group_by(per_row.c.w, per_row.c.b))
