@@ -20,15 +20,17 @@ Queries (SQLAlchemy Core, one dialect switch):
 
 KS is the binned KS over the G reference-quantile bins (its bound in the feature's note).
 
-What other warehouses need (not tested here; the PostgreSQL path is what runs there, else the
-portable one): DuckDB has ``quantile_cont(col, [levels])`` and ``GROUPING SETS`` (the PostgreSQL
-queries work as they are, ``width_bucket`` aside: the portable CASE path is used); BigQuery has
-``APPROX_QUANTILES(col, 100)`` (approximate) and exact ``PERCENTILE_CONT`` only as an analytic
-function, ``RANGE_BUCKET(x, [edges])`` (left-closed) and ``GROUPING SETS``; Snowflake has
-``PERCENTILE_CONT(level) WITHIN GROUP`` (one level per call), ``WIDTH_BUCKET`` with equal-width
-bins only, and ``GROUPING SETS``; Databricks SQL has ``percentile_cont`` / ``percentile_approx(col,
-array(...))`` and ``GROUPING SETS``. The portable path (``row_number``, ``CASE``, ``UNION ALL``)
-runs on all of them through their SQLAlchemy dialects.
+What other warehouses need (not tested here): any dialect other than PostgreSQL gets the portable
+path: ``row_number() OVER (ORDER BY col)``, ``CASE``, ``GROUP BY``, ``UNION ALL``, ``count``,
+``sum``, ``count(DISTINCT)`` - standard SQL that DuckDB, BigQuery, Snowflake and Databricks SQL
+all run through their SQLAlchemy dialects (``duckdb_engine``, ``sqlalchemy-bigquery``,
+``snowflake-sqlalchemy``, ``databricks-sqlalchemy``; sync drivers, run in a worker thread). Their
+native functions would make the edges cheaper and are the next step: DuckDB
+``quantile_cont(col, [levels])``; BigQuery ``APPROX_QUANTILES(col, 100)`` (approximate; exact
+``PERCENTILE_CONT`` is analytic-only there) and ``RANGE_BUCKET`` (left-closed bins); Snowflake
+``PERCENTILE_CONT(level) WITHIN GROUP`` (one level per call); Databricks ``percentile_cont`` /
+``percentile_approx(col, array(...))``. The row_number ranks need one sort per numeric feature of
+the reference window, as ``percentile_cont`` does.
 """
 
 from __future__ import annotations
