@@ -231,6 +231,7 @@ def policy_as_data(policy: Policy) -> dict[str, Any]:
                          if sev in policy.severities}
     out["drift"] = _drift_data(policy.drift)
     out["pagerduty_severity"] = _pagerduty_data(policy.pagerduty_severity)
+    out["digest"] = {"enabled": policy.digest.enabled, "cron": policy.digest.cron}  # issue 21
     return out
 
 

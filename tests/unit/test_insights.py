@@ -165,3 +165,11 @@ def test_every_format_of_an_empty_report() -> None:
     assert render(empty, "csv").count("\n") == 1  # the header alone
     assert '"groups": []' in render(empty, "json")
     assert "Incidents declared in the period: <b>0</b>" in render(empty, "html")
+
+
+def test_the_digest_schedule_survives_policy_show() -> None:
+    from bot.policy_loader import dump_policy, load_policy_text
+
+    text = dump_policy(default_policy())
+    assert "digest:\n  enabled: true\n  cron: 0 9 * * 1\n" in text
+    assert load_policy_text(text) == default_policy()
