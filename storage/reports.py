@@ -62,8 +62,9 @@ def _facts_sql(dialect: str, targets: list[Targets]) -> str:
     as_of = "CAST(:as_of AS TIMESTAMP WITH TIME ZONE)" if dialect == "postgresql" else ":as_of"
     secs = lambda col: _seconds(dialect, col, "i.created_at")  # noqa: E731
     target_cols = ",\n  ".join(f"{_target_case(targets, k)} AS t_{_SHORT[k]}" for k in TARGET_KINDS)
+    # MATERIALIZED: each duration is computed once per incident, not once per flag naming it
     return f"""
-facts AS (
+facts AS MATERIALIZED (
  SELECT CAST(i.severity AS VARCHAR(8)) AS severity, m.name AS model, m.team AS team,
   CAST(i.trigger_source AS VARCHAR(32)) AS trigger_source, i.number AS number,
   i.created_at AS created_at,
