@@ -9,10 +9,10 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from bot.http_auth import bearer_refusal
 from domain.model import DomainError
 from domain.paging.alertmanager import AlertGroupEvents, AlertNotification
 from domain.paging.pagerduty import Verdict
+from handlers.webhooks.auth import bearer_refusal
 from handlers.webhooks.pagerduty import Endpoint
 from handlers.webhooks.payloads import answer, bad, field_problem, text_problem
 

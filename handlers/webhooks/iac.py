@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.http_auth import bearer_refusal
 from domain.iac.decisions import IacDrift
 from domain.iac.ingest import decode_report
 from domain.iac.model import IacInputError
+from handlers.webhooks.auth import bearer_refusal
 from handlers.webhooks.pagerduty import Endpoint
 from handlers.webhooks.payloads import bad
 

@@ -1,4 +1,4 @@
-"""Shared-secret checks for the webhook endpoints (Alertmanager, IaC)."""
+"""Shared-secret checks for the webhook endpoints (Alertmanager, IaC): a way in's concern."""
 
 from __future__ import annotations
 
