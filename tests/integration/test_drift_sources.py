@@ -115,3 +115,11 @@ def test_a_csv_header_is_read_from_its_first_block_not_the_whole_file(tmp_path: 
     with path.open("a") as handle:
         handle.write("not,a,valid,row,of,this,file,at,all\n")  # a whole-file read would fail here
     assert columns_of(str(path)) == FEATURES
+
+
+async def test_a_warehouse_without_its_dialect_installed_is_named_in_one_line() -> None:
+    with pytest.raises(DriftInputError,
+                       match=r"drift source url 'snowflake://reader@acme/ml'.*install its SQLAlchemy"):
+        await pushdown_from_url("snowflake://reader@acme/ml", "log", "ts", ["x"], bins=10,
+                                reference=(NOW - timedelta(days=2), NOW - timedelta(days=1)),
+                                current=(NOW - timedelta(days=1), NOW))
