@@ -19,6 +19,22 @@ Each engine runs in its own process; its peak RSS is that process's ``ru_maxrss`
 
 The data is generated in row groups of 250,000 rows, so 10M + 10M rows never sit in the
 generator's memory either. The PSI of every feature is compared across engines (max |diff|).
+
+Measured 2026-11-30 on the shared 2-CPU machine with 8 sessions at work (load average 7-14:
+every wall time here is several times an idle machine's; one run each):
+
+    50 x 1M + 1M        wall s  peak RSS MB  bytes received  max |PSI - in-memory|
+    in-memory             7.09         1654               -  -
+    streaming, 512 MB    22.96          468               -  1.25e-04 (edges from samples)
+    PostgreSQL pushdown  89.00          344         368,024  0 (queries 2.9 + 30.7 + 55.0 s)
+    50 x 10M + 10M
+    streaming, 512 MB   313.79          499               -  (in-memory does not fit)
+    50 x 100k + 100k
+    in-memory             1.67          345               -  Evidently 0.7.23: 243.75 s, 766 MB
+                                                              (146x, same run)
+
+Not measured: Evidently on 1M + 1M (about 500 s on an idle machine, issue 4), PostgreSQL with
+10M-row tables (a 20 GB CSV to COPY).
 """
 
 from __future__ import annotations
