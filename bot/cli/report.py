@@ -59,7 +59,8 @@ def parse_when(text: str) -> datetime:
 def _report(args: argparse.Namespace) -> int:
     from bot.app import load_policy
     from bot.settings import Settings
-    from storage.db import create_engine
+    from storage import migrate
+    from storage.db import create_engine, safe_url
     from storage.reports import build_report
 
     settings = Settings()
@@ -70,9 +71,11 @@ def _report(args: argparse.Namespace) -> int:
         print("incident-bot: --until must be after --since", file=sys.stderr)
         return 2
 
-    async def run() -> Report:
+    async def run() -> Report | None:
         engine = create_engine(settings.database_url)
         try:
+            if await migrate.current_revision(engine) is None:
+                return None  # a database the bot never ran on: nothing to report, say why
             return await build_report(engine, targets_from_policy(policy), args.since, until,
                                       min(until, now), breach_limit=max(0, args.breaches),
                                       policy_name=policy.name)
@@ -80,6 +83,10 @@ def _report(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     report = asyncio.run(run())
+    if report is None:
+        print(f"incident-bot: the database at {safe_url(settings.database_url)} has no incident "
+              "tables yet; run `incident-bot db upgrade` (or start the bot once)", file=sys.stderr)
+        return 1
     text = render(report, args.format)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:

@@ -84,3 +84,11 @@ async def test_every_format_on_one_seeded_database(
 def test_until_before_since_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--since", "2026-10-01", "--until", "2026-09-01"]) == 2
     assert "--until must be after --since" in capsys.readouterr().err
+
+
+def test_a_database_never_migrated_is_named_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--since", "2026-10-01"]) == 1
+    assert "has no incident tables yet; run `incident-bot db upgrade`" in capsys.readouterr().err
