@@ -72,12 +72,12 @@ class MlflowRegistry:
     # -- in the worker thread ------------------------------------------------------------------
 
     def _list_models(self) -> list[RegistryModel]:
-        client = self._mlflow()
+        mlflow = self._mlflow()
         out: list[RegistryModel] = []
         token = None
         while True:
-            page = client.search_registered_models(max_results=PAGE, page_token=token)
-            out.extend(self._model(client, rm) for rm in page)
+            page = mlflow.search_registered_models(max_results=PAGE, page_token=token)
+            out.extend(self._model(mlflow, rm) for rm in page)
             token = getattr(page, "token", None)
             if not token:
                 return out
@@ -85,20 +85,20 @@ class MlflowRegistry:
     def _get_model(self, name: str) -> RegistryModel | None:
         from mlflow.exceptions import MlflowException
 
-        client = self._mlflow()
+        mlflow = self._mlflow()
         try:
-            rm = client.get_registered_model(name)
+            rm = mlflow.get_registered_model(name)
         except MlflowException as exc:
             if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
                 return None
             raise
-        return self._model(client, rm)
+        return self._model(mlflow, rm)
 
-    def _model(self, client: Any, rm: Any) -> RegistryModel:
+    def _model(self, mlflow: Any, rm: Any) -> RegistryModel:
         versions: list[RegistryVersion] = []
         token = None
         while True:
-            page = client.search_model_versions(f"name='{_quote(rm.name)}'", max_results=PAGE,
+            page = mlflow.search_model_versions(f"name='{_quote(rm.name)}'", max_results=PAGE,
                                                 page_token=token)
             versions.extend(RegistryVersion(
                 version=str(v.version), created_at=_time(v.creation_timestamp), source=v.source,
@@ -112,14 +112,14 @@ class MlflowRegistry:
     def _set_alias(self, name: str, alias: str, version: str) -> bool:
         from mlflow.exceptions import MlflowException
 
-        client = self._mlflow()
+        mlflow = self._mlflow()
         try:
-            if str(client.get_model_version_by_alias(name, alias).version) == str(version):
+            if str(mlflow.get_model_version_by_alias(name, alias).version) == str(version):
                 return False  # already there: moving it again would change nothing
         except MlflowException as exc:
             if getattr(exc, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 raise
-        client.set_registered_model_alias(name, alias, str(version))
+        mlflow.set_registered_model_alias(name, alias, str(version))
         return True
 
 
