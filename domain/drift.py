@@ -220,8 +220,11 @@ def ks_histogram(reference: np.ndarray, current: np.ndarray) -> tuple[float, flo
     """KS on a 4,096-bin histogram over the pooled range: (statistic, p-value, error bound)."""
     import numpy as np
 
-    reference = reference[~np.isnan(reference)]
-    current = current[~np.isnan(current)]
+    def valid(values: np.ndarray) -> np.ndarray:
+        nan = np.isnan(values)
+        return values[~nan] if nan.any() else values  # no copy of a column without NaN
+
+    reference, current = valid(reference), valid(current)
     if reference.size == 0 or current.size == 0:
         return float("nan"), float("nan"), 1.0
     low = min(reference.min(), current.min())
@@ -231,7 +234,9 @@ def ks_histogram(reference: np.ndarray, current: np.ndarray) -> tuple[float, flo
     scale = KS_FEATURE_BINS / (high - low)
 
     def hist(values: np.ndarray) -> np.ndarray:
-        index = ((values - low) * scale).astype(np.int64)
+        shifted = np.subtract(values, low)
+        shifted *= scale
+        index = shifted.astype(np.int64)
         np.minimum(index, KS_FEATURE_BINS - 1, out=index)
         return np.bincount(index, minlength=KS_FEATURE_BINS)
 
