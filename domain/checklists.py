@@ -66,6 +66,17 @@ class RunbookShelf(Protocol):
 
 
 @dataclass(frozen=True)
+class StepOutcome:
+    """What a Done click did: recorded the step now, or found it done already (by whom, if known)."""
+
+    step_id: str
+    recorded: bool
+    done: int  # steps done now
+    of: int
+    done_by: str | None = None  # who did it first, when it was already done
+
+
+@dataclass(frozen=True)
 class Checklist:
     """An incident's runbook as it stands: for the checklist message and ``/incident runbook``."""
 
@@ -128,10 +139,10 @@ class Checklists:
         return await self.service.run(work), runbook
 
     async def complete_step(self, incident_id: uuid.UUID, runbook_name: str, version: str,
-                            step_id: str, actor: Actor) -> str:
+                            step_id: str, actor: Actor) -> StepOutcome:
         """Mark one step done; a second click (or a concurrent one) changes nothing."""
 
-        async def work(uow: UnitOfWork) -> str:
+        async def work(uow: UnitOfWork) -> StepOutcome:
             await self.service.gates.roles.require(actor.id, Activity.EXECUTE_RUNBOOK, "incident",
                                                    str(incident_id))
             incident = await self.service.resolve_ref(uow, IncidentRef(incident_id=incident_id))
@@ -146,21 +157,22 @@ class Checklists:
             step = next((s for s in runbook.steps if s.id == step_id), None)
             if step is None:
                 raise DomainError(f"Runbook {runbook.title} has no step {step_id}.")
+            total = len(runbook.steps)
             if step_id in followed.done:
-                return f"Step {step_id} was already done by <@{followed.done[step_id].by}>."
+                return StepOutcome(step_id, False, len(followed.done), total, followed.done[step_id].by)
             now, count = self.service.clock.now(), len(followed.done) + 1
             if not await self.records(uow).mark_done(incident.id, followed, step_id, actor, now):
-                return f"Step {step_id} was already done."
+                return StepOutcome(step_id, False, len(followed.done), total)
             await uow.timeline.add(TimelineEvent(
                 incident_id=incident.id, event_type=TimelineEventType.RUNBOOK_STEP_COMPLETED,
                 body=f"{runbook.title} v{version} step {step_id}: {step.text}", author=actor.id,
                 author_name=actor.name, occurred_at=now, created_at=now))
             await uow.audit.add(_audit(actor, "incident.runbook_step_completed", incident, now, {
                 "number": incident.number, "runbook": runbook_name, "version": version,
-                "step": step_id, "done": count, "of": len(runbook.steps)}))
+                "step": step_id, "done": count, "of": total}))
             await uow.outbox.add(OutboxMessage(CHECKLIST, incident.id))
             await uow.outbox.add(OutboxMessage(REFRESH, incident.id))
-            return f"Step {step_id} done ({count}/{len(runbook.steps)})."
+            return StepOutcome(step_id, True, count, total)
 
         return await self.service.run(work)
 

@@ -32,10 +32,10 @@ def register(bolt: AsyncApp, ctx: SlackContext, checklists: Checklists) -> None:
             value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
             incident_id = uuid.UUID(value["i"])
             actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
-            message = await checklists.complete_step(incident_id, str(value["r"]), str(value["v"]),
+            outcome = await checklists.complete_step(incident_id, str(value["r"]), str(value["v"]),
                                                      str(value["s"]), actor)
-            if not message.startswith("Step") or "already" in message:
-                await ctx.reply(body, respond, f":information_source: {message}")
+            if not outcome.recorded:
+                await ctx.reply(body, respond, ui.step_already_done(outcome))
         except DomainError as exc:
             await ctx.reply(body, respond, f":warning: {exc}")
         except (KeyError, ValueError, TypeError):

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.slack_ui.ids import ActionId
-from domain.checklists import Checklist, Followed
+from domain.checklists import Checklist, Followed, StepOutcome
 from domain.model import Incident
 from domain.runbooks import Runbook, progress_text
 
@@ -69,3 +69,9 @@ def checklist_reply(key: str, checklist: Checklist | None, names: list[str]) -> 
 def selected_reply(incident: Incident, runbook: Runbook) -> str:
     return (f":clipboard: {incident.key} now follows *{runbook.title}* "
             f"v{runbook.version}; the checklist is posted in its channel.")
+
+
+def step_already_done(outcome: StepOutcome) -> str:
+    """The clicker's answer when the step was done before (a new Done is shown in the checklist)."""
+    by = f" by <@{outcome.done_by}>" if outcome.done_by else ""
+    return f":information_source: Step {outcome.step_id} was already done{by}."

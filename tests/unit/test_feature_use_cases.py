@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from domain.checklists import CHECKLIST, Checklists, Followed, StepDone
+from domain.checklists import CHECKLIST, Checklists, Followed, StepDone, StepOutcome
 from domain.governance.roles import RaciGate, Role, RoleRefused
 from domain.model import Actor, DomainError, Incident, MLModel, ModelStage, Severity, Status
 from domain.policy import default_policy
@@ -136,11 +136,11 @@ async def test_the_sre_marks_a_step_done_once(checklists: Checklists, service: I
     incident = await declare(service)
     outbox = len(db.outbox)
     done = await checklists.complete_step(incident.id, "null-predictions", "3", "1", SRE)
-    assert done == "Step 1 done (1/2)."
+    assert done == StepOutcome("1", recorded=True, done=1, of=2)
     assert [m.kind for m in db.outbox[outbox:]] == [CHECKLIST, REFRESH]
     assert db.audit[-1].action == "incident.runbook_step_completed" and db.audit[-1].actor == SRE.id
     again = await checklists.complete_step(incident.id, "null-predictions", "3", "1", SRE)
-    assert again == "Step 1 was already done by <@U0SRE>."
+    assert again == StepOutcome("1", recorded=False, done=1, of=2, done_by=SRE.id)
 
 
 async def test_marking_a_step_done_without_the_sre_role_is_refused_and_audited(
