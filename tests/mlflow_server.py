@@ -2,7 +2,9 @@
 
 Full MLflow conflicts with the project's pins, so it lives in its own venv (``make .venv-mlflow``).
 Without it the tests skip with the reason, except under ``CI=true`` where they fail. The server
-starts once (about 10 s) and is shared; each test uses model names of its own.
+starts once and is shared; each test uses model names of its own. Its start (about 10 s, then as
+long again for the registry's own schema at the first registry call) runs in a thread from the
+moment a registry test module is collected, so it overlaps the tests that run before them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -55,6 +58,10 @@ def _start() -> str:
     else:
         proc.kill()
         raise RuntimeError("mlflow server did not answer /health within 90 s")
+    # the registry store creates its schema at its first call: done here, not in a test
+    with urllib.request.urlopen(f"{url}/api/2.0/mlflow/registered-models/search",  # noqa: S310
+                                timeout=120) as resp:
+        resp.read()
 
     def stop() -> None:
         proc.terminate()
@@ -67,6 +74,22 @@ def _start() -> str:
     return url
 
 
+def _start_in_background() -> None:
+    def run() -> None:
+        try:
+            _server["url"] = _start()
+        except Exception as exc:  # said by the fixture, in the test that needs the server
+            _server["error"] = exc
+
+    thread = threading.Thread(target=run, name="mlflow-server", daemon=True)
+    _server["thread"] = thread
+    thread.start()
+
+
+if MLFLOW.exists():
+    _start_in_background()
+
+
 @pytest.fixture(scope="session")
 def mlflow_server() -> Iterator[str]:
     """The tracking URI of a running MLflow server."""
@@ -75,6 +98,11 @@ def mlflow_server() -> Iterator[str]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"MLflow must be available in CI: {reason}")
         pytest.skip(reason)
+    thread = _server.get("thread")
+    if isinstance(thread, threading.Thread):
+        thread.join(180)
+    if "error" in _server:
+        raise RuntimeError(f"the MLflow server did not start: {_server['error']}")
     if "url" not in _server:
-        _server["url"] = _start()
+        raise RuntimeError("the MLflow server did not start within 180 s")
     yield str(_server["url"])
