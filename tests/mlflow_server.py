@@ -10,7 +10,9 @@ moment a registry test module is collected, so it overlaps the tests that run be
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -42,8 +44,21 @@ def _start() -> str:
         [str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
          "--default-artifact-root", str(workdir / "artifacts"), "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1"],
-        cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # no job runner: the registry is enough
+
+    def stop() -> None:
+        """The server and its uvicorn and job-runner children: the whole process group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    atexit.register(stop)  # at once: a session that ends while it starts must not leave it running
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -62,15 +77,6 @@ def _start() -> str:
     with urllib.request.urlopen(f"{url}/api/2.0/mlflow/registered-models/search",  # noqa: S310
                                 timeout=120) as resp:
         resp.read()
-
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    atexit.register(stop)
     return url
 
 
