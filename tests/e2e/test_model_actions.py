@@ -383,3 +383,24 @@ async def test_sev1_break_glass_by_verbs_on_the_manual_registry_is_audited_as_su
     assert audit["actor"] == SRE and audit["details"]["break_glass"] is True
     versions = {m.name: m.version for m in await manual.container.service.list_models()}
     assert versions["fraud-detector"] == "1.0.0"
+
+
+async def test_a_version_the_registry_refuses_fails_the_rollback_without_calling_the_deploy_hook(
+        stack: LocalStack, mlflow_server: str, hook: HookReceiver) -> None:  # noqa: F811
+    name = await registered(mlflow_server, 2)
+    feature = stack.container.features["model_actions"]
+    await feature.sync()
+    await asyncio.to_thread(lambda: mlflow_client(mlflow_server).set_registered_model_alias(
+        name, "champion", "2"))
+    await feature.sync()
+    number = await drift_incident(stack, name)
+    await command_reply_text(stack, f"rollback {number} 1 v2 drifts", SRE)
+    await asyncio.to_thread(lambda: mlflow_client(mlflow_server).delete_model_version(name, "1"))
+    await command_reply_text(stack, f"rollback {number} approve", IC)
+    await stack.settle()
+
+    texts = "\n".join(m["text"] for m in thread_of(stack, number))
+    assert f":x: Rollback of `{name}` to v1 failed: MLflow refused" in texts
+    assert hook.calls == [] and await champion(mlflow_server, name) == "2"
+    [executed] = [r for r in await rows(stack.container.engine) if r["action"] == "model.rollback_executed"]
+    assert executed["details"]["status"] == "failed"
