@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -404,3 +404,26 @@ async def test_a_version_the_registry_refuses_fails_the_rollback_without_calling
     assert hook.calls == [] and await champion(mlflow_server, name) == "2"
     [executed] = [r for r in await rows(stack.container.engine) if r["action"] == "model.rollback_executed"]
     assert executed["details"]["status"] == "failed"
+
+
+async def test_accepted_drift_on_a_sql_source_makes_the_drifted_window_its_reference_until_expiry(
+        manual: LocalStack) -> None:
+    from bot.drift_jobs import DriftJob
+    from domain.model_actions.drift_controls import DriftAcceptance
+    from storage.model_actions import model_actions_repo
+
+    now = manual.clock.now()
+    window = (now - timedelta(hours=24), now)
+    job = DriftJob.model_validate({"model": "fraud-detector", "features": ["amount"], "source": {
+        "kind": "sql", "url": "sqlite:///warehouse.db", "table": "scores", "timestamp_column": "at",
+        "reference_window": {"start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}}})
+    accepted = DriftAcceptance("fraud-detector", "seasonal", SRE, "sre", now, now + timedelta(days=7),
+                               reference_start=window[0], reference_end=window[1])
+    await manual.container.service.run(lambda uow: model_actions_repo(uow).add_acceptance(accepted))
+    feature = manual.container.features["model_actions"]
+
+    rebased = await feature.rebaselined(job, now + timedelta(hours=1))
+    assert rebased.source.reference_window is not None
+    assert (rebased.source.reference_window.start, rebased.source.reference_window.end) == window
+    expired = await feature.rebaselined(job, now + timedelta(days=8))
+    assert expired.source.reference_window == job.source.reference_window  # the configured one again
