@@ -412,7 +412,7 @@ async def test_accepted_drift_on_a_sql_source_makes_the_drifted_window_its_refer
     from domain.model_actions.drift_controls import DriftAcceptance
     from storage.model_actions import model_actions_repo
 
-    now = manual.clock.now()
+    now = manual.container.clock.now()
     window = (now - timedelta(hours=24), now)
     job = DriftJob.model_validate({"model": "fraud-detector", "features": ["amount"], "source": {
         "kind": "sql", "url": "sqlite:///warehouse.db", "table": "scores", "timestamp_column": "at",
