@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from bot.cli.main import main
 
@@ -22,7 +25,20 @@ def cli(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Compl
     return result
 
 
-async def test_demo_plays_a_whole_incident(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The demo configures logging for its process (WARNING, console); in this process the
+    tests after it keep theirs."""
+    saved, root = structlog.get_config(), logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+async def test_demo_plays_a_whole_incident(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           restore_logging: None) -> None:
     from bot.local.demo import run_demo
 
     assert await run_demo(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}") == 0
