@@ -33,9 +33,8 @@ from domain.ports import OutboxMessage, UnitOfWork
 from handlers.api import auth_routes, drift, incidents, models, openapi, status
 from handlers.api.http import CURRENT_PRINCIPAL, ApiContext
 from handlers.api.tokens import TokenService
-from storage.api_repositories import ApiStore, RedisDenylist, SqlApiQueries, enabled_subscribers
+from storage.api_repositories import ApiStore, RedisDenylist, SqlApiQueries, enabled_subscribers_in
 from storage.outbox_store import OutboxRow
-from storage.uow import sql_connection
 
 log = structlog.get_logger("api")
 
@@ -135,7 +134,7 @@ class ApiFeature:
         name = event_name(action, details)
         if name is None:
             return
-        subscribers = [s for s in await enabled_subscribers(sql_connection(uow))
+        subscribers = [s for s in await enabled_subscribers_in(uow)
                        if wants(s.events, name)]
         if not subscribers:
             return

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.model import AuditEvent
 from storage.audit_watch import watch_committed_audit_events
+from storage.db import Engine
 
 log = structlog.get_logger("audit")
 
@@ -46,7 +46,7 @@ def log_audit(event: AuditEvent, chain_hash: str | None = None,
     )
 
 
-def install_audit_log(engine: AsyncEngine) -> None:
+def install_audit_log(engine: Engine) -> None:
     """Log every audit row inserted through ``engine`` once its transaction commits.
 
     GOV-001 7.1 routes audit events to the SIEM by their ``log_type: audit`` line, so the line

@@ -45,7 +45,6 @@ from handlers.insights import stats_verb, tracker_webhook
 from storage.insights_store import claim_digest, tickets_for_incident
 from storage.outbox_store import OutboxRow
 from storage.reports import SqlReports
-from storage.uow import sql_connection
 
 if TYPE_CHECKING:
     from bot.app import Container
@@ -75,7 +74,7 @@ class WeeklyDigest:
                         ) if labels else None
         count = this_week.overall.count if this_week.overall else 0
         async with self.container.uow_factory() as uow:
-            if not await claim_digest(sql_connection(uow), start, now, now, count):
+            if not await claim_digest(uow, start, now, now, count):
                 log.info("digest.already_sent", period_start=start.isoformat())
                 return False
             await uow.outbox.add(OutboxMessage(

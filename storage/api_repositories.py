@@ -269,6 +269,12 @@ class ApiStore:
             return bool(done.rowcount)
 
 
+async def enabled_subscribers_in(uow: object) -> list[Subscriber]:
+    """Inside a use case's unit of work: who is to hear of the change being committed."""
+    from storage.uow import sql_connection
+    return await enabled_subscribers(sql_connection(uow))
+
+
 async def enabled_subscribers(conn: AsyncConnection) -> list[Subscriber]:
     """Inside a use case's transaction: who is to hear of the change being committed."""
     rows = await conn.execute(sa.select(webhook_subscribers).where(
@@ -401,4 +407,5 @@ class SqlApiQueries:
 
 __all__ = ["ApiStore", "SqlApiQueries", "RedisDenylist", "Subscriber", "IncidentFilter",
            "KeyRow", "UserRow", "IdempotencyRow", "DenylistUnavailable", "enabled_subscribers",
+           "enabled_subscribers_in",
            "record_idempotent_resource", "incident_rows", "last_stakeholder_updates"]

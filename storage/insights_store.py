@@ -13,12 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.insights_tables import action_item_tickets, digests_sent
 from storage.postmortem_tables import action_items
 from storage.tables import incidents
+from storage.uow import sql_connection
 
 
-async def claim_digest(conn: AsyncConnection, start: datetime, end: datetime, sent_at: datetime,
+async def claim_digest(uow: object, start: datetime, end: datetime, sent_at: datetime,
                        count: int) -> bool:
-    """Record the digest of ``[start, end)``; False when that period's digest was already sent
-    (by this process before a restart, or by another replica at the same minute)."""
+    """Record the digest of ``[start, end)`` in the unit of work ``uow``; False when that
+    period's digest was already sent (by this process before a restart, or by another replica at
+    the same minute)."""
+    conn = sql_connection(uow)
     exists = (await conn.execute(sa.select(digests_sent.c.period_start)
                                  .where(digests_sent.c.period_start == start))).first()
     if exists is not None:
@@ -73,8 +76,10 @@ async def items_without_ticket(conn: AsyncConnection, incident_id: uuid.UUID | N
             for r in (await conn.execute(query)).all()]
 
 
-async def save_ticket(conn: AsyncConnection, item_id: uuid.UUID, tracker: str, key: str, url: str,
+async def save_ticket(uow: object, item_id: uuid.UUID, tracker: str, key: str, url: str,
                       at: datetime) -> None:
+    """Store the ticket an action item was filed as, in the unit of work ``uow``."""
+    conn = sql_connection(uow)
     await conn.execute(sa.insert(action_item_tickets).values(
         action_item_id=item_id, tracker=tracker, ticket_key=key, ticket_url=url, exported_at=at))
 
@@ -103,10 +108,12 @@ async def open_tickets(conn: AsyncConnection, limit: int = 500) -> list[OpenTick
             for r in rows]
 
 
-async def close_item_for_ticket(conn: AsyncConnection, tracker: str, key: str, at: datetime,
+async def close_item_for_ticket(uow: object, tracker: str, key: str, at: datetime,
                                 ) -> tuple[int, uuid.UUID, int, str] | None:
-    """The tracker closed ``key``: its action item is done. Returns (incident number, incident
-    id, item number, ticket link); None when no open item has that ticket (unknown, or closed)."""
+    """The tracker closed ``key``: its action item is done (in the unit of work ``uow``). Returns
+    (incident number, incident id, item number, ticket link); None when no open item has that
+    ticket (unknown, or closed)."""
+    conn = sql_connection(uow)
     row = (await conn.execute(
         sa.select(action_item_tickets.c.action_item_id, incidents.c.number, incidents.c.id,
                   action_items.c.number.label("item_number"), action_item_tickets.c.ticket_url)

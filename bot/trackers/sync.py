@@ -32,7 +32,6 @@ from storage.insights_store import (
     save_ticket,
     try_sync_lock,
 )
-from storage.uow import sql_connection
 
 if TYPE_CHECKING:
     from bot.app import Container
@@ -106,7 +105,7 @@ class TrackerSync:
                 continue
             now = self.container.clock.now()
             async with self.container.uow_factory() as uow:
-                await save_ticket(sql_connection(uow), item.id, ticket.tracker, ticket.key, ticket.url, now)
+                await save_ticket(uow, item.id, ticket.tracker, ticket.key, ticket.url, now)
                 await uow.audit.add(AuditEvent(
                     occurred_at=now, actor="incident-bot", actor_name="incident-bot",
                     action="action_item.exported", resource_type="action_item", resource_id=str(item.id),
@@ -136,7 +135,7 @@ class TrackerSync:
         item. False when no open item has that ticket (unknown, or closed already)."""
         now = self.container.clock.now()
         async with self.container.uow_factory() as uow:
-            closed = await close_item_for_ticket(sql_connection(uow), tracker, key, now)
+            closed = await close_item_for_ticket(uow, tracker, key, now)
             if closed is None:
                 return False
             number, incident_id, item_number, url = closed
