@@ -181,15 +181,7 @@ def parse(text: str, file: str, name: str) -> Runbook:
                                     f"applies_to.{key} must be a list of text"))
             continue
         sets[key] = [v.strip().lower() for v in values]
-    line_of_key = key_lines.get("applies_to.severities", at("applies_to"))
-    for value in sets.get("severities", []):
-        if value not in {s.value for s in Severity}:
-            problems.append(Problem(file, line_of_key, f"unknown severity '{value}'; use p1, p2, p3 or p4"))
-    line_of_key = key_lines.get("applies_to.trigger_sources", at("applies_to"))
-    for value in sets.get("trigger_sources", []):
-        if value not in {s.value for s in TriggerSource}:
-            problems.append(Problem(file, line_of_key, f"unknown trigger source '{value}'; use "
-                                                       f"{', '.join(s.value for s in TriggerSource)}"))
+    problems += _unknown_values(file, sets, key_lines, at("applies_to"))
     if "fallback" in meta and not isinstance(meta["fallback"], bool):
         problems.append(Problem(file, at("fallback"), "'fallback' must be true or false"))
     items = [(end + 2 + i, m.group("text").strip())
@@ -207,6 +199,22 @@ def parse(text: str, file: str, name: str) -> Runbook:
                    labels=frozenset(sets.get("labels", [])), keywords=tuple(sets.get("keywords", [])),
                    models=tuple(sets.get("models", [])),
                    fallback=bool(meta.get("fallback", False)), body="\n".join(lines[end + 1:]))
+
+
+def _unknown_values(file: str, sets: dict[str, list[str]], key_lines: dict[str, int],
+                    applies_line: int) -> list[Problem]:
+    """Severities and trigger sources in ``applies_to`` that the data dictionary does not know."""
+    problems: list[Problem] = []
+    line_of_key = key_lines.get("applies_to.severities", applies_line)
+    for value in sets.get("severities", []):
+        if value not in {s.value for s in Severity}:
+            problems.append(Problem(file, line_of_key, f"unknown severity '{value}'; use p1, p2, p3 or p4"))
+    line_of_key = key_lines.get("applies_to.trigger_sources", applies_line)
+    for value in sets.get("trigger_sources", []):
+        if value not in {s.value for s in TriggerSource}:
+            problems.append(Problem(file, line_of_key, f"unknown trigger source '{value}'; use "
+                                                       f"{', '.join(s.value for s in TriggerSource)}"))
+    return problems
 
 
 def _key_lines(node: yaml.Node | None) -> dict[str, int]:

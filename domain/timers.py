@@ -192,6 +192,18 @@ class _Rule:
         self.steps = tuple((step.after, tuple(step.notify), step.reason) for step in rule.escalation)
 
 
+def _cadence(cadence: timedelta, last_update_at: datetime | None, episode: datetime,
+             now: datetime) -> tuple[tuple[datetime, int] | None, datetime]:
+    """The stakeholder update cadence: the reminder due now, as (base, n) (only the latest due
+    one is ever offered), or None; and when the next one falls due."""
+    base = last_update_at if last_update_at is not None and last_update_at > episode else episode
+    due = base + cadence
+    if due > now:
+        return None, due
+    n = (now - base) // cadence
+    return (base, n), base + cadence * n + cadence
+
+
 class TimerPlanner:
     """Plans timers for many incidents under one policy; build once, call :meth:`plan` per tick."""
 
@@ -264,23 +276,11 @@ class TimerPlanner:
             else:
                 due_now.append((_NO_COMMANDER, due, target))
 
-        # Stakeholder update cadence: only the latest due reminder is ever offered.
         update: tuple[datetime, int] | None = None
-        cadence = rule.cadence
-        if cadence is not None:
-            last = incident.last_update_at
-            base = last if last is not None and last > episode else episode
-            due = base + cadence
-            if due > now:
-                if nxt is None or due < nxt:
-                    nxt = due
-            else:
-                n = (now - base) // cadence
-                due = base + cadence * n
-                upcoming = due + cadence
-                if nxt is None or upcoming < nxt:
-                    nxt = upcoming
-                update = (base, n)
+        if rule.cadence is not None:
+            update, due = _cadence(rule.cadence, incident.last_update_at, episode, now)
+            if nxt is None or due < nxt:
+                nxt = due
 
         if due_now is None and not steps_due and update is None:
             return TimerPlan((), nxt)
