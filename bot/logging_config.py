@@ -21,6 +21,10 @@ from domain.governance.scrubber import scrub_log_event
 # At DEBUG these print whole Slack request bodies (message texts, response_url capability
 # URLs) or SQL with its parameters: never below INFO.
 CAPPED_AT_INFO = ("slack_sdk", "slack_bolt", "aiosqlite", "sqlalchemy", "asyncpg", "aiohttp.client")
+# Libraries that, on import, give a logger a handler of their own and stop it propagating
+# (``import mlflow`` does so for "mlflow" and "alembic"): their lines would bypass the JSON
+# renderer and the scrubber. ``adopt_library_loggers`` routes them back through the root.
+SELF_HANDLING = ("mlflow", "alembic")
 _HANDLER_MARK = "_incident_bot_handler"
 _LIBRARY_LEVELS: dict[str, int] = {}  # each capped logger's level before the first configure()
 
@@ -75,6 +79,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
         library = logging.getLogger(name)
         own = _LIBRARY_LEVELS.setdefault(name, library.level)  # as the library left it
         library.setLevel(max(numeric, logging.INFO, own))
+    adopt_library_loggers()
     # bookkeeping, not events: "Adding job tentatively", "setup plugin ..."
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -89,3 +94,19 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
             *tail,  # exception rendering, then the scrubber (issue 6), tracebacks included
             renderer,
         ])
+
+
+def adopt_library_loggers(names: tuple[str, ...] = SELF_HANDLING) -> None:
+    """Route the loggers a library configured for itself back through the root handler (so
+    its lines are JSON and scrubbed like every other): drop their own handlers, let them
+    propagate, and let them inherit the level. Call after importing such a library."""
+    for name in names:
+        if name not in logging.Logger.manager.loggerDict:
+            continue  # never imported: nothing to undo
+        library = logging.getLogger(name)
+        if not library.handlers and library.propagate:
+            continue
+        for own in list(library.handlers):
+            library.removeHandler(own)
+        library.propagate = True
+        library.setLevel(logging.NOTSET)

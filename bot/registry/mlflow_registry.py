@@ -43,6 +43,8 @@ class MlflowRegistry:
                 raise RegistryUnavailable(
                     "MLFLOW_TRACKING_URI is set but mlflow-skinny is not installed "
                     "(pip install 'incident-bot[mlflow]')") from exc
+            from bot.logging_config import adopt_library_loggers
+            adopt_library_loggers()  # mlflow gave "mlflow" and "alembic" handlers of its own
             # bounded: a registry that does not answer must not hold a thread for minutes
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.timeout_seconds)))
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")

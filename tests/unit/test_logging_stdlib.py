@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from bot.logging_config import CAPPED_AT_INFO, configure
+from bot.logging_config import CAPPED_AT_INFO, adopt_library_loggers, configure
 
 
 @pytest.fixture
@@ -57,3 +57,23 @@ def test_the_cap_never_lowers_a_library_level(restore_logging: None) -> None:
     configure("DEBUG", "json")
     assert logging.getLogger("sqlalchemy").level == logging.WARNING
     assert logging.getLogger("slack_sdk").level == logging.INFO
+
+
+def test_a_library_that_handles_its_own_logger_is_routed_back_through_the_scrubber(
+        restore_logging: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """``import mlflow`` gives "mlflow" and "alembic" a stream handler of their own and stops
+    them propagating: their lines would be neither JSON nor scrubbed."""
+    import mlflow  # noqa: F401  (the real library, as the registry adapter imports it)
+
+    configure("INFO", "json")
+    logging.getLogger("mlflow").warning("registry at jane.doe@example.com is slow")
+    logging.getLogger("alembic.runtime.migration").warning("Context impl SQLiteImpl.")
+    late = logging.getLogger("mlflow.tracking")  # a library configuring itself after configure()
+    logging.getLogger("mlflow").addHandler(logging.StreamHandler())
+    logging.getLogger("mlflow").propagate = False
+    adopt_library_loggers()
+    late.warning("token=xoxb-1-2 refused")
+    lines = capsys.readouterr().err.splitlines()
+    events = [json.loads(line) for line in lines]  # every line is one JSON object, once
+    assert [e["event"] for e in events] == [
+        "registry at [email] is slow", "Context impl SQLiteImpl.", "token=[secret] refused"]
