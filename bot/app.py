@@ -22,19 +22,24 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-import bot.insights_wiring as insights_wiring
-import bot.model_actions_wiring as model_actions_wiring
-from bot import api_wiring, drift_wiring, governance_wiring, iac_wiring, pagerduty_wiring, postmortem_wiring
 from bot.ack import AckFirst
 from bot.audit_log import log_audit
-from bot.dispatcher import OutboxDispatcher
-from bot.drift_jobs import DriftRunner
+from bot.delivery.dispatcher import OutboxDispatcher
+from bot.delivery.slack import SlackDelivery
+from bot.delivery.slack_client import MeteredWebClient
+from bot.features import api as api_feature
+from bot.features import drift as drift_feature
+from bot.features import governance as governance_feature
+from bot.features import iac as iac_feature
+from bot.features import insights as insights_feature
+from bot.features import model_actions as model_actions_feature
+from bot.features import pagerduty as pagerduty_feature
+from bot.features import postmortems as postmortems_feature
+from bot.features.drift_jobs import DriftRunner
 from bot.intake import AckedRequest, Intake
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack_auth import TOKEN_FROM_ENV_UNUSED, BotIdentity
-from bot.slack_client import MeteredWebClient
-from bot.slack_delivery import SlackDelivery
 from bot.tracing import Tracing
 from bot.tracing import from_settings as tracing_from_settings
 from domain.governance.roles import RoleGrants
@@ -46,9 +51,9 @@ from domain.ports import Clock, SystemClock
 from domain.services import IncidentService
 from handlers import slack_commands, slack_events, slack_home, slack_interactions
 from handlers.slack_context import SlackContext
-from runbooks import wiring as runbooks_wiring
+from runbooks import wiring as runbooks_feature
 from scheduler import housekeeping
-from scheduler import wiring as scheduler_wiring
+from scheduler import wiring as scheduler_feature
 from scheduler.clocks import ClockTicker
 from storage import migrate
 from storage.db import Engine, create_engine, normalise_url
@@ -75,17 +80,17 @@ class Feature(Protocol):
 # Installed in this order (governance before postmortems: the close gate needs its hook).
 # Plain imports: a misspelt or missing module fails at import, never silently skipped.
 FEATURES: tuple[Feature, ...] = (
-    scheduler_wiring,  # SLO clocks, update cadences, escalation (issue 3)
-    runbooks_wiring,  # runbook matching and checklists (issue 8)
-    governance_wiring,  # roles, PII scrubbing, audit chain, postmortems (issue 6)
-    postmortem_wiring,  # postmortem clock, action items, close refused without them (issue 6)
-    drift_wiring,  # scheduled drift checks (issue 4)
-    pagerduty_wiring,  # PagerDuty and Alertmanager webhooks (issue 5)
-    iac_wiring,  # IaC drift ingestion (issue 7)
+    scheduler_feature,  # SLO clocks, update cadences, escalation (issue 3)
+    runbooks_feature,  # runbook matching and checklists (issue 8)
+    governance_feature,  # roles, PII scrubbing, audit chain, postmortems (issue 6)
+    postmortems_feature,  # postmortem clock, action items, close refused without them (issue 6)
+    drift_feature,  # scheduled drift checks (issue 4)
+    pagerduty_feature,  # PagerDuty and Alertmanager webhooks (issue 5)
+    iac_feature,  # IaC drift ingestion (issue 7)
     housekeeping,  # delivered outbox rows and seen event ids kept LOG_RETENTION_DAYS
-    api_wiring,  # REST API, webhooks out, status page (issue 17)
-    insights_wiring,  # /incident stats, weekly digest, tracker export (issue 21)
-    model_actions_wiring,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
+    api_feature,  # REST API, webhooks out, status page (issue 17)
+    insights_feature,  # /incident stats, weekly digest, tracker export (issue 21)
+    model_actions_feature,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
 )
 
 
@@ -94,7 +99,7 @@ class GovernanceHandles(TypedDict):
 
     grants: RoleGrants
     pending: set[asyncio.Task[Any]]
-    gate: governance_wiring.RoleGate
+    gate: governance_feature.RoleGate
 
 
 @dataclass
@@ -105,19 +110,19 @@ class Features:
     # lines added under the announcement by features (runbook progress, ...)
     announcement_extras: list[Callable[[Incident], Awaitable[str | None]]] = field(default_factory=list)
     clocks: ClockTicker | None = None
-    runbooks: runbooks_wiring.RunbookLibrary | None = None
+    runbooks: runbooks_feature.RunbookLibrary | None = None
     governance: GovernanceHandles | None = None
     # callbacks ``(view, body)`` once a postmortem draft is posted; set by governance
     postmortem_posted: list[Callable[[Any, dict[str, Any]], Awaitable[None]]] | None = None
     postmortem_reminders: Callable[[], Awaitable[int]] | None = None
     drift: DriftRunner | None = None
-    drift_scheduler: drift_wiring.DriftScheduler | None = None
+    drift_scheduler: drift_feature.DriftScheduler | None = None
     pagerduty: PagerDutyEvents | None = None
     iac: IacDrift | None = None
-    iac_watcher: iac_wiring.ReportWatcher | None = None
+    iac_watcher: iac_feature.ReportWatcher | None = None
     housekeeping: Callable[[], Awaitable[dict[str, int]]] | None = None
-    insights: insights_wiring.Insights | None = None
-    model_actions: model_actions_wiring.ModelActionsFeature | None = None
+    insights: insights_feature.Insights | None = None
+    model_actions: model_actions_feature.ModelActionsFeature | None = None
 
     def __getitem__(self, name: str) -> Any:
         """Read by name (operator scripts, tests): a field's value; KeyError when unset or unknown."""

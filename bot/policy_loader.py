@@ -21,7 +21,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot.drift_jobs import DriftJob
+from bot.features.drift_jobs import DriftJob
 from domain.model import InvalidSeverity, ModelStage, Severity
 from domain.policy import (
     DriftThresholds,
@@ -138,7 +138,7 @@ class ModelEntry(BaseModel):
     labels: list[str] = []
     feature_store_ref: str | None = None
     model_card_url: str | None = None
-    drift: DriftSection | None = None  # the model's drift job (bot.drift_jobs)
+    drift: DriftSection | None = None  # the model's drift job (bot.features.drift_jobs)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -150,7 +150,7 @@ class ModelEntry(BaseModel):
     @field_validator("drift", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
-        return value or None  # `drift:` left empty: no job, as bot.drift_jobs.load_jobs reads it
+        return value or None  # `drift:` left empty: no job, as bot.features.drift_jobs.load_jobs reads it
 
 
 class ModelsFile(BaseModel):

@@ -27,7 +27,7 @@ from handlers.slack_context import SlackContext
 from handlers.slack_interactions import _metadata, _value
 
 if TYPE_CHECKING:
-    from bot.model_actions_wiring import ModelActionsFeature
+    from bot.features.model_actions import ModelActionsFeature
 
 log = structlog.get_logger("handlers.model_actions")
 JSON = dict[str, Any]

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.dispatcher import Permanent
+from bot.delivery.dispatcher import Permanent
 from bot.slack_ui import timers as say
 from domain.model import Severity
 from domain.ports import OutboxMessage

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from sqlalchemy import event, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 Engine = AsyncEngine  # the engine's type for modules outside storage/, which import no SQLAlchemy
+# The driver's errors, for modules outside storage/ that tell "the database is unreachable"
+# (OperationalError, or no statement ran) from "a statement failed" (a bug)
+DatabaseError = DBAPIError
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database could not be reached rather than that a statement
+    failed on a live connection."""
+    return not isinstance(exc, DBAPIError) or exc.statement is None or isinstance(
+        exc, OperationalError)
 
 
 def is_sqlite(url: str) -> bool:

@@ -238,7 +238,7 @@ def _runbooks(settings: Settings) -> Finding:
 def governance_finding(settings: Settings) -> Finding:
     """Role checks off (GOVERNANCE_ROLES unset or GOVERNANCE_MODE=open) is a warn (issue 15);
     enforced without any grant would refuse every restricted action: FAIL."""
-    from bot.governance_wiring import enforcing, mode_problem
+    from bot.features.governance import enforcing, mode_problem
 
     problem = mode_problem(settings)
     if problem is None:

@@ -140,7 +140,7 @@ def _check(args: argparse.Namespace) -> int:
 def _write_outputs(args: argparse.Namespace, result: DriftAssessment, drift: Any) -> None:
     from pathlib import Path
 
-    from bot.drift_charts import chart_png, report_html
+    from bot.reports.drift import chart_png, report_html
 
     if args.chart:
         Path(args.chart).write_bytes(chart_png(result, drift.psi_warn, drift.psi_critical))

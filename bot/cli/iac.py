@@ -37,7 +37,7 @@ def _ingest(args: argparse.Namespace) -> int:
         await container.start(serving=False)
         try:
             iac = container.features.iac
-            assert iac is not None  # bot/iac_wiring.py is in bot.app.FEATURES
+            assert iac is not None  # bot/features/iac.py is in bot.app.FEATURES
             counts = await iac.ingest_data(data, args.file, args.environment)
             await container.dispatcher.drain_once()
         except IacInputError as exc:

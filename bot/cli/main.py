@@ -19,7 +19,6 @@ from collections.abc import Sequence
 import structlog
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.cli import (  # users, keys, webhooks: the platform API (issue 17)
     audit,
@@ -37,7 +36,7 @@ from bot.cli import (  # users, keys, webhooks: the platform API (issue 17)
 )
 from bot.cli.output import colour_enabled
 from bot.settings_problems import load_settings
-from storage.db import DatabaseUrlError, failure_reason, safe_url
+from storage.db import DatabaseError, DatabaseUrlError, failure_reason, safe_url, unreachable
 
 # the sub-command groups, in the order `incident-bot --help` lists them
 COMMAND_MODULES = (core, policy, drift, runbooks, iac, audit, check, outbox, report,
@@ -111,9 +110,8 @@ def _main(argv: Sequence[str] | None) -> int:
         for problem in problems:
             print(f"incident-bot: invalid configuration: {problem}", file=sys.stderr)
         return 2
-    except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
-        if isinstance(exc, DBAPIError) and exc.statement is not None and not isinstance(
-                exc, OperationalError):
+    except (ConnectionError, socket.gaierror, TimeoutError, DatabaseError) as exc:
+        if not unreachable(exc):
             raise  # a statement failed on a live connection: a bug, to be seen whole
         print(f"incident-bot: cannot reach the database at {safe_url(load_settings()[0].database_url)}: "
               f"{failure_reason(exc)}. Check DATABASE_URL and that the server is up.", file=sys.stderr)

@@ -103,7 +103,7 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "csv":
         return render_csv(report)
     if fmt == "html":
-        from bot.reports_html import render_html
+        from bot.reports.html import render_html
 
         return render_html(report)
     return render_table(report)

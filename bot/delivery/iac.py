@@ -10,7 +10,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.dispatcher import Permanent
+from bot.delivery.dispatcher import Permanent
 from bot.slack_ui import iac as ui
 from domain.iac.decisions import IAC_EXPIRED, IAC_INCOMPLETE, IAC_MESSAGE, IacDrift
 from domain.iac.ports import IacUnitOfWork

@@ -14,7 +14,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.dispatcher import NO_CHANNEL, Permanent, Retry
+from bot.delivery.dispatcher import NO_CHANNEL, Permanent, Retry
 from bot.settings import Settings
 from domain.paging.pagerduty import PD_EVENT, PD_NOTE, PD_RESPONDERS, PD_STATUS
 from domain.ports import OutboxMessage, UnitOfWork

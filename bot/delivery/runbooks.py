@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.dispatcher import NO_CHANNEL, Permanent
+from bot.delivery.dispatcher import NO_CHANNEL, Permanent
 from bot.slack_ui.runbooks import checklist_message
 from domain.checklists import Checklists
 from storage.outbox_store import OutboxRow

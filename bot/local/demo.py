@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.api_wiring import demo_access
 from bot.cli.output import bold
+from bot.features.api import demo_access
 from bot.local.demo_rollback import play_rollback
 from bot.local.stack import LocalStack
 from bot.logging_config import configure
-from bot.rendering import ACTION_ACK, ACTION_MITIGATE
+from bot.slack_ui.incident import ACTION_ACK, ACTION_MITIGATE
 from domain.model import format_duration
 from domain.services import IncidentRef
 

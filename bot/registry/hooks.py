@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.dispatcher import Permanent, Retry
+from bot.delivery.dispatcher import Permanent, Retry
 
 SIGNATURE = "X-Incident-Bot-Signature"
 TIMESTAMP = "X-Incident-Bot-Timestamp"

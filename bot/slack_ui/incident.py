@@ -1,5 +1,5 @@
 """Slack Block Kit rendering of incidents: the announcement, the pinned summary, the topic, the
-status and timeline replies, the App Home tab (moved from bot/rendering.py, issue 13)."""
+status and timeline replies, the App Home tab (issue 13)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What the API needs from storage (issue 17): records and Protocols; ``storage/`` implements
-them, ``bot/api_wiring.py`` injects them, the handlers see only these."""
+them, ``bot/features/api.py`` injects them, the handlers see only these."""
 
 from __future__ import annotations
 

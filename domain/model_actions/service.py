@@ -67,7 +67,7 @@ from domain.services import IncidentRef, IncidentService
 SYNC = Actor("registry-sync", "registry sync")
 BOT = Actor("model-actions", "model actions")
 
-# Outbox kinds delivered by bot/model_actions_wiring.py
+# Outbox kinds delivered by bot/features/model_actions.py
 WHAT_CHANGED = "model.what_changed"  # post "What changed?" (and the action buttons) in the thread
 ROLLBACK_MESSAGE = "model.rollback_message"  # the request, with Approve / Reject, in the thread
 ROLLBACK_DECIDED = "model.rollback_decided"  # the request's message loses its buttons, says who

@@ -26,7 +26,7 @@ log = structlog.get_logger("api")
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Who is calling, for the RACI observer that runs inside the use case (bot/api_wiring.py).
+# Who is calling, for the RACI observer that runs inside the use case (bot/features/api.py).
 CURRENT_PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "api_principal", default=None)
 
@@ -58,7 +58,7 @@ class ApiProblem(Exception):
 
 @dataclass
 class ApiContext:
-    """What the handlers need, built once by bot/api_wiring.py."""
+    """What the handlers need, built once by bot/features/api.py."""
 
     container: Any
     tokens: Any  # handlers.api.tokens.TokenService

@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 import structlog
 
-from bot import rendering
 from bot.local.stack import LocalStack
+from bot.slack_ui import incident as rendering
 from domain.model import Status
 from domain.services import IncidentRef
 from storage.tables import audit_events, incident_timeline

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.local.stack import LocalStack
-from bot.rendering import ACTION_ACK
+from bot.slack_ui.incident import ACTION_ACK
 from domain.services import IncidentRef
 
 DECLARE = "declare P1 credit-risk-v3 Null predictions since 14:02"

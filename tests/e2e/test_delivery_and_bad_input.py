@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from bot.local.stack import LocalStack
-from bot.rendering import ACTION_RESOLVE
+from bot.slack_ui.incident import ACTION_RESOLVE
 from domain.services import IncidentRef
 from tests.databases import sqlite_url
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from bot.drift_jobs import DriftJob, load_jobs
+from bot.features.drift_jobs import DriftJob, load_jobs
 from bot.local.stack import LocalStack
 from domain.model import Severity, TimelineEventType, TriggerSource
 from domain.services import IncidentRef
@@ -289,7 +289,7 @@ async def test_categorical_drift_from_parquet_and_from_sql_opens_an_incident_wit
 
 
 async def test_a_chart_that_fails_to_draw_never_costs_the_incident(database_url: str, tmp_path: Path) -> None:
-    from bot.drift_jobs import DriftRunner
+    from bot.features.drift_jobs import DriftRunner
 
     ref, cur = write_plan_csv(tmp_path / "ref.csv", 0.1), write_plan_csv(tmp_path / "cur.csv", 0.7)
     plan_job = DriftJob.model_validate({"model": "credit-risk-v3", "features": ["plan", "utilisation"],

@@ -34,8 +34,8 @@ import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import rendering
 from bot.local.stack import LocalStack
+from bot.slack_ui import incident as rendering
 from domain.services import IncidentRef
 from storage.tables import audit_events, incident_timeline, incidents
 from tests.databases import create_pg_database, drop_pg_database, sqlite_url

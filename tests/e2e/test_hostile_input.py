@@ -13,7 +13,7 @@ import pytest
 from bot.cli.audit import rows
 from bot.local.slack_standin import TEAM_ID
 from bot.local.stack import LocalStack
-from bot.rendering import ACTION_ACK
+from bot.slack_ui.incident import ACTION_ACK
 from domain.model import Status
 from domain.services import IncidentRef
 from tests.e2e.conftest import command_reply

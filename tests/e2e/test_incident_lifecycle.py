@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from bot.local.stack import LocalStack
-from bot.rendering import ACTION_ACK, ACTION_MITIGATE, ACTION_NOTE, ACTION_RESOLVE
+from bot.slack_ui.incident import ACTION_ACK, ACTION_MITIGATE, ACTION_NOTE, ACTION_RESOLVE
 from domain.model import Status, TimelineEventType
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response

@@ -408,7 +408,7 @@ async def test_a_version_the_registry_refuses_fails_the_rollback_without_calling
 
 async def test_accepted_drift_on_a_sql_source_makes_the_drifted_window_its_reference_until_expiry(
         manual: LocalStack) -> None:
-    from bot.drift_jobs import DriftJob
+    from bot.features.drift_jobs import DriftJob
     from domain.model_actions.drift_controls import DriftAcceptance
     from storage.model_actions import model_actions_repo
 

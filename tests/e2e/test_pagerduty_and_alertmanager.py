@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.local.stack import LocalStack
-from bot.rendering import ACTION_RESOLVE
+from bot.slack_ui.incident import ACTION_RESOLVE
 from domain.model import Severity, Status, TimelineEventType, TriggerSource
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response

@@ -8,7 +8,7 @@ from aiohttp import ClientConnectionError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.dispatcher import OutboxDispatcher, Permanent, Retry, classify
+from bot.delivery.dispatcher import OutboxDispatcher, Permanent, Retry, classify
 from domain.ports import OutboxMessage
 from storage.outbox_store import OutboxRow, OutboxStore
 

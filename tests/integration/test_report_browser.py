@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.reports_html import render_html
+from bot.reports.html import render_html
 from domain.insights import targets_from_policy
 from domain.policy import default_policy
 from storage import migrate

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.main import main
-from bot.reports_html import CHARTS_MISSING, render_html
+from bot.reports.html import CHARTS_MISSING, render_html
 from domain.insights import report_as_dict, targets_from_policy
 from domain.policy import default_policy
 from storage.reports import build_report

@@ -21,8 +21,8 @@ from opentelemetry.trace import SpanKind, format_trace_id
 from bot.local.stack import LocalStack
 from bot.logging_config import configure
 from bot.policy_loader import load_policy_file
-from bot.rendering import ACTION_ACK
 from bot.settings import Settings
+from bot.slack_ui.incident import ACTION_ACK
 from bot.tracing import Tracing, from_settings
 from tests.e2e.conftest import webhook_settings
 from tests.fakes import FakeClock

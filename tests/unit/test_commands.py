@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.rendering import channel_name
+from bot.slack_ui.incident import channel_name
 from domain.commands import parse
 from domain.model import InvalidSeverity, Severity
 

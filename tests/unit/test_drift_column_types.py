@@ -112,7 +112,7 @@ def test_counts_give_the_in_memory_psi_and_the_binned_ks_is_within_its_bound(shi
 
 
 def test_a_categorical_feature_charts_as_category_bars_from_an_in_memory_assessment() -> None:
-    from bot.drift_charts import chart_png, report_html
+    from bot.reports.drift import chart_png, report_html
 
     ref = {"plan": np.array(["a"] * 80 + ["b"] * 20, dtype=object), "x": RNG.normal(size=100)}
     cur = {"plan": np.array(["a"] * 20 + ["b"] * 50 + ["c"] * 30, dtype=object), "x": RNG.normal(size=100)}

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.governance_wiring import RoleGate, enforcing, mode_problem
+from bot.features.governance import RoleGate, enforcing, mode_problem
 from domain.action_items import ActionItem
 from domain.governance.postmortem import (
     PLACEHOLDER,

@@ -26,8 +26,8 @@ import structlog
 from aiohttp import web
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.dispatcher import Permanent
-from bot.reports_html import bar_chart
+from bot.delivery.dispatcher import Permanent
+from bot.reports.html import bar_chart
 from bot.slack_ui.insights import (
     DIGEST_KIND,
     STATS_HELP,

@@ -254,7 +254,7 @@ class DriftRunner:
     def _render(self, a: DriftAssessment, psi_warn: float, psi_critical: float) -> bytes:
         if self.chart is not None:
             return self.chart(a, psi_warn, psi_critical)
-        from bot.drift_charts import chart_png
+        from bot.reports.drift import chart_png
 
         return chart_png(a, psi_warn, psi_critical)
 

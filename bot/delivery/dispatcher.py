@@ -91,7 +91,7 @@ class Delivery:
 
 
 # For the Slack client: it tags each post with the row's id and, on a redelivery, finds what an
-# interrupted attempt already posted (bot/slack_client.py).
+# interrupted attempt already posted (bot/delivery/slack_client.py).
 CURRENT_DELIVERY: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar(
     "current_delivery", default=None)
 

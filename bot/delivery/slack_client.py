@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.dispatcher import CURRENT_DELIVERY
+from bot.delivery.dispatcher import CURRENT_DELIVERY
 from bot.metrics import Metrics
 
 log = structlog.get_logger("slack")

@@ -23,8 +23,8 @@ import aiohttp
 import structlog
 from prometheus_client import Gauge
 
-from bot.dispatcher import Permanent, Retry
-from bot.governance_wiring import enforcing
+from bot.delivery.dispatcher import Permanent, Retry
+from bot.features.governance import enforcing
 from domain.api.auth import Forbidden, LoginThrottle, Principal, governance_roles
 from domain.api.webhooks import event_name, signature, wants
 from domain.governance.roles import Activity, decide
@@ -44,7 +44,7 @@ PROBE_SECONDS = 15.0  # how often Redis is pinged, so the gauge is fresh without
 
 
 def _activity_for(action: str, details: dict[str, Any]) -> Activity | None:
-    """The RACI activity an incident change needs (the same rows governance_wiring applies to
+    """The RACI activity an incident change needs (the same rows the governance feature applies to
     Slack users): declaring or raising to SEV-1/2, closing."""
     if action == "incident.created" and details.get("severity") in ("p1", "p2"):
         return Activity.DECLARE_HIGH_SEVERITY
@@ -226,7 +226,7 @@ async def run_submitted_drift(container: Any, model: str, assessment: Any,
                               at: datetime) -> tuple[Any, Any]:
     """The drift job's own run (thresholds, feed or declare, the stored row), with an
     assessment submitted over the API in place of one it computes."""
-    from bot.drift_jobs import DriftJob
+    from bot.features.drift_jobs import DriftJob
 
     async def submitted(_job: Any, _now: datetime) -> Any:
         return assessment

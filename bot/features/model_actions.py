@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import structlog
 
-from bot.dispatcher import NO_ANNOUNCEMENT, Permanent, Retry
-from bot.drift_jobs import DriftJob, Window
+from bot.delivery.dispatcher import NO_ANNOUNCEMENT, Permanent, Retry
+from bot.features.drift_jobs import DriftJob, Window
 from bot.registry.hooks import post_signed
 from bot.registry.manual import ManualRegistry
 from bot.slack_ui import model_actions as ui

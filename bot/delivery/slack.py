@@ -15,8 +15,8 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import rendering
-from bot.dispatcher import NO_ANNOUNCEMENT, NO_CHANNEL, Handler, Permanent
+from bot.delivery.dispatcher import NO_ANNOUNCEMENT, NO_CHANNEL, Handler, Permanent
+from bot.slack_ui import incident as rendering
 from domain import services as svc
 from domain.model import Incident, MLModel
 from domain.policy import Policy

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from bot.delivery.iac import IacDelivery
-from bot.governance_wiring import require_role
+from bot.features.governance import require_role
 from domain.governance.roles import Activity
 from domain.iac.decisions import IacDrift
 from domain.iac.ingest import decode_report

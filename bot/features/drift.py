@@ -10,8 +10,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import ValidationError
 
-from bot.dispatcher import NO_ANNOUNCEMENT, Permanent
-from bot.drift_jobs import DRIFT_CHART, DriftJob, DriftRunner, load_jobs, summary_text
+from bot.delivery.dispatcher import NO_ANNOUNCEMENT, Permanent
+from bot.features.drift_jobs import DRIFT_CHART, DriftJob, DriftRunner, load_jobs, summary_text
 from domain.commands import Parsed
 from domain.drift import DriftInputError, DriftUnavailable, missing_drift_packages
 from domain.model import DomainError
