@@ -40,13 +40,17 @@ run: $(RUN_STAMP)
 # The suite under coverage of the shipped packages (.coveragerc; CLI subprocesses included):
 # fails below 85 %, and prints the figure ("Total coverage: ...") before the test summary
 COV_GATE := --cov --cov-fail-under=85
+# The suite in 4 worker processes (pytest-xdist): its tests mostly wait on sockets, databases
+# and subprocesses, so 4 workers use 2 cores well. A module's tests stay on one worker (its
+# module fixtures, the MLflow server, start once per worker that needs them).
+PARALLEL ?= -n 4 --dist loadfile
 
 test: .venv-mlflow
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/incident-bot runbooks check
-	$(BIN)/pytest -q $(COV_GATE) --cov-report=
+	$(BIN)/pytest -q $(PARALLEL) $(COV_GATE) --cov-report=
 
 # Static security scan of the shipped code (.ci/run): fails on any high-severity finding
 bandit: $(DEV_STAMP)

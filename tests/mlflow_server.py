@@ -92,7 +92,9 @@ def _start_in_background() -> None:
     thread.start()
 
 
-if MLFLOW.exists():
+# Under pytest-xdist every worker collects every module: the server is started by the first
+# test that needs it instead (with `--dist loadfile`, one per worker that runs a registry module).
+if MLFLOW.exists() and not os.environ.get("PYTEST_XDIST_WORKER"):
     _start_in_background()
 
 
@@ -104,6 +106,8 @@ def mlflow_server() -> Iterator[str]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"MLflow must be available in CI: {reason}")
         pytest.skip(reason)
+    if "thread" not in _server:
+        _start_in_background()
     thread = _server.get("thread")
     if isinstance(thread, threading.Thread):
         thread.join(180)
