@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.local.stack import LocalStack
+from tests.browser import ARTIFACTS, CHROMIUM, need_chromium
 from tests.databases import sqlite_url
 from tests.integration.api_support import Api, add_key, api_stack, require_redis
 
 pytestmark = pytest.mark.asyncio
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 # contrast ratio (WCAG 2.x) of every text element against its nearest opaque background
 CONTRAST_JS = """() => {
@@ -73,16 +72,9 @@ async def test_status_page_lists_active_incidents_and_the_last_30_days(stack: Lo
     assert "2 active incidents." in html
 
 
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"chromium must be installed in CI at {CHROMIUM}")
-    pytest.skip(f"no chromium at {CHROMIUM}; set CHROMIUM")
-
 
 async def test_status_page_in_chromium_at_desktop_and_phone_width(tmp_path: Path) -> None:
-    _need_chromium()
+    need_chromium()
     await require_redis()
     from playwright.async_api import async_playwright
 

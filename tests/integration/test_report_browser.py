@@ -10,31 +10,19 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 from bot.reports.html import render_html
 from domain.insights import targets_from_policy
 from domain.policy import default_policy
 from storage import migrate
 from storage.db import create_engine
 from storage.reports import build_report
+from tests.browser import ARTIFACTS, CHROMIUM, need_chromium
 from tests.databases import sqlite_url
 from tests.insights_history import SINCE, UNTIL, generate, load
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"chromium must be installed in CI at {CHROMIUM}")
-    pytest.skip(f"no chromium at {CHROMIUM}; set CHROMIUM")
-
 
 async def test_the_html_report_renders_in_chromium(tmp_path: Path) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.async_api import async_playwright
 
     engine = create_engine(sqlite_url(tmp_path))
