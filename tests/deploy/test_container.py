@@ -83,6 +83,10 @@ def test_compose_runs_the_bot_on_postgresql_with_a_tracing_profile() -> None:
         bot["environment"]["DATABASE_URL"]
     assert int(bot["stop_grace_period"].rstrip("s")) > 10  # the bot drains for up to 10 s
     assert "profiles" not in bot and "profiles" not in postgres  # `docker compose up` runs both
+    # the REST API's denylist fails closed: compose runs Redis beside the bot and waits for it
+    assert bot["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    assert bot["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["redis"]["healthcheck"] and "profiles" not in services["redis"]
     assert services["otel-collector"]["profiles"] == ["tracing"] == services["jaeger"]["profiles"]
     for service in services.values():
         for volume in service.get("volumes", []):
