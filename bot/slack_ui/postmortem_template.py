@@ -45,8 +45,12 @@ class PostmortemTemplate:
 
     def __init__(self, source: str, name: str = "<template>") -> None:
         self.name = name
-        env = jinja2.Environment(autoescape=False, trim_blocks=True, keep_trailing_newline=True,  # noqa: S701 (markdown, not HTML)
-                                 undefined=jinja2.StrictUndefined)
+        # The draft is Markdown, not HTML: HTML escaping would mangle it (user text in it is
+        # escaped for Slack by the renderer's own filters). HTML/XML templates would be escaped.
+        env = jinja2.Environment(
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"),
+                                                default_for_string=False, default=False),
+            trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
         try:
             self.template = env.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
