@@ -58,21 +58,24 @@ class PolicyFileError(ValueError):
 
 def load_policy_file(path: str | Path) -> Policy:
     """Read and validate a policy file; raises :class:`PolicyFileError` naming file and line."""
-    filename = str(path)
+    return load_policy_text(_read_file(path, "policy"), str(path))
+
+
+def _read_file(path: str | Path, what: str) -> str:
+    """The file's text; an unreadable file is a :class:`PolicyFileError` saying why."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PolicyFileError(filename, [PolicyProblem(None, "", f"cannot read the policy file: {reason}")]
+        raise PolicyFileError(str(path), [PolicyProblem(None, "", f"cannot read the {what} file: {reason}")]
                               ) from None
-    return load_policy_text(text, filename)
 
 
-def load_policy_text(text: str, filename: str = "<policy>") -> Policy:
-    """Validate policy YAML given as text (``filename`` only labels the messages)."""
+def _parse_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
+    """(the node tree, for line numbers; the data); invalid YAML is a :class:`PolicyFileError`
+    naming the line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -80,6 +83,11 @@ def load_policy_text(text: str, filename: str = "<policy>") -> Policy:
         raise PolicyFileError(filename, [PolicyProblem(line, "", f"not valid YAML: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise PolicyFileError(filename, [PolicyProblem(None, "", f"not valid YAML: {exc}")]) from None
+
+
+def load_policy_text(text: str, filename: str = "<policy>") -> Policy:
+    """Validate policy YAML given as text (``filename`` only labels the messages)."""
+    root, data = _parse_yaml(text, filename)
 
     if root is None:
         raise PolicyFileError(filename, [PolicyProblem(1, "", "the policy file is empty; see "
@@ -164,28 +172,12 @@ def load_models_file(path: str | Path) -> ModelsFile:
     A typo must not switch drift monitoring off silently at ``serve``: the same checks run in
     ``incident-bot check``, ``models load`` and before ``serve`` starts.
     """
-    filename = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PolicyFileError(filename, [PolicyProblem(None, "", f"cannot read the models file: {reason}")]
-                              ) from None
-    return load_models_text(text, filename)
+    return load_models_text(_read_file(path, "models"), str(path))
 
 
 def load_models_text(text: str, filename: str = "<models>") -> ModelsFile:
     """Validate models YAML given as text: a ``models:`` list, or the list alone."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        raise PolicyFileError(filename, [PolicyProblem(mark.line + 1 if mark else None, "",
-                                                       f"not valid YAML: {problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise PolicyFileError(filename, [PolicyProblem(None, "", f"not valid YAML: {exc}")]) from None
+    root, data = _parse_yaml(text, filename)
     if isinstance(root, yaml.SequenceNode):  # the bare list: located as if under `models:`
         key = yaml.ScalarNode("tag:yaml.org,2002:str", "models", root.start_mark, root.start_mark)
         root = yaml.MappingNode("tag:yaml.org,2002:map", [(key, root)], root.start_mark, root.end_mark)
