@@ -180,6 +180,8 @@ def main() -> int:
                         notes.append(f"Evidently not measured: no {EVIDENTLY_PYTHON} "
                                      "(run `make bench-drift`)")
                         break
+                    if results.get("evidently"):
+                        break  # minutes per run: once is enough for a ratio
                     r = run([str(EVIDENTLY_PYTHON), str(HERE / "run_evidently.py"), str(directory)])
                 else:
                     raise SystemExit(f"unknown engine {engine!r}")

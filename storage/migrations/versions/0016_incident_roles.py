@@ -1,4 +1,4 @@
-"""Drift at scale (issue 20): per-feature drift test settings.
+"""Incident roles beyond the commander and update-reminder snoozes (issue 19, items 1 and 6).
 
 Revision ID: 0016
 Revises: 0015
@@ -12,7 +12,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled in by the change that needs it, or removed unused
+    pass  # reserved for the change named above; filled by it
 
 
 def downgrade() -> None:
