@@ -21,6 +21,7 @@ class ActionId(StrEnum):
     HOME_DECLARE = "home_declare"
     POST_UPDATE = "incident_post_update"  # on the "update due" reminder
     RUNBOOK_STEP_DONE = "runbook_step_done"  # on each checklist step
+    SAME_AS = "incident_same_as"  # "This is the same" on a new incident's announcement
 
 
 class CallbackId(StrEnum):
