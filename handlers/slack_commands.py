@@ -120,8 +120,9 @@ async def severity(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
 async def status(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                  respond: AsyncRespond) -> None:
     view = await ctx.service.view(_ref(parsed, body))
-    await ctx.reply(body, respond, rendering.status_text(view.incident, view.model, view.link,
-                                                         ctx.policy, ctx.clock.now()))
+    text = rendering.status_text(view.incident, view.model, view.link, ctx.policy, ctx.clock.now())
+    notes = [line for note in ctx.status_notes for line in await note(view.incident.id)]
+    await ctx.reply(body, respond, "\n".join([text, *notes]))
 
 
 async def timeline(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],

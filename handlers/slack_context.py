@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ class SlackContext:
     verbs: VerbTable = field(default_factory=VerbTable)
     # Lines features add under `/incident models` (accepted drift, snoozes: issue 18)
     model_notes: list[Callable[[], Awaitable[list[str]]]] = field(default_factory=list)
+    # Lines features add to `/incident status` of one incident (related incidents: issue 19)
+    status_notes: list[Callable[[uuid.UUID], Awaitable[list[str]]]] = field(default_factory=list)
     # Runs a listener's work after its ack (bot.ack.AckFirst.spawn); a plain task when unset
     run_after_ack: Callable[[Work, str | None], None] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
