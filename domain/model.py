@@ -87,10 +87,17 @@ class TimelineEventType(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who did something: a Slack user (id ``U...``) or a service account (``drift-job``)."""
+    """Who did something: a Slack user (id ``U...``), an API caller (``api:NAME``, ``key:NAME``)
+    or a service account (``drift-job``).
+
+    ``roles`` are the governance role names the actor's credentials vouch for (an API token's
+    or key's roles), which the RACI gate uses instead of asking who holds what; ``None``: the
+    gate looks the roles up (Slack users) or, for automation, does not apply.
+    """
 
     id: str
     name: str
+    roles: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """The name comes from outside (Slack profiles, PagerDuty agents, Alertmanager

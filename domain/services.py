@@ -276,7 +276,7 @@ class IncidentService:
                 description=description,
                 labels=_clean_labels(cmd.labels),
             )
-            await self.gates.roles.require(actor.id, declare_activity(incident.severity),
+            await self.gates.roles.require(actor, declare_activity(incident.severity),
                                            "incident", str(incident.id))
             await uow.incidents.add(incident)
             await uow.timeline.add(TimelineEvent(
@@ -403,7 +403,7 @@ class IncidentService:
         if incident.status is Status.CLOSED:
             raise DomainError(f"{incident.key} is closed; its severity is final.")
         previous = incident.severity
-        await self.gates.roles.require(actor.id, severity_change_activity(previous, severity),
+        await self.gates.roles.require(actor, severity_change_activity(previous, severity),
                                        "incident", str(incident.id))
         incident.severity = severity
         incident.updated_at = self.clock.now()
@@ -424,7 +424,7 @@ class IncidentService:
     async def _check_status_gates(self, uow: UnitOfWork, incident: Incident, wanted: Status,
                                   actor: Actor) -> None:
         """Who may make this change (RACI), then, for a close, whether it may happen yet."""
-        await self.gates.roles.require(actor.id, status_change_activity(wanted), "incident",
+        await self.gates.roles.require(actor, status_change_activity(wanted), "incident",
                                        str(incident.id))
         if wanted is Status.CLOSED:
             for gate in self.gates.close:

@@ -2,8 +2,9 @@
 
 Composes the feature: the token service (bcrypt, JWT, Redis denylist failing closed, the
 ``redis_denylist_up`` gauge), the HTTP routes (mounted by the web app from
-``container.routes``), the RACI gate for API callers, and webhook delivery through the outbox:
-one lane per subscriber, so a dead subscriber delays neither Slack nor the other subscribers.
+``container.routes``) and webhook delivery through the outbox: one lane per subscriber, so a
+dead subscriber delays neither Slack nor the other subscribers. API callers meet the RACI gate
+of the incident service as Slack users do: their token's or key's roles come with their actor.
 """
 
 from __future__ import annotations
@@ -24,14 +25,12 @@ import structlog
 from prometheus_client import Gauge
 
 from bot.delivery.dispatcher import Permanent, Retry
-from bot.features.governance import enforcing
-from domain.api.auth import Forbidden, LoginThrottle, Principal, governance_roles
+from domain.api.auth import LoginThrottle
 from domain.api.webhooks import event_name, signature, wants
-from domain.governance.roles import Activity, decide
 from domain.model import AuditEvent, Incident
 from domain.ports import OutboxMessage, UnitOfWork
 from handlers.api import auth_routes, drift, incidents, models, openapi, status
-from handlers.api.http import CURRENT_PRINCIPAL, ApiContext
+from handlers.api.http import ApiContext
 from handlers.api.tokens import TokenService
 from storage.api_repositories import ApiStore, RedisDenylist, SqlApiQueries, enabled_subscribers_in
 from storage.outbox_store import OutboxRow
@@ -41,19 +40,6 @@ log = structlog.get_logger("api")
 WEBHOOK = "webhook.deliver"  # outbox kind: one incident event to one subscriber
 WEBHOOK_NOTICE = "webhook.disabled_notice"  # outbox kind: say in the incidents channel
 PROBE_SECONDS = 15.0  # how often Redis is pinged, so the gauge is fresh without traffic
-
-
-def _activity_for(action: str, details: dict[str, Any]) -> Activity | None:
-    """The RACI activity an incident change needs (the same rows the governance feature applies to
-    Slack users): declaring or raising to SEV-1/2, closing."""
-    if action == "incident.created" and details.get("severity") in ("p1", "p2"):
-        return Activity.DECLARE_HIGH_SEVERITY
-    if action == "incident.severity_changed" and details.get("to") in ("p1", "p2") and \
-            str(details.get("to")) < str(details.get("from")):
-        return Activity.DECLARE_HIGH_SEVERITY
-    if action == "incident.status_updated" and details.get("to") == "closed":
-        return Activity.CLOSE_INCIDENT
-    return None
 
 
 class ApiFeature:
@@ -94,35 +80,6 @@ class ApiFeature:
                 occurred_at=self.container.clock.now(), actor=f"api:{user}"[:255],
                 actor_name=user, action=event, resource_type="api_user", resource_id=user,
                 details={}))
-            await uow.commit()
-
-    # -- RACI for API callers ----------------------------------------------------------------
-
-    async def check_roles(self, uow: UnitOfWork, incident: Incident, action: str,
-                          details: dict[str, Any]) -> None:
-        principal: Principal | None = CURRENT_PRINCIPAL.get()
-        actor = str(details.get("actor", ""))
-        if principal is None or actor != principal.actor.id:
-            return
-        activity = _activity_for(action, details)
-        if activity is None or not enforcing(self.container.settings):
-            return
-        decision = decide(activity, governance_roles(principal.roles))
-        if decision.allowed:
-            return
-        refused = Forbidden(decision.refusal_text())
-        # audited once the refused transaction has rolled back, before the 403 is sent
-        refused.after = functools.partial(  # type: ignore[attr-defined]
-            self._audit_refusal, actor, activity, incident, [r.value for r in decision.needed])
-        raise refused
-
-    async def _audit_refusal(self, actor: str, activity: Activity, incident: Incident,
-                             needed: list[str]) -> None:
-        async with self.container.uow_factory() as uow:
-            await uow.audit.add(AuditEvent(
-                occurred_at=self.container.clock.now(), actor=actor, actor_name=actor,
-                action="access.denied", resource_type="incident", resource_id=str(incident.id),
-                details={"activity": activity.value, "roles_needed": needed}))
             await uow.commit()
 
     # -- webhooks out ------------------------------------------------------------------------
@@ -248,7 +205,6 @@ def install(container: Any) -> None:
             ctx.extra["run_drift"] = functools.partial(run_submitted_drift, container)
     container.routes += [*auth_routes.routes(ctx), *incidents.routes(ctx), *models.routes(ctx),
                          *openapi.routes(ctx), *status.routes(ctx), *drift.routes(ctx)]
-    container.service.observers.append(feature.check_roles)
     container.service.observers.append(feature.publish)
     container.dispatcher.handlers[WEBHOOK] = feature.deliver
     container.dispatcher.handlers[WEBHOOK_NOTICE] = feature.notice

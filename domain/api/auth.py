@@ -108,7 +108,9 @@ class Principal:
     @property
     def actor(self) -> Actor:
         prefix = "api" if self.kind == "user" else "key"
-        return Actor(f"{prefix}:{self.name}", f"{self.name} (API {self.kind})")
+        # the token's or key's roles reach the RACI gate with the actor (domain/governance/roles.py)
+        return Actor(f"{prefix}:{self.name}", f"{self.name} (API {self.kind})",
+                     roles=governance_roles(self.roles))
 
     def may(self, scope: Scope) -> bool:
         return scope in self.scopes or any(scope in IMPLIES.get(s, ()) for s in self.scopes)

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from domain.model import AuditEvent, DomainError, Severity, Status
+from domain.model import Actor, AuditEvent, DomainError, Severity, Status
 
 
 class Role(StrEnum):
@@ -167,8 +167,10 @@ class _NoRoles:
 class RaciGate:
     """The RACI gate: a use case calls :meth:`require` before it writes a restricted change.
 
-    ``enforce=False`` (GOVERNANCE_MODE=open, or no GOVERNANCE_ROLES) lets everything through;
-    automation (actors that are not Slack users) is never gated.
+    ``enforce=False`` (GOVERNANCE_MODE=open, or no GOVERNANCE_ROLES) lets everything through.
+    Slack users' roles are looked up; an API caller's roles come with its :class:`Actor` (its
+    token or key vouches for them), so both are refused alike (:class:`RoleRefused`, audited);
+    automation (actors that are neither) is never gated.
     """
 
     def __init__(self, lookup: RoleLookup, enforce: bool) -> None:
@@ -180,14 +182,25 @@ class RaciGate:
         """No role checks: the gate of a bot without governance."""
         return cls(_NoRoles(), enforce=False)
 
-    def applies_to(self, actor_id: str) -> bool:
-        return self.enforce and is_person(actor_id)
+    def applies_to(self, actor: Actor | str) -> bool:
+        if isinstance(actor, str):
+            return self.enforce and is_person(actor)
+        return self.enforce and (actor.roles is not None or is_person(actor.id))
 
-    async def require(self, actor_id: str, activity: Activity | None, resource_type: str,
+    async def require(self, actor: Actor | str, activity: Activity | None, resource_type: str,
                       resource_id: str) -> None:
-        """Raise :class:`RoleRefused` unless ``actor_id`` may do ``activity`` (None: unrestricted)."""
-        if activity is None or not self.applies_to(actor_id):
+        """Raise :class:`RoleRefused` unless ``actor`` (an :class:`Actor`, or a Slack user's id)
+        may do ``activity`` (None: unrestricted)."""
+        if activity is None or not self.applies_to(actor):
             return
-        decision = decide(activity, await self.lookup.roles_of(actor_id))
+        actor_id = actor if isinstance(actor, str) else actor.id
+        decision = decide(activity, await self.roles_of(actor))
         if not decision.allowed:
             raise RoleRefused(decision, actor_id, resource_type, resource_id)
+
+    async def roles_of(self, actor: Actor | str) -> frozenset[Role]:
+        """The roles the actor's credentials vouch for, else those the lookup finds."""
+        vouched = None if isinstance(actor, str) else actor.roles
+        if vouched is None:
+            return await self.lookup.roles_of(actor if isinstance(actor, str) else actor.id)
+        return frozenset(role for role in Role if role.value in vouched)

@@ -7,7 +7,6 @@ each handler is wrapped by :func:`endpoint`. ``X-Trace-Id`` is added by the trac
 
 from __future__ import annotations
 
-import contextvars
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,16 +18,13 @@ from pydantic import BaseModel, ValidationError
 
 from domain.api.auth import AuthError, Forbidden, Principal, Scope
 from domain.api.ports import ApiAccounts, ApiQueries
+from domain.governance.roles import RoleRefused
 from domain.model import DomainError
 from domain.state_machine import IllegalTransition
 
 log = structlog.get_logger("api")
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-# Who is calling, for the RACI observer that runs inside the use case (bot/features/api.py).
-CURRENT_PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
-    "api_principal", default=None)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -88,7 +84,7 @@ def problem_for(exc: BaseException) -> ApiProblem:
         return exc
     if isinstance(exc, AuthError):
         return ApiProblem(401, "Unauthorized", str(exc))
-    if isinstance(exc, Forbidden) or type(exc).__name__ == "RoleRefused":
+    if isinstance(exc, Forbidden | RoleRefused):  # a role refusal is audited by the service
         return ApiProblem(403, "Forbidden", _plain(str(exc)))
     if isinstance(exc, IncidentNotFound):
         return ApiProblem(404, "Not Found", "No such incident.")
@@ -138,9 +134,6 @@ def endpoint(ctx: ApiContext, handler: Handler) -> Handler:
         except web.HTTPException:
             raise
         except Exception as exc:  # every failure becomes a problem document
-            after = getattr(exc, "after", None)  # e.g. audit a refusal, its transaction gone
-            if after is not None:
-                await after()
             problem = problem_for(exc)
             if problem.status >= 500:
                 log.exception("api.error", path=request.path, method=request.method)
@@ -180,9 +173,9 @@ def json_answer(model: BaseModel | dict[str, Any], status: int = 200,
 
 async def caller(ctx: ApiContext, request: web.Request, scope: Scope) -> Principal:
     """Authenticate the request (token or API key; denylist checked, failing closed) and
-    require ``scope``; the principal is then visible to the use case's observers."""
+    require ``scope``. The use case then acts as ``principal.actor``, whose roles the RACI gate
+    reads (domain/governance/roles.py), as it reads a Slack user's."""
     principal: Principal = await ctx.tokens.authenticate(
         request.headers.get("Authorization"), request.headers.get("X-API-Key"))
     principal.require(scope)
-    CURRENT_PRINCIPAL.set(principal)
     return principal

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.cli.audit import rows
 from bot.local.stack import LocalStack
 from domain.api.webhooks import verify
 from storage.api_repositories import Subscriber
+from tests.e2e.conftest import command_reply
 from tests.fakes import FakeClock
 from tests.integration.api_support import Api, add_key, api_stack, require_redis, store
 
@@ -136,3 +138,35 @@ async def test_a_dead_subscriber_delays_nothing_and_is_disabled_after_the_limit(
     assert sub is not None and sub.disabled_at is not None and "HTTP 500" in (sub.last_error or "")
     async with stack.container.uow_factory() as uow:
         assert "webhook.disabled" in [a.action for a in await uow.audit.list(dead_id)]
+
+
+async def test_an_api_caller_without_the_role_meets_the_gate_a_slack_user_meets(
+        database_url: str) -> None:
+    """RACI for API callers is the incident service's role gate: a key without the role is
+    refused a SEV-1 with a 403 and the reason a Slack user gets, audited the same way; a
+    token holding the role declares it, announced in Slack."""
+    await require_redis()
+    async with api_stack(database_url, governance_mode="enforce",
+                         governance_roles={"incident_commander": ["U0LEAD"]}) as s:
+        key = await add_key(s, "ci", ["incidents:write"])
+        commander_key = await add_key(s, "pager", ["incidents:write"], ["incident_commander"])
+        sev1 = {"title": "Null predictions", "severity": "p1", "model": "credit-risk-v3"}
+        api = Api(s)
+        try:
+            status, body, _ = await api.call("POST", "/incidents", key, json=sev1)
+            slack_reply = await command_reply(s, "declare P1 credit-risk-v3 Null predictions",
+                                              "U0NOBODY")
+            assert status == 403 and body["title"] == "Forbidden"
+            reason = "Only Incident Commander or ML Platform SRE may declare sev1 sev2"
+            assert body["detail"].startswith(reason) and reason in slack_reply
+            status, body, _ = await api.call("POST", "/incidents", commander_key, json=sev1)
+            assert status == 201 and body["severity"] == "p1"
+            await s.settle()
+        finally:
+            await api.close()
+        denied = [r for r in await rows(s.container.engine) if r["action"] == "access.denied"]
+    assert [(r["actor"], r["details"]) for r in denied] == [
+        (who, {"activity": "declare_sev1_sev2",
+               "roles_needed": ["incident_commander", "ml_platform_sre"]})
+        for who in ("key:ci", "U0NOBODY")]
+    assert "INC-1" in s.slack.top_level("ml-incidents")[-1]["text"]

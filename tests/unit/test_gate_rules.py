@@ -21,6 +21,7 @@ import pytest
 
 from bot.features.governance import RoleGate, enforcing, mode_problem
 from domain.action_items import ActionItem
+from domain.api.auth import ALL_SCOPES, Principal
 from domain.governance.postmortem import (
     PLACEHOLDER,
     ActionItemRow,
@@ -487,6 +488,54 @@ async def test_a_refusal_already_audited_by_the_caller_is_not_audited_again() ->
     with pytest.raises(RoleRefused):
         await w.service.run(work)
     assert denied(w) == []
+
+
+# -- API callers: their token's or key's roles come with the actor -------------------------------
+
+def api_caller(name: str, roles: set[str], kind: str = "user") -> Actor:
+    return Principal(name, kind, frozenset(roles), ALL_SCOPES, "jti").actor
+
+
+async def test_an_api_caller_without_the_role_is_refused_and_audited_as_a_slack_user_is() -> None:
+    w = world()
+    eve = api_caller("eve", {"ml_engineer"})
+    with pytest.raises(RoleRefused, match="Only Incident Commander or ML Platform SRE may declare"):
+        await declare(w, Severity.P1, eve)
+    assert (w.db.incidents, w.db.outbox, w.db.timeline) == ({}, [], [])
+    [audit] = denied(w)
+    assert (audit.actor, audit.resource_type, audit.details["activity"]) == (
+        "api:eve", "incident", "declare_sev1_sev2")
+    assert w.grants.asked == []  # the token vouches for the roles: nobody is looked up
+
+
+async def test_an_api_caller_holding_the_role_may_declare_a_sev1_and_close() -> None:
+    w = world()
+    carol = api_caller("carol", {"incident_commander", "viewer"})
+    await declare(w, Severity.P1, carol)
+    await declare(w, Severity.P3, carol)
+    await w.service.change_status(IncidentRef(number=2), "resolve", carol)
+    assert (await w.service.change_status(IncidentRef(number=2), "close", carol)).changed
+    assert denied(w) == [] and w.grants.asked == []
+
+
+async def test_an_api_key_without_roles_may_not_raise_to_sev2_or_close() -> None:
+    w = world()
+    ci = api_caller("ci", set(), kind="key")
+    await declare(w, Severity.P3, ci)
+    with pytest.raises(RoleRefused):
+        await w.service.change_severity(INC1, ci, Severity.P2)
+    await w.service.change_status(INC1, "resolve", ci)
+    with pytest.raises(RoleRefused, match="may close incident"):
+        await w.service.change_status(INC1, "close", ci)
+    assert [(a.actor, a.details["activity"]) for a in denied(w)] == [
+        ("key:ci", "declare_sev1_sev2"), ("key:ci", "close_incident")]
+    assert w.db.incident(1).severity is Severity.P3 and w.db.incident(1).status is Status.RESOLVED
+
+
+async def test_an_open_gate_lets_api_callers_through() -> None:
+    w = world(enforce=False)
+    await declare(w, Severity.P1, api_caller("eve", {"viewer"}))
+    assert denied(w) == [] and w.db.incident(1).severity is Severity.P1
 
 
 # -- the postmortem close gate ----------------------------------------------------------------------
