@@ -32,6 +32,7 @@ from bot.features import drift as drift_feature
 from bot.features import governance as governance_feature
 from bot.features import iac as iac_feature
 from bot.features import insights as insights_feature
+from bot.features import message_shortcuts as message_shortcuts_feature
 from bot.features import model_actions as model_actions_feature
 from bot.features import pagerduty as pagerduty_feature
 from bot.features import postmortems as postmortems_feature
@@ -91,6 +92,7 @@ FEATURES: tuple[Feature, ...] = (
     api_feature,  # REST API, webhooks out, status page (issue 17)
     insights_feature,  # /incident stats, weekly digest, tracker export (issue 21)
     model_actions_feature,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
+    message_shortcuts_feature,  # Add to timeline / Declare incident on a message (issue 19: 2)
 )
 
 

@@ -14,6 +14,7 @@ from bot.slack_ui.ids import ActionId, CallbackId, InputId
 from bot.slack_ui.modals import text_modal
 from domain.model import DomainError, Severity
 from domain.services import DeclareIncident, IncidentRef
+from handlers.shortcuts import trigger_step
 from handlers.slack_commands import DECLARE_CALLBACK, FAILED, confirmation
 from handlers.slack_context import SlackContext
 
@@ -97,7 +98,8 @@ def _register_declare(app: AsyncApp, ctx: SlackContext) -> None:
         try:
             incident = await ctx.service.declare(DeclareIncident(
                 title=title, severity=severity, model_name=model,
-                description=(_value(view, "description") or "").strip() or None, labels=labels),
+                description=(_value(view, "description") or "").strip() or None, labels=labels,
+                then=trigger_step(ctx, view, actor)),  # a form opened from a message links it
                 actor)
             text = confirmation(incident.key, severity.label, model, title, ctx.incident_channel)
         except DomainError as exc:  # e.g. a role refusal: the user hears why, as from the command

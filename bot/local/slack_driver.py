@@ -360,6 +360,29 @@ class SlackDriver:
         }
         return await self.interaction(payload, sign=sign, timestamp=timestamp)
 
+    async def message_shortcut(self, callback_id: str, channel: str, message_ts: str,
+                               user_id: str = "U0RESPOND", user_name: str | None = None, *,
+                               message: JSON | None = None, sign: SignMode = "valid",
+                               timestamp: int | None = None) -> Result:
+        """A message shortcut (``message_action``) used on a message: with a linked stand-in the
+        stored message (text, author, thread) goes in the payload, as Slack sends it."""
+        if message is None:
+            found = self.slack.message(self.slack.channel_id(channel), message_ts) if self.slack else None
+            if found is None:
+                raise KeyError(f"no message {message_ts} in {channel}: pass message=")
+            message = found
+        channel_id, channel_name = self._channel_defaults(
+            self.slack.channel_id(channel) if self.slack else channel, None)
+        payload: JSON = {
+            "type": "message_action", "token": self.verification_token, "action_ts": self._action_ts(),
+            "team": self._team_obj(), "user": self._user_obj(user_id, user_name),
+            "channel": {"id": channel_id, "name": channel_name}, "is_enterprise_install": False,
+            "enterprise": None, "callback_id": callback_id, "trigger_id": self._trigger_id(user_id),
+            "response_url": await self._response_url(channel_id=channel_id, user_id=user_id),
+            "message_ts": message_ts, "message": message,
+        }
+        return await self.interaction(payload, sign=sign, timestamp=timestamp)
+
     # ------------------------------------------------------------------ views
 
     @staticmethod

@@ -29,6 +29,10 @@ class CallbackId(StrEnum):
 
     NOTE = "add_note"
     POST_UPDATE = "post_update"
+    # message shortcuts (manifest.yml features.shortcuts) and the form one opens (issue 19)
+    ADD_TO_TIMELINE = "add_to_timeline"
+    DECLARE_FROM_MESSAGE = "declare_from_message"
+    PICK_INCIDENT = "add_to_timeline_pick"  # Add to timeline's incident picker
 
 
 class InputId(StrEnum):
@@ -36,3 +40,4 @@ class InputId(StrEnum):
 
     NOTE = "note"
     UPDATE = "update"
+    INCIDENT = "incident"  # the incident picker's select (message shortcuts)

@@ -1,0 +1,249 @@
+"""Notes from Slack messages (issue 19 item 2): the *Add to timeline* message shortcut, and the
+trigger note of an incident declared from a message (*Declare incident*).
+
+The rules, each a step of a use case here:
+
+- A message is noted once, whichever incident holds it: its ``source_ref`` is the one
+  ``handlers/slack_events.py`` gives the messages it captures in incident channels
+  (``slack:{channel}:{ts}``), so a message already captured there, or added before, is
+  "already on INC-n's timeline" and nothing is written.
+- A message without words (a file, an image) is refused: the timeline keeps text.
+- Where the note goes: the incident whose channel (or announcement thread) the message is in;
+  otherwise the user picks among the active incidents, and with none active there is nothing
+  to add it to.
+- The note is dated when the message was sent (its ``ts``), names its author and links it
+  (permalink); the person who added it is the note's actor, audited as for every note.
+- A message added from outside the incident's channel is echoed there, so responders see it.
+
+Slack's words for the channel posts are behind :class:`MessageNoteTexts`
+(``bot/slack_ui/shortcuts.py``); which incident already holds a note behind :class:`NoteSources`
+(``storage/message_shortcuts.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from domain import text_boundary
+from domain.model import Actor, DomainError, Incident
+from domain.ports import OutboxMessage, UnitOfWork
+from domain.services import CHANNEL, IncidentRef, IncidentService, Outcome
+
+TITLE_MAX = text_boundary.CAPS["title"]
+DESCRIPTION_MAX = text_boundary.CAPS["description"]
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+# Slack's markup: <@U1>, <@U1|name>, <#C1|name>, <!here>, <!subteam^S1|@team>, <url|label>, <url>
+_MARKUP = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+
+
+class NoText(DomainError):
+    def __init__(self) -> None:
+        super().__init__("That message has no text to add (a file or an image alone is not "
+                         "copied). Add what it shows with `/incident note <text>` in the "
+                         "incident channel instead.")
+
+
+class AlreadyOnTimeline(DomainError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"That message is already on {key}'s timeline; nothing was added.")
+        self.key = key
+
+
+class NoActiveIncident(DomainError):
+    def __init__(self) -> None:
+        super().__init__("There is no active incident to add that message to. Declare one "
+                         "from the message (its *Declare incident* shortcut) or with "
+                         "`/incident declare`.")
+
+
+def message_ref(channel: str, ts: str) -> str:
+    """The timeline ``source_ref`` of a Slack message: the same for a message captured in an
+    incident channel and for one added by the shortcut, so either way it is noted once."""
+    return f"slack:{channel}:{ts}"
+
+
+def sent_at(ts: str) -> datetime | None:
+    """When a message was sent, from its Slack ``ts`` (``1700000000.000100``); None if not one."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """The message a shortcut was used on, as Slack sent it in the payload."""
+
+    channel: str
+    ts: str
+    author: str  # a user id (U...), or for an integration's message its bot id or name
+    text: str
+    thread_ts: str | None = None
+    permalink: str | None = None
+
+    @property
+    def source_ref(self) -> str:
+        return message_ref(self.channel, self.ts)
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text.strip())
+
+    def author_mention(self) -> str:
+        """The author as Slack shows them: a live mention for a user, else the bot's name."""
+        return f"<@{self.author}>" if _USER_ID.fullmatch(self.author) else (self.author or "someone")
+
+
+def note_body(message: SlackMessage) -> str:
+    """What the timeline keeps: who wrote it and where, the words, and the link back."""
+    body = f"{message.author_mention()} in <#{message.channel}>"
+    body += f": {message.text.strip()}" if message.has_text else ""
+    return f"{body}\n{message.permalink}" if message.permalink else body
+
+
+def plain(text: str) -> str:
+    """Slack's markup as a person reads it: ``<@U1|ann>`` -> ``@ann``, ``<url|label>`` -> ``label``,
+    ``<#C1|ops>`` -> ``#ops``, ``<!here>`` -> ``@here``, entities decoded (for a form's field)."""
+
+    def readable(m: re.Match[str]) -> str:
+        sigil, target, label = m.group(1), m.group(2), m.group(3)
+        if sigil == "!":
+            return label or "@" + target.split("^")[0]
+        if sigil in ("@", "#"):
+            return (label if label and label[:1] in "@#" else sigil + (label or target))
+        return label or target
+
+    text = _MARKUP.sub(readable, text)
+    for entity, char in _ENTITIES:
+        text = text.replace(entity, char)
+    return text
+
+
+def title_from(text: str) -> str:
+    """A declare form's title from a message: its first line with words, markup read as
+    plain text, spaces collapsed, cut to the title's limit."""
+    for line in plain(text).splitlines():
+        words = " ".join(line.split())
+        if words:
+            return words if len(words) <= TITLE_MAX else words[:TITLE_MAX - 1].rstrip() + "…"
+    return ""
+
+
+def description_from(text: str) -> str:
+    """The declare form's description: the message's words, within the description's limit."""
+    words = plain(text).strip()
+    return words if len(words) <= DESCRIPTION_MAX else words[:DESCRIPTION_MAX - 1].rstrip() + "…"
+
+
+class NoteSources(Protocol):
+    """Port: which incident's timeline already holds a note with a given ``source_ref``."""
+
+    async def incident_noting(self, source_ref: str) -> uuid.UUID | None: ...
+
+
+class MessageNoteTexts(Protocol):
+    """Port: what the bot posts in the incident channel about a message."""
+
+    def added(self, incident: Incident, message: SlackMessage, actor: Actor) -> str: ...
+    def declared_from(self, incident: Incident, message: SlackMessage) -> str: ...
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a message's note goes: ``incident`` when the message is in its channel or its
+    announcement's thread; otherwise ``choices``, the active incidents to pick from."""
+
+    incident: Incident | None = None
+    choices: list[Incident] = field(default_factory=list)
+
+
+Sources = Callable[[UnitOfWork], NoteSources]
+Then = Callable[[UnitOfWork, Incident], Awaitable[None]]
+
+
+class MessageNotes:
+    """The message shortcut use cases, on the incident service's units of work."""
+
+    def __init__(self, service: IncidentService, sources: Sources, texts: MessageNoteTexts) -> None:
+        self.service = service
+        self.sources = sources
+        self.texts = texts
+
+    async def place(self, message: SlackMessage) -> Placement:
+        """Where *Add to timeline* puts ``message``; refuses a message without text, one
+        already noted, and (when the user would have to pick) having no active incident."""
+        if not message.has_text:
+            raise NoText()
+        async with self.service.read_uow_factory() as uow:
+            await self._refuse_noted(uow, message)
+            link = await uow.slack_links.by_channel(message.channel)
+            if link is None:
+                link = await uow.slack_links.by_announcement(
+                    message.channel, message.thread_ts or message.ts)
+            incident = await uow.incidents.get(link.incident_id) if link else None
+        if incident is not None:
+            return Placement(incident=incident)
+        choices = [v.incident for v in await self.service.list_incidents(limit=100)]
+        if not choices:
+            raise NoActiveIncident()
+        return Placement(choices=choices)
+
+    async def add(self, ref: IncidentRef, message: SlackMessage, actor: Actor) -> Outcome:
+        """Note ``message`` on the incident, in one transaction: the note (dated when the message
+        was sent), its audit with ``actor``, and the echo in the incident channel when the
+        message is from elsewhere. A message already noted writes nothing."""
+        if not message.has_text:
+            raise NoText()
+
+        async def work(uow: UnitOfWork) -> Outcome:
+            await self._refuse_noted(uow, message)
+            outcome = await self.service.add_note_in(
+                uow, ref, actor, note_body(message), occurred_at=sent_at(message.ts),
+                source_ref=message.source_ref)
+            if not outcome.changed:  # noted meanwhile by a concurrent request
+                await self._refuse_noted(uow, message)
+            link = await uow.slack_links.get(outcome.incident.id)
+            if link is None or link.channel_id != message.channel:
+                await uow.outbox.add(OutboxMessage(CHANNEL, outcome.incident.id, {
+                    "text": self.texts.added(outcome.incident, message, actor)}))
+            return Outcome(outcome.incident, f"Added to {outcome.incident.key}'s timeline.")
+
+        return await self.service.run(work)
+
+    def declared_from(self, message: SlackMessage, actor: Actor) -> Then:
+        """:func:`trigger_link` on this use case's service and texts."""
+        return trigger_link(self.service, self.texts, message, actor)
+
+    async def _refuse_noted(self, uow: UnitOfWork, message: SlackMessage) -> None:
+        incident_id = await self.sources(uow).incident_noting(message.source_ref)
+        if incident_id is None:
+            return
+        incident = await uow.incidents.get(incident_id)
+        raise AlreadyOnTimeline(incident.key if incident else "another incident")
+
+
+def trigger_link(service: IncidentService, texts: MessageNoteTexts, message: SlackMessage,
+                 actor: Actor) -> Then:
+    """The step a declaration from ``message`` runs in its own transaction
+    (``DeclareIncident.then``): the message as the incident's trigger note, dated when it was
+    sent (so it comes first) and holding its link, and a post in the new incident channel
+    linking it. A message already on another incident's timeline is linked all the same."""
+
+    async def link(uow: UnitOfWork, incident: Incident) -> None:
+        ref = IncidentRef(incident_id=incident.id)
+        body = "Declared from the message of " + note_body(message)
+        when = sent_at(message.ts)
+        outcome = await service.add_note_in(uow, ref, actor, body, occurred_at=when,
+                                            source_ref=message.source_ref)
+        if not outcome.changed:
+            await service.add_note_in(uow, ref, actor, body, occurred_at=when)
+        await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
+            "text": texts.declared_from(incident, message)}))
+
+    return link

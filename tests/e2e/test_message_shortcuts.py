@@ -1,0 +1,223 @@
+"""Message shortcuts (issue 19 item 2), driven as Slack drives them: signed ``message_action``
+payloads for messages the Slack stand-in holds, the forms they open submitted as
+``view_submission``, against the real Bolt app and the stand-in. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.local.stack import LocalStack
+from bot.slack_ui.ids import CallbackId
+from domain.model import TimelineEvent, TimelineEventType
+from domain.services import IncidentRef
+from tests.e2e.conftest import wait_response
+
+DECLARER, RESPONDER = "U0DECLARER", "U0RESPOND"
+WORDS = "Feature store p99 jumped to 4s at 14:01\nsee <https://grafana.example.com/d/fs|the dashboard>"
+
+
+async def declare(stack: LocalStack) -> str:
+    """INC-1 declared and settled; its incident channel's id."""
+    before = len(stack.driver.responses)
+    await stack.driver.slash_command("declare P1 credit-risk-v3 Null predictions since 14:02",
+                                     user_id=DECLARER)
+    await wait_response(stack, before + 1)
+    await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1))
+    assert view.link is not None and view.link.channel_id
+    return view.link.channel_id
+
+
+def team_channel(stack: LocalStack) -> str:
+    """A channel of the team's own, which the bot is not in."""
+    return stack.slack.add_channel("ml-team", members=[DECLARER, RESPONDER])
+
+
+async def shortcut(stack: LocalStack, callback: str, channel: str, ts: str) -> str | None:
+    """Use a message shortcut; the ephemeral reply if one came (None when a form opened)."""
+    replies, views = len(stack.driver.responses), len(stack.slack.opened_views)
+    status, _ = await stack.driver.message_shortcut(callback, channel, ts, user_id=RESPONDER)
+    assert status == 200
+    await stack.slack.wait_until(lambda: len(stack.driver.responses) > replies
+                                 or len(stack.slack.opened_views) > views, 5)
+    await stack.settle()
+    if len(stack.slack.opened_views) > views:
+        return None
+    return str(stack.driver.responses[-1]["body"]["text"])
+
+
+async def notes(stack: LocalStack, number: int = 1) -> list[TimelineEvent]:
+    view = await stack.container.service.view(IncidentRef(number=number), with_timeline=True)
+    return [e for e in view.timeline if e.event_type is TimelineEventType.NOTE]
+
+
+def last_permalink(stack: LocalStack) -> str:
+    """The link the stand-in gave the bot's last ``chat.getPermalink``."""
+    response = stack.slack.calls_to("chat.getPermalink")[-1].response
+    assert response is not None and response["ok"]
+    return str(response["permalink"])
+
+
+def sent(ts: str) -> datetime:
+    return datetime.fromtimestamp(float(ts), UTC)
+
+
+async def audit_rows(stack: LocalStack, incident_id: str) -> list[Any]:
+    async with stack.container.uow_factory() as uow:
+        return await uow.audit.list(resource_id=incident_id)
+
+
+async def test_a_message_from_another_channel_is_added_through_the_incident_picker(
+        stack: LocalStack) -> None:
+    incident_channel = await declare(stack)
+    channel = team_channel(stack)
+    message = stack.slack.add_user_message(channel, DECLARER, WORDS)
+
+    assert await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"]) is None
+    picker = stack.slack.opened_views[-1]
+    assert picker["callback_id"] == CallbackId.PICK_INCIDENT
+    incident = (await stack.container.service.view(IncidentRef(number=1))).incident
+    [select] = [b["element"] for b in picker["blocks"] if b["type"] == "input"]
+    assert [o["value"] for o in select["options"]] == [str(incident.id)]
+    assert "INC-1 [SEV-1] Null predictions" in select["options"][0]["text"]["text"]
+    assert "Feature store p99" in str(picker["blocks"][0])  # the user sees what is added
+
+    status, _ = await stack.driver.view_submission(
+        CallbackId.PICK_INCIDENT, {"incident": str(incident.id)}, user_id=RESPONDER)
+    assert status == 200
+    assert await wait_response(stack, 2) == ":memo: Added to INC-1's timeline."
+    assert stack.driver.responses[-1]["body"]["response_type"] == "ephemeral"
+    await stack.settle()
+
+    permalink = last_permalink(stack)
+    assert permalink.startswith(f"https://standin.slack.com/archives/{channel}/p")
+    [note] = [n for n in await notes(stack) if n.source_ref == f"slack:{channel}:{message['ts']}"]
+    assert note.occurred_at == sent(message["ts"])  # dated when the message was sent
+    assert note.body.startswith(f"<@{DECLARER}> in <#{channel}>: Feature store p99 jumped")
+    assert note.body.endswith(permalink)
+    [added] = [a for a in await audit_rows(stack, str(incident.id))
+               if a.action == "incident.note_added" and a.details.get("source_ref") == note.source_ref]
+    assert added.actor == RESPONDER  # who added it is audited
+    echo = stack.slack.messages(incident_channel)[-1]["text"]
+    assert echo.startswith(f":memo: <@{RESPONDER}> added <{permalink}|a message> by <@{DECLARER}>")
+    assert ">Feature store p99 jumped to 4s at 14:01" in echo
+
+
+async def test_messages_in_the_incident_channel_and_thread_are_added_directly(
+        stack: LocalStack) -> None:
+    incident_channel = await declare(stack)
+    # posted while nobody captured it (no event reached the bot), e.g. an integration's post
+    message = stack.slack.add_user_message(incident_channel, DECLARER, "Rolled back to 0.9.2")
+    posted = len(stack.slack.messages(incident_channel))
+    reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, incident_channel, message["ts"])
+    assert reply == ":memo: Added to INC-1's timeline."
+    assert [n.body for n in await notes(stack)
+            if n.source_ref == f"slack:{incident_channel}:{message['ts']}"] == [
+        f"<@{DECLARER}> in <#{incident_channel}>: Rolled back to 0.9.2\n"
+        + last_permalink(stack)]
+    assert len(stack.slack.messages(incident_channel)) == posted  # no echo where it already is
+
+    incidents = stack.slack.channel_id("ml-incidents")
+    announcement = stack.slack.top_level("ml-incidents")[-1]
+    in_thread = stack.slack.add_user_message(incidents, RESPONDER, "Customers see 500s",
+                                             thread_ts=announcement["ts"])
+    reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, incidents, in_thread["ts"])
+    assert reply == ":memo: Added to INC-1's timeline."
+    assert any(n.source_ref == f"slack:{incidents}:{in_thread['ts']}" for n in await notes(stack))
+    assert not stack.slack.opened_views  # no picker: the incident was known
+
+
+async def test_the_same_message_twice_is_one_note(stack: LocalStack) -> None:
+    incident_channel = await declare(stack)
+    channel = team_channel(stack)
+    message = stack.slack.add_user_message(channel, DECLARER, WORDS)
+    incident = (await stack.container.service.view(IncidentRef(number=1))).incident
+    # two pickers open on the same message (two people, or one twice), then both submitted
+    assert await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"]) is None
+    assert await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"]) is None
+    first, second = stack.slack.opened_views[-2:]
+    for picker in (first, second):
+        await stack.driver.view_submission(CallbackId.PICK_INCIDENT, {"incident": str(incident.id)},
+                                           user_id=RESPONDER, view_id=picker["id"])
+    await wait_response(stack, 3)
+    await stack.settle()
+    assert [r["body"]["text"] for r in stack.driver.responses[-2:]] == [
+        ":memo: Added to INC-1's timeline.",
+        ":warning: That message is already on INC-1's timeline; nothing was added."]
+    # and once it is on the timeline, the shortcut says so at once
+    reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"])
+    assert reply == ":warning: That message is already on INC-1's timeline; nothing was added."
+    ref = f"slack:{channel}:{message['ts']}"
+    assert [n.source_ref for n in await notes(stack)].count(ref) == 1
+    audited = [a for a in await audit_rows(stack, str(incident.id))
+               if a.details.get("source_ref") == ref]
+    assert len(audited) == 1
+
+    # a message the bot captured itself (a message event in the incident channel) is noted too
+    await stack.driver.user_says(incident_channel, RESPONDER, "Scores back to normal")
+    await stack.settle()
+    captured = stack.slack.messages(incident_channel)[-1]
+    reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, incident_channel, captured["ts"])
+    assert reply == ":warning: That message is already on INC-1's timeline; nothing was added."
+    assert [n.body for n in await notes(stack)].count("Scores back to normal") == 1
+
+
+async def test_declare_from_a_message_prefills_the_form_and_links_the_message(
+        stack: LocalStack) -> None:
+    channel = team_channel(stack)
+    message = stack.slack.add_user_message(channel, DECLARER, WORDS)
+    assert await shortcut(stack, CallbackId.DECLARE_FROM_MESSAGE, channel, message["ts"]) is None
+    form = stack.slack.opened_views[-1]
+    assert form["callback_id"] == "declare_incident"  # the declare form /incident declare opens
+    inputs = {b["block_id"]: b["element"] for b in form["blocks"] if b["type"] == "input"}
+    assert inputs["title"]["initial_value"] == "Feature store p99 jumped to 4s at 14:01"
+    assert inputs["description"]["initial_value"] == (
+        "Feature store p99 jumped to 4s at 14:01\nsee the dashboard")
+    permalink = last_permalink(stack)
+    assert permalink in str(form["blocks"][0])
+    assert json.loads(form["private_metadata"])["message"]["ts"] == message["ts"]
+
+    status, _ = await stack.driver.view_submission("declare_incident", {
+        "title": inputs["title"]["initial_value"], "severity": "p2", "model": "fraud-detector",
+        "description": inputs["description"]["initial_value"]}, user_id=RESPONDER)
+    assert status == 200
+    await stack.slack.wait_until(lambda: stack.slack.top_level("ml-incidents"), 5)
+    await stack.settle()
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    assert view.incident.title == "Feature store p99 jumped to 4s at 14:01"
+    assert view.incident.description == "Feature store p99 jumped to 4s at 14:01\nsee the dashboard"
+    trigger = view.timeline[0]  # dated when the message was sent: before the declaration
+    assert trigger.source_ref == f"slack:{channel}:{message['ts']}"
+    assert trigger.occurred_at == sent(message["ts"])
+    assert trigger.body.startswith(f"Declared from the message of <@{DECLARER}> in <#{channel}>")
+    assert trigger.body.endswith(permalink) and trigger.author == RESPONDER
+    assert view.link is not None and view.link.channel_id
+    posts = [m["text"] for m in stack.slack.messages(view.link.channel_id)]
+    assert any(p.startswith(f":link: INC-1 was declared from <{permalink}|this message> by "
+                            f"<@{DECLARER}> in <#{channel}>") for p in posts)
+    reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"])
+    assert reply == ":warning: That message is already on INC-1's timeline; nothing was added."
+
+
+async def test_bad_input_is_answered_ephemerally(stack: LocalStack) -> None:
+    channel = team_channel(stack)
+    message = stack.slack.add_user_message(channel, DECLARER, WORDS)
+    reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"])
+    assert reply is not None and reply.startswith(":warning: There is no active incident")
+    assert "Declare incident" in reply and stack.driver.responses[-1]["body"][
+        "response_type"] == "ephemeral"
+
+    await declare(stack)
+    upload = stack.slack.add_user_message(channel, DECLARER, "", subtype="file_share")
+    reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, upload["ts"])
+    assert reply is not None and reply.startswith(":warning: That message has no text to add")
+    assert not stack.slack.opened_views
+
+    assert await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"]) is None
+    status, body = await stack.driver.view_submission(CallbackId.PICK_INCIDENT, {},
+                                                      user_id=RESPONDER)
+    assert status == 200 and body["response_action"] == "errors"
+    assert body["errors"] == {"incident": "Pick the incident the message belongs to."}
+    assert not [n for n in await notes(stack) if n.source_ref and channel in n.source_ref]
