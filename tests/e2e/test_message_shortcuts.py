@@ -221,3 +221,22 @@ async def test_bad_input_is_answered_ephemerally(stack: LocalStack) -> None:
     assert status == 200 and body["response_action"] == "errors"
     assert body["errors"] == {"incident": "Pick the incident the message belongs to."}
     assert not [n for n in await notes(stack) if n.source_ref and channel in n.source_ref]
+
+
+async def test_a_message_in_a_private_channel_the_bot_is_not_in_is_added_without_a_link(
+        stack: LocalStack) -> None:
+    """Slack sends the message in the payload wherever the shortcut is used; only its permalink
+    is refused there (``channel_not_found``): the note is kept, identified by channel and ts."""
+    await declare(stack)
+    private = stack.slack.add_channel("vendor-bridge", members=[DECLARER, RESPONDER],
+                                      is_private=True)
+    message = stack.slack.add_user_message(private, DECLARER, "Vendor confirms an outage")
+    assert await shortcut(stack, CallbackId.ADD_TO_TIMELINE, private, message["ts"]) is None
+    assert stack.slack.calls_to("chat.getPermalink")[-1].error == "channel_not_found"
+    incident = (await stack.container.service.view(IncidentRef(number=1))).incident
+    await stack.driver.view_submission(CallbackId.PICK_INCIDENT, {"incident": str(incident.id)},
+                                       user_id=RESPONDER)
+    assert await wait_response(stack, 2) == ":memo: Added to INC-1's timeline."
+    await stack.settle()
+    [note] = [n for n in await notes(stack) if n.source_ref == f"slack:{private}:{message['ts']}"]
+    assert note.body == f"<@{DECLARER}> in <#{private}>: Vendor confirms an outage"
