@@ -36,6 +36,7 @@ from bot.features import message_shortcuts as message_shortcuts_feature
 from bot.features import model_actions as model_actions_feature
 from bot.features import pagerduty as pagerduty_feature
 from bot.features import postmortems as postmortems_feature
+from bot.features import related as related_feature
 from bot.features.drift_jobs import DriftRunner
 from bot.intake import AckedRequest, Intake
 from bot.metrics import Metrics
@@ -43,12 +44,14 @@ from bot.settings import Settings
 from bot.slack_auth import TOKEN_FROM_ENV_UNUSED, BotIdentity
 from bot.tracing import Tracing
 from bot.tracing import from_settings as tracing_from_settings
+from domain.catchup import CatchUps
 from domain.governance.roles import RoleGrants
 from domain.iac.decisions import IacDrift
 from domain.model import Incident
 from domain.paging.pagerduty import PagerDutyEvents
 from domain.policy import Policy, default_policy
 from domain.ports import Clock, SystemClock
+from domain.related import RelatedIncidents
 from domain.services import IncidentService
 from handlers import slack_commands, slack_events, slack_home, slack_interactions
 from handlers.slack_context import SlackContext
@@ -92,6 +95,7 @@ FEATURES: tuple[Feature, ...] = (
     api_feature,  # REST API, webhooks out, status page (issue 17)
     insights_feature,  # /incident stats, weekly digest, tracker export (issue 21)
     model_actions_feature,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
+    related_feature,  # related and duplicate incidents, catch-up on join (issue 19: 9, 5)
     message_shortcuts_feature,  # Add to timeline / Declare incident on a message (issue 19: 2)
 )
 
@@ -111,6 +115,9 @@ class Features:
 
     # lines added under the announcement by features (runbook progress, ...)
     announcement_extras: list[Callable[[Incident], Awaitable[str | None]]] = field(default_factory=list)
+    # older incidents offered as "This is the same" on an announcement (issue 19 item 9)
+    announcement_offers: list[Callable[[Incident], Awaitable[Incident | None]]] = field(
+        default_factory=list)
     clocks: ClockTicker | None = None
     runbooks: runbooks_feature.RunbookLibrary | None = None
     governance: GovernanceHandles | None = None
@@ -125,6 +132,8 @@ class Features:
     housekeeping: Callable[[], Awaitable[dict[str, int]]] | None = None
     insights: insights_feature.Insights | None = None
     model_actions: model_actions_feature.ModelActionsFeature | None = None
+    related: RelatedIncidents | None = None
+    catchups: CatchUps | None = None
 
     def __getitem__(self, name: str) -> Any:
         """Read by name (operator scripts, tests): a field's value; KeyError when unset or unknown."""
@@ -303,6 +312,7 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
                           tracing=tracing, owns_tracing=owns_tracing)
     intake.replay = functools.partial(_replay, bolt)
     container.features.announcement_extras = delivery.extras
+    container.features.announcement_offers = delivery.offers
     for feature in FEATURES:
         feature.install(container)
     return container

@@ -34,6 +34,9 @@ class SlackDelivery:
                  clock: Clock, policy: Policy, incident_channel: str) -> None:
         # Lines features add to the announcement (e.g. runbook progress), read at each render.
         self.extras: list[Callable[[Incident], Awaitable[str | None]]] = []
+        # The older incident on the same model the announcement offers as "This is the same"
+        # (the related-incidents feature adds its lookup; issue 19 item 9).
+        self.offers: list[Callable[[Incident], Awaitable[Incident | None]]] = []
         self.client = client
         self.uow_factory = uow_factory
         self.clock = clock
@@ -78,7 +81,8 @@ class SlackDelivery:
                 await self._save_link(link)
                 return
         text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now(),
-                                              await self._extras(incident))
+                                              await self._extras(incident),
+                                              await self._same_as(incident))
         response = await self.client.chat_postMessage(channel=self.incident_channel, text=text,
                                                       blocks=blocks, unfurl_links=False)
         link.announcement_channel = response["channel"]
@@ -220,7 +224,8 @@ class SlackDelivery:
             log.warning("announcement.missing", incident=incident.key)
             return
         text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now(),
-                                              await self._extras(incident))
+                                              await self._extras(incident),
+                                              await self._same_as(incident))
         await self.client.chat_update(channel=link.announcement_channel, ts=link.announcement_ts,
                                       text=text, blocks=blocks)
 
@@ -235,6 +240,17 @@ class SlackDelivery:
             if line:
                 lines.append(line)
         return lines
+
+    async def _same_as(self, incident: Incident) -> Incident | None:
+        for offer in self.offers:
+            try:
+                other = await offer(incident)
+            except Exception:  # an offer is a courtesy: never keep the announcement from Slack
+                log.exception("announcement.same_as_failed")
+                continue
+            if other is not None:
+                return other
+        return None
 
     async def post_thread(self, row: OutboxRow) -> None:
         _incident, _model, link = await self._load(row)

@@ -546,6 +546,26 @@ class SlackDriver:
             event["thread_ts"] = thread_ts
         return event
 
+    def member_joined_event(self, channel: str, user: str, inviter: str | None = None) -> JSON:
+        """A ``member_joined_channel`` event as Slack delivers it (``channel_type`` ``C`` for a
+        public channel, ``G`` for a private one; ``inviter`` only when someone added them)."""
+        is_private = bool(self.slack and (self.slack.channel(channel) or {}).get("is_private"))
+        event: JSON = {"type": "member_joined_channel", "user": user, "channel": channel,
+                       "channel_type": "G" if is_private else "C", "team": self.team_id,
+                       "event_ts": self._new_ts()}
+        if inviter:
+            event["inviter"] = inviter
+        return event
+
+    async def user_joins(self, channel: str, user: str, inviter: str | None = None, *,
+                         sign: SignMode = "valid") -> Result:
+        """Someone joins (or is added to) a channel: a member in the linked stand-in, then the
+        ``member_joined_channel`` event is delivered."""
+        if self.slack is not None:
+            channel = self.slack.channel_id(channel)
+            self.slack.add_member(channel, user)
+        return await self.event(self.member_joined_event(channel, user, inviter), sign=sign)
+
     def envelope(self, event: JSON, event_id: str | None = None, event_time: int | None = None) -> JSON:
         """Wrap an event in the ``event_callback`` envelope Slack posts."""
         event.setdefault("event_ts", f"{time.time():.6f}")

@@ -102,8 +102,11 @@ def slo_lines(incident: Incident, policy: Policy, now: datetime) -> list[str]:
 
 def announcement(incident: Incident, model: MLModel | None, link: SlackLink | None,
                  policy: Policy, now: datetime, extras: list[str] | None = None,
-                 ) -> tuple[str, list[dict[str, Any]]]:
-    """The incidents-channel message; ``chat.update`` re-renders it on every change."""
+                 same_as: Incident | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The incidents-channel message; ``chat.update`` re-renders it on every change.
+
+    ``same_as``: an older active incident on the same model, offered as *This is the same*
+    (clicking it resolves this one as its duplicate: ``domain/related.py``)."""
     model_name = model.name if model else "unknown model"
     text = (f"{STATUS_EMOJI[incident.status]} {incident.key} [{incident.severity.label}] "
             f"{escape(incident.title)} ({incident.status.value})")
@@ -139,7 +142,27 @@ def announcement(incident: Incident, model: MLModel | None, link: SlackLink | No
     if buttons:
         blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",
                        "elements": buttons})
+    if same_as is not None and incident.status.is_active:
+        blocks.append(same_as_block(incident, same_as))
     return text, blocks
+
+
+def same_as_block(incident: Incident, other: Incident) -> dict[str, Any]:
+    """*This is the same as INC-n*: offered while another active incident exists on the model."""
+    return {"type": "section", "block_id": f"same_as:{incident.id}",
+            "text": {"type": "mrkdwn", "text": (
+                f":link: {other.key} is also open on this model: "
+                f"{escape(other.title)[:200]}")},
+            "accessory": {"type": "button", "action_id": ActionId.SAME_AS,
+                          "value": f"{incident.id}:{other.id}",
+                          "text": {"type": "plain_text", "text": f"This is the same as {other.key}"},
+                          "confirm": {
+                              "title": {"type": "plain_text", "text": "Mark as duplicate?"},
+                              "text": {"type": "mrkdwn", "text": (
+                                  f"{incident.key} will be resolved as a duplicate of "
+                                  f"{other.key}, and its responders invited there.")},
+                              "confirm": {"type": "plain_text", "text": "Mark duplicate"},
+                              "deny": {"type": "plain_text", "text": "Cancel"}}}}
 
 
 def action_buttons(incident: Incident) -> list[dict[str, Any]]:

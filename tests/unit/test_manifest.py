@@ -34,7 +34,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "auth_test": None,
 }
 EVENT_SCOPES: dict[str, str | None] = {"message.channels": "channels:history",
-                                       "message.groups": "groups:history", "app_home_opened": None}
+                                       "message.groups": "groups:history", "app_home_opened": None,
+                                       "member_joined_channel": "channels:read"}
 # the local Slack world (the stand-in, its driver, the demo) calls Slack methods as Slack would
 STANDIN_FILES = {"slack_standin.py", "slack_driver.py", "demo.py"}
 STANDIN_DIR = ROOT / "bot" / "local"

@@ -1,9 +1,15 @@
-"""Related and duplicate incidents (issue 19, item 9).
+"""Related and duplicate incidents (issue 19, item 9): ``incident_relations``, one row per pair
+of incidents (canonical order), ``duplicate_id`` naming the one resolved as a duplicate.
 
 Revision ID: 0019
 Revises: 0018
 Create Date: 2026-11-30
 """
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.tables import UTCDateTime
 
 revision = "0019"
 down_revision = "0018"
@@ -12,8 +18,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved for the change named above; filled by it
+    op.create_table(
+        "incident_relations",
+        sa.Column("first_id", sa.Uuid(), sa.ForeignKey("incidents.id"), primary_key=True),
+        sa.Column("second_id", sa.Uuid(), sa.ForeignKey("incidents.id"), primary_key=True),
+        sa.Column("duplicate_id", sa.Uuid()),
+        sa.Column("created_by", sa.String(255), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_incident_relations_second", "incident_relations", ["second_id"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_incident_relations_second", table_name="incident_relations")
+    op.drop_table("incident_relations")

@@ -1,0 +1,131 @@
+"""The catch-up read-in (issue 19, item 5): built from plain data by a pure function, rendered
+in Slack words, and queued once per join event."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from bot.slack_ui import catchup as ui
+from domain.catchup import CATCHUP_KIND, CatchUpFacts, CatchUps, build_catchup, last_update
+from domain.governance.postmortem import ActionItemRow
+from domain.model import (
+    Incident,
+    MLModel,
+    ModelStage,
+    Severity,
+    Status,
+    TimelineEvent,
+    TimelineEventType,
+    TriggerSource,
+)
+from domain.policy import default_policy
+from domain.ports import SlackLink
+from domain.related import RelatedIncident
+from domain.services import IncidentRef, IncidentService
+from tests.fakes import FakeClock, FakeDatabase
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def incident(**kwargs: object) -> Incident:
+    values: dict[str, object] = dict(
+        number=7, title="Null predictions", severity=Severity.P1, status=Status.INVESTIGATING,
+        model_id=uuid.uuid4(), trigger_source=TriggerSource.MANUAL, created_by="U0ALICE",
+        created_at=T0, updated_at=T0, acknowledged_at=T0 + timedelta(minutes=2),
+        assigned_to="U0BOB")
+    values.update(kwargs)
+    return Incident(**values)  # type: ignore[arg-type]
+
+
+def note(inc: Incident, body: str, minutes: int, author: str = "U0BOB",
+         kind: TimelineEventType = TimelineEventType.NOTE) -> TimelineEvent:
+    at = T0 + timedelta(minutes=minutes)
+    return TimelineEvent(inc.id, kind, body, author, at, at, author_name=author.lower())
+
+
+def facts(inc: Incident, timeline: list[TimelineEvent], **kwargs: object) -> CatchUpFacts:
+    return CatchUpFacts(incident=inc, model_name="credit-risk-v3", timeline=timeline,
+                        policy=default_policy(), now=T0 + timedelta(minutes=20),
+                        **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_read_in_holds_status_people_clocks_update_notes_actions_related() -> None:
+    inc = incident()
+    timeline = [note(inc, "Declared SEV-1", 0, "U0ALICE", TimelineEventType.STATUS_CHANGE),
+                note(inc, "null rate began with the deploy", 3),
+                note(inc, "Stakeholder update: rolling back", 5),
+                note(inc, "Stakeholder update: rollback done, watching", 12),
+                note(inc, "SLO breach recorded", 6, "incident-bot-scheduler"),
+                note(inc, "feature store p99 is 4s", 8, "U0CAROL")]
+    items = [ActionItemRow(1, "Alert on null rate", "U0BOB", date(2099, 1, 1), "p2", "OPS-1"),
+             ActionItemRow(2, "Done already", "U0BOB", date(2099, 1, 1), "p2", "OPS-2", done=True)]
+    related = [RelatedIncident("related", 3, "Latency", Status.OPEN, "C0REL")]
+    c = build_catchup(facts(inc, timeline, roles=[("Communications lead", "U0DAVE")],
+                            action_items=items, related=related))
+    assert c.commander == "U0BOB" and c.roles == [("Communications lead", "U0DAVE")]
+    assert [d.kind for d in c.clocks] == ["ack", "mitigate", "resolve"]
+    assert c.clocks[0].state == "met" and c.clocks[1].state == "pending"
+    assert c.last_update is not None and c.last_update.text == "rollback done, watching"
+    assert c.next_update_due == T0 + timedelta(minutes=12 + 15)  # SEV-1 cadence: 15 min
+    # the latest human notes: no updates, no bot records
+    assert [n.body for n in c.key_notes] == ["null rate began with the deploy",
+                                             "feature store p99 is 4s"]
+    assert not c.key_notes_marked
+    assert [a.number for a in c.open_actions] == [1]
+    text = ui.text(c)
+    for part in ("Catch-up on INC-7", "investigating", "SEV-1", "`credit-risk-v3`",
+                 "Commander: <@U0BOB>", "Communications lead: <@U0DAVE>",
+                 "Acknowledge by 09:05:00 UTC: :white_check_mark: met",
+                 "Next stakeholder update due 09:27:00 UTC", "rollback done, watching",
+                 "*Latest notes*", "feature store p99 is 4s", "#1 Alert on null rate",
+                 "Related incidents", "*INC-3*", "<#C0REL>"):
+        assert part in text, part
+    assert "Done already" not in text
+    assert len(ui.blocks(c)) == len(ui.sections(c)) + 2
+
+
+def test_marked_key_notes_come_before_the_latest_and_are_titled_so() -> None:
+    inc = incident()
+    old, new = note(inc, "root cause: schema change", 1), note(inc, "chatter", 9)
+    c = build_catchup(facts(inc, [old, new], key_note_ids=frozenset({old.id})))
+    assert [n.body for n in c.key_notes] == ["root cause: schema change"]
+    assert c.key_notes_marked and "*Key notes*" in ui.text(c)
+
+
+def test_a_fresh_incident_reads_plainly() -> None:
+    inc = incident(status=Status.OPEN, acknowledged_at=None, assigned_to=None)
+    c = build_catchup(facts(inc, []))
+    assert c.last_update is None and c.key_notes == [] and c.related == []
+    text = ui.text(c)
+    assert "Commander: _unassigned_" in text and "_None posted yet._" in text
+    assert "_No notes yet._" in text and "_None open._" in text
+    assert "Related incidents" not in text
+    resolved = build_catchup(facts(incident(status=Status.RESOLVED, resolved_at=T0), []))
+    assert resolved.next_update_due is None
+
+
+def test_last_update_is_the_newest_by_time() -> None:
+    inc = incident()
+    events = [note(inc, "Stakeholder update: b", 9), note(inc, "Stakeholder update: a", 4)]
+    found = last_update(events)
+    assert found is not None and found.text == "b"
+    assert last_update([note(inc, "plain", 1)]) is None
+
+
+async def test_a_join_is_queued_once_per_event_and_only_in_an_incident_channel() -> None:
+    clock, db = FakeClock(), FakeDatabase()
+    model = MLModel(name="m", version="1", stage=ModelStage.PRODUCTION, team="t",
+                    registered_at=clock.now())
+    db.models[model.id] = model
+    inc = incident(model_id=model.id)
+    db.incidents[inc.id] = inc
+    db.slack_links[inc.id] = SlackLink(incident_id=inc.id, channel_id="C0INC")
+    catchups = CatchUps(IncidentService(db.uow_factory(clock), clock, default_policy()))
+    assert await catchups.joined("C0INC", "U0DAVE", "Ev1") is True
+    assert await catchups.joined("C0INC", "U0DAVE", "Ev1") is False  # Slack's redelivery
+    assert await catchups.joined("C0OTHER", "U0DAVE", "Ev2") is False
+    [queued] = [m for m in db.outbox if m.kind == CATCHUP_KIND]
+    assert queued.incident_id == inc.id and queued.payload == {"channel": "C0INC", "user": "U0DAVE"}
+    read_in = await catchups.read_in(IncidentRef(channel_id="C0INC"))
+    assert read_in.incident.number == 7 and read_in.model_name == "m"
