@@ -222,6 +222,16 @@ async def test_bad_input_is_answered_ephemerally(stack: LocalStack) -> None:
     assert body["errors"] == {"incident": "Pick the incident the message belongs to."}
     assert not [n for n in await notes(stack) if n.source_ref and channel in n.source_ref]
 
+    # shapes Slack does not send: no message at all, a message whose text is not text
+    for broken in ({}, {"message": {**message, "text": ["not", "text"]}}):
+        replies = len(stack.driver.responses)
+        status, _ = await stack.driver.message_shortcut(
+            CallbackId.ADD_TO_TIMELINE, channel, message["ts"], user_id=RESPONDER,
+            message=broken.get("message", {"type": "message"}))
+        assert status == 200
+        reply = await wait_response(stack, replies + 1)
+        assert reply.startswith((":warning: Slack sent no message", ":warning: That message has no"))
+
 
 async def test_a_message_in_a_private_channel_the_bot_is_not_in_is_added_without_a_link(
         stack: LocalStack) -> None:
