@@ -6,7 +6,7 @@ The rules and use cases are in ``domain/related.py`` and ``domain/catchup.py``, 
 outbox (``catchup_ephemeral``) and rendered when delivered, so it shows the state of that moment.
 
 The catch-up reads what other features own through the unit of work: the roles (``uow.roles``,
-issue 19 item 1) and the key notes (``uow.message_notes``, item 3) when those features are
+issue 19 item 1) and the key notes (``uow.note_changes``, item 3) when those features are
 there, else the commander and the latest notes alone; the open action items from the postmortem
 tables; the related incidents from this feature.
 """
@@ -73,7 +73,7 @@ class CatchUpSources:
                 if role != "commander"]
 
     async def key_notes(self, uow: UnitOfWork, incident: Incident) -> frozenset[uuid.UUID]:
-        repo = getattr(uow, "message_notes", None)
+        repo = getattr(uow, "note_changes", None)  # issue 19 items 3/4: key marks on notes
         if repo is None:
             return frozenset()
         return frozenset(await repo.key_note_ids(incident.id))
