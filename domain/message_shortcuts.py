@@ -208,6 +208,7 @@ class MessageNotes:
                 source_ref=message.source_ref)
             if not outcome.changed:  # noted meanwhile by a concurrent request
                 await self._refuse_noted(uow, message)
+                raise AlreadyOnTimeline("another incident")
             link = await uow.slack_links.get(outcome.incident.id)
             if link is None or link.channel_id != message.channel:
                 await uow.outbox.add(OutboxMessage(CHANNEL, outcome.incident.id, {

@@ -82,9 +82,10 @@ def trigger_step(ctx: SlackContext, view: dict[str, Any], actor: Actor) -> Then 
 class Shortcuts:
     """The two shortcuts and the incident picker, over the message-note use cases."""
 
-    def __init__(self, ctx: SlackContext, notes: MessageNotes) -> None:
+    def __init__(self, ctx: SlackContext, notes: MessageNotes, private_label: str) -> None:
         self.ctx = ctx
         self.notes = notes
+        self.private_label = private_label  # incidents with it are listed without their title
 
     async def add_to_timeline(self, body: dict[str, Any], respond: Any) -> None:
         """Note the message on its incident, or ask which one when it is not in one."""
@@ -102,7 +103,7 @@ class Shortcuts:
             await self.add(body, respond, IncidentRef(incident_id=placement.incident.id), message)
             return
         await self.ctx.open_modal(body, respond, body.get("trigger_id"), ui.pick_incident_modal(
-            placement.choices, message, body.get("response_url")))
+            placement.choices, message, body.get("response_url"), self.private_label))
 
     async def add(self, body: dict[str, Any], respond: Any, ref: IncidentRef,
                   message: SlackMessage) -> None:
@@ -144,8 +145,9 @@ class Shortcuts:
             return None
 
 
-def register(app: AsyncApp, ctx: SlackContext, notes: MessageNotes) -> None:
-    shortcuts = Shortcuts(ctx, notes)
+def register(app: AsyncApp, ctx: SlackContext, notes: MessageNotes,
+             private_label: str = "private") -> None:
+    shortcuts = Shortcuts(ctx, notes, private_label)
 
     @app.message_shortcut(CallbackId.ADD_TO_TIMELINE)
     async def add_to_timeline(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

@@ -22,4 +22,6 @@ if TYPE_CHECKING:
 
 def install(container: Container) -> None:
     notes = MessageNotes(container.service, SqlNoteSources, ShortcutTexts())
-    shortcuts.register(container.bolt, container.slack, notes)
+    # the label that marks an incident private (as on the status page): its title is not listed
+    shortcuts.register(container.bolt, container.slack, notes,
+                       container.settings.status_page_private_label)

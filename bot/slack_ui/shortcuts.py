@@ -78,15 +78,18 @@ def message_from(data: Any) -> SlackMessage | None:
     return SlackMessage(parts[0], parts[1], parts[2], parts[3], optional[0], optional[1])
 
 
-def _option(incident: Incident) -> dict[str, Any]:
-    text = f"{incident.key} [{incident.severity.label}] {incident.title}"
+def _option(incident: Incident, private_label: str) -> dict[str, Any]:
+    """``INC-4 [SEV-2] title``; a private incident's title is not shown to whoever picks."""
+    private = private_label.lower() in (label.lower() for label in incident.labels)
+    title = "(private incident)" if private else incident.title
+    text = f"{incident.key} [{incident.severity.label}] {title}"
     if len(text) > OPTION_TEXT_MAX:
         text = text[:OPTION_TEXT_MAX - 1].rstrip() + "…"
     return {"text": {"type": "plain_text", "text": text}, "value": str(incident.id)}
 
 
-def pick_incident_modal(choices: list[Incident], message: SlackMessage,
-                        response_url: str | None) -> dict[str, Any]:
+def pick_incident_modal(choices: list[Incident], message: SlackMessage, response_url: str | None,
+                        private_label: str) -> dict[str, Any]:
     """*Add to timeline* outside an incident: which active incident gets the message."""
     preview = f"A message by {_where(message)}:\n{quote(message.text, 500)}"
     return {
@@ -101,7 +104,7 @@ def pick_incident_modal(choices: list[Incident], message: SlackMessage,
              "label": {"type": "plain_text", "text": "Incident"},
              "element": {"type": "static_select", "action_id": InputId.INCIDENT,
                          "placeholder": {"type": "plain_text", "text": "Pick the incident"},
-                         "options": [_option(i) for i in choices[:100]]}},
+                         "options": [_option(i, private_label) for i in choices[:100]]}},
         ],
     }
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.slack_ui.ids import CallbackId
+from bot.slack_ui.shortcuts import pick_incident_modal
 from domain.message_shortcuts import (
     TITLE_MAX,
     AlreadyOnTimeline,
@@ -178,6 +179,20 @@ async def test_a_declaration_from_a_message_links_it_as_the_first_note(
         "p99 again", Severity.P2, "credit-risk-v3", then=notes.declared_from(msg(), ADDER)), ADDER)
     linked = [e for e in db.timeline if e.incident_id == again.id and "Declared from" in e.body]
     assert len(linked) == 1 and linked[0].source_ref is None
+
+
+async def test_the_picker_lists_a_private_incident_without_its_title(
+        world: tuple[FakeDatabase, IncidentService, MessageNotes]) -> None:
+    _db, service, notes = world
+    await declare(service)
+    await service.declare(DeclareIncident("Fraud ring at ACME", Severity.P2, "credit-risk-v3",
+                                          labels=["Private"]), ADDER)
+    choices = (await notes.place(msg())).choices
+    [select] = [b["element"] for b in pick_incident_modal(choices, msg(), None, "private")["blocks"]
+                if b["type"] == "input"]
+    assert [o["text"]["text"] for o in select["options"]] == [
+        "INC-2 [SEV-2] (private incident)", "INC-1 [SEV-2] Null predictions"]
+    assert [o["value"] for o in select["options"]] == [str(i.id) for i in choices]
 
 
 def test_the_manifest_declares_both_message_shortcuts_with_the_listeners_ids() -> None:
