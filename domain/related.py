@@ -38,7 +38,7 @@ from domain.model import (
     TimelineEventType,
 )
 from domain.ports import OutboxMessage, UnitOfWork
-from domain.services import CHANNEL, INVITE, IncidentRef, IncidentService
+from domain.services import CHANNEL, INVITE, REFRESH, IncidentRef, IncidentService
 
 MAX_CHAIN = 20  # a duplicate chain longer than this is refused rather than followed
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -232,6 +232,7 @@ class RelatedIncidents:
             await repo.save(incident.id, other.id, None, actor.id, now)
             for one, two in ((incident, other), (other, incident)):
                 await self._note(uow, one, actor, f"Linked to {two.key}: {two.title}", now)
+                await uow.outbox.add(OutboxMessage(REFRESH, one.id))  # its "Related" line
                 await uow.outbox.add(OutboxMessage(CHANNEL, one.id, {
                     "text": self.texts.linked(one, two, actor)}))
             await uow.audit.add(_audit(actor, "incident.linked", incident, now, {
@@ -271,6 +272,7 @@ class RelatedIncidents:
                                                f"a duplicate of {survivor.key}", now)
         await uow.outbox.add(OutboxMessage(CHANNEL, duplicate.id, {
             "text": self.texts.duplicate(duplicate, survivor, actor, via)}))
+        await uow.outbox.add(OutboxMessage(REFRESH, survivor.id))
         await uow.outbox.add(OutboxMessage(CHANNEL, survivor.id, {
             "text": self.texts.duplicated_here(duplicate, survivor, actor, invited)}))
         await uow.audit.add(_audit(actor, "incident.marked_duplicate", duplicate, now, {

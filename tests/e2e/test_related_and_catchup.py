@@ -74,10 +74,10 @@ async def test_link_relates_two_incidents_once_on_both_timelines_and_in_status(
 
     status = await in_channel(stack, second, "status", BOB)
     assert "*Related:*" in status and "related to" in status and "*INC-1*" in status
-    # the announcement of INC-1 shows the relation too (re-rendered at the next change)
-    await in_channel(stack, first, "ack", BOB)
-    announcement = stack.slack.top_level("ml-incidents")[0]
-    assert "INC-2" in str(announcement["blocks"])
+    # both announcements show the relation (re-rendered by the link)
+    first_announcement, second_announcement = stack.slack.top_level("ml-incidents")
+    assert "related to :red_circle: *INC-2*" in str(first_announcement["blocks"])
+    assert "related to :red_circle: *INC-1*" in str(second_announcement["blocks"])
 
     # the same pair again (either way round), itself, an unknown incident: refused, ephemeral
     again = await command_reply(stack, "link 1 2", BOB)
@@ -113,8 +113,9 @@ async def test_duplicate_of_resolves_invites_responders_and_cross_notes(stack: L
     assert any("is a duplicate of *INC-1*" in t for t in channel_texts(stack, duplicate))
     actions = await audit_actions(stack, 2)
     assert "incident.marked_duplicate" in actions and "incident.status_updated" in actions
-    announcement = stack.slack.top_level("ml-incidents")[1]
-    assert "(resolved)" in announcement["text"]
+    kept, resolved = stack.slack.top_level("ml-incidents")
+    assert "(resolved)" in resolved["text"] and "duplicate of" in str(resolved["blocks"])
+    assert "duplicated by" in str(kept["blocks"]) and "*INC-2*" in str(kept["blocks"])
 
 
 async def test_duplicate_refusals_and_chains(stack: LocalStack) -> None:
@@ -234,3 +235,4 @@ async def test_incident_catchup_on_demand(stack: LocalStack) -> None:
     elsewhere = await command_reply(stack, "catchup 1", CAROL)
     assert "Catch-up on INC-1" in elsewhere
     assert "not an incident channel" in await command_reply(stack, "catchup", CAROL)
+
