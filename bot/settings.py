@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     pagerduty_default_model: str | None = None  # for services not in the map
     # Owning team -> Events API v2 routing key (JSON); "default" serves teams not listed
     pagerduty_routing_keys: dict[str, str] = Field(default_factory=dict)
+    # Team -> PagerDuty escalation policy id (JSON) for `/incident oncall` and `/incident page`;
+    # a team not listed is the policy of the same name
+    pagerduty_teams: dict[str, str] = Field(default_factory=dict)
     alertmanager_token: str | None = None
     iac_token: str | None = None  # bearer token for POST /webhooks/iac (CI pipelines)
     iac_default_model: str | None = None

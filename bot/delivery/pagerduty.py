@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery.dispatcher import NO_CHANNEL, Permanent, Retry
 from bot.settings import Settings
 from domain.paging.pagerduty import PD_EVENT, PD_NOTE, PD_RESPONDERS, PD_STATUS
+from domain.paging.pages import PD_RESPONDER_REQUEST
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import INVITE, IncidentRef, IncidentService, IncidentView
 from storage.outbox_store import OutboxRow, OutboxStore
@@ -25,6 +26,22 @@ log = structlog.get_logger("pagerduty")
 
 PAGERDUTY_TIMEOUT_SECONDS = 10  # an unanswered call is retried by the outbox, in its own lane
 Handler = Callable[[OutboxRow], Any]
+
+
+def tls(settings: Settings) -> dict[str, Any]:
+    bundle = settings.pagerduty_ca_bundle
+    return {"verify": ssl.create_default_context(cafile=bundle)} if bundle else {}
+
+
+def rest_client(settings: Settings) -> pagerduty.RestApiV2Client:
+    """The REST API v2 client: one attempt (the outbox, or the person asking, retries) and a
+    short timeout (not the library's 60 s: a slot is held meanwhile)."""
+    client = pagerduty.RestApiV2Client(
+        settings.pagerduty_api_token or "", default_from=settings.pagerduty_from_email,
+        base_url=settings.pagerduty_api_url, **tls(settings))
+    client.max_http_attempts = 1
+    client.timeout = PAGERDUTY_TIMEOUT_SECONDS
+    return client
 
 
 class PagerDutyDelivery:
@@ -38,21 +55,16 @@ class PagerDutyDelivery:
 
     def handlers(self) -> dict[str, Handler]:
         return {PD_STATUS: self.deliver_status, PD_NOTE: self.deliver_note,
-                PD_EVENT: self.deliver_event, PD_RESPONDERS: self.deliver_responders}
+                PD_EVENT: self.deliver_event, PD_RESPONDERS: self.deliver_responders,
+                PD_RESPONDER_REQUEST: self.deliver_responder_request}
 
     def _rest(self) -> pagerduty.RestApiV2Client:
         if not self.settings.pagerduty_api_token:
             raise Permanent("PAGERDUTY_API_TOKEN is not set")
-        client = pagerduty.RestApiV2Client(
-            self.settings.pagerduty_api_token, default_from=self.settings.pagerduty_from_email,
-            base_url=self.settings.pagerduty_api_url, **self._tls())
-        client.max_http_attempts = 1  # the outbox retries with backoff; never sleep in a thread
-        client.timeout = PAGERDUTY_TIMEOUT_SECONDS  # not the library's 60 s: a slot is held
-        return client
+        return rest_client(self.settings)
 
     def _tls(self) -> dict[str, Any]:
-        bundle = self.settings.pagerduty_ca_bundle
-        return {"verify": ssl.create_default_context(cafile=bundle)} if bundle else {}
+        return tls(self.settings)
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -101,6 +113,27 @@ class PagerDutyDelivery:
         client.timeout = PAGERDUTY_TIMEOUT_SECONDS
         action = payload.pop("action")
         await self._call(client.send_event, action, **payload)
+
+    async def deliver_responder_request(self, row: OutboxRow) -> None:
+        """``/incident page`` on a linked incident: responders added to the PagerDuty incident,
+        once. The message names the page, so a request whose answer was lost is found on the
+        incident instead of being sent again."""
+        client = self._rest()
+        from_email = self.settings.pagerduty_from_email
+        if not from_email:
+            raise Permanent("PAGERDUTY_FROM_EMAIL is not set (PagerDuty requires a From user)")
+        pd_id, message = row.payload["pd_incident_id"], row.payload["message"]
+        found = await self._call(client.jget, f"/incidents/{pd_id}")
+        sent = ((found or {}).get("incident") or {}).get("responder_requests") or []
+        if any(request.get("message") == message for request in sent):
+            return
+        requester = await self._call(client.find, "users", from_email, attribute="email")
+        if not requester:
+            raise Permanent(f"PAGERDUTY_FROM_EMAIL ({from_email}) is not a PagerDuty user")
+        await self._call(client.jpost, f"/incidents/{pd_id}/responder_requests", json={
+            "requester_id": requester["id"], "message": message,
+            "responder_request_targets": [{"responder_request_target": target}
+                                          for target in row.payload["targets"]]})
 
     async def deliver_responders(self, row: OutboxRow) -> None:
         """PagerDuty users -> their e-mail -> Slack users -> an invite to the channel."""

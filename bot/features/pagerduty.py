@@ -1,5 +1,6 @@
 """PagerDuty and Prometheus Alertmanager (issue 5), composed: paged incidents get a channel, and
-state stays in sync both ways.
+state stays in sync both ways. On call and paging from Slack (issue 19, item 7): the ``oncall``
+and ``page`` verbs, and the acknowledging responders invited (a step of the webhook use case).
 
 In: ``POST /webhooks/pagerduty`` and ``POST /webhooks/alertmanager`` (handlers/webhooks/) run
 the use cases in domain/paging/, which are the ones Slack runs. Out: a declare or status change
@@ -14,10 +15,15 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.delivery.pagerduty import PagerDutyDelivery
-from bot.slack_ui.paging import resolve_prompt
+from bot.delivery.paging_directory import PagerDutyRestDirectory, SlackPeople
+from bot.slack_ui.paging import PagingTexts, resolve_prompt
 from domain.paging.alertmanager import AlertGroupEvents
+from domain.paging.oncall import OnCall, PagingConfig
 from domain.paging.pagerduty import PagerDutyConfig, PagerDutyEvents
+from domain.paging.pages import Paging
+from handlers import paging_commands
 from handlers.webhooks import alertmanager, pagerduty
+from storage.paging_pages import page_log
 from storage.uow import uow_factory
 
 if TYPE_CHECKING:
@@ -31,7 +37,12 @@ def install(container: Container) -> None:
     config = PagerDutyConfig(service_models=dict(settings.pagerduty_service_models),
                              default_model=settings.pagerduty_default_model,
                              routing_keys=dict(settings.pagerduty_routing_keys))
-    events = PagerDutyEvents(container.service, container.policy, config, read)
+    paging_config = PagingConfig(teams=dict(settings.pagerduty_teams),
+                                 routing_keys=dict(settings.pagerduty_routing_keys),
+                                 api_configured=bool(settings.pagerduty_api_token))
+    directory, people = PagerDutyRestDirectory(settings), SlackPeople(container.slack_client)
+    paging = Paging(container.service, paging_config, directory, people, page_log, PagingTexts())
+    events = PagerDutyEvents(container.service, container.policy, config, read, acks=paging)
     alerts = AlertGroupEvents(container.service, read, resolve_prompt)
     delivery = PagerDutyDelivery(settings, container.service, container.outbox_store,
                                  container.slack_client, container.uow_factory)
@@ -43,3 +54,4 @@ def install(container: Container) -> None:
     ]
     container.service.observers.append(events.observe)
     container.dispatcher.handlers.update(delivery.handlers())
+    paging_commands.register(container.slack.verbs, OnCall(directory, people, paging_config), paging)

@@ -9,10 +9,11 @@ written in the use case's own transaction by :meth:`PagerDutyEvents.observe`.
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from domain.model import Actor, Incident, Severity, Status, TriggerSource
 from domain.paging.ports import AlreadyLinked, PagerDutyLink, PagingUnitOfWork
@@ -56,6 +57,19 @@ class PagerDutyConfig:
     routing_keys: dict[str, str] = field(default_factory=dict)  # team (or "default") -> key
 
 
+class PageAcks(Protocol):
+    """The paging steps of the webhook use case (domain/paging/pages.py ``Paging``): a PagerDuty
+    incident our page opened, and the responders to invite when they acknowledge."""
+
+    async def on_triggered(self, data: dict[str, Any]) -> uuid.UUID | None: ...
+
+    async def invited(self, uow: UnitOfWork, incident_id: uuid.UUID, pd_users: list[str]) -> None: ...
+
+    async def on_update(self, uow: UnitOfWork, linked: uuid.UUID | None, event: dict[str, Any],
+                        event_type: str, data: dict[str, Any],
+                        incident_data: dict[str, Any]) -> bool: ...
+
+
 def parse_time(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -72,11 +86,12 @@ class PagerDutyEvents:
     """The PagerDuty use cases, over the incident service and the paging links."""
 
     def __init__(self, service: IncidentService, policy: Policy, config: PagerDutyConfig,
-                 read_uow: Callable[[], PagingUnitOfWork]) -> None:
+                 read_uow: Callable[[], PagingUnitOfWork], acks: PageAcks | None = None) -> None:
         self.service = service
         self.policy = policy
         self.config = config
         self.read_uow = read_uow
+        self.acks = acks  # pages from Slack: their PagerDuty incidents, invites on acknowledge
 
     async def handle(self, event: dict[str, Any], data: dict[str, Any]) -> EventResult:
         """One V3 event (``event.data`` shape-checked by the handler)."""
@@ -100,6 +115,8 @@ class PagerDutyEvents:
             raise MissingField("event.data.id (the PagerDuty incident) is missing")
         if await self._link_by_pd(pd_id) is not None:
             return EventResult(Verdict.DUPLICATE, {"duplicate": pd_id})
+        if self.acks is not None and await self.acks.on_triggered(data) is not None:
+            return EventResult(Verdict.APPLIED, {"page_opened": pd_id})  # ours: no new incident
         service = data.get("service") or {}
         model = self.config.service_models.get(str(service.get("id"))) or self.config.default_model
         if not model:
@@ -116,6 +133,8 @@ class PagerDutyEvents:
             await uow.outbox.add(OutboxMessage(PD_NOTE, incident.id, {"pd_incident_id": pd_id}))
             if assignees:
                 await uow.outbox.add(OutboxMessage(PD_RESPONDERS, incident.id, {"users": assignees}))
+                if self.acks is not None:  # already invited: their acknowledgement is no news
+                    await self.acks.invited(uow, incident.id, assignees)
 
         number = data.get("number", pd_id)
         try:
@@ -140,18 +159,22 @@ class PagerDutyEvents:
         async def work(uow: UnitOfWork) -> EventResult:
             links = cast(PagingUnitOfWork, uow).pagerduty_links
             link = await links.by_pd_incident(str(incident_data.get("id") or ""))
-            if link is None:
-                return EventResult(Verdict.IGNORED, {"ignored": "not an incident this bot knows"})
-            if occurred and link.last_event_at and occurred < link.last_event_at:
+            if link is not None and occurred and link.last_event_at and occurred < link.last_event_at:
                 return EventResult(Verdict.IGNORED, {"ignored": "older than the last event applied"})
+            invited = self.acks is not None and await self.acks.on_update(
+                uow, link.incident_id if link else None, event, event_type, data, incident_data)
+            if link is None:
+                return _ignored(invited, "not an incident this bot knows")
             ref = IncidentRef(incident_id=link.incident_id)
             status = (await self.service.resolve_ref(uow, ref)).status
             changed = await self._apply(uow, event, event_type, data, incident_data, ref, status)
             if changed is None:
-                return EventResult(Verdict.IGNORED, {"ignored": event_type})
+                return _ignored(invited, event_type)
             assignees = [a.get("id") for a in incident_data.get("assignees") or [] if a.get("id")]
             if changed and assignees and event_type in ("incident.escalated", "incident.reassigned"):
                 await uow.outbox.add(OutboxMessage(PD_RESPONDERS, link.incident_id, {"users": assignees}))
+                if self.acks is not None:
+                    await self.acks.invited(uow, link.incident_id, assignees)
             if occurred:
                 await links.applied(link.incident_id, occurred)
             return EventResult(Verdict.APPLIED, {"applied": event_type})
@@ -237,6 +260,13 @@ class PagerDutyEvents:
                 "custom_details": {"incident": incident.key, "model": details.get("model"),
                                    "declared_by": details.get("actor")},
             }}))
+
+
+def _ignored(invited: bool, why: str) -> EventResult:
+    """Nothing to change here; but an acknowledging responder invited is an applied event."""
+    if invited:
+        return EventResult(Verdict.APPLIED, {"applied": "responder invited"})
+    return EventResult(Verdict.IGNORED, {"ignored": why})
 
 
 class MissingField(ValueError):

@@ -57,7 +57,8 @@ def _assignees_problem(obj: dict[str, Any], where: str) -> str | None:
 
 
 def _incident_problem(obj: dict[str, Any], where: str) -> str | None:
-    return (field_problem(obj, where, strings=("urgency",), objects=("priority", "service"),
+    return (field_problem(obj, where, strings=("urgency", "incident_key"),
+                          objects=("priority", "service"),
                           lists=("assignees",), ids=("id",))
             or field_problem(obj.get("priority") or {}, f"{where}.priority", strings=("summary",))
             or field_problem(obj.get("service") or {}, f"{where}.service", strings=("summary",),
@@ -70,9 +71,10 @@ def shape_problem(event: dict[str, Any], data: dict[str, Any]) -> str | None:
     problem = (field_problem(event, "event", strings=("occurred_at",), objects=("agent",), ids=("id",))
                or field_problem(event.get("agent") or {}, "event.agent", strings=("summary",))
                or field_problem(data, "event.data", strings=("title", "html_url", "urgency", "type",
-                                                            "content"),
-                                objects=("service", "priority", "incident"), lists=("assignees",),
-                                ids=("id",)))
+                                                            "content", "incident_key", "state"),
+                                objects=("service", "priority", "incident", "user"),
+                                lists=("assignees",), ids=("id",))
+               or field_problem(data.get("user") or {}, "event.data.user", ids=("id",)))
     if problem:
         return problem
     if "\x00" in (data.get("html_url") or ""):

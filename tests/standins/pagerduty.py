@@ -1,9 +1,11 @@
 """A local PagerDuty (REST API v2 + Events API v2) that the real ``pagerduty`` client talks to.
 
 Point ``PAGERDUTY_API_URL`` and ``PAGERDUTY_EVENTS_URL`` at :attr:`url`. It keeps incidents,
-users and notes in memory, records every call in :attr:`calls`, checks the headers PagerDuty
-requires (``Authorization: Token token=...``, the REST ``From`` header on writes, routing keys
-on events) and signs webhook deliveries the way PagerDuty does (:func:`sign`).
+users, notes, escalation policies, on-call entries and responder requests in memory, records every
+call in :attr:`calls`, checks the headers PagerDuty requires (``Authorization: Token token=...``,
+the REST ``From`` header on writes, routing keys on events), deduplicates Events API triggers by
+``dedup_key`` as PagerDuty does (one open incident per key) and signs webhook deliveries the way
+PagerDuty does (:func:`sign`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class PagerDutyStandIn:
     events: list[JSON] = field(default_factory=list)
     calls: list[PdCall] = field(default_factory=list)
     fail_remaining: int = 0  # the next N calls answer 503, as during a PagerDuty outage
+    lose_remaining: int = 0  # the next N calls are performed, then answered 502 (the answer lost)
+    escalation_policies: dict[str, JSON] = field(default_factory=dict)
+    oncalls: list[JSON] = field(default_factory=list)
+    open_alerts: dict[tuple[str, str], str] = field(default_factory=dict)  # (key, dedup) -> incident
     down: bool = False  # every call answers 503 until set_down(False)
     latency: float = 0.0  # seconds every call waits before it is answered
     url: str = ""
@@ -71,7 +77,39 @@ class PagerDutyStandIn:
         }
 
     def add_incident(self, incident_id: str, status: str = "triggered") -> None:
-        self.incidents[incident_id] = {"id": incident_id, "type": "incident", "status": status}
+        self.incidents[incident_id] = {"id": incident_id, "type": "incident", "status": status,
+                                       "incident_key": None, "incidents_responders": [],
+                                       "responder_requests": []}
+
+    def _reference(self, kind: str, obj: JSON) -> JSON:
+        path = {"user": "users", "escalation_policy": "escalation_policies", "schedule": "schedules"}[kind]
+        return {"id": obj["id"], "type": f"{kind}_reference", "summary": obj.get("summary") or obj["name"],
+                "self": f"{self.url}/{path}/{obj['id']}", "html_url": f"https://standin.pagerduty.com/{path}/{obj['id']}"}
+
+    def add_escalation_policy(self, policy_id: str, name: str) -> None:
+        self.escalation_policies[policy_id] = {
+            "id": policy_id, "type": "escalation_policy", "name": name, "summary": name,
+            "self": f"{self.url}/escalation_policies/{policy_id}", "num_loops": 0,
+            "escalation_rules": [], "services": [], "teams": []}
+
+    def add_oncall(self, policy_id: str, level: int, user_id: str, schedule: str | None = None,
+                   end: str | None = None) -> None:
+        """Put ``user_id`` on call for the policy at ``level`` (a schedule's name, or directly)."""
+        policy = self._reference("escalation_policy", self.escalation_policies[policy_id])
+        entry: JSON = {"escalation_policy": policy,
+                       "escalation_level": level, "user": user_id, "schedule": None,
+                       "start": "2026-11-30T00:00:00Z" if schedule else None, "end": end}
+        if schedule:
+            entry["schedule"] = self._reference("schedule", {"id": "S" + secrets.token_hex(3).upper(),
+                                                             "name": schedule})
+        self.oncalls.append(entry)
+
+    def lose_next(self, n: int) -> None:
+        """The next ``n`` calls are performed, then answered 502 as if the answer were lost."""
+        self.lose_remaining = n
+
+    def incident_for_dedup_key(self, dedup_key: str) -> JSON | None:
+        return next((i for i in self.incidents.values() if i.get("incident_key") == dedup_key), None)
 
     async def start(self) -> str:
         app = web.Application(middlewares=[self._faults])
@@ -79,6 +117,10 @@ class PagerDutyStandIn:
         app.router.add_get("/incidents/{id}", self._get_incident)
         app.router.add_post("/incidents/{id}/notes", self._post_note)
         app.router.add_get("/users/{id}", self._get_user)
+        app.router.add_get("/users", self._list_users)
+        app.router.add_get("/escalation_policies", self._list_escalation_policies)
+        app.router.add_get("/oncalls", self._list_oncalls)
+        app.router.add_post("/incidents/{id}/responder_requests", self._post_responder_request)
         app.router.add_post("/v2/enqueue", self._enqueue)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -142,6 +184,9 @@ class PagerDutyStandIn:
             self.calls.append(PdCall(request.method, request.path, body, dict(request.headers), status=503))
             return web.json_response({"error": {"message": "Service Unavailable"}}, status=503)
         response = await handler(request)
+        if self.lose_remaining > 0 and response.status < 400:
+            self.lose_remaining -= 1  # performed, but the caller never learns it
+            response = web.json_response({"error": {"message": "Bad Gateway"}}, status=502)
         call = request.get(_CALL)
         if call is not None:
             call.status = response.status
@@ -212,6 +257,101 @@ class PagerDutyStandIn:
             return web.json_response({"error": {"message": "Not Found", "code": 2100}}, status=404)
         return web.json_response({"user": user})
 
+    @staticmethod
+    def _page(request: web.Request, items: list[JSON], key: str) -> web.Response:
+        """Classic pagination (``limit``, ``offset``, ``more``), as the REST API v2 lists do."""
+        limit = int(request.query.get("limit", 25))
+        offset = int(request.query.get("offset", 0))
+        page = items[offset:offset + limit]
+        return web.json_response({key: page, "limit": limit, "offset": offset,
+                                  "more": offset + limit < len(items), "total": None})
+
+    async def _list_users(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        query = request.query.get("query", "").lower()
+        found = [u for u in self.users.values()
+                 if query in u["name"].lower() or query in u["email"].lower()]
+        return self._page(request, found, "users")
+
+    async def _list_escalation_policies(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        query = request.query.get("query", "").lower()
+        found = [p for p in self.escalation_policies.values() if query in p["name"].lower()]
+        return self._page(request, found, "escalation_policies")
+
+    async def _list_oncalls(self, request: web.Request) -> web.Response:
+        """``GET /oncalls``: ``escalation_policy_ids[]`` filters, ``include[]=users`` embeds the
+        full user objects (with ``email``) instead of references."""
+        await self._record(request)
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        wanted = set(request.query.getall("escalation_policy_ids[]", []))
+        full_users = "users" in request.query.getall("include[]", [])
+        found = []
+        for entry in self.oncalls:
+            if wanted and entry["escalation_policy"]["id"] not in wanted:
+                continue
+            user = self.users[entry["user"]]
+            found.append({**entry, "user": dict(user) if full_users else self._reference("user", user)})
+        return self._page(request, found, "oncalls")
+
+    async def _post_responder_request(self, request: web.Request) -> web.Response:
+        body = await self._record(request) or {}
+        if (refused := self._authorised(request)) is not None:
+            return refused
+        incident = self.incidents.get(request.match_info["id"])
+        if incident is None:
+            return web.json_response({"error": {"message": "Not Found", "code": 2100}}, status=404)
+        targets = body.get("responder_request_targets") or []
+        requester = self.users.get(str(body.get("requester_id")))
+        if not request.headers.get("From") or requester is None or not targets or not all(
+                (t.get("responder_request_target") or {}).get("type")
+                in ("user_reference", "escalation_policy_reference") for t in targets):
+            return web.json_response({"error": {"message": "Invalid Input Provided", "code": 2001,
+                                                "errors": ["requester_id and responder_request_targets "
+                                                           "are required"]}}, status=400)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        answered = []
+        for target in targets:
+            ref = target["responder_request_target"]
+            users = [ref["id"]] if ref["type"] == "user_reference" else [
+                o["user"] for o in self.oncalls if o["escalation_policy"]["id"] == ref["id"]
+                and o["escalation_level"] == 1]
+            responders = [{"state": "pending", "user": self._reference("user", self.users[u]),
+                           "incident": {"id": incident["id"], "type": "incident_reference"},
+                           "updated_at": now, "message": body.get("message"),
+                           "requester": self._reference("user", requester), "requested_at": now}
+                          for u in users if u in self.users]
+            incident.setdefault("incidents_responders", []).extend(responders)
+            answered.append({"responder_request_target": {
+                "type": ref["type"].removesuffix("_reference"), "id": ref["id"], "summary": "",
+                "incidents_responders": responders}})
+        responder_request = {"incident": {"id": incident["id"], "type": "incident_reference"},
+                             "requester": self._reference("user", requester), "requested_at": now,
+                             "message": body.get("message"), "responder_request_targets": answered}
+        incident.setdefault("responder_requests", []).append(responder_request)
+        return web.json_response({"responder_request": responder_request})
+
+    def _apply_event(self, body: JSON, dedup_key: str) -> None:
+        """One open incident per routing key and dedup key: a repeated trigger is folded into it."""
+        alert = (body["routing_key"], dedup_key)
+        if body["event_action"] == "trigger" and alert not in self.open_alerts:
+            incident_id = "Q" + secrets.token_hex(6).upper()
+            self.incidents[incident_id] = {
+                "id": incident_id, "type": "incident", "status": "triggered",
+                "incident_key": dedup_key, "title": body["payload"]["summary"],
+                "incidents_responders": [], "responder_requests": []}
+            self.open_alerts[alert] = incident_id
+        elif body["event_action"] in ("acknowledge", "resolve") and alert in self.open_alerts:
+            incident = self.incidents[self.open_alerts[alert]]
+            incident["status"] = "acknowledged" if body["event_action"] == "acknowledge" else "resolved"
+            if body["event_action"] == "resolve":
+                del self.open_alerts[alert]
+
     async def _enqueue(self, request: web.Request) -> web.Response:
         body = await self._record(request) or {}
         if not body.get("routing_key") or body.get("event_action") not in (
@@ -238,6 +378,7 @@ class PagerDutyStandIn:
             )
         dedup_key = body.get("dedup_key") or secrets.token_hex(16)
         self.events.append(body)
+        self._apply_event(body, dedup_key)
         return web.json_response(
             {"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status=202
         )
