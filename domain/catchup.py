@@ -162,14 +162,20 @@ class CatchUps:
                 channel_id=link.channel_id if link else None)
             return build_catchup(facts)
 
-    async def joined(self, channel_id: str, user_id: str, event_id: str) -> bool:
+    async def joined(self, channel_id: str, user_id: str, event_id: str,
+                     added_by_bot: bool = False) -> bool:
         """Someone joined ``channel_id``: queue their read-in if it is an incident channel and
-        this event was not seen before. True when queued."""
+        this event was not seen before. True when queued. The declarer added by the bot as it
+        creates the channel is not read in: they declared it a moment ago."""
 
         async def work(uow: UnitOfWork) -> bool:
             link = await uow.slack_links.by_channel(channel_id)
             if link is None:
                 return False
+            if added_by_bot:
+                incident = await uow.incidents.get(link.incident_id)
+                if incident is not None and incident.created_by == user_id:
+                    return False
             if not await uow.processed.first_time("slack:member_joined_channel", event_id):
                 return False
             await uow.outbox.add(OutboxMessage(CATCHUP_KIND, link.incident_id, {

@@ -110,10 +110,11 @@ def register(bolt: AsyncApp, ctx: SlackContext, related: RelatedIncidents,
         if user == context.get("bot_user_id"):
             return  # the bot itself joining (it creates the channels): nothing to read in
         event_id = str(body.get("event_id") or f"{channel}:{user}:{event.get('event_ts')}")
-        ctx.after_ack(joined(channel, user, event_id), key=f"channel:{channel}")
+        by_bot = bool(event.get("inviter")) and event.get("inviter") == context.get("bot_user_id")
+        ctx.after_ack(joined(channel, user, event_id, by_bot), key=f"channel:{channel}")
 
-    async def joined(channel: str, user: str, event_id: str) -> None:
+    async def joined(channel: str, user: str, event_id: str, by_bot: bool) -> None:
         try:
-            await catchups.joined(channel, user, event_id[:255])
+            await catchups.joined(channel, user, event_id[:255], added_by_bot=by_bot)
         except Exception:  # a read-in is a courtesy; the join stands
             log.exception("catchup.join_failed", channel=channel)

@@ -125,7 +125,11 @@ async def test_a_join_is_queued_once_per_event_and_only_in_an_incident_channel()
     assert await catchups.joined("C0INC", "U0DAVE", "Ev1") is True
     assert await catchups.joined("C0INC", "U0DAVE", "Ev1") is False  # Slack's redelivery
     assert await catchups.joined("C0OTHER", "U0DAVE", "Ev2") is False
-    [queued] = [m for m in db.outbox if m.kind == CATCHUP_KIND]
-    assert queued.incident_id == inc.id and queued.payload == {"channel": "C0INC", "user": "U0DAVE"}
+    assert await catchups.joined("C0INC", "U0ALICE", "Ev3", added_by_bot=True) is False
+    assert await catchups.joined("C0INC", "U0ALICE", "Ev4") is True  # came back by themselves
+    queued = [m for m in db.outbox if m.kind == CATCHUP_KIND]
+    assert [m.payload["user"] for m in queued] == ["U0DAVE", "U0ALICE"]
+    assert queued[0].incident_id == inc.id
+    assert queued[0].payload == {"channel": "C0INC", "user": "U0DAVE"}
     read_in = await catchups.read_in(IncidentRef(channel_id="C0INC"))
     assert read_in.incident.number == 7 and read_in.model_name == "m"
