@@ -92,3 +92,66 @@ def test_psi_is_non_negative_and_ignores_row_order(ref: list[float], cur: list[f
     assert a >= 0
     assert psi_numeric(np.array(ref), np.array(shuffled)) == pytest.approx(a, abs=1e-12)
     assert psi_numeric(np.array(ref), np.array(ref)) == pytest.approx(0.0, abs=1e-12)
+
+
+# The in-memory engine's shortcuts (one sort of the reference, chunked passes, a merged KS) must
+# give the very numbers of the straightforward computations they replace.
+
+def _old_ks_histogram(reference: np.ndarray, current: np.ndarray) -> tuple[float, float, float]:
+    """The 4,096-bin KS as it was computed before the shortcuts: one bincount per window."""
+    from domain.drift_stats import ks_from_counts
+
+    reference, current = reference[~np.isnan(reference)], current[~np.isnan(current)]
+    low, high = min(reference.min(), current.min()), max(reference.max(), current.max())
+    scale = 4096 / (high - low)
+
+    def hist(values: np.ndarray) -> np.ndarray:
+        return np.bincount(np.minimum(((values - low) * scale).astype(np.int64), 4095), minlength=4096)
+
+    return ks_from_counts(hist(reference), hist(current))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(-1e9, 1e9), min_size=1, max_size=300), st.integers(0, 3))
+def test_quantiles_read_off_the_sorted_values_are_numpys_to_the_last_bit(values: list[float],
+                                                                         rounding: int) -> None:
+    from domain.drift import sorted_quantiles
+
+    data = np.round(np.array(values), rounding) + 0.0  # ties; +0.0: no -0.0 (its sort order is free)
+    for levels in ([j / 10 for j in range(1, 10)], [k / 100 for k in range(1, 100)], [0.0, 0.5, 1.0]):
+        expected = np.quantile(data, levels)
+        assert sorted_quantiles(np.sort(data), levels).tobytes() == expected.tobytes()
+
+
+def test_the_feature_ks_histogram_is_the_one_of_a_bincount_per_window() -> None:
+    from domain.drift import ks_histogram
+
+    for ref, cur in [(RNG.normal(size=300_000), RNG.normal(0.05, size=200_000)),
+                     (np.round(RNG.lognormal(0, 2, 100_000), 2), RNG.lognormal(0.1, 2, 150_001)),
+                     (RNG.integers(0, 5, 70_000).astype(float),
+                      np.where(RNG.random(9_000) < 0.2, np.nan, 3.0))]:
+        assert ks_histogram(ref, cur) == _old_ks_histogram(ref, cur)
+
+
+def test_the_prediction_ks_is_scipys_exact_statistic_and_p_value_on_large_windows() -> None:
+    from domain.drift_stats import ks_two_sample
+
+    for ref, cur in [(RNG.normal(size=60_000), RNG.normal(0.01, size=45_001)),
+                     (np.round(RNG.normal(size=30_000), 1), np.round(RNG.normal(size=20_000), 1)),
+                     (RNG.integers(0, 3, 25_000).astype(float), RNG.integers(0, 3, 12_000).astype(float)),
+                     (RNG.random(500), RNG.random(400))]:
+        exact = stats.ks_2samp(ref, cur)
+        assert ks_two_sample(ref, cur) == (exact.statistic, exact.pvalue)
+
+
+def test_psi_and_bin_counts_are_those_of_the_per_edge_comparisons() -> None:
+    from domain.drift import _numeric_psi_counts
+
+    ref = np.where(RNG.random(200_000) < 0.05, np.nan, np.round(RNG.normal(size=200_000), 2) + 0.0)
+    cur = np.where(RNG.random(150_000) < 0.2, np.nan, RNG.normal(0.2, 1.3, size=150_000))
+    psi, edges, ref_counts, cur_counts = _numeric_psi_counts(ref, cur, 10)
+    valid_ref, valid_cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    assert edges.tobytes() == np.unique(np.quantile(valid_ref, [j / 10 for j in range(1, 10)])).tobytes()
+    for counts, valid, window in ((ref_counts, valid_ref, ref), (cur_counts, valid_cur, cur)):
+        at_or_below = [np.count_nonzero(valid <= e) for e in edges]
+        assert counts.tolist() == [*np.diff([0, *at_or_below, valid.size]), np.isnan(window).sum()]
