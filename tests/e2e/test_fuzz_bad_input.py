@@ -294,9 +294,10 @@ async def slack_templates(stack: LocalStack) -> list[tuple[str, Any]]:
         ("payload", modal("declare_incident", {}, {}, kind="view_closed")),
         ("payload", {"type": "shortcut", "callback_id": "declare", "trigger_id": trigger,
                      "user": user, "team": team, "token": driver.verification_token}),
-        ("payload", {"type": "message_action", "callback_id": "note", "trigger_id": trigger,
-                     "user": user, "team": team, "channel": {"id": channel},
-                     "message": message, "response_url": response_url}),
+        *[("payload", {"type": "message_action", "callback_id": callback, "trigger_id": trigger,
+                       "user": user, "team": team, "channel": {"id": channel},
+                       "message": message, "response_url": response_url})
+          for callback in ("add_to_timeline", "declare_from_message")],
         ("json", event(message)),
         ("json", event({**message, "thread_ts": "1.000"})),
         ("json", event({"type": "app_mention", "user": "U0RESPOND", "text": "<@U0BOT> hi",
