@@ -40,6 +40,7 @@ def rest_client(settings: Settings) -> pagerduty.RestApiV2Client:
         settings.pagerduty_api_token or "", default_from=settings.pagerduty_from_email,
         base_url=settings.pagerduty_api_url, **tls(settings))
     client.max_http_attempts = 1
+    client.max_network_attempts = 0  # a connection error is not retried here either (no sleeps)
     client.timeout = PAGERDUTY_TIMEOUT_SECONDS
     return client
 

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pagerduty
-import requests
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -60,7 +59,7 @@ class PagerDutyRestDirectory:
                     f"PagerDuty refused the API key ({status}): check PAGERDUTY_API_TOKEN.") from exc
             raise PagerDutyUnavailable(f"PagerDuty answered {status} at {url}; try again in a "
                                        "minute.") from exc
-        except (pagerduty.Error, requests.RequestException, OSError) as exc:
+        except (pagerduty.Error, OSError) as exc:  # connection errors, timeouts (wrapped)
             log.warning("pagerduty.read_failed", error=str(exc)[:300])
             raise PagerDutyUnavailable(f"PagerDuty is unreachable at {url} (PAGERDUTY_API_URL); "
                                        "try again in a minute.") from exc

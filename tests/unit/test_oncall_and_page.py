@@ -359,3 +359,14 @@ async def test_an_assignee_invited_when_paged_is_not_invited_again_when_they_ack
              "agent": {"id": "PERIN", "type": "user_reference"}, "data": ack_data}
     assert (await events.handle(stale, ack_data)).verdict is Verdict.IGNORED
     assert len([m for m in db.outbox if m.kind == PD_RESPONDERS]) == 2
+
+
+async def test_the_pagerduty_adapter_says_what_to_set_when_it_cannot_ask() -> None:
+    from bot.delivery.paging_directory import PagerDutyRestDirectory
+    from bot.settings import Settings
+
+    with pytest.raises(PagerDutyUnavailable, match="set PAGERDUTY_API_TOKEN"):
+        await PagerDutyRestDirectory(Settings(pagerduty_api_token=None)).escalation_policies()
+    closed = Settings(pagerduty_api_token="t", pagerduty_api_url="https://127.0.0.1:9")  # nobody listens
+    with pytest.raises(PagerDutyUnavailable, match=r"unreachable at https://127.0.0.1:9 \(PAGERDUTY_"):
+        await PagerDutyRestDirectory(closed).on_call(["PEPML"])
