@@ -7,6 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from bot.slack_ui.ids import ActionId
+from domain.messages import escape
 from domain.model import Incident
 from domain.paging.oncall import OnCallShift, TeamOnCall
 from domain.paging.pages import RESPONDERS, USER, PageOutcome, PageTarget
@@ -27,15 +28,16 @@ def resolve_prompt(incident: Incident) -> dict[str, Any]:
 ONCALL_HELP = "`/incident oncall [team]`: who is on call now in PagerDuty, per escalation policy"
 PAGE_HELP = ("`/incident page <team|@user> [message]`: page a team's on-call or a person; they "
              "are invited to the channel when they acknowledge")
+ONCALL_MAX_CHARS = 3500  # an answer to read at a glance (and far below Slack's limits)
 
 
 def _person(shift: OnCallShift, chat_users: dict[str, str]) -> str:
     chat_user = chat_users.get(shift.user.id)
-    return f"<@{chat_user}>" if chat_user else shift.user.name
+    return f"<@{chat_user}>" if chat_user else escape(shift.user.name)  # PagerDuty's words
 
 
 def _shift_line(shift: OnCallShift, chat_users: dict[str, str]) -> str:
-    where = f" ({shift.schedule}" if shift.schedule else " (direct"
+    where = f" ({escape(shift.schedule)}" if shift.schedule else " (direct"
     until = f", until {shift.end.astimezone(UTC):%a %H:%M} UTC)" if shift.end else ")"
     return f"  • Level {shift.level}: {_person(shift, chat_users)}{where}{until}"
 
@@ -45,11 +47,13 @@ def oncall_text(teams: Sequence[TeamOnCall]) -> str:
     if not teams:
         return ":information_source: PagerDuty has no escalation policies to show."
     lines = [":pager: *On call now* (PagerDuty)"]
-    for team in teams:
-        lines.append(f"*{team.team}*: escalation policy _{team.policy.name}_")
-        if not team.shifts:
-            lines.append("  • nobody is on call")
-        lines.extend(_shift_line(s, team.chat_users) for s in team.shifts)
+    for shown, team in enumerate(teams):
+        block = [f"*{escape(team.team)}*: escalation policy _{escape(team.policy.name)}_"]
+        block += [_shift_line(s, team.chat_users) for s in team.shifts] or ["  • nobody is on call"]
+        if sum(len(line) + 1 for line in lines + block) > ONCALL_MAX_CHARS:
+            lines.append(f"… and {len(teams) - shown} more: `/incident oncall <team>` shows one.")
+            break
+        lines += block
     return "\n".join(lines)
 
 
@@ -57,10 +61,10 @@ class PagingTexts:
     """The words of a page (domain/paging/pages.py ``PageTexts``)."""
 
     def target(self, target: PageTarget) -> str:
-        return f"<@{target.name}>" if target.kind == USER else target.name
+        return f"<@{target.name}>" if target.kind == USER else escape(target.name)
 
     def paged(self, incident: Incident, actor_mention: str, target: str, message: str) -> str:
-        return f":pager: {actor_mention} paged {target}" + (f": {message}" if message else "")
+        return f":pager: {actor_mention} paged {target}" + (f": {escape(message)}" if message else "")
 
 
 def page_reply(outcome: PageOutcome, target: str) -> str:

@@ -370,3 +370,18 @@ async def test_the_pagerduty_adapter_says_what_to_set_when_it_cannot_ask() -> No
     closed = Settings(pagerduty_api_token="t", pagerduty_api_url="https://127.0.0.1:9")  # nobody listens
     with pytest.raises(PagerDutyUnavailable, match=r"unreachable at https://127.0.0.1:9 \(PAGERDUTY_"):
         await PagerDutyRestDirectory(closed).on_call(["PEPML"])
+
+
+def test_the_oncall_answer_escapes_pagerduty_words_and_stays_short() -> None:
+    from bot.slack_ui.paging import ONCALL_MAX_CHARS, oncall_text
+    from domain.paging.oncall import TeamOnCall
+
+    rogue = OnCallShift(ML, 1, PdUser("PX", "<!channel> Mallory"), "<https://evil|primary>")
+    text = oncall_text([TeamOnCall("ml-platform", ML, (rogue,))])
+    assert "<!channel>" not in text and "&lt;!channel&gt; Mallory" in text
+    assert "<https://evil" not in text
+    many = [TeamOnCall(f"team-{i}", EscalationPolicy(f"P{i}", f"Policy {i}"), (OnCallShift(ML, 1, DAVE),))
+            for i in range(200)]
+    text = oncall_text(many)
+    assert len(text) < ONCALL_MAX_CHARS + 100 and text.endswith("`/incident oncall <team>` shows one.")
+    assert "team-0*" in text and "team-199" not in text
