@@ -229,9 +229,11 @@ class RelatedIncidents:
             repo = self.relations(uow)
             check_link(incident, other, await repo.get(incident.id, other.id))
             now = self.service.clock.now()
-            await repo.save(incident.id, other.id, None, actor.id, now)
+            if not await repo.save(incident.id, other.id, None, actor.id, now):
+                check_link(incident, other, await repo.get(incident.id, other.id))  # a race lost
             for one, two in ((incident, other), (other, incident)):
-                await self._note(uow, one, actor, f"Linked to {two.key}: {two.title}", now)
+                # keys, never titles: either incident may be private (issue 19 item 8)
+                await self._note(uow, one, actor, f"Linked to {two.key}", now)
                 await uow.outbox.add(OutboxMessage(REFRESH, one.id))  # its "Related" line
                 await uow.outbox.add(OutboxMessage(CHANNEL, one.id, {
                     "text": self.texts.linked(one, two, actor)}))
@@ -268,8 +270,8 @@ class RelatedIncidents:
         if invited:
             await uow.outbox.add(OutboxMessage(INVITE, survivor.id, {"users": invited}))
         await self._note(uow, duplicate, actor, f"Resolved as a {reason}", now)
-        await self._note(uow, survivor, actor, f"{duplicate.key} ({duplicate.title}) was marked "
-                                               f"a duplicate of {survivor.key}", now)
+        await self._note(uow, survivor, actor,
+                         f"{duplicate.key} was marked a duplicate of {survivor.key}", now)
         await uow.outbox.add(OutboxMessage(CHANNEL, duplicate.id, {
             "text": self.texts.duplicate(duplicate, survivor, actor, via)}))
         await uow.outbox.add(OutboxMessage(REFRESH, survivor.id))

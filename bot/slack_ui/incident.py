@@ -150,9 +150,8 @@ def announcement(incident: Incident, model: MLModel | None, link: SlackLink | No
 def same_as_block(incident: Incident, other: Incident) -> dict[str, Any]:
     """*This is the same as INC-n*: offered while another active incident exists on the model."""
     return {"type": "section", "block_id": f"same_as:{incident.id}",
-            "text": {"type": "mrkdwn", "text": (
-                f":link: {other.key} is also open on this model: "
-                f"{escape(other.title)[:200]}")},
+            "text": {"type": "mrkdwn", "text": (  # no title: the other may be private
+                f":link: {other.key} is also open on this model ({other.status.value}).")},
             "accessory": {"type": "button", "action_id": ActionId.SAME_AS,
                           "value": f"{incident.id}:{other.id}",
                           "text": {"type": "plain_text", "text": f"This is the same as {other.key}"},

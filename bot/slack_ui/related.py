@@ -1,10 +1,11 @@
 """Slack words of related and duplicate incidents (issue 19, item 9): the channel posts, the
 replies to ``/incident link`` / ``duplicate-of``, and the related lines of the status and the
-announcement."""
+announcement. Other incidents are named by key and status, never by title: one of them may be
+private, and these words are read by people outside it."""
 
 from __future__ import annotations
 
-from domain.messages import STATUS_EMOJI, escape, who
+from domain.messages import STATUS_EMOJI, who
 from domain.model import Actor, Incident
 from domain.related import DuplicateOutcome, RelatedIncident
 
@@ -20,7 +21,9 @@ KIND_WORDS = {"related": "related to", "duplicate_of": "duplicate of",
 
 
 def _ref(incident: Incident) -> str:
-    return f"*{incident.key}* ({escape(incident.title)[:120]})"
+    """An incident as other incidents' channels and announcements name it: by key and status,
+    never by title (it may be a private incident: issue 19 item 8)."""
+    return f"*{incident.key}* ({incident.status.value})"
 
 
 class RelatedTexts:
@@ -59,7 +62,7 @@ def duplicate_reply(outcome: DuplicateOutcome) -> str:
 def related_line(related: RelatedIncident) -> str:
     where = f" <#{related.channel_id}>" if related.channel_id else ""
     return (f"{KIND_WORDS.get(related.kind, related.kind)} {STATUS_EMOJI[related.status]} "
-            f"*{related.key}* {escape(related.title)[:80]} ({related.status.value}){where}")
+            f"*{related.key}* ({related.status.value}){where}")
 
 
 def related_summary(related: list[RelatedIncident]) -> str | None:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from domain.api.auth import Scope
 from domain.api.ports import IncidentFilter
+from domain.channel_lifecycle import HIDDEN_MODEL, HIDDEN_TITLE, is_private, redact
 from domain.model import DomainError, Incident, MLModel, Severity, Status
 from domain.ports import SlackLink
 from domain.services import DeclareIncident, IncidentNotFound, IncidentRef, IncidentView
@@ -143,6 +144,24 @@ async def _filter(ctx: ApiContext, request: web.Request) -> tuple[IncidentFilter
                            _cursor(request.query.get("cursor"))), max(1, min(limit, MAX_PAGE)))
 
 
+def _private_label(ctx: ApiContext) -> str:
+    return str(ctx.container.settings.status_page_private_label)
+
+
+def _hidden(ctx: ApiContext, view: IncidentView) -> IncidentView:
+    """A private incident as an API caller sees it: no title, model, description or timeline.
+    API callers are nobody's channel members (issue 19 item 8)."""
+    return redact(view) if is_private(view.incident, _private_label(ctx)) else view
+
+
+def _hidden_row(ctx: ApiContext, row: dict[str, Any]) -> dict[str, Any]:
+    label = _private_label(ctx).lower()
+    if label not in [str(x).lower() for x in row.get("labels") or []]:
+        return row
+    return {**row, "title": HIDDEN_TITLE, "description": None, "labels": [],
+            "runbook_url": None, "model": HIDDEN_MODEL if row.get("model") else None}
+
+
 class IncidentsApi:
     """The /incidents handlers: parse, one use case as the caller, answer."""
 
@@ -151,7 +170,7 @@ class IncidentsApi:
         self.service = ctx.service
 
     async def view_answer(self, ref: IncidentRef) -> dict[str, Any]:
-        view = await self.service.view(ref)
+        view = _hidden(self.ctx, await self.service.view(ref))
         return incident_response(view.incident, view.model, view.link).model_dump(mode="json")
 
     async def declare(self, request: web.Request) -> web.StreamResponse:
@@ -196,13 +215,15 @@ class IncidentsApi:
         rows = await self.ctx.queries.incident_rows(where, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [IncidentResponse(**{**r, "key": f"INC-{r['number']}"}) for r in rows]
+        items = [IncidentResponse(**{**_hidden_row(self.ctx, r), "key": f"INC-{r['number']}"})
+                 for r in rows]
         return json_answer(IncidentPage(
             items=items, next_cursor=_encode_cursor(rows[-1]["number"]) if more else None))
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         await caller(self.ctx, request, Scope.INCIDENTS_READ)
-        return json_answer(detail(await self.service.view(ref_of(request), with_timeline=True)))
+        return json_answer(detail(_hidden(self.ctx, await self.service.view(
+            ref_of(request), with_timeline=True))))
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
         principal = await caller(self.ctx, request, Scope.INCIDENTS_WRITE)
@@ -227,7 +248,7 @@ class IncidentsApi:
             current = (await self.service.view(ref)).incident.status
             raise ApiProblem(409, "Conflict", str(exc).replace("*", "").replace("`", ""),
                              allowed_verbs=allowed_verbs(current)) from exc
-        view = await self.service.view(ref)
+        view = _hidden(self.ctx, await self.service.view(ref))
         return json_answer(PatchResult(
             incident=incident_response(view.incident, view.model, view.link),
             messages=[m.replace("*", "") for m in messages]))

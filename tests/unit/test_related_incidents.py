@@ -186,8 +186,9 @@ async def test_link_writes_both_timelines_both_channels_and_the_audit(world: tup
     await related.link(IncidentRef(number=2), 1, BOB)
     assert len(relations.rows) == 1  # stored once
     bodies = {(e.incident_id, e.body) for e in db.timeline}
-    assert (one.id, "Linked to INC-2: incident 2") in bodies
-    assert (two.id, "Linked to INC-1: incident 1") in bodies
+    assert (one.id, "Linked to INC-2") in bodies and (two.id, "Linked to INC-1") in bodies
+    assert not any("incident 1" in body or "incident 2" in body for _, body in bodies
+                   if body.startswith("Linked"))  # keys only: either may be private
     posts = [m.payload.get("text") for m in db.outbox if m.kind == "post_channel"]
     assert "INC-2 linked INC-1" in posts and "INC-1 linked INC-2" in posts
     [audit] = [a for a in db.audit if a.action == "incident.linked"]
