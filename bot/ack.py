@@ -85,10 +85,13 @@ class AckFirst:
     async def _run(self, work: Coroutine[Any, Any, object], request: AckedRequest | None,
                    before: asyncio.Task[None] | None = None) -> None:
         try:
-            if request is not None and not await request.wait_admitted():
-                return  # not recorded (busy, database down, a replay): the user was told
+            admitted = request is None or await request.wait_admitted()
             if before is not None:
-                await asyncio.wait([before])  # its outcome is its own; only the order matters
+                # its outcome is its own; only the order matters. Waited for even when this
+                # request is refused: the work queued behind it must not overtake ``before``
+                await asyncio.wait([before])
+            if not admitted:
+                return  # not recorded (busy, database down, a replay): the user was told
             await self.wait_quiet()
             async with self._workers:
                 # a child of the request's span (the task copied its context at spawn)

@@ -34,6 +34,7 @@ from bot.features import iac as iac_feature
 from bot.features import insights as insights_feature
 from bot.features import message_shortcuts as message_shortcuts_feature
 from bot.features import model_actions as model_actions_feature
+from bot.features import note_changes as note_changes_feature
 from bot.features import pagerduty as pagerduty_feature
 from bot.features import postmortems as postmortems_feature
 from bot.features import related as related_feature
@@ -97,6 +98,7 @@ FEATURES: tuple[Feature, ...] = (
     model_actions_feature,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
     related_feature,  # related and duplicate incidents, catch-up on join (issue 19: 9, 5)
     message_shortcuts_feature,  # Add to timeline / Declare incident on a message (issue 19: 2)
+    note_changes_feature,  # key notes by reaction or pin, edits and deletes followed (issue 19: 3, 4)
 )
 
 

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # signs POST /webhooks/trackers/{jira|github|linear}: a ticket closed there closes its item now
     tracker_webhook_secret: str | None = None
     postmortem_template: str | None = None  # a Jinja2 file for the postmortem draft; unset: built-in
+    # Issue 19: this emoji reaction (or a pin) on a message in an incident channel marks its
+    # note key (first in the postmortem draft and the catch-up); without colons, e.g. pushpin
+    key_note_reaction: str = Field(default="pushpin", pattern=r"^:?[a-z0-9_+'-]+:?$")
 
     @field_validator("incident_channel")
     @classmethod

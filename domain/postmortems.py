@@ -100,6 +100,14 @@ async def default_draft(facts: IncidentFacts, timeline: Sequence[TimelineEntry],
     return postmortem_markdown(facts, timeline, items, factors)
 
 
+# The timeline event ids of the incident's notes marked key (domain/note_changes.py).
+KeyNoteIds = Callable[[uuid.UUID], Awaitable[frozenset[uuid.UUID]]]
+
+
+async def _no_key_notes(incident_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    return frozenset()
+
+
 class PostmortemTexts(Protocol):
     """Port: what the bot says in the incident channel about a postmortem."""
 
@@ -129,11 +137,13 @@ class Postmortems:
     """The postmortem use cases, on the incident service's units of work and clock."""
 
     def __init__(self, service: IncidentService, repositories: Repositories,
-                 texts: PostmortemTexts, render: DraftRenderer = default_draft) -> None:
+                 texts: PostmortemTexts, render: DraftRenderer = default_draft,
+                 key_notes: KeyNoteIds | None = None) -> None:
         self.service = service
         self.repositories = repositories
         self.texts = texts
         self.render = render  # the draft's document; a template may replace the built-in one
+        self.key_notes = key_notes or _no_key_notes  # notes marked key open the draft (issue 19)
 
     def _required(self, incident: Incident) -> bool:
         return self.service.policy.rule(incident.severity).postmortem == "required"
@@ -201,8 +211,9 @@ class Postmortems:
                               view.model.name if view.model else None, inc.description,
                               inc.created_at, inc.acknowledged_at, inc.mitigated_at, inc.resolved_at)
         items, factors = await self.contents(inc.id)
-        timeline = [TimelineEntry(e.occurred_at, e.event_type.value, scrub(e.body) or "")
-                    for e in view.timeline]
+        key = await self.key_notes(inc.id)
+        timeline = [TimelineEntry(e.occurred_at, e.event_type.value, scrub(e.body) or "",
+                                  e.id in key) for e in view.timeline]
         return Draft(view, await self.render(facts, timeline, items, factors, inc.id), bool(factors))
 
     async def record_factors(self, ref: IncidentRef, actor: Actor, text: str) -> Incident:

@@ -1,6 +1,7 @@
 """Message events: human messages in an incident channel or in the announcement's thread
 become ``note`` timeline events. Bot messages, joins, edits and deletions do not; a retried
-event (``X-Slack-Retry-Num``) or a message seen twice is one note (unique source_ref)."""
+event (``X-Slack-Retry-Num``) or a message seen twice is one note (unique source_ref).
+Edits and deletions are not matched here: ``handlers/note_changes.py`` listens for them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ from handlers.slack_context import SlackContext
 log = structlog.get_logger("handlers.events")
 
 NOTE_SUBTYPES = {None, "thread_broadcast", "file_share", "me_message"}
+# Bolt runs the first listener that matches: these go on to handlers/note_changes.py
+CHANGE_SUBTYPES = frozenset({"message_changed", "message_deleted"})
+
+
+async def _not_a_change(event: dict[str, Any]) -> bool:
+    return event.get("subtype") not in CHANGE_SUBTYPES
 
 
 def is_human_message(event: dict[str, Any]) -> bool:
@@ -25,7 +32,7 @@ def is_human_message(event: dict[str, Any]) -> bool:
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
-    @app.event("message")
+    @app.event("message", matchers=[_not_a_change])
     async def message(ack: Any, event: dict[str, Any]) -> None:
         if not is_human_message(event):
             return

@@ -19,6 +19,7 @@ from domain.ports import ConcurrentUpdate, OutboxMessage, SlackLink
 from storage import tables as t
 from storage.governance_tables import AUDIT_CHAIN_LOCK
 from storage.governance_tables import audit_chain as _audit_chain
+from storage.note_changes_tables import not_deleted
 from storage.outbox_store import current_traceparent
 
 
@@ -119,7 +120,8 @@ class SqlTimelineRepository:
     async def for_incident(self, incident_id: uuid.UUID) -> list[TimelineEvent]:
         query = (
             sa.select(t.incident_timeline)
-            .where(t.incident_timeline.c.incident_id == incident_id)
+            .where(t.incident_timeline.c.incident_id == incident_id,
+                   not_deleted(t.incident_timeline))  # a deleted message's note is hidden
             .order_by(t.incident_timeline.c.occurred_at, t.incident_timeline.c.created_at)
         )
         return [_row_to(TimelineEvent, r) for r in (await self.conn.execute(query)).all()]

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.iac.ports import DriftEvents
 from domain.model import AuditEvent
+from domain.note_changes import NoteChanges
 from domain.paging.ports import AlertGroups, PagerDutyLinks
 from domain.ports import (
     AuditRepository,
@@ -23,6 +24,7 @@ from domain.ports import (
 from storage.db import is_sqlite
 from storage.iac_repositories import SqlDriftEvents
 from storage.inbox_store import CURRENT_REQUEST, record_applied_in
+from storage.note_changes import SqlNoteChanges
 from storage.paging_repositories import SqlAlertGroups, SqlPagerDutyLinks
 from storage.repositories import (
     SqlAuditRepository,
@@ -77,6 +79,7 @@ class SqlUnitOfWork:
         self.pagerduty_links: PagerDutyLinks = SqlPagerDutyLinks(conn)
         self.alert_groups: AlertGroups = SqlAlertGroups(conn)
         self.iac_drift: DriftEvents = SqlDriftEvents(conn)
+        self.note_changes: NoteChanges = SqlNoteChanges(conn)  # key marks, edits, deletes
         return self
 
     async def __aexit__(self, *exc: object) -> None:

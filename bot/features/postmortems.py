@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.slack_ui.postmortems import PostmortemTexts
+from domain.note_changes import CapturedNotes
 from domain.postmortems import Postmortems
 from handlers import postmortems as postmortem_verbs
 from storage.postmortems import SqlPostmortemRepository
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 
 def install(container: Container) -> None:
-    postmortems = Postmortems(container.service, SqlPostmortemRepository, PostmortemTexts())
+    postmortems = Postmortems(container.service, SqlPostmortemRepository, PostmortemTexts(),
+                              key_notes=CapturedNotes(container.service).key_note_ids)
     container.service.gates.close.append(postmortems)
     container.service.observers.append(postmortems.on_status_changed)
     container.features.postmortem_reminders = postmortems.remind_overdue

@@ -615,6 +615,35 @@ class SlackDriver:
             event = self.message_event(channel, user, text, thread_ts=thread_ts)
         return await self.event(event, sign=sign)
 
+    # People acting on messages (issue 19): the linked stand-in changes the message and says
+    # which event Slack sends (bot/local/slack_standin/people.py builds them without one).
+
+    def _people(self) -> SlackStandIn:
+        if self.slack is None:
+            raise RuntimeError("needs a linked stand-in (or send people.py's events with event())")
+        return self.slack
+
+    async def user_reacts(self, channel: str, user: str, ts: str, reaction: str = "pushpin",
+                          *, remove: bool = False, sign: SignMode = "valid") -> Result:
+        """``reaction_added`` (``reaction_removed`` with ``remove``) on the message ``ts``."""
+        event = self._people().react_by_hand(channel, ts, user, reaction, added=not remove)
+        return await self.event(event, sign=sign)
+
+    async def user_pins(self, channel: str, user: str, ts: str, *, remove: bool = False,
+                        sign: SignMode = "valid") -> Result:
+        """``pin_added`` (``pin_removed`` with ``remove``), the pinned message inline."""
+        event = self._people().pin_by_hand(channel, ts, user, added=not remove)
+        return await self.event(event, sign=sign)
+
+    async def user_edits(self, channel: str, ts: str, text: str, *,
+                         sign: SignMode = "valid") -> Result:
+        """A ``message_changed`` event: the stored message edited by its author."""
+        return await self.event(self._people().edit_by_hand(channel, ts, text), sign=sign)
+
+    async def user_deletes(self, channel: str, ts: str, *, sign: SignMode = "valid") -> Result:
+        """A ``message_deleted`` event: the stored message deleted by its author."""
+        return await self.event(self._people().delete_by_hand(channel, ts), sign=sign)
+
     async def url_verification(self, challenge: str | None = None, *, sign: SignMode = "valid") -> Result:
         """The handshake Slack sends when the Request URL is configured."""
         body = {"token": self.verification_token, "challenge": challenge or secrets.token_urlsafe(32),

@@ -18,6 +18,7 @@ class TimelineEntry:
     at: datetime
     kind: str
     text: str
+    key: bool = False  # marked key in the chat (reaction or pin): also listed under "Key moments"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,14 @@ def _dur(start: datetime, end: datetime | None) -> str:
     return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
 
 
+def _key_moments(timeline: Sequence[TimelineEntry]) -> list[str]:
+    """The notes marked key, first in the draft (issue 19); nothing when none is."""
+    key = sorted((e for e in timeline if e.key), key=lambda e: e.at)
+    if not key:
+        return []
+    return ["## Key moments", *(f"- {e.at.strftime('%Y-%m-%d %H:%M:%S')} — {e.text}" for e in key), ""]
+
+
 def postmortem_markdown(inc: IncidentFacts, timeline: Sequence[TimelineEntry],
                         action_items: Sequence[ActionItemRow] = (),
                         contributing_factors: str | None = None) -> str:
@@ -74,6 +83,7 @@ def postmortem_markdown(inc: IncidentFacts, timeline: Sequence[TimelineEntry],
         "",
         "_Blameless format: describe systems and decisions, not people._",
         "",
+        *_key_moments(timeline),
         "## Summary",
         f"{inc.severity} incident on model `{inc.model or 'n/a'}`: {inc.description or inc.title}",
         "",

@@ -21,6 +21,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations_setPurpose": "channels:manage",
     "conversations_invite": "channels:manage",
     "conversations_history": "channels:history",
+    "conversations_replies": "channels:history",
     "conversations_list": "channels:read",
     "pins_add": "pins:write",
     "users_info": "users:read",
@@ -35,7 +36,10 @@ METHOD_SCOPES: dict[str, str | None] = {
 }
 EVENT_SCOPES: dict[str, str | None] = {"message.channels": "channels:history",
                                        "message.groups": "groups:history", "app_home_opened": None,
-                                       "member_joined_channel": "channels:read"}
+                                       "member_joined_channel": "channels:read",
+                                       "pin_added": "pins:read", "pin_removed": "pins:read",
+                                       "reaction_added": "reactions:read",
+                                       "reaction_removed": "reactions:read"}
 # the local Slack world (the stand-in, its driver, the demo) calls Slack methods as Slack would
 STANDIN_FILES = {"slack_standin.py", "slack_driver.py", "demo.py"}
 STANDIN_DIR = ROOT / "bot" / "local"

@@ -183,19 +183,21 @@ class ConversationMethods(Workspace):
             out.pop("metadata", None)
         return out
 
-    def _conversations_history(self, params: JSON) -> JSON:
-        ch = self._channel(params, need_member=True)
+    @staticmethod
+    def _in_window(message: JSON, params: JSON) -> bool:
+        """Within ``oldest``..``latest`` (the bounds themselves only with ``inclusive``)."""
         inclusive = _bool(params.get("inclusive"))
         latest = _ts_key(params["latest"]) if params.get("latest") else None
         oldest = _ts_key(params["oldest"]) if params.get("oldest") else None
+        key = _ts_key(message["ts"])
+        if latest is not None and (key > latest or (key == latest and not inclusive)):
+            return False
+        return not (oldest is not None and (key < oldest or (key == oldest and not inclusive)))
 
-        def in_window(m: JSON) -> bool:
-            key = _ts_key(m["ts"])
-            if latest is not None and (key > latest or (key == latest and not inclusive)):
-                return False
-            return not (oldest is not None and (key < oldest or (key == oldest and not inclusive)))
-
-        newest_first = [m for m in reversed(ch.messages) if self._is_top_level(m) and in_window(m)]
+    def _conversations_history(self, params: JSON) -> JSON:
+        ch = self._channel(params, need_member=True)
+        newest_first = [m for m in reversed(ch.messages)
+                        if self._is_top_level(m) and self._in_window(m, params)]
         page, next_cursor = _page(newest_first, params)
         result: JSON = {"messages": [self._public_message(m, params) for m in page],
                         "has_more": bool(next_cursor), "pin_count": len(ch.pins),
@@ -212,6 +214,9 @@ class ConversationMethods(Workspace):
             raise SlackError("thread_not_found")
         root = message.get("thread_ts") or ts
         thread = [m for m in ch.messages if m["ts"] == root or m.get("thread_ts") == root]
+        if params.get("latest") or params.get("oldest"):
+            # the window keeps the replies between oldest and latest; the parent always leads
+            thread = [m for m in thread if m["ts"] == root or self._in_window(m, params)]
         page, next_cursor = _page(thread, params, default_limit=1000)
         result: JSON = {"messages": [self._public_message(m, params) for m in page],
                         "has_more": bool(next_cursor)}

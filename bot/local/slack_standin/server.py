@@ -28,11 +28,13 @@ from bot.local.slack_standin.model import (
     Handler,
     SlackError,
 )
+from bot.local.slack_standin.people import PeopleActions
 from bot.local.slack_standin.responses import ResponseUrls
 from bot.local.slack_standin.users_views import UserAndViewMethods
 
 
-class SlackStandIn(FileMethods, ResponseUrls, ChatMethods, ConversationMethods, UserAndViewMethods):
+class SlackStandIn(FileMethods, ResponseUrls, ChatMethods, ConversationMethods, UserAndViewMethods,
+                   PeopleActions):
     """An in-process Slack workspace speaking the Web API over HTTP.
 
     Start it, give its :attr:`url` to ``AsyncWebClient(base_url=...)``, then inspect what the bot
