@@ -158,18 +158,22 @@ class Paging:
         wanted = slug(name)
         policies = {slug(t): (t, p) for t, p in self.config.teams.items()}
         keys = {slug(t): (t, k) for t, k in self.config.routing_keys.items() if t != "default"}
-        if wanted in policies or wanted in keys:
-            team = (policies.get(wanted) or keys[wanted])[0]
-            return PageTarget(TEAM, team, policy_id=policies.get(wanted, (None, None))[1],
-                              routing_key=keys.get(wanted, (None, None))[1])
-        if self.config.api_configured:
-            try:
-                policy = policy_for_team(name, await self.directory.escalation_policies())
-            except PagerDutyUnavailable:
-                policy = None  # the list of teams below is the useful answer
-            if policy is not None:
-                return PageTarget(TEAM, name, policy_id=policy.id)
-        raise unknown_team(name, self.config.known_teams())
+        team = (policies.get(wanted) or keys.get(wanted) or (name, None))[0]
+        policy_id = policies.get(wanted, (None, None))[1] or await self._policy_named(name)
+        routing_key = keys.get(wanted, (None, None))[1]
+        if policy_id is None and routing_key is None:
+            raise unknown_team(name, self.config.known_teams())
+        return PageTarget(TEAM, team, policy_id=policy_id, routing_key=routing_key)
+
+    async def _policy_named(self, name: str) -> str | None:
+        """The escalation policy named as the team, when PagerDuty can be asked."""
+        if not self.config.api_configured:
+            return None
+        try:
+            policy = policy_for_team(name, await self.directory.escalation_policies())
+        except PagerDutyUnavailable:
+            return None  # the routing key, or the list of teams, is still the useful answer
+        return policy.id if policy else None
 
     async def _user(self, user_id: str) -> PageTarget:
         if not self.config.api_configured:

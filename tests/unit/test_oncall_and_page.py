@@ -237,6 +237,11 @@ async def test_targets_resolve_from_settings_then_policy_names(service: Incident
     down = paging_for(service, log, directory=FakeDirectory(down=True))
     with pytest.raises(UnknownTeam):  # PagerDuty down: the configured teams are still the answer
         await down.target("nope")
+    keyed = PagingConfig(routing_keys={"risk-ml": "R-RISK"}, api_configured=True)
+    assert (await paging_for(service, log, keyed).target("risk-ml"))[0] == PageTarget(
+        TEAM, "risk-ml", policy_id="PEPRISK", routing_key="R-RISK")  # the policy of its name too
+    assert (await paging_for(service, log, keyed, FakeDirectory(down=True)).target("risk-ml"))[0] \
+        == PageTarget(TEAM, "risk-ml", routing_key="R-RISK")
 
 
 # -- the page --------------------------------------------------------------------------------------
