@@ -38,6 +38,7 @@ from bot.features import note_changes as note_changes_feature
 from bot.features import pagerduty as pagerduty_feature
 from bot.features import postmortems as postmortems_feature
 from bot.features import related as related_feature
+from bot.features import roles as roles_feature
 from bot.features.drift_jobs import DriftRunner
 from bot.intake import AckedRequest, Intake
 from bot.metrics import Metrics
@@ -99,6 +100,7 @@ FEATURES: tuple[Feature, ...] = (
     related_feature,  # related and duplicate incidents, catch-up on join (issue 19: 9, 5)
     message_shortcuts_feature,  # Add to timeline / Declare incident on a message (issue 19: 2)
     note_changes_feature,  # key notes by reaction or pin, edits and deletes followed (issue 19: 3, 4)
+    roles_feature,  # roles beyond the commander, update-reminder snooze (issue 19: 1, 6)
 )
 
 

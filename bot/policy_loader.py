@@ -224,6 +224,8 @@ def policy_as_data(policy: Policy) -> dict[str, Any]:
     out["drift"] = _drift_data(policy.drift)
     out["pagerduty_severity"] = _pagerduty_data(policy.pagerduty_severity)
     out["digest"] = {"enabled": policy.digest.enabled, "cron": policy.digest.cron}  # issue 21
+    out["roles"] = {name: {"label": spec.label, "description": spec.description}  # issue 19
+                    for name, spec in policy.roles.items()}
     return out
 
 

@@ -13,7 +13,15 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from domain.model import InvalidSeverity, Severity
 
@@ -241,6 +249,54 @@ class DigestSchedule(_Strict):
         return value
 
 
+COMMANDER_ROLE = "commander"  # the Incident Commander: always a role, stored as incidents.assigned_to
+COMMS_ROLE = "comms"  # stakeholder communications: the update reminder pings its holder
+_ROLE_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,23}")
+_RESERVED_ROLE_NAMES = frozenset({"me", "none", "help"})  # words of `/incident role <role> me|none`
+MAX_ROLES = 20
+
+
+def _role_name(value: str) -> str:
+    """Role names are typed in `/incident role <name> @user`: one short lowercase word."""
+    if not _ROLE_NAME_RE.fullmatch(value):
+        raise ValueError(f"'{value}' is not a role name; use one lowercase word of letters, digits, "
+                         "'-' or '_' (at most 24 characters), e.g. comms")
+    if value in _RESERVED_ROLE_NAMES:
+        raise ValueError(f"'{value}' cannot name a role: `/incident role <role> {value}` would "
+                         "read it as a person")
+    return value
+
+
+RoleName = Annotated[str, AfterValidator(_role_name)]
+
+
+class RoleSpec(_Strict):
+    """One incident role (issue 19): how Slack shows it, and one line on what its holder does."""
+
+    label: str = Field(min_length=1, max_length=40)
+    description: str = Field(default="", max_length=150)
+
+    @field_validator("label", "description")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\n" in value.strip():
+            raise ValueError("must be one line")
+        return value.strip()
+
+
+def default_roles() -> dict[str, RoleSpec]:
+    """GOV-001's RACI roles inside an incident: the Incident Commander (section 8), the
+    stakeholder communications lead (RACI row "Stakeholder communications") and a scribe."""
+    return {
+        COMMANDER_ROLE: RoleSpec(label="Incident Commander",
+                                 description="Leads the response and owns its decisions"),
+        COMMS_ROLE: RoleSpec(label="Communications lead",
+                             description="Posts the stakeholder updates on the update cadence"),
+        "scribe": RoleSpec(label="Scribe",
+                           description="Keeps the timeline, notes, decisions and their times"),
+    }
+
+
 class Policy(_Strict):
     name: str = "GOV-001"
     description: str | None = None
@@ -248,6 +304,16 @@ class Policy(_Strict):
     drift: DriftThresholds = DriftThresholds()
     pagerduty_severity: PagerDutySeverity = PagerDutySeverity()
     digest: DigestSchedule = DigestSchedule()
+    roles: dict[RoleName, RoleSpec] = Field(default_factory=default_roles)
+
+    @field_validator("roles")
+    @classmethod
+    def _commander_first(cls, roles: dict[str, RoleSpec]) -> dict[str, RoleSpec]:
+        """The Incident Commander is always a role (GOV-001 section 8), listed or not."""
+        if len(roles) > MAX_ROLES:
+            raise ValueError(f"{len(roles)} roles listed; at most {MAX_ROLES} fit Slack's menu")
+        commander = roles.get(COMMANDER_ROLE) or default_roles()[COMMANDER_ROLE]
+        return {COMMANDER_ROLE: commander, **{k: v for k, v in roles.items() if k != COMMANDER_ROLE}}
 
     @field_validator("severities", mode="before")
     @classmethod

@@ -84,6 +84,8 @@ class TimerSubject(Protocol):
     def last_update_at(self) -> datetime | None: ...
     @property
     def episode_started_at(self) -> datetime | None: ...
+    @property
+    def update_snoozed_until(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ class IncidentClocks:
 
     ``last_update_at``: the last stakeholder update (``/incident update``) posted.
     ``episode_started_at``: the last reopen (None: the declaration, ``created_at``).
+    ``update_snoozed_until``: the update reminder was snoozed until then (issue 19): the next
+    reminder falls due no earlier, and the cadence counts on from it.
     """
 
     severity: Severity
@@ -103,13 +107,15 @@ class IncidentClocks:
     assigned_to: str | None = None
     last_update_at: datetime | None = None
     episode_started_at: datetime | None = None
+    update_snoozed_until: datetime | None = None
 
     @classmethod
     def of(cls, incident: Incident, *, last_update_at: datetime | None = None,
-           episode_started_at: datetime | None = None) -> IncidentClocks:
+           episode_started_at: datetime | None = None,
+           update_snoozed_until: datetime | None = None) -> IncidentClocks:
         return cls(incident.severity, incident.status, incident.created_at,
                    incident.acknowledged_at, incident.mitigated_at, incident.resolved_at,
-                   incident.assigned_to, last_update_at, episode_started_at)
+                   incident.assigned_to, last_update_at, episode_started_at, update_snoozed_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +198,22 @@ class _Rule:
         self.steps = tuple((step.after, tuple(step.notify), step.reason) for step in rule.escalation)
 
 
+def _update_base(cadence: timedelta, last_update_at: datetime | None, episode: datetime,
+                 snoozed_until: datetime | None) -> datetime:
+    """Where the update cadence counts from: the later of the episode start and the last
+    update, moved on by a snooze so that the next reminder falls due at its end (issue 19)."""
+    base = last_update_at if last_update_at is not None and last_update_at > episode else episode
+    if snoozed_until is not None and snoozed_until - cadence > base:
+        base = snoozed_until - cadence
+    return base
+
+
 def _cadence(cadence: timedelta, last_update_at: datetime | None, episode: datetime,
-             now: datetime) -> tuple[tuple[datetime, int] | None, datetime]:
+             now: datetime, snoozed_until: datetime | None = None,
+             ) -> tuple[tuple[datetime, int] | None, datetime]:
     """The stakeholder update cadence: the reminder due now, as (base, n) (only the latest due
     one is ever offered), or None; and when the next one falls due."""
-    base = last_update_at if last_update_at is not None and last_update_at > episode else episode
+    base = _update_base(cadence, last_update_at, episode, snoozed_until)
     due = base + cadence
     if due > now:
         return None, due
@@ -278,7 +295,8 @@ class TimerPlanner:
 
         update: tuple[datetime, int] | None = None
         if rule.cadence is not None:
-            update, due = _cadence(rule.cadence, incident.last_update_at, episode, now)
+            update, due = _cadence(rule.cadence, incident.last_update_at, episode, now,
+                                   incident.update_snoozed_until)
             if nxt is None or due < nxt:
                 nxt = due
 
@@ -344,8 +362,7 @@ def next_update_due_at(incident: TimerSubject, policy: Policy, now: datetime) ->
     if cadence is None or incident.status not in _ACTIVE:
         return None
     episode = incident.episode_started_at or incident.created_at
-    last = incident.last_update_at
-    base = last if last is not None and last > episode else episode
+    base = _update_base(cadence, incident.last_update_at, episode, incident.update_snoozed_until)
     if now < base + cadence:
         return base + cadence
     return base + cadence * ((now - base) // cadence + 1)

@@ -37,6 +37,9 @@ class SlackContext:
     model_notes: list[Callable[[], Awaitable[list[str]]]] = field(default_factory=list)
     # Lines features add to `/incident status` of one incident (related incidents: issue 19)
     status_notes: list[Callable[[uuid.UUID], Awaitable[list[str]]]] = field(default_factory=list)
+    # Lines features add under each incident of the App Home tab (its roles: issue 19)
+    home_notes: list[Callable[[list[uuid.UUID]], Awaitable[dict[uuid.UUID, list[str]]]]] = field(
+        default_factory=list)
     # Runs a listener's work after its ack (bot.ack.AckFirst.spawn); a plain task when unset
     run_after_ack: Callable[[Work, str | None], None] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)

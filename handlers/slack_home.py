@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -22,8 +23,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 
     async def publish(user_id: str) -> None:
         views = await ctx.service.list_incidents(limit=200, with_links=True)
+        notes: dict[uuid.UUID, list[str]] = {}
+        for note in ctx.home_notes:  # features' lines under each incident (roles: issue 19)
+            for incident_id, lines in (await note([v.incident.id for v in views])).items():
+                notes.setdefault(incident_id, []).extend(lines)
         view = rendering.home_view(user_id, [(v.incident, v.model, v.link) for v in views],
-                                   ctx.clock.now())
+                                   ctx.clock.now(), notes)
         await ctx.client.views_publish(user_id=user_id, view=view)
 
     @app.action(ActionId.HOME_DECLARE)

@@ -28,10 +28,12 @@ from opentelemetry.trace import NoOpTracer, Tracer
 
 from bot.slack_ui import timers as say
 from domain.model import Actor, AuditEvent, Incident, TimelineEvent, TimelineEventType
-from domain.policy import Policy
+from domain.policy import COMMS_ROLE, Policy
 from domain.ports import Clock, OutboxMessage
+from domain.reminders import reminder_recipient
 from domain.services import CHANNEL, THREAD
 from domain.timers import IncidentClocks, TimerAction, TimerKind, planner_for
+from scheduler.delivery import update_reminder
 from storage.clock_store import (
     ClockStore,
     DueIncident,
@@ -171,11 +173,13 @@ class ClockTicker:
         timeline: list[TimelineEvent] = []
         audits: list[AuditEvent] = []
         outbox: list[OutboxMessage] = []
+        comms = await self._comms_leads(uow, firing, recorded)
         for item, actions in firing:
             for action in actions:
                 if (item.incident.id, action.key) not in recorded:
                     continue  # another replica, or an earlier run, already acted
-                event, audit = self._say(item.incident, action, now, outbox)
+                event, audit = self._say(item.incident, action, now, outbox,
+                                         comms.get(item.incident.id))
                 if event is not None:
                     timeline.append(event)
                 audits.append(audit)
@@ -186,16 +190,30 @@ class ClockTicker:
         await uow.outbox.add_many(outbox)
         return len(recorded)
 
+    @staticmethod
+    async def _comms_leads(uow: SqlUnitOfWork, firing: list[tuple[_Due, tuple[TimerAction, ...]]],
+                           recorded: set[tuple[uuid.UUID, str]]) -> dict[uuid.UUID, str]:
+        """The comms lead of each incident whose update reminder fires now (issue 19)."""
+        ids = [item.incident.id for item, actions in firing for a in actions
+               if a.kind is TimerKind.UPDATE_DUE and (item.incident.id, a.key) in recorded]
+        if not ids:
+            return {}
+        held = await uow.roles.for_incidents(ids)
+        return {incident_id: roles[COMMS_ROLE].user_id for incident_id, roles in held.items()
+                if COMMS_ROLE in roles}
+
     def _say(self, incident: Incident, action: TimerAction, now: datetime,
-             outbox: list[OutboxMessage]) -> tuple[TimelineEvent | None, AuditEvent]:
+             outbox: list[OutboxMessage], comms_lead: str | None = None,
+             ) -> tuple[TimelineEvent | None, AuditEvent]:
         """The outbox rows (appended), timeline event and audit event for one fired action."""
         kind = action.kind
         base = f"{incident.id}:{action.key}"
         if kind is TimerKind.UPDATE_DUE:
-            outbox.append(OutboxMessage(CHANNEL, incident.id, {
-                "text": say.update_due_text(incident, action),
-                "blocks": say.update_due_blocks(incident, action)}, dedup_key=base))
-            return None, self._audit(incident, "incident.update_requested", action, now)
+            recipient = reminder_recipient(incident, comms_lead, self.policy)
+            outbox.append(update_reminder(incident, action, recipient, base))
+            audit = self._audit(incident, "incident.update_requested", action, now)
+            audit.details.update(pinged=list(recipient.targets), why=recipient.why)
+            return None, audit
         if kind is TimerKind.ESCALATION:
             outbox.append(OutboxMessage(ESCALATE, incident.id, {
                 "notify": list(action.notify), "reason": action.reason,
@@ -233,4 +251,5 @@ class ClockTicker:
 
 def _clocks_of(due: DueIncident) -> IncidentClocks:
     return IncidentClocks.of(due.incident, last_update_at=due.last_update_at,
-                             episode_started_at=due.episode_started_at)
+                             episode_started_at=due.episode_started_at,
+                             update_snoozed_until=due.update_snoozed_until)

@@ -18,7 +18,7 @@ from domain.services import IncidentRef, IncidentService
 from domain.updates import StakeholderUpdates
 from handlers import updates as update_listeners
 from scheduler.clocks import ESCALATE, ClockTicker
-from scheduler.delivery import EscalationDelivery
+from scheduler.delivery import REMIND, EscalationDelivery
 from storage.clock_marks import SqlClockMarks
 
 if TYPE_CHECKING:
@@ -44,8 +44,9 @@ def install(container: Container) -> None:
                          interval=container.settings.tick_seconds,
                          on_lag=container.metrics.observe_tick, tracer=container.tracing.tracer)
     container.features.clocks = ticker
-    container.dispatcher.handlers[ESCALATE] = EscalationDelivery(
-        container.slack_client, container.uow_factory).escalate
+    escalations = EscalationDelivery(container.slack_client, container.uow_factory)
+    container.dispatcher.handlers[ESCALATE] = escalations.escalate
+    container.dispatcher.handlers[REMIND] = escalations.remind  # reminders naming @handles
     updates = stakeholder_updates(container.service)
     container.service.observers.append(updates.on_change)
     update_listeners.register(container.bolt, container.slack, updates)

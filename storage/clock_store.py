@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.model import Incident, Status
 from storage import tables as t
 from storage.repositories import _insert
+from storage.roles_tables import incident_update_snoozes
 from storage.timer_tables import incident_clocks, incident_timers_fired
 from storage.uow import sql_connection
 
@@ -38,6 +39,7 @@ class DueIncident:
     last_update_at: datetime | None
     episode_started_at: datetime | None
     known: bool  # has an incident_clocks row
+    update_snoozed_until: datetime | None = None  # the update reminder's snooze (issue 19)
 
 
 @dataclass
@@ -85,20 +87,23 @@ async def _load_due(conn: AsyncConnection, now: datetime, full: bool) -> list[Du
     """Active incidents whose plan is stale (marked by the use cases) or whose deadline came;
     ``full`` compares versions over all active incidents instead (changes made outside the
     use cases)."""
-    i, c = t.incidents, incident_clocks
-    columns = (i, c.c.incident_id.label("clock_row"), c.c.episode_started_at, c.c.last_update_at)
+    i, c, z = t.incidents, incident_clocks, incident_update_snoozes
+    columns = (i, c.c.incident_id.label("clock_row"), c.c.episode_started_at, c.c.last_update_at,
+               z.c.snoozed_until)
     if full:
-        stmt = (sa.select(*columns).select_from(i.outerjoin(c, c.c.incident_id == i.c.id))
+        stmt = (sa.select(*columns).select_from(i.outerjoin(c, c.c.incident_id == i.c.id)
+                                                .outerjoin(z, z.c.incident_id == i.c.id))
                 .where(i.c.status.in_(ACTIVE))
                 .where(sa.or_(c.c.incident_id.is_(None), c.c.planned_version.is_(None),
                               c.c.planned_version != i.c.version, c.c.wake_at <= now)))
     else:  # both conditions are indexed: no scan of all incidents
-        stmt = (sa.select(*columns).select_from(c.join(i, c.c.incident_id == i.c.id))
+        stmt = (sa.select(*columns).select_from(c.join(i, c.c.incident_id == i.c.id)
+                                                .outerjoin(z, z.c.incident_id == i.c.id))
                 .where(sa.or_(c.c.planned_version.is_(None), c.c.wake_at <= now))
                 .where(i.c.status.in_(ACTIVE)))
     return [DueIncident(Incident(**{k: v for k, v in row.items() if k in _INCIDENT_FIELDS}),
                         row["last_update_at"], row["episode_started_at"],
-                        row["clock_row"] is not None)
+                        row["clock_row"] is not None, row["snoozed_until"])
             for row in (await conn.execute(stmt)).mappings()]
 
 

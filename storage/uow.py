@@ -21,6 +21,8 @@ from domain.ports import (
     SlackLinkRepository,
     TimelineRepository,
 )
+from domain.reminders import UpdateSnoozes
+from domain.roles import RoleAssignments
 from storage.db import is_sqlite
 from storage.iac_repositories import SqlDriftEvents
 from storage.inbox_store import CURRENT_REQUEST, record_applied_in
@@ -35,6 +37,7 @@ from storage.repositories import (
     SqlSlackLinkRepository,
     SqlTimelineRepository,
 )
+from storage.roles import SqlRoleAssignments, SqlUpdateSnoozes
 from storage.write_lock import WriteLock
 
 
@@ -79,6 +82,8 @@ class SqlUnitOfWork:
         self.pagerduty_links: PagerDutyLinks = SqlPagerDutyLinks(conn)
         self.alert_groups: AlertGroups = SqlAlertGroups(conn)
         self.iac_drift: DriftEvents = SqlDriftEvents(conn)
+        self.roles: RoleAssignments = SqlRoleAssignments(conn)  # issue 19: roles beyond the IC
+        self.snoozes: UpdateSnoozes = SqlUpdateSnoozes(conn)  # issue 19: update-reminder snoozes
         self.note_changes: NoteChanges = SqlNoteChanges(conn)  # key marks, edits, deletes
         return self
 

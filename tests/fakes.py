@@ -35,6 +35,9 @@ from domain.ports import (
     TimelineRepository,
     UnitOfWork,
 )
+from domain.reminders import Snooze, UpdateSnoozes
+from domain.roles import RoleAssignment, RoleAssignments
+from domain.timers import IncidentClocks
 
 T = TypeVar("T")
 
@@ -73,11 +76,13 @@ class _Tables:
     outbox: list[OutboxMessage] = field(default_factory=list)
     slack_links: dict[uuid.UUID, SlackLink] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
+    roles: dict[tuple[uuid.UUID, str], RoleAssignment] = field(default_factory=dict)  # issue 19
+    snoozes: dict[uuid.UUID, Snooze] = field(default_factory=dict)  # issue 19
 
     def working_copy(self) -> _Tables:
         return _Tables(dict(self.incidents), list(self.timeline), dict(self.models),
                        list(self.audit), list(self.outbox), dict(self.slack_links),
-                       set(self.processed))
+                       set(self.processed), roles=dict(self.roles), snoozes=dict(self.snoozes))
 
 
 class _Transaction:
@@ -89,6 +94,8 @@ class _Transaction:
         self.dirty_incidents: set[uuid.UUID] = set()
         self.dirty_models: set[uuid.UUID] = set()
         self.dirty_links: set[uuid.UUID] = set()
+        self.dirty_roles: set[tuple[uuid.UUID, str]] = set()
+        self.dirty_snoozes: set[uuid.UUID] = set()
 
     def merge_into(self, db: FakeDatabase) -> None:
         target, base, work = db.tables, self.base, self.tables
@@ -98,6 +105,13 @@ class _Transaction:
             target.models[key] = work.models[key]
         for key in self.dirty_links:
             target.slack_links[key] = work.slack_links[key]
+        for role_key in self.dirty_roles:  # an assignment, or its removal
+            if role_key in work.roles:
+                target.roles[role_key] = work.roles[role_key]
+            else:
+                target.roles.pop(role_key, None)
+        for key in self.dirty_snoozes:
+            target.snoozes[key] = work.snoozes[key]
         target.timeline.extend(work.timeline[len(base.timeline):])
         target.audit.extend(work.audit[len(base.audit):])
         for message in work.outbox[len(base.outbox):]:
@@ -351,6 +365,51 @@ class FakeProcessedEventRepository:
         return True
 
 
+class FakeRoleAssignments:
+    """``domain.roles.RoleAssignments`` in memory."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def for_incident(self, incident_id: uuid.UUID) -> dict[str, RoleAssignment]:
+        return (await self.for_incidents([incident_id])).get(incident_id, {})
+
+    async def for_incidents(self, incident_ids: Sequence[uuid.UUID],
+                            ) -> dict[uuid.UUID, dict[str, RoleAssignment]]:
+        out: dict[uuid.UUID, dict[str, RoleAssignment]] = {}
+        for (incident_id, role), assignment in self._tx.tables.roles.items():
+            if incident_id in incident_ids:
+                out.setdefault(incident_id, {})[role] = assignment
+        return out
+
+    async def assign(self, assignment: RoleAssignment) -> None:
+        key = (assignment.incident_id, assignment.role)
+        self._tx.tables.roles[key] = assignment
+        self._tx.dirty_roles.add(key)
+
+    async def clear(self, incident_id: uuid.UUID, role: str) -> None:
+        self._tx.tables.roles.pop((incident_id, role), None)
+        self._tx.dirty_roles.add((incident_id, role))
+
+
+class FakeUpdateSnoozes:
+    """``domain.reminders.UpdateSnoozes`` in memory (no clock rows: episode = declaration)."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def get(self, incident_id: uuid.UUID) -> Snooze | None:
+        return self._tx.tables.snoozes.get(incident_id)
+
+    async def set(self, snooze: Snooze) -> None:
+        self._tx.tables.snoozes[snooze.incident_id] = snooze
+        self._tx.dirty_snoozes.add(snooze.incident_id)
+
+    async def clocks(self, incident: Incident) -> IncidentClocks:
+        snooze = self._tx.tables.snoozes.get(incident.id)
+        return IncidentClocks.of(incident, update_snoozed_until=snooze.until if snooze else None)
+
+
 class FakeUnitOfWork:
     """``async with uow: ...; await uow.commit()``; leaving without commit rolls back.
 
@@ -385,6 +444,8 @@ class FakeUnitOfWork:
         self.outbox = self.fake_outbox = FakeOutboxRepository(tx)
         self.slack_links = FakeSlackLinkRepository(tx)
         self.processed = FakeProcessedEventRepository(tx)
+        self.roles = FakeRoleAssignments(tx)  # issue 19: domain.roles.RoleAssignments
+        self.snoozes = FakeUpdateSnoozes(tx)  # issue 19: domain.reminders.UpdateSnoozes
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._begin()
@@ -417,3 +478,5 @@ def _typing_check(db: FakeDatabase, tx: _Transaction) -> None:
     _outbox: OutboxRepository = FakeOutboxRepository(tx)
     _links: SlackLinkRepository = FakeSlackLinkRepository(tx)
     _processed: ProcessedEventRepository = FakeProcessedEventRepository(tx)
+    _roles: RoleAssignments = FakeRoleAssignments(tx)
+    _snoozes: UpdateSnoozes = FakeUpdateSnoozes(tx)

@@ -21,6 +21,10 @@ class ActionId(StrEnum):
     HOME_DECLARE = "home_declare"
     POST_UPDATE = "incident_post_update"  # on the "update due" reminder
     RUNBOOK_STEP_DONE = "runbook_step_done"  # on each checklist step
+    TAKE_ROLE = "incident_take_role"  # the announcement's "Take a role" menu (issue 19)
+    SNOOZE_UPDATE_15M = "incident_snooze_update_15m"  # on the "update due" reminder (issue 19)
+    SNOOZE_UPDATE_30M = "incident_snooze_update_30m"
+    SNOOZE_UPDATE_1H = "incident_snooze_update_1h"
     SAME_AS = "incident_same_as"  # "This is the same" on a new incident's announcement
 
 

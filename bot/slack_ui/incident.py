@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from bot.slack_ui.ids import ActionId
+from bot.slack_ui.roles import take_role_block
 from domain.messages import STATUS_EMOJI, escape, escape_mixed, hhmm
 from domain.model import Incident, MLModel, Status, TimelineEvent, format_duration
 from domain.policy import Policy
@@ -138,6 +141,9 @@ def announcement(incident: Incident, model: MLModel | None, link: SlackLink | No
             {"type": "mrkdwn", "text": " ".join(f"`{escape(label)}`" for label in incident.labels)}]})
     for line in extras or []:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line[:3000]}]})
+    menu = take_role_block(incident, policy)  # issue 19: "Take a role"
+    if menu is not None:
+        blocks.append(menu)
     buttons = action_buttons(incident)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",
@@ -252,8 +258,10 @@ def _who(actor_id: str) -> str:
 
 
 def home_view(user_id: str, incidents: list[tuple[Incident, MLModel | None, SlackLink | None]],
-              now: datetime) -> dict[str, Any]:
-    """The App Home tab: the incidents this user commands, then every active one."""
+              now: datetime, notes: Mapping[uuid.UUID, list[str]] | None = None) -> dict[str, Any]:
+    """The App Home tab: the incidents this user commands, then every active one.
+
+    ``notes``: lines features add under an incident (its roles: issue 19)."""
     def line(incident: Incident, model: MLModel | None, link: SlackLink | None) -> dict[str, Any]:
         where = f" · <#{link.channel_id}>" if link and link.channel_id else ""
         commander = f"<@{incident.assigned_to}>" if incident.assigned_to else "_no commander_"
@@ -261,6 +269,7 @@ def home_view(user_id: str, incidents: list[tuple[Incident, MLModel | None, Slac
                 f"{escape(incident.title)}\n{incident.status.value} · `{model.name if model else '?'}` · "
                 f"{commander} · open {format_duration((now - incident.created_at).total_seconds())}"
                 f"{where}")
+        text = "\n".join([text, *(notes or {}).get(incident.id, [])])
         return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
 
     mine = [i for i in incidents if i[0].assigned_to == user_id]
