@@ -31,10 +31,15 @@ def register(bolt: AsyncApp, ctx: SlackContext, roles: IncidentRoles, snoozes: R
 
     async def role_command(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                            respond: AsyncRespond) -> None:
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        if not parsed.rest.strip():  # `/incident roles`: who holds what, and how to take one
+            view = await ctx.service.view(ref)  # names no title: fine for a private incident too
+            held = (await roles.holders([view.incident]))[view.incident.id]
+            await ctx.reply(body, respond, ui.roles_reply(view.incident, held, ctx.policy))
+            return
         actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
         request = parse_role_request(parsed.rest, actor.id, ctx.policy)
-        outcome = await roles.set(IncidentRef(number=parsed.number, channel_id=body.get("channel_id")),
-                                  actor, request)
+        outcome = await roles.set(ref, actor, request)
         await ctx.reply(body, respond, outcome.message if outcome.changed
                         else f":information_source: {outcome.message}")
 

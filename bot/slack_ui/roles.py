@@ -50,6 +50,18 @@ def role_holder_of(holders: Mapping[str, str], user_id: str, policy: Policy) -> 
     return [spec.label for name, spec in policy.roles.items() if holders.get(name) == user_id]
 
 
+def roles_reply(incident: Incident, holders: Mapping[str, str], policy: Policy) -> str:
+    """``/incident roles``: who holds what, each role's one line, and how to take one."""
+    lines = [f"*Roles of {incident.key}*"]
+    for name, spec in policy.roles.items():
+        who = f"<@{holders[name]}>" if name in holders else "_open_"
+        about = f": {spec.description}" if spec.description else ""
+        lines.append(f"• *{spec.label}* (`{name}`) {who}{about}")
+    lines.append("Take one with `/incident role <role> me` or the announcement's *Take a role* menu; "
+                 "`/incident role <role> @user` hands it over, `none` clears it.")
+    return "\n".join(lines)
+
+
 class RoleTexts:
     """What the thread and the channel are told (``domain.roles.RoleTexts``)."""
 

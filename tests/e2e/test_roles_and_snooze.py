@@ -138,6 +138,13 @@ async def test_roles_taken_by_command_and_menu_show_in_status_announcement_and_h
     assert [(a.actor, a.details.get("role"), a.details["to"]) for a in audits] == [
         (DECLARER, "comms", RESPONDER), (ONCALL, "scribe", ONCALL), (DECLARER, None, DECLARER)]
 
+    listed = await command_reply(stack, "roles 1", ONCALL)
+    assert listed.splitlines()[:4] == [
+        "*Roles of INC-1*",
+        f"• *Incident Commander* (`commander`) <@{DECLARER}>: Leads the response and owns its decisions",
+        f"• *Communications lead* (`comms`) <@{RESPONDER}>: Posts the stakeholder updates on the "
+        "update cadence",
+        f"• *Scribe* (`scribe`) <@{ONCALL}>: Keeps the timeline, notes, decisions and their times"]
     cleared = await command_reply(stack, "role 1 scribe none", ONCALL)
     assert "has no *Scribe* any more" in cleared
     assert "Scribe _open_" in await command_reply(stack, "status 1", ONCALL)
