@@ -240,3 +240,26 @@ async def test_incident_catchup_on_demand(stack: LocalStack) -> None:
     assert "Catch-up on INC-1" in elsewhere
     assert "not an incident channel" in await command_reply(stack, "catchup", CAROL)
 
+
+async def test_the_read_in_names_role_holders_and_key_notes_first(stack: LocalStack) -> None:
+    """With the roles (item 1) and key notes (item 3) features: the read-in names who holds
+    which role and shows the notes marked key (by the :pushpin: reaction) instead of the latest."""
+    channel = await declare(stack, "P2 credit-risk-v3 Scores drift")
+    await in_channel(stack, channel, "role comms <@U0ONCALL|carol>", BOB)
+    await stack.driver.user_says(channel["id"], BOB, "root cause: upstream schema change")
+    await stack.driver.user_says(channel["id"], BOB, "chatter about lunch")
+    await stack.settle()
+    root = next(m for m in stack.slack.messages(channel["id"])
+                if m.get("text") == "root cause: upstream schema change")
+    await stack.driver.user_reacts(channel["id"], CAROL, root["ts"], "pushpin")
+    await stack.settle()
+
+    await stack.driver.user_joins(channel["id"], DAVE)
+    await stack.slack.wait_until(lambda: any(
+        e["user"] == DAVE and e["via"] == "chat.postEphemeral" for e in stack.slack.ephemerals), 5)
+    [read_in] = [e for e in stack.slack.ephemerals
+                 if e["user"] == DAVE and e["via"] == "chat.postEphemeral"]
+    assert "<@U0ONCALL>" in read_in["text"] and "Communications lead" in read_in["text"]
+    assert "*Key notes*" in read_in["text"]
+    assert "root cause: upstream schema change" in read_in["text"]
+    assert "chatter about lunch" not in read_in["text"]
