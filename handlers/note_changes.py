@@ -5,7 +5,8 @@ deleted messages (``message`` subtypes ``message_changed`` / ``message_deleted``
 Each listener acks, then hands the work to ``after_ack`` keyed by the channel, so it runs after
 the message capture of the same channel (``handlers/slack_events.py``). The rules are in
 ``domain/note_changes.py``; here only Slack's shapes are read. Events about messages the bot
-never captured, bot edits and other emoji are ignored quietly.
+never captured, bot edits and other emoji are ignored quietly; the bot's own pins and
+reactions (the summary it pins) never reach these listeners (Bolt ignores the app's own events).
 """
 
 from __future__ import annotations

@@ -301,3 +301,57 @@ async def test_a_refused_duplicate_does_not_let_later_work_overtake_earlier_work
     gate.set()
     assert await ack.drain(2.0) == 0
     assert order == ["first", "third"]
+
+
+# == the stand-in: people acting on messages, and conversations.replies' window =================
+
+def test_the_stand_in_changes_the_message_and_says_which_event_slack_sends() -> None:
+    from bot.local.slack_standin import SlackError, SlackStandIn
+
+    slack = SlackStandIn()
+    channel = slack.channel_id("ml-incidents")
+    parent = slack.add_user_message(channel, "U0RESPOND", "parent")
+    reply = slack.add_user_message(channel, "U0ONCALL", "reply", thread_ts=parent["ts"])
+    added = slack.react_by_hand(channel, reply["ts"], "U0DECLARER", ":pushpin:")
+    assert {k: added[k] for k in ("type", "user", "reaction", "item_user", "item")} == {
+        "type": "reaction_added", "user": "U0DECLARER", "reaction": "pushpin",
+        "item_user": "U0ONCALL", "item": {"type": "message", "channel": channel, "ts": reply["ts"]}}
+    with pytest.raises(SlackError, match="already_reacted"):
+        slack.react_by_hand(channel, reply["ts"], "U0DECLARER", "pushpin")
+    assert slack.react_by_hand(channel, reply["ts"], "U0DECLARER", "pushpin", added=False)["type"] == (
+        "reaction_removed")
+    assert not (slack.message(channel, reply["ts"]) or {}).get("reactions")
+
+    pinned = slack.pin_by_hand(channel, parent["ts"], "U0DECLARER")
+    assert pinned["type"] == "pin_added" and pinned["channel_id"] == channel
+    assert pinned["item"]["message"]["text"] == "parent" and slack.pinned(channel) == [parent["ts"]]
+    unpinned = slack.pin_by_hand(channel, parent["ts"], "U0DECLARER", added=False)
+    assert unpinned["type"] == "pin_removed" and unpinned["has_pins"] is False
+
+    changed = slack.edit_by_hand(channel, reply["ts"], "reply, edited")
+    assert changed["subtype"] == "message_changed" and changed["hidden"] is True
+    assert (changed["previous_message"]["text"], changed["message"]["text"]) == ("reply", "reply, edited")
+    assert changed["message"]["edited"]["user"] == "U0ONCALL"
+    assert changed["message"]["thread_ts"] == parent["ts"]
+    assert (slack.message(channel, reply["ts"]) or {})["text"] == "reply, edited"
+
+    deleted = slack.delete_by_hand(channel, reply["ts"])
+    assert (deleted["subtype"], deleted["deleted_ts"]) == ("message_deleted", reply["ts"])
+    assert deleted["previous_message"]["text"] == "reply, edited"
+    assert slack.message(channel, reply["ts"]) is None
+
+
+def test_conversations_replies_keeps_the_parent_and_the_replies_in_the_window() -> None:
+    from bot.local.slack_standin import SlackStandIn
+
+    slack = SlackStandIn()
+    channel = slack.channel_id("ml-incidents")
+    parent = slack.add_user_message(channel, "U0RESPOND", "parent")
+    first = slack.add_user_message(channel, "U0ONCALL", "first", thread_ts=parent["ts"])
+    slack.add_user_message(channel, "U0ONCALL", "second", thread_ts=parent["ts"])
+    window = {"channel": channel, "ts": first["ts"], "oldest": first["ts"], "latest": first["ts"]}
+    texts = [m["text"] for m in slack._conversations_replies({**window, "inclusive": "true"})["messages"]]
+    assert texts == ["parent", "first"]
+    assert [m["text"] for m in slack._conversations_replies(window)["messages"]] == ["parent"]
+    everything = slack._conversations_replies({"channel": channel, "ts": parent["ts"]})
+    assert [m["text"] for m in everything["messages"]] == ["parent", "first", "second"]
