@@ -6,15 +6,15 @@ The rules and use cases are in ``domain/related.py`` and ``domain/catchup.py``, 
 outbox (``catchup_ephemeral``) and rendered when delivered, so it shows the state of that moment.
 
 The catch-up reads what other features own through the unit of work: the roles (``uow.roles``,
-issue 19 item 1) and the key notes (``uow.note_changes``, item 3) when those features are
-there, else the commander and the latest notes alone; the open action items from the postmortem
-tables; the related incidents from this feature.
+issue 19 item 1), the key notes (``uow.note_changes``, item 3; the latest notes when none is
+marked), the open action items from the postmortem tables, the related incidents from this
+feature. The duplicate's role holders are among the responders invited to the survivor.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -24,9 +24,12 @@ from bot.slack_ui import related as related_ui
 from domain.catchup import CATCHUP_KIND, CatchUps
 from domain.governance.postmortem import ActionItemRow
 from domain.model import Incident
-from domain.policy import Policy
+from domain.note_changes import note_changes_of
+from domain.policy import COMMANDER_ROLE, Policy
 from domain.ports import UnitOfWork
 from domain.related import RelatedIncident, RelatedIncidents
+from domain.roles import RoleAssignments, RolesUnitOfWork
+from domain.roles import role_holders as held_roles
 from domain.services import IncidentRef
 from handlers import related as related_handlers
 from storage.outbox_store import OutboxRow
@@ -43,14 +46,15 @@ GONE = {"user_not_in_channel", "channel_not_found", "not_in_channel", "is_archiv
         "user_not_found"}
 
 
+def _assignments(uow: UnitOfWork) -> RoleAssignments:
+    return cast(RolesUnitOfWork, uow).roles
+
+
 async def role_holders(uow: UnitOfWork, incident: Incident) -> list[str]:
-    """Users holding a role on ``incident`` (besides the commander), when the roles feature's
-    repository is on the unit of work (``uow.roles``)."""
-    repo = getattr(uow, "roles", None)
-    if repo is None:
-        return []
-    assignments = await repo.for_incident(incident.id)
-    return [a.user_id for a in assignments.values()]
+    """Users holding a role on ``incident`` besides the commander (issue 19 item 1)."""
+    assignments = await _assignments(uow).for_incident(incident.id)
+    return [user for role, user in held_roles(incident, assignments).items()
+            if role != COMMANDER_ROLE]
 
 
 class CatchUpSources:
@@ -61,22 +65,16 @@ class CatchUpSources:
         self.policy = policy
 
     async def roles(self, uow: UnitOfWork, incident: Incident) -> list[tuple[str, str]]:
-        repo = getattr(uow, "roles", None)
-        if repo is None:
-            return []
-        assignments = await repo.for_incident(incident.id)
-        specs: dict[str, Any] = getattr(self.policy, "roles", None) or {}
-        order = list(specs)
-        held = sorted(assignments.items(),
-                      key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
-        return [(getattr(specs.get(role), "label", role), a.user_id) for role, a in held
-                if role != "commander"]
+        """(label, user) of each held role but the commander (shown on its own), in the
+        policy's order."""
+        held = held_roles(incident, await _assignments(uow).for_incident(incident.id))
+        specs = self.policy.roles
+        order = [role for role in specs if role in held] + sorted(set(held) - set(specs))
+        return [(specs[role].label if role in specs else role, held[role]) for role in order
+                if role != COMMANDER_ROLE]
 
     async def key_notes(self, uow: UnitOfWork, incident: Incident) -> frozenset[uuid.UUID]:
-        repo = getattr(uow, "note_changes", None)  # issue 19 items 3/4: key marks on notes
-        if repo is None:
-            return frozenset()
-        return frozenset(await repo.key_note_ids(incident.id))
+        return await note_changes_of(uow).key_note_ids(incident.id)
 
     async def action_items(self, uow: UnitOfWork, incident: Incident) -> list[ActionItemRow]:
         return await SqlPostmortemRepository(uow).action_items(incident.id)

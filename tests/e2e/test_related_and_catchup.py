@@ -93,6 +93,8 @@ async def test_duplicate_of_resolves_invites_responders_and_cross_notes(stack: L
     survivor = await declare(stack, "P2 credit-risk-v3 Null predictions")
     duplicate = await declare(stack, "P2 credit-risk-v3 Scores all zero", user=CAROL)
     await in_channel(stack, duplicate, "assign <@U0MLLEAD|dave>", CAROL)
+    stack.slack.add_user("U0ERIN", "erin", "erin@example.com")
+    await in_channel(stack, duplicate, "role scribe <@U0ERIN|erin>", CAROL)  # issue 19 item 1
     await stack.driver.user_says(duplicate["id"], BOB, "feature store p99 is 4s")
     await stack.settle()
     assert BOB not in stack.slack.members(survivor["id"])
@@ -103,8 +105,8 @@ async def test_duplicate_of_resolves_invites_responders_and_cross_notes(stack: L
     assert view.incident.status is Status.RESOLVED  # a legal transition: resolved, not closed
     assert any(e.body == "investigating → resolved: duplicate of INC-1"
                or e.body == "open → resolved: duplicate of INC-1" for e in view.timeline)
-    # declarer, commander and note author are invited to the surviving channel
-    for user in (CAROL, DAVE, BOB):
+    # declarer, commander, role holder and note author are invited to the surviving channel
+    for user in (CAROL, DAVE, "U0ERIN", BOB):
         assert user in stack.slack.members(survivor["id"])
     assert any("was marked a duplicate of INC-1" in b for b in await timeline_bodies(stack, 1))
     assert any("Resolved as a duplicate of INC-1" in b for b in await timeline_bodies(stack, 2))
