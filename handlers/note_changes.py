@@ -47,6 +47,15 @@ def posted_at(ts: str | None, fallback: datetime) -> datetime:
         return fallback
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """Slack's object, or nothing when a payload puts something else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def is_bot(message: dict[str, Any]) -> bool:
     return bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
 
@@ -58,10 +67,10 @@ def register(app: AsyncApp, ctx: SlackContext, notes: CapturedNotes, reaction: s
     def reaction_listener(on: bool) -> Any:
         async def listener(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
             await ack()
-            item = event.get("item") or {}
-            if (normalise_reaction(str(event.get("reaction") or "")) != key_reaction
-                    or item.get("type") != "message" or not item.get("channel")
-                    or not item.get("ts") or not event.get("user")):
+            item = _dict(event.get("item"))
+            if (normalise_reaction(_text(event.get("reaction"))) != key_reaction
+                    or item.get("type") != "message" or not _text(item.get("channel"))
+                    or not _text(item.get("ts")) or not _text(event.get("user"))):
                 return
             ctx.after_ack(_mark(ctx, notes, item["channel"], item["ts"],
                                 reaction_mark(event["user"]), on, event, body, None),
@@ -71,10 +80,10 @@ def register(app: AsyncApp, ctx: SlackContext, notes: CapturedNotes, reaction: s
     def pin_listener(on: bool) -> Any:
         async def listener(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
             await ack()
-            item = event.get("item") or {}
-            message = item.get("message") or {}
-            channel = item.get("channel") or event.get("channel_id")
-            if item.get("type") != "message" or not channel or not message.get("ts"):
+            item = _dict(event.get("item"))
+            message = _dict(item.get("message"))
+            channel = _text(item.get("channel")) or _text(event.get("channel_id"))
+            if item.get("type") != "message" or not channel or not _text(message.get("ts")):
                 return
             ctx.after_ack(_mark(ctx, notes, channel, message["ts"], PIN, on, event, body,
                                 message), key=f"channel:{channel}")
@@ -88,9 +97,9 @@ def register(app: AsyncApp, ctx: SlackContext, notes: CapturedNotes, reaction: s
     @app.event({"type": "message", "subtype": "message_changed"})
     async def changed(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
         await ack()
-        message = event.get("message") or {}
-        channel = event.get("channel")
-        if not channel or not message.get("ts") or is_bot(message):
+        message = _dict(event.get("message"))
+        channel = _text(event.get("channel"))
+        if not channel or not _text(message.get("ts")) or is_bot(message):
             return
         ctx.after_ack(_changed(ctx, notes, channel, message, event, body),
                       key=f"channel:{channel}")
@@ -98,8 +107,8 @@ def register(app: AsyncApp, ctx: SlackContext, notes: CapturedNotes, reaction: s
     @app.event({"type": "message", "subtype": "message_deleted"})
     async def deleted(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
         await ack()
-        channel = event.get("channel")
-        ts = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
+        channel = _text(event.get("channel"))
+        ts = _text(event.get("deleted_ts")) or _text(_dict(event.get("previous_message")).get("ts"))
         if not channel or not ts:
             return
         ctx.after_ack(_deleted(ctx, notes, channel, ts, event, body), key=f"channel:{channel}")
@@ -109,9 +118,10 @@ async def _mark(ctx: SlackContext, notes: CapturedNotes, channel: str, ts: str, 
                 on: bool, event: dict[str, Any], body: dict[str, Any],
                 message: dict[str, Any] | None) -> None:
     """Mark or unmark; fetch the message from Slack when it was not captured yet."""
-    actor = await ctx.actor(event["user"]) if event.get("user") else SLACK
+    user = _text(event.get("user"))
+    actor = await ctx.actor(user) if user else SLACK
     request = MarkRequest(source_ref(channel, ts), channel, mark, on,
-                          str(event.get("event_ts") or ""), actor, body.get("event_id"))
+                          _text(event.get("event_ts")), actor, _text(body.get("event_id")) or None)
     try:
         seen = await _seen(ctx, message) if message else None
         outcome = await notes.mark(request, seen)
@@ -128,37 +138,39 @@ async def _changed(ctx: SlackContext, notes: CapturedNotes, channel: str,
                    message: dict[str, Any], event: dict[str, Any], body: dict[str, Any]) -> None:
     ref = source_ref(channel, message["ts"])
     if message.get("subtype") == "tombstone":  # a thread's first message deleted, replies kept
-        await notes.delete(ref, await _author(ctx, message), body.get("event_id"))
+        await notes.delete(ref, await _author(ctx, message), _text(body.get("event_id")) or None)
         return
-    edited = message.get("edited") or {}
-    editor = edited.get("user") or message.get("user")
+    edited = _dict(message.get("edited"))
+    editor = _text(edited.get("user")) or _text(message.get("user"))
     actor = await ctx.actor(editor) if editor else SLACK
-    version = str(edited.get("ts") or event.get("event_ts") or event.get("ts") or "")
-    await notes.edit(ref, str(message.get("text") or ""), version, actor, body.get("event_id"))
+    version = _text(edited.get("ts")) or _text(event.get("event_ts")) or _text(event.get("ts"))
+    await notes.edit(ref, _text(message.get("text")), version, actor,
+                     _text(body.get("event_id")) or None)
 
 
 async def _deleted(ctx: SlackContext, notes: CapturedNotes, channel: str, ts: str,
                    event: dict[str, Any], body: dict[str, Any]) -> None:
-    previous = event.get("previous_message") or {}
-    await notes.delete(source_ref(channel, ts), await _author(ctx, previous), body.get("event_id"))
+    previous = _dict(event.get("previous_message"))
+    await notes.delete(source_ref(channel, ts), await _author(ctx, previous),
+                       _text(body.get("event_id")) or None)
 
 
 async def _author(ctx: SlackContext, message: dict[str, Any]) -> Actor:
     """The message's author (Slack's deletions name no one else)."""
-    user = message.get("user")
+    user = _text(message.get("user"))
     return await ctx.actor(user) if user and not is_bot(message) else SLACK
 
 
 async def _seen(ctx: SlackContext, message: dict[str, Any]) -> SeenMessage:
-    ts = str(message.get("ts") or "")
+    ts = _text(message.get("ts"))
     if is_bot(message):
-        profile = message.get("bot_profile") or {}
-        author = Actor(str(message.get("bot_id") or message.get("user") or "bot"),
-                       str(profile.get("name") or message.get("username") or "bot"))
+        profile = _dict(message.get("bot_profile"))
+        author = Actor(_text(message.get("bot_id")) or _text(message.get("user")) or "bot",
+                       _text(profile.get("name")) or _text(message.get("username")) or "bot")
     else:
-        author = await ctx.actor(str(message.get("user") or "unknown"))
-    thread = message.get("thread_ts")
-    return SeenMessage(str(message.get("text") or ""), author, posted_at(ts, ctx.clock.now()),
+        author = await ctx.actor(_text(message.get("user")) or "unknown")
+    thread = _text(message.get("thread_ts"))
+    return SeenMessage(_text(message.get("text")), author, posted_at(ts, ctx.clock.now()),
                        thread if thread and thread != ts else None)
 
 
