@@ -126,10 +126,10 @@ class DriftSection(DriftJob):
     @classmethod
     def _crontab(cls, value: str | None) -> str | None:
         if value is not None:
-            from apscheduler.triggers.cron import CronTrigger
+            from scheduler.cron import crontab_trigger
 
             try:
-                CronTrigger.from_crontab(value, timezone="UTC")
+                crontab_trigger(value)
             except ValueError as exc:
                 raise ValueError(f"'{value}' is not a crontab line (e.g. \"0 * * * *\"): {exc}") from None
         return value

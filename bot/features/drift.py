@@ -6,7 +6,6 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import ValidationError
 
@@ -17,6 +16,7 @@ from domain.drift import DriftInputError, DriftUnavailable, missing_drift_packag
 from domain.model import DomainError
 from domain.services import IncidentRef
 from handlers.slack_context import SlackContext
+from scheduler.cron import crontab_trigger
 from storage.drift_tables import drift_job_lock
 from storage.outbox_store import OutboxRow
 
@@ -50,7 +50,7 @@ class DriftScheduler:
     def schedule(self) -> None:
         """Each job on its own trigger, on the container's scheduler."""
         for job in self.jobs:
-            trigger = CronTrigger.from_crontab(job.cron, timezone="UTC") if job.cron else IntervalTrigger(
+            trigger = crontab_trigger(job.cron) if job.cron else IntervalTrigger(
                 seconds=(job.every.total_seconds() if job.every else 3600))
             self.container.scheduler.add_job(self.run_job, trigger, args=[job], id=f"drift:{job.model}",
                                              max_instances=1, coalesce=True)

@@ -50,6 +50,7 @@ from domain.model import Actor, Incident, MLModel, Severity, TimelineEvent, Time
 from domain.policy import Policy, parse_duration
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import DeclareIncident, IncidentRef, IncidentService
+from scheduler.cron import crontab_trigger
 
 log = structlog.get_logger("drift")
 
@@ -109,6 +110,17 @@ class DriftJob(BaseModel):
     source: Source
 
     _every = field_validator("every", mode="before")(parse_duration)
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        """Read as cron reads it (scheduler.cron), and refused here rather than at scheduling."""
+        if value is not None:
+            try:
+                crontab_trigger(value)
+            except ValueError as exc:
+                raise ValueError(f"'{value}' is not a crontab line (e.g. \"0 * * * *\"): {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _tests_fit_types(self) -> DriftJob:

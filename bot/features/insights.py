@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
-from apscheduler.triggers.cron import CronTrigger
 
 from bot.delivery.dispatcher import Permanent
 from bot.reports.html import bar_chart
@@ -42,6 +40,7 @@ from domain.insights import ReportSource, targets_from_policy
 from domain.ports import OutboxMessage
 from domain.trackers import parse_trackers
 from handlers.insights import stats_verb, tracker_webhook
+from scheduler.cron import crontab_trigger
 from storage.insights_store import claim_digest, tickets_for_incident
 from storage.outbox_store import OutboxRow
 from storage.reports import SqlReports
@@ -112,25 +111,6 @@ class WeeklyDigest:
         await client.files_upload_v2(
             channel=response["channel"], thread_ts=response["ts"], content=content,
             filename="sla-compliance.png", title="SLA compliance: this week and the week before")
-
-
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def crontab_trigger(line: str) -> CronTrigger:
-    """A crontab line as cron reads it. APScheduler 3 numbers weekdays from Monday = 0, so its
-    ``from_crontab("0 9 * * 1")`` fires on Tuesdays; numbers in the weekday field are turned
-    into names first (cron's 0 and 7 are Sunday)."""
-    fields = line.split()
-    if len(fields) != 5:
-        raise ValueError(f"'{line}' is not a crontab line (5 fields)")
-    days, slash, step = fields[4].partition("/")
-    try:
-        days = re.sub(r"\d+", lambda m: _CRON_DAYS[int(m.group())], days)
-    except IndexError:
-        raise ValueError(f"'{fields[4]}' is not a weekday field (0-7 or mon-sun)") from None
-    fields[4] = days + slash + step
-    return CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
 
 
 @dataclass

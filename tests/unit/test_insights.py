@@ -145,7 +145,7 @@ def test_tracker_webhook_signatures() -> None:
 
 
 def test_digest_crontab_weekdays_are_crons_not_apschedulers() -> None:
-    from bot.features.insights import crontab_trigger
+    from scheduler.cron import crontab_trigger
 
     monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     for line in ("0 9 * * 1", "0 9 * * mon", "0 9 * * 1-1"):
