@@ -68,6 +68,9 @@ class CatchUpFacts:
     action_items: Sequence[ActionItemRow] = ()
     related: Sequence[RelatedIncident] = ()
     channel_id: str | None = None
+    # The stored clock view (episode start after a reopen, last update, a snoozed reminder);
+    # None: the incident's own timestamps and the last update read from the timeline
+    clocks: IncidentClocks | None = None
 
 
 def is_human_note(event: TimelineEvent) -> bool:
@@ -93,14 +96,13 @@ def build_catchup(facts: CatchUpFacts) -> CatchUp:
     key_notes = (marked or notes)[-KEY_NOTES:]
     update = last_update(facts.timeline)
     incident = facts.incident
-    due = None
-    if incident.status.is_active:
-        due = next_update_due_at(IncidentClocks.of(
-            incident, last_update_at=update.at if update else None), facts.policy, facts.now)
+    clocks = facts.clocks or IncidentClocks.of(incident,
+                                               last_update_at=update.at if update else None)
+    due = next_update_due_at(clocks, facts.policy, facts.now) if incident.status.is_active else None
     return CatchUp(
         incident=incident, model_name=facts.model_name, commander=incident.assigned_to,
         roles=list(facts.roles),
-        clocks=list(deadlines(incident, facts.policy, facts.now).values()),
+        clocks=list(deadlines(clocks, facts.policy, facts.now).values()),
         next_update_due=due, last_update=update, key_notes=key_notes,
         key_notes_marked=bool(marked),
         open_actions=[a for a in facts.action_items if not a.done],
@@ -116,6 +118,7 @@ class CatchUpSources(Protocol):
     async def key_notes(self, uow: UnitOfWork, incident: Incident) -> frozenset[uuid.UUID]: ...
     async def action_items(self, uow: UnitOfWork, incident: Incident) -> list[ActionItemRow]: ...
     async def related(self, uow: UnitOfWork, incident: Incident) -> list[RelatedIncident]: ...
+    async def clocks(self, uow: UnitOfWork, incident: Incident) -> IncidentClocks | None: ...
 
 
 @dataclass
@@ -133,6 +136,9 @@ class NoSources:
 
     async def related(self, uow: UnitOfWork, incident: Incident) -> list[RelatedIncident]:
         return []
+
+    async def clocks(self, uow: UnitOfWork, incident: Incident) -> IncidentClocks | None:
+        return None
 
 
 @dataclass
@@ -159,7 +165,8 @@ class CatchUps:
                 key_note_ids=await self.sources.key_notes(uow, incident),
                 action_items=await self.sources.action_items(uow, incident),
                 related=await self.sources.related(uow, incident),
-                channel_id=link.channel_id if link else None)
+                channel_id=link.channel_id if link else None,
+                clocks=await self.sources.clocks(uow, incident))
             return build_catchup(facts)
 
     async def joined(self, channel_id: str, user_id: str, event_id: str,

@@ -28,9 +28,11 @@ from domain.note_changes import note_changes_of
 from domain.policy import COMMANDER_ROLE, Policy
 from domain.ports import UnitOfWork
 from domain.related import RelatedIncident, RelatedIncidents
+from domain.reminders import SnoozeUnitOfWork
 from domain.roles import RoleAssignments, RolesUnitOfWork
 from domain.roles import role_holders as held_roles
 from domain.services import IncidentRef
+from domain.timers import IncidentClocks
 from handlers import related as related_handlers
 from storage.outbox_store import OutboxRow
 from storage.postmortems import SqlPostmortemRepository
@@ -75,6 +77,10 @@ class CatchUpSources:
 
     async def key_notes(self, uow: UnitOfWork, incident: Incident) -> frozenset[uuid.UUID]:
         return await note_changes_of(uow).key_note_ids(incident.id)
+
+    async def clocks(self, uow: UnitOfWork, incident: Incident) -> IncidentClocks:
+        """The SLO tick's view: the episode (after a reopen), last update and snooze (item 6)."""
+        return await cast(SnoozeUnitOfWork, uow).snoozes.clocks(incident)
 
     async def action_items(self, uow: UnitOfWork, incident: Incident) -> list[ActionItemRow]:
         return await SqlPostmortemRepository(uow).action_items(incident.id)

@@ -23,6 +23,7 @@ from domain.policy import default_policy
 from domain.ports import SlackLink
 from domain.related import RelatedIncident
 from domain.services import IncidentRef, IncidentService
+from domain.timers import IncidentClocks
 from tests.fakes import FakeClock, FakeDatabase
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -103,6 +104,21 @@ def test_a_fresh_incident_reads_plainly() -> None:
     assert "Related incidents" not in text
     resolved = build_catchup(facts(incident(status=Status.RESOLVED, resolved_at=T0), []))
     assert resolved.next_update_due is None
+
+
+def test_stored_clocks_count_from_the_reopen_and_honour_a_snooze() -> None:
+    """With the SLO tick's clock view, the read-in shows what the reminders will do: deadlines
+    from the last reopen, the next update at the end of a snooze (issue 19 item 6)."""
+    inc = incident()
+    reopened = T0 + timedelta(minutes=10)
+    clocks = IncidentClocks.of(inc, last_update_at=None, episode_started_at=reopened,
+                               update_snoozed_until=T0 + timedelta(minutes=55))
+    c = build_catchup(facts(inc, [], clocks=clocks))
+    assert c.next_update_due == T0 + timedelta(minutes=55)
+    assert c.clocks[1].due_at == reopened + timedelta(minutes=30)  # SEV-1 mitigate: 30 min
+    plain = build_catchup(facts(inc, []))
+    assert plain.next_update_due == T0 + timedelta(minutes=30)  # 15 min cadence from 09:00
+    assert plain.clocks[1].due_at == T0 + timedelta(minutes=30)
 
 
 def test_last_update_is_the_newest_by_time() -> None:
