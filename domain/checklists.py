@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.events import IncidentDeclared
 from domain.governance.roles import Activity
 from domain.model import Actor, AuditEvent, DomainError, Incident, Status, TimelineEvent, TimelineEventType
 from domain.ports import OutboxMessage, UnitOfWork
@@ -109,11 +110,9 @@ class Checklists:
         await uow.incidents.save(incident)
         await uow.outbox.add(OutboxMessage(CHECKLIST, incident.id))
 
-    async def on_declared(self, uow: UnitOfWork, incident: Incident, action: str,
-                          details: dict[str, Any]) -> None:
+    async def on_declared(self, uow: UnitOfWork, event: IncidentDeclared) -> None:
         """Reaction to a declaration: the matching runbook, if any, becomes the incident's."""
-        if action != "incident.created":
-            return
+        incident = event.incident
         model = await uow.models.get(incident.model_id)
         runbook = self.choose(incident, model.name if model else "", model.labels if model else [])
         if runbook is not None:

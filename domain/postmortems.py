@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from domain.action_items import ActionItem
+from domain.events import StatusChanged
 from domain.governance.postmortem import (
     ActionItemRow,
     IncidentFacts,
@@ -156,11 +157,11 @@ class Postmortems:
         if refusal:
             raise DomainError(refusal)
 
-    async def on_status_changed(self, uow: UnitOfWork, incident: Incident, action: str,
-                                details: dict[str, Any]) -> None:
+    async def on_status_changed(self, uow: UnitOfWork, event: StatusChanged) -> None:
         """Reaction to a resolve: open the postmortem clock and tell the commander."""
-        if action != "incident.status_updated" or details.get("to") != Status.RESOLVED.value:
+        if event.status is not Status.RESOLVED:
             return
+        incident = event.incident
         rule = self.service.policy.rule(incident.severity)
         if rule.postmortem != "required":
             return

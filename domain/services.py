@@ -11,6 +11,14 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from domain import messages, text_boundary
+from domain.events import (
+    CommanderAssigned,
+    IncidentDeclared,
+    IncidentEvent,
+    NoteAdded,
+    SeverityChanged,
+    StatusChanged,
+)
 from domain.governance.roles import (
     RaciGate,
     RoleRefused,
@@ -33,14 +41,10 @@ from domain.model import (
 )
 from domain.policy import Policy
 from domain.ports import Clock, ConcurrentUpdate, OutboxMessage, SlackLink, UnitOfWork
+from domain.reactions import Reactions
 from domain.state_machine import AlreadyInState, target_for, transition
 
 T = TypeVar("T")
-
-# A feature's reaction to an incident change, run inside the same unit of work (so what it
-# writes, e.g. outbox rows for PagerDuty or a runbook checklist, commits with the change).
-# Called as observer(uow, incident, action, details) with the audit action name.
-Observer = Callable[[UnitOfWork, Incident, str, dict[str, Any]], Awaitable[None]]
 
 # Outbox kinds: what the dispatcher in bot/ knows how to deliver.
 ANNOUNCE = "announce"  # post the announcement in the incidents channel
@@ -123,17 +127,17 @@ class IncidentService:
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock, policy: Policy,
                  after_commit: Callable[[Any], None] | None = None,
-                 observers: list[Observer] | None = None,
                  read_uow_factory: Callable[[], UnitOfWork] | None = None,
-                 gates: Gates | None = None) -> None:
+                 gates: Gates | None = None, reactions: Reactions | None = None) -> None:
         self.uow_factory = uow_factory
         # queries only read: on SQLite they need not queue behind the one writer
         self.read_uow_factory = read_uow_factory or uow_factory
         self.clock = clock
         self.policy = policy
         self.after_commit = after_commit
-        self.observers: list[Observer] = list(observers or [])
-        self.gates = gates or Gates()
+        self.gates = gates or Gates()  # asked before a change is written; may refuse it
+        # run after a change is written, in its transaction; never refuse (domain/reactions.py)
+        self.reactions = reactions or Reactions()
 
     async def run(self, work: Callable[[UnitOfWork], Awaitable[T]], attempts: int = 5) -> T:
         """Run ``work`` in a fresh unit of work, retrying when a concurrent writer won; a role
@@ -291,12 +295,8 @@ class IncidentService:
             await uow.outbox.add(OutboxMessage(ANNOUNCE, incident.id))
             await uow.outbox.add(OutboxMessage(CREATE_CHANNEL, incident.id,
                                                {"invite": sorted(set(invite))}))
-            # observers run last, so what features say follows the announcement and channel
-            await self._record(uow, actor, "incident.created", incident, {
-                "number": incident.number, "title": incident.title,
-                "severity": incident.severity.value, "model": model.name,
-                "trigger_source": incident.trigger_source.value, "status": "open",
-                "labels": incident.labels})
+            # reactions run last, so what features say follows the announcement and channel
+            await self._record(uow, IncidentDeclared(incident, actor, model.name))
             if cmd.then is not None:
                 await cmd.then(uow, incident)
             return incident
@@ -332,9 +332,7 @@ class IncidentService:
             incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
             body=f"{previous.value} → {wanted.value}" + (f": {reason}" if reason else ""),
             author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
-        await self._record(uow, actor, "incident.status_updated", incident, {
-            "number": incident.number, "from": previous.value, "to": wanted.value,
-            "reason": reason})
+        await self._record(uow, StatusChanged(incident, actor, previous, wanted, reason))
         await self._announce_change(uow, incident, text)
         return Outcome(incident, text)
 
@@ -358,8 +356,7 @@ class IncidentService:
             created_at=now, source_ref=source_ref))
         if not added:
             return Outcome(incident, "Already noted.", changed=False)
-        await self._record(uow, actor, "incident.note_added", incident, {
-            "number": incident.number, "source_ref": source_ref, "length": len(text)})
+        await self._record(uow, NoteAdded(incident, actor, source_ref, len(text)))
         if echo:
             await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
                 "text": messages.note_echo_text(incident, actor, text)}))
@@ -381,8 +378,7 @@ class IncidentService:
                 body=f"Incident Commander set to <@{commander_id}>", author=actor.id,
                 author_name=actor.name, occurred_at=incident.updated_at,
                 created_at=incident.updated_at))
-            await self._record(uow, actor, "incident.assigned", incident, {
-                "number": incident.number, "from": previous, "to": commander_id})
+            await self._record(uow, CommanderAssigned(incident, actor, previous, commander_id))
             await uow.outbox.add(OutboxMessage(INVITE, incident.id, {"users": [commander_id]}))
             await self._announce_change(uow, incident, text)
             return Outcome(incident, text)
@@ -414,8 +410,7 @@ class IncidentService:
             body=f"Severity {previous.label} → {severity.label}", author=actor.id,
             author_name=actor.name, occurred_at=incident.updated_at,
             created_at=incident.updated_at))
-        await self._record(uow, actor, "incident.severity_changed", incident, {
-            "number": incident.number, "from": previous.value, "to": severity.value})
+        await self._record(uow, SeverityChanged(incident, actor, previous, severity))
         await self._announce_change(uow, incident, text)
         return Outcome(incident, text)
 
@@ -435,13 +430,11 @@ class IncidentService:
         await uow.outbox.add(OutboxMessage(THREAD, incident.id, {"text": text}))
         await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {"text": text}))
 
-    async def _record(self, uow: UnitOfWork, actor: Actor, action: str, incident: Incident,
-                      details: dict[str, Any]) -> None:
-        """Audit an incident change and let the feature observers react in the same transaction."""
-        await uow.audit.add(self._audit(actor, action, "incident", str(incident.id), details))
-        seen = {**details, "actor": actor.id}  # observers also learn who acted (echo suppression)
-        for observer in self.observers:
-            await observer(uow, incident, action, seen)
+    async def _record(self, uow: UnitOfWork, event: IncidentEvent) -> None:
+        """Audit an incident change and run the reactions to it in the same transaction."""
+        await uow.audit.add(self._audit(event.actor, event.action, "incident",
+                                        str(event.incident.id), event.details()))
+        await self.reactions.run(uow, event)
 
     def _audit(self, actor: Actor, action: str, resource_type: str, resource_id: str,
                details: dict[str, Any]) -> AuditEvent:

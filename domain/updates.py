@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
-from domain.model import Actor, AuditEvent, DomainError, Incident, Status, TimelineEvent, TimelineEventType
+from domain.events import IncidentEvent, StatusChanged
+from domain.model import Actor, AuditEvent, DomainError, Incident, TimelineEvent, TimelineEventType
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import THREAD, IncidentRef, IncidentService
 from domain.text_boundary import clean
@@ -71,11 +72,10 @@ class StakeholderUpdates:
 
         return await self.service.run(work)
 
-    async def on_change(self, uow: UnitOfWork, incident: Incident, action: str,
-                        details: dict[str, Any]) -> None:
+    async def on_change(self, uow: UnitOfWork, event: IncidentEvent) -> None:
         """Reaction to any incident change: a reopen starts an episode; the tick re-plans."""
         marks = self.marks(uow)
-        if action == "incident.status_updated" and details.get("to") == Status.INVESTIGATING.value \
-                and details.get("from") in (Status.RESOLVED.value, Status.MITIGATED.value):
+        incident = event.incident
+        if isinstance(event, StatusChanged) and event.is_reopen:
             await marks.reopened(incident.id, incident.updated_at)
         await marks.changed(incident)

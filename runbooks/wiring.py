@@ -16,6 +16,7 @@ from bot.delivery.runbooks import ChecklistDelivery
 from bot.slack_ui.ids import ActionId
 from bot.slack_ui.runbooks import progress_line
 from domain.checklists import CHECKLIST, Checklists
+from domain.events import IncidentDeclared
 from domain.model import Incident
 from handlers import runbooks as runbook_listeners
 from runbooks import RUNBOOKS_DIR
@@ -36,7 +37,7 @@ def install(container: Container) -> None:
                              getattr(settings, "runbooks_base_url", None))
     container.features.runbooks = library
     checklists = Checklists(container.service, library, SqlChecklistRecords)
-    container.service.observers.append(checklists.on_declared)
+    container.service.reactions.on(IncidentDeclared, checklists.on_declared)
     container.dispatcher.handlers[CHECKLIST] = ChecklistDelivery(
         checklists, container.slack_client).deliver
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from bot.slack_ui.timers import UpdateTexts
+from domain.events import IncidentEvent
 from domain.model import Actor, Incident
 from domain.services import IncidentRef, IncidentService
 from domain.updates import StakeholderUpdates
@@ -48,7 +49,7 @@ def install(container: Container) -> None:
     container.dispatcher.handlers[ESCALATE] = escalations.escalate
     container.dispatcher.handlers[REMIND] = escalations.remind  # reminders naming @handles
     updates = stakeholder_updates(container.service)
-    container.service.observers.append(updates.on_change)
+    container.service.reactions.on(IncidentEvent, updates.on_change)
     update_listeners.register(container.bolt, container.slack, updates)
 
     async def tick() -> None:

@@ -27,7 +27,8 @@ from prometheus_client import Gauge
 from bot.delivery.dispatcher import Permanent, Retry
 from domain.api.auth import LoginThrottle
 from domain.api.webhooks import event_name, signature, wants
-from domain.model import AuditEvent, Incident
+from domain.events import IncidentEvent
+from domain.model import AuditEvent
 from domain.ports import OutboxMessage, UnitOfWork
 from handlers.api import auth_routes, drift, incidents, models, openapi, status
 from handlers.api.http import ApiContext
@@ -84,11 +85,12 @@ class ApiFeature:
 
     # -- webhooks out ------------------------------------------------------------------------
 
-    async def publish(self, uow: UnitOfWork, incident: Incident, action: str,
-                      details: dict[str, Any]) -> None:
-        """In the use case's transaction: one outbox row per interested subscriber, in that
-        subscriber's lane, so the event leaves only if the change commits."""
-        name = event_name(action, details)
+    async def publish(self, uow: UnitOfWork, event: IncidentEvent) -> None:
+        """Reaction to every incident event, in the use case's transaction: one outbox row per
+        interested subscriber, in that subscriber's lane, so the event leaves only if the
+        change commits."""
+        details = event.details()
+        name = event_name(event.action, details)
         if name is None:
             return
         subscribers = [s for s in await enabled_subscribers_in(uow)
@@ -97,16 +99,17 @@ class ApiFeature:
             return
         from handlers.api.incidents import incident_response
 
+        incident = event.incident
         model = await uow.models.get(incident.model_id)
         link = await uow.slack_links.get(incident.id)
-        event = {"id": uuid.uuid4().hex, "type": name,
-                 "occurred_at": self.container.clock.now().isoformat(),
-                 "actor": details.get("actor"),
-                 "incident": incident_response(incident, model, link).model_dump(mode="json"),
-                 "details": {k: v for k, v in details.items() if k != "actor"}}
+        body = {"id": uuid.uuid4().hex, "type": name,
+                "occurred_at": self.container.clock.now().isoformat(),
+                "actor": event.actor.id,
+                "incident": incident_response(incident, model, link).model_dump(mode="json"),
+                "details": details}
         for sub in subscribers:
             await uow.outbox.add(OutboxMessage(WEBHOOK, incident.id, {
-                "subscriber": sub.id, "event": event}, lane=f"webhook:{sub.id}"))
+                "subscriber": sub.id, "event": body}, lane=f"webhook:{sub.id}"))
 
     async def deliver(self, row: OutboxRow) -> None:
         sub = await self.store.subscriber(str(row.payload.get("subscriber")))
@@ -205,7 +208,7 @@ def install(container: Any) -> None:
             ctx.extra["run_drift"] = functools.partial(run_submitted_drift, container)
     container.routes += [*auth_routes.routes(ctx), *incidents.routes(ctx), *models.routes(ctx),
                          *openapi.routes(ctx), *status.routes(ctx), *drift.routes(ctx)]
-    container.service.observers.append(feature.publish)
+    container.service.reactions.on(IncidentEvent, feature.publish)
     container.dispatcher.handlers[WEBHOOK] = feature.deliver
     container.dispatcher.handlers[WEBHOOK_NOTICE] = feature.notice
 

@@ -23,9 +23,10 @@ from bot.features.drift_jobs import DriftJob, Window
 from bot.registry.hooks import post_signed
 from bot.registry.manual import ManualRegistry
 from bot.slack_ui import model_actions as ui
+from domain.events import IncidentDeclared
 from domain.governance.roles import Role
 from domain.messages import escape
-from domain.model import DomainError, Incident, Severity
+from domain.model import DomainError, Severity
 from domain.model_actions import service as svc
 from domain.model_actions.changes import DEFAULT_WINDOW
 from domain.model_actions.drift_actions import DriftActions
@@ -122,11 +123,9 @@ class ModelActionsFeature:
 
     # -- the incident's thread -------------------------------------------------------------------
 
-    async def on_incident(self, uow: UnitOfWork, incident: Incident, action: str,
-                          details: dict[str, Any]) -> None:
+    async def on_declared(self, uow: UnitOfWork, event: IncidentDeclared) -> None:
         """Every new incident gets "What changed?" in its announcement's thread."""
-        if action == "incident.created":
-            await uow.outbox.add(OutboxMessage(svc.WHAT_CHANGED, incident.id))
+        await uow.outbox.add(OutboxMessage(svc.WHAT_CHANGED, event.incident.id))
 
     async def _thread(self, incident_id: uuid.UUID) -> tuple[str, str]:
         view = await self.container.service.view(IncidentRef(incident_id=incident_id))
@@ -336,7 +335,7 @@ def install(container: Container) -> None:
         runner.job_override = feature.rebaselined
         runner.alert_gate = feature.snoozed
     container.slack.model_notes.append(feature.model_notes)
-    container.service.observers.append(feature.on_incident)
+    container.service.reactions.on(IncidentDeclared, feature.on_declared)
     container.on_stop.append(feature.close)
     seconds = container.settings.model_sync_seconds
     if seconds > 0 and container.settings.tick_seconds > 0:

@@ -4,8 +4,8 @@ and ``page`` verbs, and the acknowledging responders invited (a step of the webh
 
 In: ``POST /webhooks/pagerduty`` and ``POST /webhooks/alertmanager`` (handlers/webhooks/) run
 the use cases in domain/paging/, which are the ones Slack runs. Out: a declare or status change
-becomes outbox rows (written by :meth:`PagerDutyEvents.observe` in the change's transaction),
-delivered by bot/delivery/pagerduty.py.
+becomes outbox rows (written by the reactions of :class:`PagerDutyEvents` in the change's
+transaction), delivered by bot/delivery/pagerduty.py.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.delivery.pagerduty import PagerDutyDelivery
 from bot.delivery.paging_directory import PagerDutyRestDirectory, SlackPeople
 from bot.slack_ui.paging import PagingTexts, resolve_prompt
+from domain.events import IncidentDeclared, StatusChanged
 from domain.paging.alertmanager import AlertGroupEvents
 from domain.paging.oncall import OnCall, PagingConfig
 from domain.paging.pagerduty import PagerDutyConfig, PagerDutyEvents
@@ -52,6 +53,7 @@ def install(container: Container) -> None:
             events, pagerduty.secrets_from(settings.pagerduty_webhook_secret))),
         web.post("/webhooks/alertmanager", alertmanager.endpoint(alerts, settings.alertmanager_token)),
     ]
-    container.service.observers.append(events.observe)
+    container.service.reactions.on(IncidentDeclared, events.on_declared)  # pages the on-call
+    container.service.reactions.on(StatusChanged, events.on_status_changed)  # mirrored to PD
     container.dispatcher.handlers.update(delivery.handlers())
     paging_commands.register(container.slack.verbs, OnCall(directory, people, paging_config), paging)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.slack_ui.postmortems import PostmortemTexts
+from domain.events import StatusChanged
 from domain.note_changes import CapturedNotes
 from domain.postmortems import Postmortems
 from handlers import postmortems as postmortem_verbs
@@ -24,7 +25,7 @@ def install(container: Container) -> None:
     postmortems = Postmortems(container.service, SqlPostmortemRepository, PostmortemTexts(),
                               key_notes=CapturedNotes(container.service).key_note_ids)
     container.service.gates.close.append(postmortems)
-    container.service.observers.append(postmortems.on_status_changed)
+    container.service.reactions.on(StatusChanged, postmortems.on_status_changed)
     container.features.postmortem_reminders = postmortems.remind_overdue
     container.scheduler.add_job(postmortems.remind_overdue, "interval", minutes=5,
                                 id="postmortem-reminders", max_instances=1, coalesce=True)

@@ -3,7 +3,8 @@
 In: a verified, shape-checked Webhooks V3 event (handlers/webhooks/pagerduty.py) becomes the
 same use case Slack runs (declare, status change, note, severity). Out: a declare or status
 change made here becomes outbox rows (``PD_*`` kinds, delivered by bot/delivery/pagerduty.py),
-written in the use case's own transaction by :meth:`PagerDutyEvents.observe`.
+written in the use case's own transaction by the reactions :meth:`PagerDutyEvents.on_declared`
+and :meth:`PagerDutyEvents.on_status_changed`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+from domain.events import IncidentDeclared, StatusChanged
 from domain.model import Actor, Incident, Severity, Status, TriggerSource
 from domain.paging.ports import AlreadyLinked, PagerDutyLink, PagingUnitOfWork
 from domain.policy import Policy
@@ -213,22 +215,20 @@ class PagerDutyEvents:
         return (await self.service.add_note_in(uow, ref, actor, text, occurred_at=occurred,
                                                source_ref=source_ref, echo=True)).changed
 
-    # -- here -> PagerDuty (an observer: inside the use case's transaction) ---------------------
+    # -- here -> PagerDuty (reactions: inside the use case's transaction) ----------------------
 
-    async def observe(self, uow: UnitOfWork, incident: Incident, action: str,
-                      details: dict[str, Any]) -> None:
-        """A declare pages the on-call; a status change here is mirrored to PagerDuty."""
-        links = cast(PagingUnitOfWork, uow).pagerduty_links
-        if action == "incident.created":
-            await self._page(uow, incident, details)
-            return
-        if action != "incident.status_updated" or details.get("actor") == PAGERDUTY:
+    async def on_status_changed(self, uow: UnitOfWork, event: StatusChanged) -> None:
+        """An acknowledgement or a resolve made here is mirrored to PagerDuty."""
+        if event.actor.id == PAGERDUTY:
             return  # a change PagerDuty told us about is not echoed back to it
-        target = {Status.INVESTIGATING.value: "acknowledged",
-                  Status.RESOLVED.value: "resolved"}.get(details.get("to", ""))
-        if target == "acknowledged" and details.get("from") != Status.OPEN.value:
-            target = None  # a reopen is not an acknowledgement
-        link = await links.for_incident(incident.id) if target else None
+        if event.is_acknowledgement:  # a reopen is not an acknowledgement
+            target = "acknowledged"
+        elif event.status is Status.RESOLVED:
+            target = "resolved"
+        else:
+            return
+        incident = event.incident
+        link = await cast(PagingUnitOfWork, uow).pagerduty_links.for_incident(incident.id)
         if link is None:
             return
         if link.pd_incident_id:
@@ -239,8 +239,9 @@ class PagerDutyEvents:
                 "action": "acknowledge" if target == "acknowledged" else "resolve",
                 "dedup_key": link.page_dedup_key, "routing_key": link.page_routing_key}))
 
-    async def _page(self, uow: UnitOfWork, incident: Incident, details: dict[str, Any]) -> None:
+    async def on_declared(self, uow: UnitOfWork, event: IncidentDeclared) -> None:
         """A SEV-1 / SEV-2 declared here pages the owning team's on-call (Events API v2)."""
+        incident = event.incident
         if incident.trigger_source is TriggerSource.PAGERDUTY or incident.severity not in PAGED_SEVERITIES:
             return
         model = await uow.models.get(incident.model_id)
@@ -255,10 +256,10 @@ class PagerDutyEvents:
             "action": "trigger", "dedup_key": dedup_key, "routing_key": routing_key,
             "payload": {
                 "summary": f"{incident.key} [{incident.severity.label}] {incident.title}"[:1024],
-                "source": f"incident-bot/{details.get('model', '?')}",
+                "source": f"incident-bot/{event.model_name}",
                 "severity": "critical" if incident.severity is Severity.P1 else "error",
-                "custom_details": {"incident": incident.key, "model": details.get("model"),
-                                   "declared_by": details.get("actor")},
+                "custom_details": {"incident": incident.key, "model": event.model_name,
+                                   "declared_by": event.actor.id},
             }}))
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 
 from domain.checklists import CHECKLIST, Checklists, Followed, StepDone, StepOutcome
+from domain.events import IncidentDeclared, IncidentEvent
 from domain.governance.roles import RaciGate, Role, RoleRefused
 from domain.model import Actor, DomainError, Incident, MLModel, ModelStage, Severity, Status
 from domain.policy import default_policy
@@ -113,7 +114,7 @@ def records() -> Records:
 @pytest.fixture
 def checklists(service: IncidentService, records: Records) -> Checklists:
     checklists = Checklists(service, Shelf(), records)
-    service.observers.append(checklists.on_declared)
+    service.reactions.on(IncidentDeclared, checklists.on_declared)
     return checklists
 
 
@@ -181,7 +182,7 @@ def marks() -> Marks:
 @pytest.fixture
 def updates(service: IncidentService, marks: Marks) -> StakeholderUpdates:
     updates = StakeholderUpdates(service, marks, Texts())
-    service.observers.append(updates.on_change)
+    service.reactions.on(IncidentEvent, updates.on_change)
     return updates
 
 

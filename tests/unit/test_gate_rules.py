@@ -22,6 +22,7 @@ import pytest
 from bot.features.governance import RoleGate, enforcing, mode_problem
 from domain.action_items import ActionItem
 from domain.api.auth import ALL_SCOPES, Principal
+from domain.events import StatusChanged
 from domain.governance.postmortem import (
     PLACEHOLDER,
     ActionItemRow,
@@ -416,7 +417,7 @@ def world(roles: dict[str, set[Role]] | None = None, enforce: bool = True) -> Wo
     store = FakePostmortems()
     postmortems = Postmortems(service, store, Texts())
     service.gates.close.append(postmortems)
-    service.observers.append(postmortems.on_status_changed)
+    service.reactions.on(StatusChanged, postmortems.on_status_changed)
     return World(db, clock, service, grants, postmortems, store)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from domain.events import IncidentDeclared, StatusChanged
 from domain.model import Actor, Incident, MLModel, ModelStage, Severity, Status, TriggerSource
 from domain.paging.alertmanager import AlertGroupEvents, AlertNotification
 from domain.paging.pagerduty import (
@@ -117,7 +118,8 @@ def service(uow: Any, clock: FakeClock) -> IncidentService:
 def pd(service: IncidentService, uow: Any) -> PagerDutyEvents:
     events = PagerDutyEvents(service, default_policy(), PagerDutyConfig(
         service_models={"PSVC": "credit-risk-v3"}, routing_keys={"risk-ml": "R-KEY"}), uow)
-    service.observers.append(events.observe)
+    service.reactions.on(IncidentDeclared, events.on_declared)
+    service.reactions.on(StatusChanged, events.on_status_changed)
     return events
 
 

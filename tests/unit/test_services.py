@@ -7,7 +7,6 @@ what was committed (state, timeline, audit, outbox rows) and what the user is to
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -196,22 +195,6 @@ async def test_declaring_scrubs_and_trims_the_title_and_description(service: Inc
 async def test_labels_are_lowercased_deduplicated_and_blank_ones_dropped(service: IncidentService) -> None:
     incident = await declare(service, labels=["PII", "pii", " ", "Revenue-Critical"])
     assert incident.labels == ["pii", "revenue-critical"]
-
-
-async def test_observers_see_the_declaration_after_the_announcement_and_channel(
-        db: FakeDatabase, clock: FakeClock) -> None:
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    async def page_someone(uow: UnitOfWork, incident: Incident, action: str,
-                           details: dict[str, Any]) -> None:
-        seen.append((action, details))
-        await uow.outbox.add(OutboxMessage("pagerduty.trigger", incident.id))
-
-    service = IncidentService(db.uow_factory(clock), clock, default_policy(), observers=[page_someone])
-    await declare(service)
-    assert kinds(db.outbox) == [ANNOUNCE, CREATE_CHANNEL, "pagerduty.trigger"]
-    [(action, details)] = seen
-    assert action == "incident.created" and details["actor"] == ALICE.id
 
 
 async def test_the_then_step_runs_inside_the_declaration_and_its_failure_undoes_it(
@@ -792,54 +775,3 @@ async def test_a_refused_use_case_commits_nothing_and_skips_after_commit(
     with pytest.raises(UnknownModel):
         await service.declare(DeclareIncident("t", Severity.P1, "nope"), ALICE)
     assert committed == [] and db.commits == 0
-
-
-# -- observers: how the gates veto today --------------------------------------------------------
-
-def refusing(action: str, to: str) -> Callable[..., Any]:
-    async def gate(uow: UnitOfWork, incident: Incident, seen: str, details: dict[str, Any]) -> None:
-        if seen == action and details.get("to") == to:
-            raise DomainError(f"{incident.key} cannot be closed yet")
-    return gate
-
-
-async def test_an_observer_that_refuses_rolls_back_the_whole_change(
-        db: FakeDatabase, clock: FakeClock) -> None:
-    service = IncidentService(db.uow_factory(clock), clock, default_policy(),
-                              observers=[refusing("incident.status_updated", "closed")])
-    await incident_in(service, Status.RESOLVED)
-    mark = Mark.of(db)
-    with pytest.raises(DomainError, match="INC-1 cannot be closed yet"):
-        await service.change_status(INC1, "close", BOB)
-    assert db.incident(1).status is Status.RESOLVED and mark.nothing_written()
-
-
-async def test_observers_run_in_order_and_learn_who_acted(db: FakeDatabase, clock: FakeClock) -> None:
-    calls: list[tuple[str, str, Any]] = []
-
-    def observer(name: str) -> Callable[..., Any]:
-        async def observe(uow: UnitOfWork, incident: Incident, action: str, details: dict[str, Any]) -> None:
-            calls.append((name, action, details["actor"]))
-        return observe
-
-    service = IncidentService(db.uow_factory(clock), clock, default_policy(),
-                              observers=[observer("first"), observer("second")])
-    await declare(service)
-    await service.assign(INC1, BOB, "U0IC")
-    assert calls == [("first", "incident.created", ALICE.id), ("second", "incident.created", ALICE.id),
-                     ("first", "incident.assigned", BOB.id), ("second", "incident.assigned", BOB.id)]
-
-
-async def test_unchanged_outcomes_do_not_wake_the_observers(db: FakeDatabase, clock: FakeClock) -> None:
-    woken: list[str] = []
-
-    async def observe(uow: UnitOfWork, incident: Incident, action: str, details: dict[str, Any]) -> None:
-        woken.append(action)
-
-    service = IncidentService(db.uow_factory(clock), clock, default_policy(), observers=[observe])
-    await incident_in(service, Status.RESOLVED)
-    woken.clear()
-    await service.change_status(INC1, "resolve", BOB)
-    await service.change_status(INC1, "ack", BOB)
-    await service.change_severity(INC1, BOB, Severity.P1)
-    assert woken == []
