@@ -138,7 +138,8 @@ async def _changed(ctx: SlackContext, notes: CapturedNotes, channel: str,
                    message: dict[str, Any], event: dict[str, Any], body: dict[str, Any]) -> None:
     ref = source_ref(channel, message["ts"])
     if message.get("subtype") == "tombstone":  # a thread's first message deleted, replies kept
-        await notes.delete(ref, await _author(ctx, message), _text(body.get("event_id")) or None)
+        previous = _dict(event.get("previous_message")) or message  # the tombstone names Slackbot
+        await notes.delete(ref, await _author(ctx, previous), _text(body.get("event_id")) or None)
         return
     edited = _dict(message.get("edited"))
     editor = _text(edited.get("user")) or _text(message.get("user"))

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from bot.local.slack_standin import BOT_USER_ID, GENERAL_CHANNEL_ID
-from bot.local.slack_standin.people import pin_event
+from bot.local.slack_standin.people import changed_event, pin_event
 from bot.local.stack import LocalStack
 from domain.model import AuditEvent, TimelineEventType
 from domain.note_changes import note_changes_of
@@ -181,6 +181,23 @@ async def test_a_deleted_message_hides_its_note_without_erasing_it(stack: LocalS
     async with stack.container.uow_factory() as uow:  # kept, only hidden
         note = await note_changes_of(uow).find(f"slack:{channel}:{ts}")
     assert note is not None and note.deleted and note.text == "wrong channel, sorry"
+
+
+
+async def test_a_thread_parent_deleted_under_its_replies_hides_its_note(stack: LocalStack) -> None:
+    """Slack keeps a deleted message that has replies as a tombstone: ``message_changed``."""
+    channel, _ = await declare(stack)
+    ts = await say(stack, channel, RESPONDER, "rolling back v3.2")
+    await say(stack, channel, ONCALL, "ack", thread_ts=ts)
+    stored = stack.slack.message(channel, ts)
+    assert stored is not None
+    tombstone = {**stored, "subtype": "tombstone", "text": "This message was deleted.",
+                 "user": "USLACKBOT", "hidden": True}
+    await stack.driver.event(changed_event(channel, stored, tombstone, stack.slack.next_ts()))
+    await stack.settle()
+    assert await notes(stack) == ["ack"]
+    [deleted] = await audit(stack, "incident.note_deleted")
+    assert (deleted.actor, deleted.details["old"]) == (RESPONDER, "rolling back v3.2")
 
 
 async def test_redelivered_and_late_events_change_nothing_twice(stack: LocalStack) -> None:
