@@ -277,7 +277,8 @@ async def slack_templates(stack: LocalStack) -> list[tuple[str, Any]]:
     clicks = [click(a, incident_id) for a in (*(
         rendering.ACTION_ACK, rendering.ACTION_MITIGATE, rendering.ACTION_RESOLVE,
         rendering.ACTION_REOPEN, rendering.ACTION_NOTE, rendering.ACTION_HOME_DECLARE),
-        "iac_revert", "iac_codify", "iac_accept", "iac_escalate")]
+        "iac_revert", "iac_codify", "iac_accept", "iac_escalate",
+        "incident_take_role", "incident_snooze_update_15m")]  # issue 19: role menu, reminder snooze
     message = {"type": "message", "channel": channel, "user": "U0RESPOND", "text": "a note",
                "ts": "1700000000.000100", "event_ts": "1700000000.000100", "channel_type": "channel"}
     return [
