@@ -158,7 +158,8 @@ async def test_bad_role_or_user_input_gets_an_ephemeral_error(stack: LocalStack)
                        "(Incident Commander), `comms` (Communications lead), `scribe` (Scribe).")
     not_a_user = await command_reply(stack, "role 1 comms bob", RESPONDER)
     assert not_a_user.startswith(":warning: `bob` is not a Slack user")
-    assert (await command_reply(stack, "role 1", RESPONDER)).startswith(":warning: Say which role and who")
+    assert (await command_reply(stack, "role 1 comms", RESPONDER)).startswith(
+        ":warning: Say which role and who")
     assert "keeps its Incident Commander" in await command_reply(stack, "role 1 commander none", RESPONDER)
     assert "not an incident channel" in await command_reply(stack, "role comms me", RESPONDER)
     assert len(stack.slack.messages(stack.slack.channel_id(CHANNEL))) == posted  # nothing said
