@@ -100,6 +100,20 @@ async def load_postgres(url: str, directory: Path, features: int) -> str:
     """A fresh database with the two windows in one table; returns its SQLAlchemy URL."""
     import asyncpg
 
+    db = await _fresh_database(url, features)
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.copy_to_table(TABLE, source=str(directory / "both.csv"), format="csv", header=True)
+        await conn.execute(f"ANALYZE {TABLE}")
+    finally:
+        await conn.close()
+    return db
+
+
+async def _fresh_database(url: str, features: int) -> str:
+    """The drift_bench database, new, with its empty table (unlogged: a benchmark's data)."""
+    import asyncpg
+
     base = url.replace("postgresql+asyncpg://", "postgresql://")
     admin = await asyncpg.connect(base)
     try:
@@ -113,7 +127,73 @@ async def load_postgres(url: str, directory: Path, features: int) -> str:
         cols = ", ".join(f"f{i:02d} double precision" for i in range(features))
         await conn.execute(f"CREATE UNLOGGED TABLE {TABLE} "
                            f"(ts timestamptz, {cols}, prediction double precision)")
-        await conn.copy_to_table(TABLE, source=str(directory / "both.csv"), format="csv", header=True)
+    finally:
+        await conn.close()
+    return db
+
+
+PREDICTION_POINTS = 16_384  # the server's prediction: Beta's inverse CDF at this many + 1 points
+
+
+def generation_sql(rows: int, features: int, start: int, stop: int) -> str:
+    """``INSERT ... SELECT`` of rows ``start..stop-1`` of both windows (row ``g`` is
+    ``2026-01-01 + g s``; the current window from ``g = rows``) drawn by the server from the
+    distributions of :func:`make_data`: feature ``i`` normal with mean 0.5 in the current window
+    for the first five (0 otherwise) and sd ``1 + 0.1 (i mod 3)`` by Box-Muller on ``random()``
+    (features 2j and 2j+1 from one pair of uniforms: independent normals);
+    the prediction Beta(2, 5), Beta(2.3, 5) in the current window, by its inverse CDF (scipy's,
+    at 16,385 points in the ``icdf`` table, linear between them). Other draws than the files'
+    rows, the same distributions."""
+    pairs = (features + 1) // 2  # Box-Muller: two normals (cos, sin) from each pair of uniforms
+    polar = ", ".join(f"sqrt(-2 * ln(1 - random())) AS r{j}, 2 * pi() * random() AS t{j}"
+                      for j in range(pairs))
+    columns = []
+    for i in range(features):
+        drift = 0.5 if i < 5 else 0.0
+        normal = f"r{i // 2} * {'sin' if i % 2 else 'cos'}(t{i // 2})"
+        columns.append(f"{drift} * s.w + {1.0 + 0.1 * (i % 3)!r} * {normal}")
+    at = f"u * {PREDICTION_POINTS}"
+    drawn = (f"SELECT g, (g >= {rows})::int AS w, {polar}, random() AS u "
+             f"FROM generate_series({start}, {stop - 1}) g")
+    return (f"INSERT INTO {TABLE} SELECT timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second', "
+            f"{', '.join(columns)}, i.lo + ({at} - i.k) * (i.hi - i.lo) "
+            f"FROM ({drawn}) s JOIN icdf i ON i.w = s.w AND i.k = floor({at})::int")
+
+
+async def generate_postgres(url: str, rows: int, features: int, connections: int = 2) -> str:
+    """A fresh database whose table the server fills itself (``--pg-generate``): chunks of 1M
+    rows, each seeded by its number (``setseed``), so the table holds the same rows whichever
+    connection draws which chunk; no CSV crosses the wire (10M + 10M rows: 20 GB of CSV)."""
+    import asyncpg
+    from scipy import stats
+
+    db = await _fresh_database(url, features)
+    levels = np.linspace(0.0, 1.0, PREDICTION_POINTS + 1)
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("CREATE TABLE icdf (w int, k int, lo float8, hi float8, PRIMARY KEY (w, k))")
+        for w, a in ((0, 2.0), (1, 2.3)):
+            q = stats.beta.ppf(levels, a, 5).tolist()
+            await conn.copy_records_to_table("icdf", records=[(w, k, q[k], q[k + 1])
+                                                              for k in range(PREDICTION_POINTS)])
+        await conn.execute("ANALYZE icdf")
+    finally:
+        await conn.close()
+    chunks = [(start, min(start + 1_000_000, 2 * rows)) for start in range(0, 2 * rows, 1_000_000)]
+
+    async def worker() -> None:
+        conn = await asyncpg.connect(db)
+        try:
+            while chunks:
+                start, stop = chunks.pop(0)
+                await conn.execute(f"SELECT setseed({(start // 1_000_000) / 1000 + 0.2026})")
+                await conn.execute(generation_sql(rows, features, start, stop))
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    conn = await asyncpg.connect(db)
+    try:
         await conn.execute(f"ANALYZE {TABLE}")
     finally:
         await conn.close()
@@ -145,6 +225,9 @@ def main() -> int:
     parser.add_argument("--reuse-pg", action="store_true",
                         help="use the drift_bench database of an earlier run with the same --rows/--features "
                              "(the data is seeded: the same rows)")
+    parser.add_argument("--pg-generate", action="store_true",
+                        help="the PostgreSQL server draws the pushdown table itself (same distributions, "
+                             "other rows than the files: no PSI comparison with the other engines)")
     parser.add_argument("--skip-evidently", action="store_true",
                         help="(kept) same as leaving it out of --engines")
     args = parser.parse_args()
@@ -156,10 +239,16 @@ def main() -> int:
         directory = Path(tmp)
         started = time.perf_counter()
         load = "pushdown" in engines and not args.reuse_pg
-        make_data(directory, args.rows, args.features, csv_for_sql=load)
-        notes.append(f"data generated in {time.perf_counter() - started:.0f} s")
+        if any(e != "pushdown" for e in engines) or (load and not args.pg_generate):
+            make_data(directory, args.rows, args.features, csv_for_sql=load and not args.pg_generate)
+            notes.append(f"data generated in {time.perf_counter() - started:.0f} s")
         db = args.pg_url.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0] + f"/{TABLE}"
-        if load:
+        if load and args.pg_generate:
+            started = time.perf_counter()
+            db = asyncio.run(generate_postgres(args.pg_url, args.rows, args.features))
+            drawn = time.perf_counter() - started
+            notes.append(f"PostgreSQL drew {2 * args.rows:,} rows itself in {drawn:.0f} s (not timed below)")
+        elif load:
             started = time.perf_counter()
             db = asyncio.run(load_postgres(args.pg_url, directory, args.features))
             (directory / "both.csv").unlink()
@@ -205,7 +294,8 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]], n
         rss = max(r["rss_mb"] for r in runs)
         received = f"{runs[0]['bytes_received']:,}" if "bytes_received" in runs[0] else "-"
         detail = f"drifted {runs[0]['drifted']}"
-        if base is not None and engine not in ("memory", "evidently"):
+        if base is not None and engine not in ("memory", "evidently") and not (
+                engine == "pushdown" and args.pg_generate):
             detail += f", max |PSI - in-memory PSI| {max_psi_gap(runs[0], base):.2e}"
         if runs[0].get("query_seconds"):
             detail += f", query seconds {runs[0]['query_seconds']}"
