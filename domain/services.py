@@ -258,50 +258,51 @@ class IncidentService:
     async def declare(self, cmd: DeclareIncident, actor: Actor) -> Incident:
         """Declare an incident. Refused (:class:`RoleRefused`, audited) when a SEV-1/2 is declared
         by a Slack user without the role: the role gate is asked before anything is written."""
+        return await self.run(lambda uow: self.declare_in(uow, cmd, actor))
+
+    async def declare_in(self, uow: UnitOfWork, cmd: DeclareIncident, actor: Actor) -> Incident:
+        """:meth:`declare` in the caller's unit of work (a webhook use case that checks for a
+        duplicate, declares and links the incident in one transaction)."""
         # the one boundary for text from outside (issue 14), whichever path declares
         title = text_boundary.clean(cmd.title, "title").strip()
         description = text_boundary.clean_optional(cmd.description, "description")
-
-        async def work(uow: UnitOfWork) -> Incident:
-            model = await uow.models.get_by_name(cmd.model_name)
-            if model is None:
-                raise UnknownModel(cmd.model_name, [m.name for m in await uow.models.list()])
-            now = self.clock.now()
-            incident = Incident(
-                number=await uow.incidents.next_number(),
-                title=title,
-                severity=cmd.severity,
-                status=Status.OPEN,
-                model_id=model.id,
-                trigger_source=cmd.trigger_source,
-                created_by=actor.id,
-                created_at=now,
-                updated_at=now,
-                description=description,
-                labels=_clean_labels(cmd.labels),
-            )
-            await self.gates.roles.require(actor, declare_activity(incident.severity),
-                                           "incident", str(incident.id))
-            await uow.incidents.add(incident)
-            await uow.timeline.add(TimelineEvent(
-                incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
-                body=f"Declared {incident.severity.label} on `{model.name}` by {actor.name}: "
-                     f"{incident.title}",
-                author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
-            await uow.slack_links.save(SlackLink(
-                incident_id=incident.id,
-                declarer_id=actor.id if actor.is_slack_user else None))
-            invite = [u for u in ([actor.id] if actor.is_slack_user else []) + cmd.invite if u]
-            await uow.outbox.add(OutboxMessage(ANNOUNCE, incident.id))
-            await uow.outbox.add(OutboxMessage(CREATE_CHANNEL, incident.id,
-                                               {"invite": sorted(set(invite))}))
-            # reactions run last, so what features say follows the announcement and channel
-            await self._record(uow, IncidentDeclared(incident, actor, model.name))
-            if cmd.then is not None:
-                await cmd.then(uow, incident)
-            return incident
-
-        return await self.run(work)
+        model = await uow.models.get_by_name(cmd.model_name)
+        if model is None:
+            raise UnknownModel(cmd.model_name, [m.name for m in await uow.models.list()])
+        now = self.clock.now()
+        incident = Incident(
+            number=await uow.incidents.next_number(),
+            title=title,
+            severity=cmd.severity,
+            status=Status.OPEN,
+            model_id=model.id,
+            trigger_source=cmd.trigger_source,
+            created_by=actor.id,
+            created_at=now,
+            updated_at=now,
+            description=description,
+            labels=_clean_labels(cmd.labels),
+        )
+        await self.gates.roles.require(actor, declare_activity(incident.severity),
+                                       "incident", str(incident.id))
+        await uow.incidents.add(incident)
+        await uow.timeline.add(TimelineEvent(
+            incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
+            body=f"Declared {incident.severity.label} on `{model.name}` by {actor.name}: "
+                 f"{incident.title}",
+            author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
+        await uow.slack_links.save(SlackLink(
+            incident_id=incident.id,
+            declarer_id=actor.id if actor.is_slack_user else None))
+        invite = [u for u in ([actor.id] if actor.is_slack_user else []) + cmd.invite if u]
+        await uow.outbox.add(OutboxMessage(ANNOUNCE, incident.id))
+        await uow.outbox.add(OutboxMessage(CREATE_CHANNEL, incident.id,
+                                           {"invite": sorted(set(invite))}))
+        # reactions run last, so what features say follows the announcement and channel
+        await self._record(uow, IncidentDeclared(incident, actor, model.name))
+        if cmd.then is not None:
+            await cmd.then(uow, incident)
+        return incident
 
     async def change_status(self, ref: IncidentRef, target: Status | str, actor: Actor,
                             reason: str | None = None) -> Outcome:

@@ -130,6 +130,7 @@ class FakeDatabase:
     def __init__(self) -> None:
         self.tables = _Tables()
         self.commits = 0
+        self.transactions = 0  # units of work opened (a use case in one transaction opens one)
         self.last_outbox_id = 0
         self._save_hooks: list[SaveHook] = []
 
@@ -448,6 +449,7 @@ class FakeUnitOfWork:
         self.snoozes = FakeUpdateSnoozes(tx)  # issue 19: domain.reminders.UpdateSnoozes
 
     async def __aenter__(self) -> FakeUnitOfWork:
+        self.db.transactions += 1
         self._begin()
         return self
 

@@ -43,7 +43,7 @@ def install(container: Container) -> None:
                                  api_configured=bool(settings.pagerduty_api_token))
     directory, people = PagerDutyRestDirectory(settings), SlackPeople(container.slack_client)
     paging = Paging(container.service, paging_config, directory, people, page_log, PagingTexts())
-    events = PagerDutyEvents(container.service, container.policy, config, read, acks=paging)
+    events = PagerDutyEvents(container.service, container.policy, config, acks=paging)
     alerts = AlertGroupEvents(container.service, read, resolve_prompt)
     delivery = PagerDutyDelivery(settings, container.service, container.outbox_store,
                                  container.slack_client, container.uow_factory)

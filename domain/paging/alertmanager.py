@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from domain.model import Actor, DomainError, Incident, InvalidSeverity, Severity, TriggerSource
 from domain.paging.pagerduty import EventResult, Verdict
-from domain.paging.ports import AlreadyLinked, PagingUnitOfWork
+from domain.paging.ports import AlertGroup, AlreadyLinked, PagingUnitOfWork
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import CHANNEL, DeclareIncident, IncidentRef, IncidentService
 
@@ -74,30 +74,29 @@ class AlertGroupEvents:
         self.resolve_prompt = resolve_prompt
 
     async def handle(self, note: AlertNotification) -> EventResult:
-        """A group this bot knows is noted (or resolved) on its incident in one transaction;
-        a new one, or one whose incident has ended, declares an incident linked to it."""
+        """One transaction: a group this bot knows is noted (or resolved) on its incident; a new
+        one, or one whose incident has ended, declares an incident linked to it."""
         actor = Actor(ALERTMANAGER, f"Alertmanager ({note.receiver})")
-        known: list[bool] = []
 
-        async def work(uow: UnitOfWork) -> EventResult | None:
-            return await self._on_group(cast(PagingUnitOfWork, uow), note, actor, known)
+        async def work(uow: UnitOfWork) -> EventResult:
+            paging = cast(PagingUnitOfWork, uow)
+            group = await paging.alert_groups.get(note.group_key)
+            result = await self._on_group(paging, note, actor, group)
+            if result is not None:
+                return result
+            incident = await self._open(paging, note, actor, replace=group is not None)
+            return EventResult(Verdict.CREATED, {"incident": incident.key})
 
-        result = await self.service.run(work)
-        if result is not None:
-            return result
         try:
-            incident = await self._open(note, actor, replace=any(known))
+            return await self.service.run(work)
         except AlreadyLinked:
             # an HA peer sent the same new group at the same moment and won the race:
             # its incident is the one, and nothing of this attempt was written
             return await self._duplicate(note.group_key)
-        return EventResult(Verdict.CREATED, {"incident": incident.key})
 
     async def _on_group(self, uow: PagingUnitOfWork, note: AlertNotification, actor: Actor,
-                        known: list[bool]) -> EventResult | None:
+                        group: AlertGroup | None) -> EventResult | None:
         """What the group's current incident takes; None when a new incident is needed."""
-        group = await uow.alert_groups.get(note.group_key)
-        known[:] = [group is not None]
         current = (await self.service.resolve_ref(uow, IncidentRef(incident_id=group.incident_id))
                    if group is not None else None)
         if note.status == "firing":
@@ -130,8 +129,10 @@ class AlertGroupEvents:
         incident = (await self.service.view(IncidentRef(incident_id=group.incident_id))).incident
         return EventResult(Verdict.DUPLICATE, {"incident": incident.key, "duplicate": True})
 
-    async def _open(self, note: AlertNotification, actor: Actor, replace: bool) -> Incident:
-        """Declare the group's incident and link the group to it, in one transaction."""
+    async def _open(self, uow: PagingUnitOfWork, note: AlertNotification, actor: Actor,
+                    replace: bool) -> Incident:
+        """Declare the group's incident and link the group to it (raises :class:`AlreadyLinked`
+        when a concurrent delivery linked a new group first)."""
         alerts = note.alerts
         labels = {**((alerts[0].get("labels") or {}) if alerts else {}), **note.common_labels}
         model = labels.get("model")
@@ -142,13 +143,10 @@ class AlertGroupEvents:
                     or "Alertmanager alert")
         lines = [f"Alertmanager group `{note.group_key}` ({len(alerts)} alert(s)); {note.external_url}"]
         lines += [f"• {_alert_text(a)}" for a in alerts[:10]]
-
-        async def link(uow: UnitOfWork, incident: Incident) -> None:
-            await cast(PagingUnitOfWork, uow).alert_groups.link(
-                note.group_key, incident.id, self.service.clock.now(), replace)
-
-        return await self.service.declare(DeclareIncident(
+        incident = await self.service.declare_in(uow, DeclareIncident(
             title=title, severity=alert_severity(str(labels.get("severity") or "")),
             model_name=str(model), description="\n".join(lines),
             trigger_source=TriggerSource.AUTOMATED_PERFORMANCE,
-            labels=["alertmanager", str(labels.get("alertname", ""))], then=link), actor)
+            labels=["alertmanager", str(labels.get("alertname", ""))]), actor)
+        await uow.alert_groups.link(note.group_key, incident.id, self.service.clock.now(), replace)
+        return incident

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -63,7 +62,7 @@ class PageAcks(Protocol):
     """The paging steps of the webhook use case (domain/paging/pages.py ``Paging``): a PagerDuty
     incident our page opened, and the responders to invite when they acknowledge."""
 
-    async def on_triggered(self, data: dict[str, Any]) -> uuid.UUID | None: ...
+    async def on_triggered(self, uow: UnitOfWork, data: dict[str, Any]) -> uuid.UUID | None: ...
 
     async def invited(self, uow: UnitOfWork, incident_id: uuid.UUID, pd_users: list[str]) -> None: ...
 
@@ -88,11 +87,10 @@ class PagerDutyEvents:
     """The PagerDuty use cases, over the incident service and the paging links."""
 
     def __init__(self, service: IncidentService, policy: Policy, config: PagerDutyConfig,
-                 read_uow: Callable[[], PagingUnitOfWork], acks: PageAcks | None = None) -> None:
+                 acks: PageAcks | None = None) -> None:
         self.service = service
         self.policy = policy
         self.config = config
-        self.read_uow = read_uow
         self.acks = acks  # pages from Slack: their PagerDuty incidents, invites on acknowledge
 
     async def handle(self, event: dict[str, Any], data: dict[str, Any]) -> EventResult:
@@ -104,52 +102,59 @@ class PagerDutyEvents:
             return await self.updated(event, event_type, data)
         return EventResult(Verdict.IGNORED, {"ignored": event_type})
 
-    async def _link_by_pd(self, pd_id: str) -> PagerDutyLink | None:
-        async with self.read_uow() as uow:
-            return await uow.pagerduty_links.by_pd_incident(pd_id)
-
     # -- PagerDuty -> here ----------------------------------------------------------------------
 
     async def triggered(self, event: dict[str, Any], data: dict[str, Any]) -> EventResult:
-        """A paged incident: declared here once, linked in the same transaction."""
+        """A paged incident, declared here once: the duplicate check, the declaration and the
+        link in one transaction (a concurrent redelivery loses at the link, writing nothing)."""
         pd_id = str(data.get("id") or "")
         if not pd_id:
             raise MissingField("event.data.id (the PagerDuty incident) is missing")
-        if await self._link_by_pd(pd_id) is not None:
+
+        async def work(uow: UnitOfWork) -> EventResult:
+            if await cast(PagingUnitOfWork, uow).pagerduty_links.by_pd_incident(pd_id) is not None:
+                return EventResult(Verdict.DUPLICATE, {"duplicate": pd_id})
+            if self.acks is not None and await self.acks.on_triggered(uow, data) is not None:
+                return EventResult(Verdict.APPLIED, {"page_opened": pd_id})  # ours: no new incident
+            incident = await self.service.declare_in(uow, self._declaration(data), pd_actor(event))
+            await self._link(uow, incident, pd_id, data, parse_time(event.get("occurred_at")))
+            return EventResult(Verdict.CREATED, {"incident": incident.key})
+
+        try:
+            return await self.service.run(work)
+        except AlreadyLinked:  # a concurrent redelivery won the race: one incident, as wanted
             return EventResult(Verdict.DUPLICATE, {"duplicate": pd_id})
-        if self.acks is not None and await self.acks.on_triggered(data) is not None:
-            return EventResult(Verdict.APPLIED, {"page_opened": pd_id})  # ours: no new incident
+
+    def _declaration(self, data: dict[str, Any]) -> DeclareIncident:
+        """The incident a PagerDuty incident becomes, on the model its service maps to."""
         service = data.get("service") or {}
         model = self.config.service_models.get(str(service.get("id"))) or self.config.default_model
         if not model:
             raise UnmappedService(f"no model for PagerDuty service {service.get('id')} "
                                   f"({service.get('summary')}): map it in PAGERDUTY_SERVICE_MODELS")
         priority = (data.get("priority") or {}).get("summary")
+        number = data.get("number", data.get("id"))
+        return DeclareIncident(
+            title=str(data.get("title") or f"PagerDuty incident {number}"),
+            severity=self.policy.pagerduty_severity.severity_for(priority, data.get("urgency")),
+            model_name=model, trigger_source=TriggerSource.PAGERDUTY,
+            description=f"Paged by PagerDuty: <{data.get('html_url')}|#{number}> "
+                        f"on service {service.get('summary', '?')}",
+            labels=["pagerduty"])
+
+    async def _link(self, uow: UnitOfWork, incident: Incident, pd_id: str, data: dict[str, Any],
+                    occurred: datetime | None) -> None:
+        """Link both ways (raises :class:`AlreadyLinked` when a concurrent delivery linked first)
+        and invite PagerDuty's assignees."""
+        await cast(PagingUnitOfWork, uow).pagerduty_links.add(PagerDutyLink(
+            incident_id=incident.id, pd_incident_id=pd_id, pd_url=data.get("html_url"),
+            last_event_at=occurred))
+        await uow.outbox.add(OutboxMessage(PD_NOTE, incident.id, {"pd_incident_id": pd_id}))
         assignees = [a.get("id") for a in data.get("assignees") or [] if a.get("id")]
-        occurred = parse_time(event.get("occurred_at"))
-
-        async def link(uow: UnitOfWork, incident: Incident) -> None:
-            await cast(PagingUnitOfWork, uow).pagerduty_links.add(PagerDutyLink(
-                incident_id=incident.id, pd_incident_id=pd_id, pd_url=data.get("html_url"),
-                last_event_at=occurred))
-            await uow.outbox.add(OutboxMessage(PD_NOTE, incident.id, {"pd_incident_id": pd_id}))
-            if assignees:
-                await uow.outbox.add(OutboxMessage(PD_RESPONDERS, incident.id, {"users": assignees}))
-                if self.acks is not None:  # already invited: their acknowledgement is no news
-                    await self.acks.invited(uow, incident.id, assignees)
-
-        number = data.get("number", pd_id)
-        try:
-            incident = await self.service.declare(DeclareIncident(
-                title=str(data.get("title") or f"PagerDuty incident {number}"),
-                severity=self.policy.pagerduty_severity.severity_for(priority, data.get("urgency")),
-                model_name=model, trigger_source=TriggerSource.PAGERDUTY,
-                description=f"Paged by PagerDuty: <{data.get('html_url')}|#{number}> "
-                            f"on service {service.get('summary', '?')}",
-                labels=["pagerduty"], then=link), pd_actor(event))
-        except AlreadyLinked:  # a concurrent redelivery won the race: one incident, as wanted
-            return EventResult(Verdict.DUPLICATE, {"duplicate": pd_id})
-        return EventResult(Verdict.CREATED, {"incident": incident.key})
+        if assignees:
+            await uow.outbox.add(OutboxMessage(PD_RESPONDERS, incident.id, {"users": assignees}))
+            if self.acks is not None:  # already invited: their acknowledgement is no news
+                await self.acks.invited(uow, incident.id, assignees)
 
     async def updated(self, event: dict[str, Any], event_type: str,
                       data: dict[str, Any]) -> EventResult:

@@ -274,18 +274,15 @@ class Paging:
 
     # -- the PagerDuty webhook's steps ----------------------------------------------------------
 
-    async def on_triggered(self, data: dict[str, Any]) -> uuid.UUID | None:
+    async def on_triggered(self, uow: UnitOfWork, data: dict[str, Any]) -> uuid.UUID | None:
         """PagerDuty opened an incident for one of our Events API pages (its ``incident_key`` is
         our dedup key): remember which, so its acknowledgement finds our incident; our incident,
-        or None when the key is not ours (then the webhook declares as usual)."""
+        or None when the key is not ours (then the webhook declares as usual). In the webhook's
+        unit of work."""
         key, pd_id = data.get("incident_key"), data.get("id")
         if not key or not pd_id:
             return None
-
-        async def work(uow: UnitOfWork) -> uuid.UUID | None:
-            return await self.pages(uow).learned(str(key), str(pd_id))
-
-        return await self.service.run(work)
+        return await self.pages(uow).learned(str(key), str(pd_id))
 
     async def invited(self, uow: UnitOfWork, incident_id: uuid.UUID, pd_users: list[str]) -> None:
         """PagerDuty's assignees the webhook use case invited itself (on trigger, escalation):

@@ -325,7 +325,7 @@ async def test_the_acknowledger_of_our_page_is_invited_once(service: IncidentSer
     paging = paging_for(service, log)
     await paging.page(IncidentRef(number=1), ALICE, (await paging.target("ml-platform"))[0], "")
     events = PagerDutyEvents(service, default_policy(), PagerDutyConfig(default_model="credit-risk-v3"),
-                             uow, acks=paging)
+                             acks=paging)
     key = log.pages[0].dedup_key
     data = {"id": "PDQ", "type": "incident", "incident_key": key, "title": "INC-1 page"}
     triggered = {"id": "e1", "event_type": "incident.triggered", "occurred_at": "2026-11-30T10:00:00Z",
@@ -347,7 +347,7 @@ async def test_the_acknowledger_of_our_page_is_invited_once(service: IncidentSer
 async def test_an_assignee_invited_when_paged_is_not_invited_again_when_they_acknowledge(
         service: IncidentService, log: FakePageLog, db: FakeDatabase, uow: Any) -> None:
     events = PagerDutyEvents(service, default_policy(), PagerDutyConfig(default_model="credit-risk-v3"),
-                             uow, acks=paging_for(service, log))
+                             acks=paging_for(service, log))
     data = {"id": "PD7", "type": "incident", "title": "Scores zero",
             "assignees": [{"id": "PCAROL", "summary": "Carol"}]}
     await events.handle({"id": "e1", "event_type": "incident.triggered",

@@ -5,7 +5,8 @@ tests/e2e/test_pagerduty_and_alertmanager.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from domain.paging.pagerduty import (
     PD_NOTE,
     PD_RESPONDERS,
     PD_STATUS,
+    EventResult,
     PagerDutyConfig,
     PagerDutyEvents,
     UnmappedService,
@@ -32,9 +34,21 @@ from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork
 ALICE = Actor("U0DECLARER", "alice")
 
 
+Hook = Callable[[], Awaitable[None]]
+
+
+async def _run_hooks(hooks: list[Hook]) -> None:
+    """Run (once) what a test put before the next link: a concurrent delivery committing
+    between this delivery's duplicate check and its link."""
+    ready, hooks[:] = list(hooks), []
+    for hook in ready:
+        await hook()
+
+
 class FakePagerDutyLinks:
-    def __init__(self, rows: dict[uuid.UUID, PagerDutyLink]) -> None:
+    def __init__(self, rows: dict[uuid.UUID, PagerDutyLink], before_link: list[Hook]) -> None:
         self.rows = rows
+        self.before_link = before_link
 
     async def by_pd_incident(self, pd_incident_id: str) -> PagerDutyLink | None:
         return next((r for r in self.rows.values() if r.pd_incident_id == pd_incident_id), None)
@@ -43,6 +57,7 @@ class FakePagerDutyLinks:
         return self.rows.get(incident_id)
 
     async def add(self, link: PagerDutyLink) -> None:
+        await _run_hooks(self.before_link)
         if link.pd_incident_id and await self.by_pd_incident(link.pd_incident_id):
             raise AlreadyLinked(link.pd_incident_id)
         self.rows[link.incident_id] = link
@@ -54,13 +69,15 @@ class FakePagerDutyLinks:
 
 
 class FakeAlertGroups:
-    def __init__(self, rows: dict[str, AlertGroup]) -> None:
+    def __init__(self, rows: dict[str, AlertGroup], before_link: list[Hook]) -> None:
         self.rows = rows
+        self.before_link = before_link
 
     async def get(self, group_key: str) -> AlertGroup | None:
         return self.rows.get(group_key)
 
     async def link(self, group_key: str, incident_id: uuid.UUID, now: datetime, replace: bool) -> None:
+        await _run_hooks(self.before_link)
         if group_key in self.rows and not replace:
             raise AlreadyLinked(group_key)
         self.rows[group_key] = AlertGroup(group_key, incident_id, "firing")
@@ -77,15 +94,30 @@ class PagingFakeUnitOfWork(FakeUnitOfWork):
     alert_groups: AlertGroups
 
     def __init__(self, db: FakeDatabase, clock: FakeClock, links: dict[uuid.UUID, PagerDutyLink],
-                 groups: dict[str, AlertGroup]) -> None:
+                 groups: dict[str, AlertGroup], before_link: list[Hook] | None = None) -> None:
         super().__init__(db, clock)
         self.links, self.groups = links, groups
+        self.before_link = [] if before_link is None else before_link
 
     async def __aenter__(self) -> PagingFakeUnitOfWork:
         await super().__aenter__()
-        self.pagerduty_links = FakePagerDutyLinks(self.links)
-        self.alert_groups = FakeAlertGroups(self.groups)
+        self.pagerduty_links = FakePagerDutyLinks(self.links, self.before_link)
+        self.alert_groups = FakeAlertGroups(self.groups, self.before_link)
         return self
+
+
+@dataclass
+class PagingRows:
+    """The paging rows of one test, shared by its units of work (the ``uow`` factory)."""
+
+    db: FakeDatabase
+    clock: FakeClock
+    links: dict[uuid.UUID, PagerDutyLink] = field(default_factory=dict)
+    groups: dict[str, AlertGroup] = field(default_factory=dict)
+    before_link: list[Hook] = field(default_factory=list)
+
+    def __call__(self) -> PagingFakeUnitOfWork:
+        return PagingFakeUnitOfWork(self.db, self.clock, self.links, self.groups, self.before_link)
 
 
 @pytest.fixture
@@ -103,10 +135,8 @@ def db(clock: FakeClock) -> FakeDatabase:
 
 
 @pytest.fixture
-def uow(db: FakeDatabase, clock: FakeClock) -> Callable[[], PagingFakeUnitOfWork]:
-    links: dict[uuid.UUID, PagerDutyLink] = {}
-    groups: dict[str, AlertGroup] = {}
-    return lambda: PagingFakeUnitOfWork(db, clock, links, groups)
+def uow(db: FakeDatabase, clock: FakeClock) -> PagingRows:
+    return PagingRows(db, clock)
 
 
 @pytest.fixture
@@ -115,9 +145,9 @@ def service(uow: Any, clock: FakeClock) -> IncidentService:
 
 
 @pytest.fixture
-def pd(service: IncidentService, uow: Any) -> PagerDutyEvents:
+def pd(service: IncidentService) -> PagerDutyEvents:
     events = PagerDutyEvents(service, default_policy(), PagerDutyConfig(
-        service_models={"PSVC": "credit-risk-v3"}, routing_keys={"risk-ml": "R-KEY"}), uow)
+        service_models={"PSVC": "credit-risk-v3"}, routing_keys={"risk-ml": "R-KEY"}))
     service.reactions.on(IncidentDeclared, events.on_declared)
     service.reactions.on(StatusChanged, events.on_status_changed)
     return events
@@ -140,13 +170,30 @@ async def test_a_page_declares_one_linked_incident_in_one_transaction(pd: PagerD
     event, data = triggered()
     result = await pd.handle(event, data)
     assert result.verdict is Verdict.CREATED and result.body == {"incident": "INC-1"}
-    assert db.commits == 1  # declare, link, note and responders rows together
+    assert (db.transactions, db.commits) == (1, 1)  # check, declare, link, note, responders
     incident = db.incident(1)
     assert incident.trigger_source is TriggerSource.PAGERDUTY and incident.created_by == "pagerduty"
     assert PD_NOTE in kinds(db) and PD_RESPONDERS in kinds(db)
     assert PD_EVENT not in kinds(db)  # PagerDuty is not paged about its own incident
+    written = (len(db.outbox), len(db.audit), len(db.timeline))
     again = await pd.handle(event, data)
-    assert again.verdict is Verdict.DUPLICATE and db.commits == 1
+    assert again.verdict is Verdict.DUPLICATE and db.transactions == 2  # one more, writing nothing
+    assert (len(db.outbox), len(db.audit), len(db.timeline), len(db.incidents)) == (*written, 1)
+
+
+async def test_a_redelivery_racing_the_first_page_declares_nothing(
+        pd: PagerDutyEvents, db: FakeDatabase, uow: PagingRows) -> None:
+    event, data = triggered()
+    second: list[EventResult] = []
+
+    async def redelivered() -> None:  # checked after the first's check, linked before its link
+        second.append(await pd.handle(event, data))
+
+    uow.before_link.append(redelivered)
+    first = await pd.handle(event, data)
+    assert (second[0].verdict, first.verdict) == (Verdict.CREATED, Verdict.DUPLICATE)
+    assert len(db.incidents) == 1 and db.commits == 1  # the loser's declaration rolled back
+    assert [m.kind for m in db.outbox].count(PD_NOTE) == 1
 
 
 async def test_a_service_without_a_model_is_refused(pd: PagerDutyEvents) -> None:
@@ -211,3 +258,29 @@ async def test_an_alert_group_opens_notes_and_offers_to_resolve(service: Inciden
     assert [m.payload for m in db.outbox if m.kind == CHANNEL][-1] == {"text": "resolve INC-1?"}
     async with uow() as fresh:
         assert (await fresh.alert_groups.get(note("x").group_key)).status == "resolved"
+
+
+async def test_a_new_alert_group_is_checked_declared_and_linked_in_one_transaction(
+        service: IncidentService, uow: PagingRows, db: FakeDatabase) -> None:
+    alerts = AlertGroupEvents(service, uow, prompt)
+    assert (await alerts.handle(note("firing"))).verdict is Verdict.CREATED
+    assert (db.transactions, db.commits) == (1, 1)
+    assert uow.groups[note("x").group_key].incident_id == db.incident(1).id
+
+
+async def test_two_deliveries_of_the_same_new_alert_group_declare_one_incident(
+        service: IncidentService, uow: PagingRows, db: FakeDatabase) -> None:
+    """Alertmanager in HA sends each notification from every peer: the second delivery, which
+    found no group either, loses at the link, and its declaration is rolled back."""
+    alerts = AlertGroupEvents(service, uow, prompt)
+    peer: list[EventResult] = []
+
+    async def peer_delivers() -> None:
+        peer.append(await alerts.handle(note("firing")))
+
+    uow.before_link.append(peer_delivers)
+    mine = await alerts.handle(note("firing"))
+    assert peer[0].verdict is Verdict.CREATED
+    assert (mine.verdict, mine.body) == (Verdict.DUPLICATE, {"incident": "INC-1", "duplicate": True})
+    assert len(db.incidents) == 1 and db.commits == 1
+    assert [m.kind for m in db.outbox].count("announce") == 1
