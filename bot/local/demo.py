@@ -1,8 +1,10 @@
 """``incident-bot demo``: a short incident with no Slack at all.
 
 Starts the bot on SQLite against the local Slack stand-in, plays an incident through the same
-signed HTTP endpoint Slack would use (declare, acknowledge, a thread note, a stakeholder update,
-mitigate, resolve) and prints a readable transcript of what the bot posted where. The demo's
+signed HTTP endpoint Slack would use (declare, roles taken by command and by the announcement's
+menu, acknowledge, a thread note, a message from another channel added with the *Add to
+timeline* shortcut, a stakeholder update, a newcomer's catch-up on joining, mitigate, resolve)
+and prints a readable transcript of what the bot posted where. The demo's
 clock is scripted (an hour of incident plays in seconds), and the SLO clock ticks as the
 scheduler would: the missing Incident Commander is flagged, an update is asked for, the
 mitigation target is breached and the incident escalated, all per GOV-001.
@@ -22,6 +24,7 @@ from bot.features.api import demo_access
 from bot.local.demo_rollback import play_rollback
 from bot.local.stack import LocalStack
 from bot.logging_config import configure
+from bot.slack_ui.ids import ActionId, CallbackId
 from bot.slack_ui.incident import ACTION_ACK, ACTION_MITIGATE
 from domain.model import format_duration
 from domain.services import IncidentRef
@@ -87,6 +90,14 @@ class Transcript:
             return f"bot invites {users} to {self.channel(params.get('channel', ''))}"
         if method == "pins.add":
             return f"bot pins the incident summary in {self.channel(params.get('channel', ''))}"
+        if method == "chat.postEphemeral":
+            lines = [line for line in str(params.get("text", "")).splitlines() if line.strip()]
+            head = f"bot -> only {NAMES.get(str(params.get('user')), params.get('user'))} " \
+                   f"sees, in {self.channel(str(params.get('channel', '')))}:"
+            return "\n".join([head, *("    " + _clip(line, WIDTH - 4) for line in lines[:24])])
+        if method == "views.open":
+            title = (params.get("view") or {}).get("title", {}).get("text", "a form")
+            return f"bot opens the form \"{title}\""
         return None
 
     def responses(self, since: int) -> int:
@@ -147,6 +158,57 @@ class Scene:
 
 
 NAMES_TO_IDS = {"alice": ALICE, "bob": BOB}
+DAVE = "U0MLLEAD"
+
+
+async def _collaborate(scene: Scene, announcement: str) -> None:
+    """Issue 19 in the demo: roles by command and by menu, a shortcut note from another
+    channel, and the read-in a newcomer gets on joining the incident channel."""
+    stack = scene.stack
+    await scene.command("14:03", "alice", "/incident role 1 comms @bob", "role 1 comms <@U0RESPOND|bob>",
+                        ALICE)
+    scene.clock.at("14:04")
+    scene.t.say("[14:04] bob:", "picks Scribe in the announcement's [Take a role] menu")
+    await stack.driver.block_action(ActionId.TAKE_ROLE, "scribe", message_ts=announcement,
+                                    channel_id=scene.incidents, user_id=BOB)
+    await stack.slack.wait_until(lambda: len(stack.driver.responses) > scene.shown, 5)
+    scene.shown = scene.t.responses(scene.shown)
+    await stack.settle()
+    scene.t.flush()
+
+
+async def _shortcut(scene: Scene) -> None:
+    stack = scene.stack
+    scene.clock.at("14:13")
+    team = stack.slack.add_channel("ml-feature-store", members=[ALICE, BOB])
+    message = stack.slack.add_user_message(team, ALICE, "Feature store p99 jumped to 4s at 14:01; "
+                                           "nulls for the income feature since the ETL run")
+    scene.t.say("[14:13] alice in #ml-feature-store:", message["text"])
+    scene.t.say("[14:14] bob:", "uses the [Add to timeline] shortcut on alice's message, picks INC-1")
+    await stack.driver.message_shortcut(CallbackId.ADD_TO_TIMELINE, team, message["ts"], user_id=BOB)
+    await stack.slack.wait_until(lambda: stack.slack.latest_view(CallbackId.PICK_INCIDENT) is not None, 5)
+    scene.t.flush()
+    view = (await stack.container.service.view(IncidentRef(number=1))).incident
+    await stack.driver.view_submission(CallbackId.PICK_INCIDENT, {"incident": str(view.id)}, user_id=BOB)
+    await stack.slack.wait_until(lambda: len(stack.driver.responses) > scene.shown, 5)
+    scene.shown = scene.t.responses(scene.shown)
+    await stack.settle()
+    scene.t.flush()
+    scene.clock.at("14:15")
+    scene.t.say("[14:15] alice:", "reacts :pushpin: to her message: the note becomes a key note")
+    await stack.driver.user_reacts(team, ALICE, message["ts"], "pushpin")
+    await stack.settle()
+    scene.t.flush()
+
+
+async def _catchup(scene: Scene) -> None:
+    stack = scene.stack
+    channel = (await stack.container.service.view(IncidentRef(number=1))).link
+    scene.clock.at("14:26")
+    scene.t.say("[14:26] dave:", "joins the incident channel")
+    await stack.driver.user_joins(channel.channel_id or "" if channel else "", DAVE, inviter=BOB)
+    await stack.settle()
+    scene.t.flush()
 
 
 async def _play(scene: Scene) -> None:
@@ -154,14 +216,17 @@ async def _play(scene: Scene) -> None:
     await scene.command("14:02", "alice", "/incident declare P1 credit-risk-v3 Null predictions since "
                         "14:02", "declare P1 credit-risk-v3 Null predictions since 14:02", ALICE)
     announcement = scene.stack.slack.top_level(scene.incidents)[-1]["ts"]
+    await _collaborate(scene, announcement)
     await scene.click("14:05", "bob", "clicks [Acknowledge] on the announcement", ACTION_ACK,
                       announcement)
     await scene.later("14:07")
     await scene.reply_in_thread("14:12", "bob", "Feature store returns nulls for 3% of rows since the "
                                 "14:00 ETL run", announcement)
+    await _shortcut(scene)
     await scene.later("14:17")
     update = "Scores for 3% of applicants are null; rollback of the feature view under way"
     await scene.command("14:20", "bob", f"/incident update 1 {update}", f"update 1 {update}", BOB)
+    await _catchup(scene)
     await scene.later("14:32")
     await scene.click("14:41", "bob", "clicks [Mitigate]: rolled the feature view back to yesterday's "
                       "snapshot", ACTION_MITIGATE, announcement)

@@ -51,7 +51,13 @@ async def test_demo_plays_a_whole_incident(tmp_path: Path, capsys: pytest.Captur
                  ":mega: *Stakeholder update on INC-1* from <@U0RESPOND>",
                  "not mitigated within 30m (due 14:32:00 UTC)", "bot invites dave, carol",
                  "14:12:00 note           bob: Feature store",
-                 "INC-1 is resolved; time to acknowledge 3m, time to resolve 1h 8m"):
+                 "INC-1 is resolved; time to acknowledge 3m, time to resolve 1h 8m",
+                 # issue 19: a role by command and by menu, a shortcut note made key, a catch-up
+                 "<@U0RESPOND> is now *Communications lead* of INC-1",
+                 "<@U0RESPOND> is now *Scribe* of INC-1", "Added to INC-1's timeline",
+                 ":memo: <@U0RESPOND> (Communications lead): a stakeholder update",
+                 "bot -> only dave sees", "*Catch-up on INC-1*", "*Key notes*",
+                 "incident.role_assigned   by bob"):
         assert line in out, line
 
 
