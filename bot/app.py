@@ -28,6 +28,7 @@ from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.slack import SlackDelivery
 from bot.delivery.slack_client import MeteredWebClient
 from bot.features import api as api_feature
+from bot.features import channel_lifecycle as channel_lifecycle_feature
 from bot.features import drift as drift_feature
 from bot.features import governance as governance_feature
 from bot.features import iac as iac_feature
@@ -47,6 +48,7 @@ from bot.slack_auth import TOKEN_FROM_ENV_UNUSED, BotIdentity
 from bot.tracing import Tracing
 from bot.tracing import from_settings as tracing_from_settings
 from domain.catchup import CatchUps
+from domain.channel_lifecycle import ChannelLifecycle
 from domain.governance.roles import RoleGrants
 from domain.iac.decisions import IacDrift
 from domain.model import Incident
@@ -97,6 +99,7 @@ FEATURES: tuple[Feature, ...] = (
     api_feature,  # REST API, webhooks out, status page (issue 17)
     insights_feature,  # /incident stats, weekly digest, tracker export (issue 21)
     model_actions_feature,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
+    channel_lifecycle_feature,  # channel names, private incidents, archive after close (issue 19: 8)
     related_feature,  # related and duplicate incidents, catch-up on join (issue 19: 9, 5)
     message_shortcuts_feature,  # Add to timeline / Declare incident on a message (issue 19: 2)
     note_changes_feature,  # key notes by reaction or pin, edits and deletes followed (issue 19: 3, 4)
@@ -136,6 +139,8 @@ class Features:
     housekeeping: Callable[[], Awaitable[dict[str, int]]] | None = None
     insights: insights_feature.Insights | None = None
     model_actions: model_actions_feature.ModelActionsFeature | None = None
+    slack_delivery: SlackDelivery | None = None  # the Slack outbox deliveries (build sets it)
+    channel_lifecycle: ChannelLifecycle | None = None  # private incidents, archiving (issue 19)
     related: RelatedIncidents | None = None
     catchups: CatchUps | None = None
 
@@ -316,6 +321,7 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
                           tracing=tracing, owns_tracing=owns_tracing)
     intake.replay = functools.partial(_replay, bolt)
     container.features.announcement_extras = delivery.extras
+    container.features.slack_delivery = delivery
     container.features.announcement_offers = delivery.offers
     for feature in FEATURES:
         feature.install(container)

@@ -114,6 +114,21 @@ class Settings(BaseSettings):
     # note key (first in the postmortem draft and the catch-up); without colons, e.g. pushpin
     key_note_reaction: str = Field(default="pushpin", pattern=r"^:?[a-z0-9_+'-]+:?$")
 
+    # Issue 19 item 8. Incident channel names: placeholders {number} (required) {model} {slug}
+    # {severity} {date}; Slack's rules (lowercase letters, digits, - and _, at most 80) are
+    # checked at start-up. Closed incidents' channels are archived this many days after close
+    # (0: never).
+    channel_name_template: str = "inc-{number}-{slug}"
+    archive_after_days: int = Field(default=30, ge=0)
+
+    @field_validator("channel_name_template")
+    @classmethod
+    def _channel_template(cls, value: str) -> str:
+        from domain.channel_names import parse_template
+
+        parse_template(value)  # an invalid template stops start-up with the reason
+        return value
+
     @field_validator("incident_channel")
     @classmethod
     def _strip_hash(cls, value: str) -> str:

@@ -14,6 +14,8 @@ from domain.model import InvalidSeverity, Severity
 _NUMBER_RE = re.compile(r"(?i)^(?:inc-?|#)?(\d{1,9})$")
 _MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
 _SEVERITY_LIKE = re.compile(r"(?i)^(?:p|sev[-_]?)\d+$")
+# `declare --private` (issue 19 item 8); Slack clients may turn "--" into an em dash
+PRIVATE_FLAGS = ("--private", "\u2014private")
 
 @dataclass(frozen=True)
 class Grammar:
@@ -47,6 +49,7 @@ class Parsed:
     user_id: str | None = None
     error: str | None = None
     missing: list[str] = field(default_factory=list)
+    private: bool = False  # `declare --private`
 
 
 def parse(text: str, grammar: Grammar = CORE_GRAMMAR) -> Parsed:
@@ -97,6 +100,8 @@ def _take_number(tail: str) -> tuple[int | None, str]:
 def _parse_declare(tail: str) -> Parsed:
     parsed = Parsed(verb="declare")
     tokens = tail.split()
+    parsed.private = any(t.lower() in PRIVATE_FLAGS for t in tokens)
+    tokens = [t for t in tokens if t.lower() not in PRIVATE_FLAGS]
     if tokens and _SEVERITY_LIKE.match(tokens[0]):
         try:
             parsed.severity = Severity.parse(tokens.pop(0))

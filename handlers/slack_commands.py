@@ -119,7 +119,8 @@ async def severity(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
 
 async def status(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                  respond: AsyncRespond) -> None:
-    view = await ctx.service.view(_ref(parsed, body))
+    [view] = await ctx.shown_to([await ctx.service.view(_ref(parsed, body))],
+                                body.get("user_id", ""))
     text = rendering.status_text(view.incident, view.model, view.link, ctx.policy, ctx.clock.now())
     notes = [line for note in ctx.status_notes for line in await note(view.incident.id)]
     await ctx.reply(body, respond, "\n".join([text, *notes]))
@@ -127,13 +128,15 @@ async def status(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
 
 async def timeline(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                    respond: AsyncRespond) -> None:
-    view = await ctx.service.view(_ref(parsed, body), with_timeline=True)
+    [view] = await ctx.shown_to([await ctx.service.view(_ref(parsed, body), with_timeline=True)],
+                                body.get("user_id", ""))
     await ctx.reply(body, respond, rendering.timeline_text(view.incident, view.timeline))
 
 
 async def list_incidents(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                          respond: AsyncRespond) -> None:
-    views = await ctx.service.list_incidents()
+    views = await ctx.shown_to(await ctx.service.list_incidents(with_links=True),
+                               body.get("user_id", ""))
     await ctx.reply(body, respond, incidents_text([(v.incident, v.model) for v in views]))
 
 
@@ -164,8 +167,10 @@ async def declare(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
         return
     assert parsed.severity and parsed.model and parsed.title
     actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
+    labels = [ctx.private_label] if parsed.private else []  # issue 19 item 8
     incident = await ctx.service.declare(
-        DeclareIncident(title=parsed.title, severity=parsed.severity, model_name=parsed.model),
+        DeclareIncident(title=parsed.title, severity=parsed.severity, model_name=parsed.model,
+                        labels=labels),
         actor)
     await ctx.reply(body, respond, confirmation(incident.key, incident.severity.label,
                                                 parsed.model, incident.title,
@@ -174,7 +179,8 @@ async def declare(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
 
 CORE_VERBS: tuple[Verb, ...] = (
     Verb("declare", declare, scoped=False, aliases=("open", "new"), help=(
-        "`/incident declare P1 credit-risk-v3 Null predictions since 14:02`: declare at once\n"
+        "`/incident declare P1 credit-risk-v3 Null predictions since 14:02`: declare at once "
+        "(`--private`: a private channel, the title shown only to its members)\n"
         "`/incident declare`: open the declare form")),
     Verb("ack", change_status, aliases=("acknowledge",),
          help="`/incident ack | mitigate | resolve [reason] | reopen [reason] | close`: "

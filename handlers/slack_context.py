@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from domain.model import Actor
 from domain.policy import Policy
 from domain.ports import Clock
-from domain.services import IncidentService
+from domain.services import IncidentService, IncidentView
 from handlers.verbs import VerbTable
 
 log = structlog.get_logger("handlers")
@@ -42,8 +42,16 @@ class SlackContext:
         default_factory=list)
     # Runs a listener's work after its ack (bot.ack.AckFirst.spawn); a plain task when unset
     run_after_ack: Callable[[Work, str | None], None] | None = None
+    # Private incidents (issue 19 item 8): the label that makes one private, and how views are
+    # shown to a user (private ones redacted for non-members); unset: shown as they are
+    private_label: str = "private"
+    visible_to: Callable[[list[IncidentView], str], Awaitable[list[IncidentView]]] | None = None
     _names: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
+
+    async def shown_to(self, views: list[IncidentView], user_id: str) -> list[IncidentView]:
+        """``views`` as ``user_id`` may see them (a private incident's title only for members)."""
+        return views if self.visible_to is None else await self.visible_to(views, user_id)
 
     def after_ack(self, work: Work, key: str | None = None) -> None:
         """Call right after ``ack()`` and return: the listener ends, so Bolt answers Slack at

@@ -22,7 +22,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             ctx.after_ack(publish(event["user"]))
 
     async def publish(user_id: str) -> None:
-        views = await ctx.service.list_incidents(limit=200, with_links=True)
+        views = await ctx.shown_to(await ctx.service.list_incidents(limit=200, with_links=True),
+                                   user_id)
         notes: dict[uuid.UUID, list[str]] = {}
         for note in ctx.home_notes:  # features' lines under each incident (roles: issue 19)
             for incident_id, lines in (await note([v.incident.id for v in views])).items():

@@ -10,8 +10,10 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.slack_ui.channel_lifecycle import is_checked
 from bot.slack_ui.ids import ActionId, CallbackId, InputId
 from bot.slack_ui.modals import text_modal
+from domain.channel_lifecycle import with_private_label
 from domain.model import DomainError, Severity
 from domain.services import DeclareIncident, IncidentRef
 from handlers.shortcuts import trigger_step
@@ -95,6 +97,7 @@ def _register_declare(app: AsyncApp, ctx: SlackContext) -> None:
         user = body["user"]
         actor = await ctx.actor(user["id"], user.get("username") or user.get("name"))
         labels = [x for x in (_value(view, "labels") or "").split(",") if x.strip()]
+        labels = with_private_label(labels, is_checked(view), ctx.private_label)
         try:
             incident = await ctx.service.declare(DeclareIncident(
                 title=title, severity=severity, model_name=model,

@@ -8,8 +8,10 @@ repeat: a created channel is not created again, an invite already done is not an
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -25,6 +27,19 @@ from storage.outbox_store import OutboxRow
 
 log = structlog.get_logger("slack")
 
+class ChannelHooks(Protocol):
+    """The channel lifecycle's part in delivery (issue 19 item 8; bot/delivery/channel_lifecycle.py):
+    the channel name template, private incidents, archived channels, recorded members."""
+
+    def name(self, incident: Incident, model: MLModel | None, suffix: int) -> str: ...
+    def is_private(self, incident: Incident) -> bool: ...
+    def announcement(self, incident: Incident, link: SlackLink,
+                     now: datetime) -> tuple[str, list[dict[str, Any]]]: ...
+    async def is_archived(self, incident_id: uuid.UUID) -> bool: ...
+    async def archived_by_slack(self, incident_id: uuid.UUID) -> None: ...
+    async def joined(self, incident_id: uuid.UUID, users: list[str]) -> None: ...
+
+
 BENIGN_INVITE_ERRORS = {"already_in_channel", "cant_invite_self", "user_not_found",
                         "user_is_restricted", "user_is_bot", "cant_invite"}
 
@@ -37,6 +52,9 @@ class SlackDelivery:
         # The older incident on the same model the announcement offers as "This is the same"
         # (the related-incidents feature adds its lookup; issue 19 item 9).
         self.offers: list[Callable[[Incident], Awaitable[Incident | None]]] = []
+        # Channel names, private incidents, archived channels (issue 19 item 8); None: every
+        # channel public and named inc-<number>-<slug>, as before
+        self.channels: ChannelHooks | None = None
         self.client = client
         self.uow_factory = uow_factory
         self.clock = clock
@@ -83,6 +101,8 @@ class SlackDelivery:
         text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now(),
                                               await self._extras(incident),
                                               await self._same_as(incident))
+        if self.channels is not None and self.channels.is_private(incident):
+            text, blocks = self.channels.announcement(incident, link, self.clock.now())
         response = await self.client.chat_postMessage(channel=self.incident_channel, text=text,
                                                       blocks=blocks, unfurl_links=False)
         link.announcement_channel = response["channel"]
@@ -134,12 +154,13 @@ class SlackDelivery:
         found = await self._find_channel(name)
         return str(found["id"]) if found else None
 
-    async def _find_channel(self, name: str) -> dict[str, Any] | None:
-        """The public channel called ``name`` (conversations.list, paged), or None."""
+    async def _find_channel(self, name: str, private: bool = False) -> dict[str, Any] | None:
+        """The public (or private) channel called ``name`` (conversations.list, paged), or None."""
         cursor: str | None = None
         for _page in range(50):
             listed = await self.client.conversations_list(
-                types="public_channel", exclude_archived=True, limit=1000, cursor=cursor)
+                types="private_channel" if private else "public_channel", exclude_archived=True,
+                limit=1000, cursor=cursor)
             for channel in listed.get("channels") or []:
                 if channel.get("name") == name:
                     return dict(channel)
@@ -151,11 +172,11 @@ class SlackDelivery:
     async def create_channel(self, row: OutboxRow) -> None:
         incident, model, link = await self._load(row)
         if not link.channel_id:
-            link.channel_id, link.channel_name = await self._create_unique(incident)
+            link.channel_id, link.channel_name = await self._create_unique(incident, model)
             await self._save_link(link)
         await self.client.conversations_setTopic(channel=link.channel_id,
                                                  topic=rendering.topic(incident, model))
-        await self._invite(link.channel_id, row.payload.get("invite", []))
+        await self._invite(link.channel_id, row.payload.get("invite", []), incident.id)
         summary_ts = (await self._posted_summary(link.channel_id, incident)
                       if row.maybe_delivered else None)
         if summary_ts is None:
@@ -176,14 +197,22 @@ class SlackDelivery:
         return await self._find_own_message(
             channel_id, 50, lambda m: str(m.get("text", "")).startswith(head))
 
-    async def _create_unique(self, incident: Incident) -> tuple[str, str]:
+    def _channel_name(self, incident: Incident, model: MLModel | None,
+                      suffix: int) -> tuple[str, bool]:
+        """The name to try (CHANNEL_NAME_TEMPLATE) and whether the channel is private."""
+        if self.channels is None:
+            return rendering.channel_name(incident.number, incident.title, suffix), False
+        return (self.channels.name(incident, model, suffix),
+                self.channels.is_private(incident))
+
+    async def _create_unique(self, incident: Incident, model: MLModel | None) -> tuple[str, str]:
         for suffix in range(0, 50):
-            name = rendering.channel_name(incident.number, incident.title, suffix)
+            name, private = self._channel_name(incident, model, suffix)
             try:
-                response = await self.client.conversations_create(name=name, is_private=False)
+                response = await self.client.conversations_create(name=name, is_private=private)
             except SlackApiError as exc:
                 if exc.response.get("error") == "name_taken":
-                    mine = await self._own_channel(name)
+                    mine = await self._own_channel(name, private)
                     if mine is not None:  # an earlier attempt created it; its answer was lost
                         log.info("slack.channel_adopted", incident=incident.key, name=name)
                         return mine
@@ -192,12 +221,12 @@ class SlackDelivery:
             return response["channel"]["id"], response["channel"]["name"]
         raise Permanent(f"no free channel name for {incident.key}")
 
-    async def _own_channel(self, name: str) -> tuple[str, str] | None:
+    async def _own_channel(self, name: str, private: bool = False) -> tuple[str, str] | None:
         """The channel called ``name`` if the bot created it. Names carry the incident number,
         so a channel of that name created by the bot is this incident's, made by an attempt
         whose answer Slack lost (a 500 after creating, a timeout, a dropped connection)."""
         bot_user = await self._bot_user_id()
-        channel = await self._find_channel(name)
+        channel = await self._find_channel(name, private)
         if channel is not None and bot_user and channel.get("creator") == bot_user:
             return str(channel["id"]), name
         return None
@@ -211,8 +240,9 @@ class SlackDelivery:
         incident, model, link = await self._load(row)
         await self._update_announcement(incident, model, link)
         if link.channel_id:
-            await self.client.conversations_setTopic(channel=link.channel_id,
-                                                     topic=rendering.topic(incident, model))
+            channel_id = link.channel_id
+            await self._in_channel(incident, lambda: self.client.conversations_setTopic(
+                channel=channel_id, topic=rendering.topic(incident, model)))
 
     async def _update_announcement(self, incident: Incident, model: MLModel | None,
                                    link: SlackLink) -> None:
@@ -226,6 +256,8 @@ class SlackDelivery:
         text, blocks = rendering.announcement(incident, model, link, self.policy, self.clock.now(),
                                               await self._extras(incident),
                                               await self._same_as(incident))
+        if self.channels is not None and self.channels.is_private(incident):
+            text, blocks = self.channels.announcement(incident, link, self.clock.now())
         await self.client.chat_update(channel=link.announcement_channel, ts=link.announcement_ts,
                                       text=text, blocks=blocks)
 
@@ -253,37 +285,68 @@ class SlackDelivery:
         return None
 
     async def post_thread(self, row: OutboxRow) -> None:
-        _incident, _model, link = await self._load(row)
+        incident, _model, link = await self._load(row)
         if not (link.announcement_channel and link.announcement_ts):
             raise Permanent(NO_ANNOUNCEMENT)
+        if self.channels is not None and self.channels.is_private(incident):
+            # a private incident says nothing in the incidents channel beyond its announcement
+            log.info("slack.private_thread_skipped", incident=incident.key)
+            return
         await self.client.chat_postMessage(channel=link.announcement_channel,
                                            thread_ts=link.announcement_ts,
                                            text=row.payload["text"], unfurl_links=False)
 
     async def post_channel(self, row: OutboxRow) -> None:
-        _incident, _model, link = await self._load(row)
+        incident, _model, link = await self._load(row)
         if not link.channel_id:
             raise Permanent(NO_CHANNEL)
         kwargs: dict[str, Any] = {"channel": link.channel_id, "text": row.payload["text"],
                                   "unfurl_links": False}
         if row.payload.get("blocks"):
             kwargs["blocks"] = row.payload["blocks"]
-        await self.client.chat_postMessage(**kwargs)
+        await self._in_channel(incident, lambda: self.client.chat_postMessage(**kwargs))
 
     async def invite(self, row: OutboxRow) -> None:
-        _incident, _model, link = await self._load(row)
+        incident, _model, link = await self._load(row)
         if not link.channel_id:
             raise Permanent(NO_CHANNEL)
-        await self._invite(link.channel_id, row.payload.get("users", []))
+        channel_id = link.channel_id
+        await self._in_channel(incident, lambda: self._invite(
+            channel_id, row.payload.get("users", []), incident.id))
 
-    async def _invite(self, channel_id: str, users: list[str]) -> None:
+    async def _in_channel(self, incident: Incident, send: Callable[[], Awaitable[Any]]) -> None:
+        """Do ``send`` in the incident channel unless it is archived (issue 19 item 8): an
+        archived channel takes nothing, so what was meant for it ends here, neither failed nor
+        retried; Slack's ``is_archived`` (archived before its event reached us) is recorded."""
+        if self.channels is not None and await self.channels.is_archived(incident.id):
+            log.info("slack.channel_archived_skipped", incident=incident.key)
+            return
+        try:
+            await send()
+        except SlackApiError as exc:
+            if exc.response.get("error") != "is_archived":
+                raise
+            log.info("slack.channel_is_archived", incident=incident.key)
+            if self.channels is not None:
+                await self.channels.archived_by_slack(incident.id)
+
+    async def _invite(self, channel_id: str, users: list[str],
+                      incident_id: uuid.UUID | None = None) -> None:
         users = [u for u in users if u]
         if not users:
             return
         try:
-            await self.client.conversations_invite(channel=channel_id, users=",".join(users))
+            response = await self.client.conversations_invite(channel=channel_id,
+                                                              users=",".join(users))
+            refused = {e.get("user") for e in response.get("errors") or []
+                       if e.get("error") != "already_in_channel"}
         except SlackApiError as exc:
             error = exc.response.get("error")
             if error not in BENIGN_INVITE_ERRORS:
                 raise
             log.info("slack.invite_skipped", channel=channel_id, error=error)
+            errors = exc.response.get("errors") or [{"user": u, "error": error} for u in users]
+            refused = {e.get("user") for e in errors if e.get("error") != "already_in_channel"}
+        if self.channels is not None and incident_id is not None:
+            # who is in the channel: the members who may see a private incident
+            await self.channels.joined(incident_id, [u for u in users if u not in refused])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.slack_ui.channel_lifecycle import private_checkbox
 from domain.commands import Parsed
 from domain.messages import escape
 from domain.model import Incident, MLModel, Severity
@@ -82,6 +83,7 @@ def declare_modal(parsed: Parsed, model_names: list[str], channel_id: str | None
             {"type": "input", "block_id": "labels", "optional": True,
              "label": _plain("Labels (comma separated)"),
              "element": {"type": "plain_text_input", "action_id": "labels"}},
+            private_checkbox(parsed.private),  # issue 19 item 8
         ],
     }
 

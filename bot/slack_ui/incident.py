@@ -63,13 +63,18 @@ def plain_text(text: str) -> str:
     return _MARKUP.sub(_readable, text)
 
 
+def title_words(title: str) -> str:
+    """A title's plain words for a channel name: markup and links are not words (issue 14)."""
+    plain = _MARKUP.sub(_plain_word, title.replace("&lt;", "<").replace("&gt;", ">"))
+    return plain.replace("&amp;", "&")
+
+
 def channel_name(number: int, title: str, suffix: int = 0) -> str:
     """``inc-<number>-<slug>`` within Slack's rules: lowercase, digits, ``-``/``_``, <= 80.
 
     Built from the title's plain words: markup and links are not words (issue 14).
     """
-    plain = _MARKUP.sub(_plain_word, title.replace("&lt;", "<").replace("&gt;", ">"))
-    plain = plain.replace("&amp;", "&")
+    plain = title_words(title)
     ascii_title = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_title.lower()).strip("-_")
     slug = re.sub(r"-{2,}", "-", slug)

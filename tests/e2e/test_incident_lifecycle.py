@@ -153,7 +153,7 @@ async def test_partial_declare_opens_a_modal_that_declares_on_submit(stack: Loca
     view = stack.slack.latest_view("declare_incident")
     assert view is not None
     ids = [b["block_id"] for b in view["blocks"]]
-    assert ids == ["title", "severity", "model", "description", "labels"]
+    assert ids == ["title", "severity", "model", "description", "labels", "private"]
     code, body = await stack.driver.view_submission("declare_incident", {
         "title": "", "severity": "p2", "model": "fraud-detector"}, user_id=DECLARER)
     assert code == 200 and body["response_action"] == "errors" and "title" in body["errors"]

@@ -11,18 +11,20 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("bot", "handlers", "scheduler", "domain", "storage")
 
 # Slack Web API method (as slack_sdk names it) -> the bot scope it needs (None: no scope).
-METHOD_SCOPES: dict[str, str | None] = {
+METHOD_SCOPES: dict[str, str | tuple[str, ...] | None] = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_getPermalink": None,
-    "conversations_create": "channels:manage",
-    "conversations_setTopic": "channels:manage",
+    # private incident channels (issue 19 item 8) need groups:write as well
+    "conversations_create": ("channels:manage", "groups:write"),
+    "conversations_archive": ("channels:manage", "groups:write"),
+    "conversations_setTopic": ("channels:manage", "groups:write"),
     "conversations_setPurpose": "channels:manage",
-    "conversations_invite": "channels:manage",
-    "conversations_history": "channels:history",
+    "conversations_invite": ("channels:manage", "groups:write"),
+    "conversations_history": ("channels:history", "groups:history"),
     "conversations_replies": "channels:history",
-    "conversations_list": "channels:read",
+    "conversations_list": ("channels:read", "groups:read"),
     "pins_add": "pins:write",
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
@@ -34,7 +36,11 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views_publish": None,
     "auth_test": None,
 }
-EVENT_SCOPES: dict[str, str | None] = {"message.channels": "channels:history",
+EVENT_SCOPES: dict[str, str | None] = {"channel_archive": "channels:read",
+                                       "channel_unarchive": "channels:read",
+                                       "group_archive": "groups:read",
+                                       "group_unarchive": "groups:read",
+                                       "message.channels": "channels:history",
                                        "message.groups": "groups:history", "app_home_opened": None,
                                        "member_joined_channel": "channels:read",
                                        "pin_added": "pins:read", "pin_removed": "pins:read",
@@ -43,6 +49,10 @@ EVENT_SCOPES: dict[str, str | None] = {"message.channels": "channels:history",
 # the local Slack world (the stand-in, its driver, the demo) calls Slack methods as Slack would
 STANDIN_FILES = {"slack_standin.py", "slack_driver.py", "demo.py"}
 STANDIN_DIR = ROOT / "bot" / "local"
+
+
+def _scopes(scope: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    return () if scope is None else (scope,) if isinstance(scope, str) else scope
 
 
 def manifest() -> dict:
@@ -76,7 +86,7 @@ def test_every_called_slack_method_is_known_and_scopes_are_exact() -> None:
     called = methods_called()
     unknown = called - METHOD_SCOPES.keys()
     assert not unknown, f"add these Slack methods to METHOD_SCOPES: {sorted(unknown)}"
-    needed = {METHOD_SCOPES[m] for m in called} - {None}
+    needed = {s for m in called for s in _scopes(METHOD_SCOPES[m])}
     needed |= {EVENT_SCOPES[e] for e in manifest()["settings"]["event_subscriptions"]["bot_events"]} - {None}
     needed.add("commands")
     declared = set(manifest()["oauth_config"]["scopes"]["bot"])

@@ -158,6 +158,22 @@ class ConversationMethods(Workspace):
         ch.is_archived = False
         return {}
 
+    def archive_by_hand(self, channel: str, user: str, archived: bool = True) -> JSON:
+        """A person archives (or unarchives) ``channel`` in Slack's UI: the channel changes as
+        conversations.archive would change it, and the event Slack then sends is returned
+        (``channel_archive`` / ``group_archive`` for a private channel; ``..._unarchive``)."""
+        ch = self._channels[self.channel_id(channel)]
+        if ch.is_archived == archived:
+            raise SlackError("already_archived" if archived else "not_archived")
+        ch.is_archived = archived
+        verb = "archive" if archived else "unarchive"
+        self._system_message(ch, f"channel_{verb}", user, f"<@{user}> {verb}d the channel")
+        event: JSON = {"type": f"{'group' if ch.is_private else 'channel'}_{verb}",
+                       "channel": ch.id, "user": user, "event_ts": self.next_ts()}
+        if archived and not ch.is_private:
+            event["is_moved"] = 0
+        return event
+
     def _conversations_list(self, params: JSON) -> JSON:
         types = {t.strip() for t in str(params.get("types") or "public_channel").split(",")}
         exclude_archived = _bool(params.get("exclude_archived"))
