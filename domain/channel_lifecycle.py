@@ -5,8 +5,10 @@ incident's channel some days after close.
 ``private`` by default): ``/incident declare --private`` and the form's *Private* box add it, and
 the status page already hid those titles. A private incident gets a private channel and an
 announcement that names only its key and severity; its title, model and description are shown
-only to members of its channel (:func:`may_see`): whoever declared it, its commander, and the
-people the bot invited (recorded when Slack confirms the invite: :meth:`ChannelRepository.add_members`).
+only to members of its channel (:func:`may_see`): whoever declared it, its commander, the
+people the bot invited (recorded when Slack confirms the invite: :meth:`ChannelRepository.add_members`),
+and anyone Slack lists in the channel (conversations.members, asked only when the records say
+no, and recorded).
 Everyone else sees it redacted (:func:`redact`), in ``/incident status`` and ``list``, the Home
 tab and the REST API.
 
@@ -21,7 +23,7 @@ recorded (:meth:`ChannelLifecycle.record_archived`) and the bot stops posting th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -69,6 +71,9 @@ class ChannelRepository(Protocol):
 
 
 Repositories = Callable[[UnitOfWork], ChannelRepository]
+# Who is in a channel, as Slack says (conversations.members): for members added by hand
+MemberLookup = Callable[[str], Awaitable[set[str]]]
+MAX_LOOKUPS = 10  # channels asked about per look, at most
 
 
 def is_private(incident: Incident, label: str) -> bool:
@@ -107,6 +112,7 @@ class ChannelLifecycle:
         self.private_label = private_label
         self.archive_after_days = archive_after_days
         self.last_words = last_words
+        self.member_lookup: MemberLookup | None = None  # set by the feature: Slack's answer
 
     def is_private(self, incident: Incident) -> bool:
         return is_private(incident, self.private_label)
@@ -118,9 +124,35 @@ class ChannelLifecycle:
             return views
         async with self.service.read_uow_factory() as uow:
             members = await self.repositories(uow).members([v.incident.id for v in private])
-        return [redact(v) if self.is_private(v.incident) and not may_see(
-            v.incident, v.link, members.get(v.incident.id, set()), user_id) else v
-            for v in views]
+        unknown = [v for v in private
+                   if not may_see(v.incident, v.link, members.get(v.incident.id, set()), user_id)]
+        hidden = {v.incident.id for v in unknown} - await self._joined_by_hand(unknown, user_id)
+        return [redact(v) if v.incident.id in hidden else v for v in views]
+
+    async def _joined_by_hand(self, views: list[IncidentView], user_id: str) -> set[uuid.UUID]:
+        """The incidents whose channel Slack says ``user_id`` is in although the bot did not
+        invite them (a member added them): asked for a few channels at most, recorded so the
+        next look needs no call. Slack unreachable: not shown (fails closed)."""
+        found: set[uuid.UUID] = set()
+        if self.member_lookup is None or not user_id:
+            return found
+        for view in views[:MAX_LOOKUPS]:
+            if not (view.link and view.link.channel_id):
+                continue
+            try:
+                in_channel = user_id in await self.member_lookup(view.link.channel_id)
+            except Exception:  # noqa: BLE001 - any failure of the lookup hides, never shows
+                continue
+            if in_channel:
+                found.add(view.incident.id)
+        if found:
+            async def record(uow: UnitOfWork) -> None:
+                for incident_id in found:
+                    await self.repositories(uow).add_members(
+                        incident_id, [user_id], self.service.clock.now())
+
+            await self.service.run(record)
+        return found
 
     async def hidden_from_all(self, views: list[IncidentView]) -> list[IncidentView]:
         """For callers who are nobody's channel member (API clients, the status page)."""

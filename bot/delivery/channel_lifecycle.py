@@ -8,6 +8,7 @@ found and not posted again; ``already_archived`` is success.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -31,6 +32,7 @@ from storage.outbox_store import OutboxRow
 
 log = structlog.get_logger("slack.channels")
 
+LOOKUP_SECONDS = 3.0  # a slow Slack must not hold up a `/incident list`
 SLACK_ARCHIVER = "slack"  # archived_by when Slack said is_archived before its event came
 
 
@@ -84,6 +86,19 @@ class ChannelKeeper:
             if (await repo.state(incident_id)).archived_at is None:
                 await repo.set_archived(incident_id, self.clock.now(), by)
                 await uow.commit()
+
+    async def members(self, channel_id: str) -> set[str]:
+        """Who is in the channel, as Slack says (conversations.members, paged, bounded)."""
+        found: set[str] = set()
+        cursor: str | None = None
+        for _page in range(10):
+            answer = await asyncio.wait_for(self.client.conversations_members(
+                channel=channel_id, limit=1000, cursor=cursor), LOOKUP_SECONDS)
+            found.update(answer.get("members") or [])
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return found
 
     # -- the archive_channel row -----------------------------------------------------------
 

@@ -37,6 +37,7 @@ def install(container: Container) -> None:
                                SqlChannelRepository, container.uow_factory, container.clock,
                                container.policy)
         delivery.channels = keeper
+        lifecycle.member_lookup = keeper.members
         container.dispatcher.handlers[ARCHIVE_CHANNEL] = keeper.archive
     archive_events.register(container.bolt, container.slack, lifecycle)
     if settings.archive_after_days > 0:

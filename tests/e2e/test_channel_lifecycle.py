@@ -126,6 +126,10 @@ async def test_a_private_incident_is_hidden_from_non_members(stack: LocalStack) 
     assert "*INC-1* [SEV-2]" in listed and "Private incident" in listed
     assert "Private incident" in status and "Private incident" in home
 
+    stack.slack.add_member(view.link.channel_id, OUTSIDER)  # a member adds them by hand
+    assert TITLE in await command_reply(stack, "status 1", OUTSIDER)  # Slack says: a member
+    assert stack.slack.calls_to("conversations.members")
+
     async with aiohttp.ClientSession() as http, http.get(f"{stack.url}/status") as page:
         assert page.status == 200
         html = await page.text()

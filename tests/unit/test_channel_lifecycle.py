@@ -180,3 +180,28 @@ async def test_archived_by_hand_is_recorded_once_and_unarchive_clears_it(
     assert (await channels.state(incident.id)).archived_at is None
     actions = [e.action for e in db.audit if e.actor == RESPONDER]
     assert actions == ["incident.channel_archived", "incident.channel_unarchived"]
+
+
+async def test_someone_added_to_the_channel_by_hand_is_a_member_once_slack_says_so(
+        db: FakeDatabase, clock: FakeClock, channels: MemoryChannels) -> None:
+    life = lifecycle(db, clock, channels)
+    private = await declare(life, private=True)
+    db.slack_links[private.id].channel_id = "C0PRIVATE"
+    asked: list[str] = []
+
+    async def slack_members(channel_id: str) -> set[str]:
+        asked.append(channel_id)
+        return {DECLARER, OUTSIDER}
+
+    async def slack_down(channel_id: str) -> set[str]:
+        raise TimeoutError("Slack is slow")
+
+    views = await life.service.list_incidents(with_links=True)
+    life.member_lookup = slack_down
+    assert [v.incident.title for v in await life.shown_to(views, OUTSIDER)] == [HIDDEN_TITLE]
+    life.member_lookup = slack_members
+    assert [v.incident.title for v in await life.shown_to(views, RESPONDER)] == [HIDDEN_TITLE]
+    assert [v.incident.title for v in await life.shown_to(views, OUTSIDER)] == ["Fraud ring found"]
+    assert OUTSIDER in (await channels.members([private.id]))[private.id]  # recorded
+    await life.shown_to(views, OUTSIDER)
+    assert asked == ["C0PRIVATE", "C0PRIVATE"]  # not asked again once recorded
