@@ -45,6 +45,7 @@ from bot.intake import AckedRequest, Intake
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack_auth import TOKEN_FROM_ENV_UNUSED, BotIdentity
+from bot.slack_ui.messages import SlackMessages
 from bot.tracing import Tracing
 from bot.tracing import from_settings as tracing_from_settings
 from domain.catchup import CatchUps
@@ -79,7 +80,8 @@ Hook = Callable[["Container"], Awaitable[None]]
 class Feature(Protocol):
     """A feature module: its ``install`` registers the feature's Bolt listeners, /incident
     verbs (``container.slack.verbs.add``, see handlers/verbs.py), outbox delivery handlers
-    (``container.dispatcher.handlers``), service observers, HTTP routes (``container.routes``),
+    (``container.dispatcher.handlers``), reactions to incident events
+    (``container.service.reactions.on``), HTTP routes (``container.routes``),
     jobs and start/stop hooks, and sets its field of ``container.features``."""
 
     def install(self, container: Container) -> None: ...
@@ -99,10 +101,10 @@ FEATURES: tuple[Feature, ...] = (
     api_feature,  # REST API, webhooks out, status page (issue 17)
     insights_feature,  # /incident stats, weekly digest, tracker export (issue 21)
     model_actions_feature,  # registry sync, what changed, rollback, accept drift, retrain (issue 18)
-    channel_lifecycle_feature,  # channel names, private incidents, archive after close (issue 19: 8)
-    related_feature,  # related and duplicate incidents, catch-up on join (issue 19: 9, 5)
     message_shortcuts_feature,  # Add to timeline / Declare incident on a message (issue 19: 2)
     note_changes_feature,  # key notes by reaction or pin, edits and deletes followed (issue 19: 3, 4)
+    channel_lifecycle_feature,  # channel names, private incidents, archive after close (issue 19: 8)
+    related_feature,  # related and duplicate incidents, catch-up on join (issue 19: 9, 5)
     roles_feature,  # roles beyond the commander, update-reminder snooze (issue 19: 1, 6)
 )
 
@@ -281,7 +283,8 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
             dispatcher_ref[0].wake()
 
     service = IncidentService(make_uow, clock, policy, after_commit=after_commit,
-                              read_uow_factory=uow_factory(engine, clock, None, tracer))
+                              read_uow_factory=uow_factory(engine, clock, None, tracer),
+                              messages=SlackMessages())
     client = MeteredWebClient(token=settings.slack_bot_token or "xoxb-not-configured",
                               base_url=settings.slack_api_url, metrics=metrics, tracer=tracer)
     # Bolt gets a tokenless client: the token reaches listeners through BotIdentity's result.

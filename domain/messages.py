@@ -1,11 +1,51 @@
-"""Texts the bot says (Slack mrkdwn), composed from domain facts. Pure functions."""
+"""What the incident service says about a change: the :class:`Messages` port, rendered for Slack
+by ``bot/slack_ui/messages.py`` (composed in ``bot/app.py``), and :class:`PlainMessages`, the
+same facts in plain words, for a service built without a renderer (scripts, unit tests).
+
+The helpers below (escaping, mentions, status emoji) are still shared with ``bot/slack_ui/`` and
+the model-actions use cases, which compose chat text in ``domain/``; they move with those.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Protocol
 
-from domain.model import Actor, Incident, Status, format_duration
+from domain.model import Actor, Incident, Severity, Status
+
+
+class Messages(Protocol):
+    """Port: the text of a change, said in the incident's thread and channel and answered to
+    whoever made it."""
+
+    def status_changed(self, incident: Incident, previous: Status, actor: Actor, at: datetime,
+                       reason: str | None) -> str: ...
+
+    def note_echo(self, incident: Incident, actor: Actor, text: str) -> str: ...
+
+    def assigned(self, incident: Incident, actor: Actor, commander_id: str) -> str: ...
+
+    def severity_changed(self, incident: Incident, previous: Severity, actor: Actor) -> str: ...
+
+
+class PlainMessages:
+    """:class:`Messages` without chat markup."""
+
+    def status_changed(self, incident: Incident, previous: Status, actor: Actor, at: datetime,
+                       reason: str | None) -> str:
+        text = f"{incident.key} {previous.value} -> {incident.status.value} by {actor.name} at {hhmm(at)}"
+        return f"{text}: {reason}" if reason else text
+
+    def note_echo(self, incident: Incident, actor: Actor, text: str) -> str:
+        return f"Note on {incident.key} by {actor.name}: {text}"
+
+    def assigned(self, incident: Incident, actor: Actor, commander_id: str) -> str:
+        return f"{commander_id} is now Incident Commander of {incident.key} (set by {actor.name})"
+
+    def severity_changed(self, incident: Incident, previous: Severity, actor: Actor) -> str:
+        return (f"{incident.key} severity changed {previous.label} -> {incident.severity.label} "
+                f"by {actor.name}")
 
 STATUS_EMOJI = {
     Status.OPEN: ":red_circle:",
@@ -13,13 +53,6 @@ STATUS_EMOJI = {
     Status.MITIGATED: ":large_yellow_circle:",
     Status.RESOLVED: ":large_green_circle:",
     Status.CLOSED: ":white_check_mark:",
-}
-
-VERB_PAST = {
-    Status.INVESTIGATING: "acknowledged",
-    Status.MITIGATED: "mitigated",
-    Status.RESOLVED: "resolved",
-    Status.CLOSED: "closed",
 }
 
 
@@ -64,45 +97,3 @@ def who(actor: Actor) -> str:
 
 def hhmm(at: datetime) -> str:
     return at.strftime("%H:%M:%S UTC")
-
-
-def status_change_text(incident: Incident, previous: Status, actor: Actor, at: datetime,
-                       reason: str | None) -> str:
-    if incident.status is Status.INVESTIGATING and previous is not Status.OPEN:
-        verb = "reopened" if previous is Status.RESOLVED else "moved back to investigating"
-    else:
-        verb = VERB_PAST[incident.status]
-    parts = [f"{STATUS_EMOJI[incident.status]} *{incident.key} {verb}* by {who(actor)} "
-             f"at {hhmm(at)}"]
-    figures = []
-    if incident.status is Status.INVESTIGATING and previous is Status.OPEN:
-        figures.append(f"time to acknowledge {format_duration(incident.time_to_acknowledge())}")
-    if incident.status is Status.MITIGATED:
-        figures.append(f"time to mitigate {format_duration(incident.time_to_mitigate())}")
-    if incident.status is Status.RESOLVED:
-        figures.append(f"time to acknowledge {format_duration(incident.time_to_acknowledge())}")
-        figures.append(f"time to resolve {format_duration(incident.time_to_resolve())}")
-    if figures:
-        parts.append(" · ".join(figures))
-    if reason:
-        parts.append(f"> {escape(reason)}")
-    return "\n".join(parts)
-
-
-def declared_text(incident: Incident, model_name: str, actor: Actor) -> str:
-    return (f":rotating_light: *{incident.key}* declared by {who(actor)}: "
-            f"{incident.severity.label} on `{model_name}`: {escape(incident.title)}")
-
-
-def note_echo_text(incident: Incident, actor: Actor, text: str) -> str:
-    return f":memo: Note on {incident.key} by {who(actor)}:\n>{escape(text)}"
-
-
-def assigned_text(incident: Incident, actor: Actor, commander: str) -> str:
-    return (f":bust_in_silhouette: <@{commander}> is now Incident Commander of {incident.key} "
-            f"(set by {who(actor)})")
-
-
-def severity_text(incident: Incident, previous_label: str, actor: Actor) -> str:
-    return (f":arrows_counterclockwise: {incident.key} severity changed "
-            f"{previous_label} → *{incident.severity.label}* by {who(actor)}")

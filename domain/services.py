@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from domain import messages, text_boundary
+from domain import text_boundary
 from domain.events import (
     CommanderAssigned,
     IncidentDeclared,
@@ -26,6 +26,7 @@ from domain.governance.roles import (
     severity_change_activity,
     status_change_activity,
 )
+from domain.messages import Messages, PlainMessages
 from domain.model import (
     Actor,
     AuditEvent,
@@ -128,7 +129,8 @@ class IncidentService:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock, policy: Policy,
                  after_commit: Callable[[Any], None] | None = None,
                  read_uow_factory: Callable[[], UnitOfWork] | None = None,
-                 gates: Gates | None = None, reactions: Reactions | None = None) -> None:
+                 gates: Gates | None = None, reactions: Reactions | None = None,
+                 messages: Messages | None = None) -> None:
         self.uow_factory = uow_factory
         # queries only read: on SQLite they need not queue behind the one writer
         self.read_uow_factory = read_uow_factory or uow_factory
@@ -138,6 +140,8 @@ class IncidentService:
         self.gates = gates or Gates()  # asked before a change is written; may refuse it
         # run after a change is written, in its transaction; never refuse (domain/reactions.py)
         self.reactions = reactions or Reactions()
+        # what a change says (the bot composes the Slack renderer, bot/slack_ui/messages.py)
+        self.messages: Messages = messages or PlainMessages()
 
     async def run(self, work: Callable[[UnitOfWork], Awaitable[T]], attempts: int = 5) -> T:
         """Run ``work`` in a fresh unit of work, retrying when a concurrent writer won; a role
@@ -328,7 +332,7 @@ class IncidentService:
             return Outcome(incident, str(exc), changed=False)
         await self._check_status_gates(uow, incident, wanted, actor)
         await uow.incidents.save(incident)
-        text = messages.status_change_text(incident, previous, actor, now, reason)
+        text = self.messages.status_changed(incident, previous, actor, now, reason)
         await uow.timeline.add(TimelineEvent(
             incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
             body=f"{previous.value} → {wanted.value}" + (f": {reason}" if reason else ""),
@@ -360,7 +364,7 @@ class IncidentService:
         await self._record(uow, NoteAdded(incident, actor, source_ref, len(text)))
         if echo:
             await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
-                "text": messages.note_echo_text(incident, actor, text)}))
+                "text": self.messages.note_echo(incident, actor, text)}))
         return Outcome(incident, f"Noted on {incident.key}.")
 
     async def assign(self, ref: IncidentRef, actor: Actor, commander_id: str) -> Outcome:
@@ -373,7 +377,7 @@ class IncidentService:
             incident.assigned_to = commander_id
             incident.updated_at = self.clock.now()
             await uow.incidents.save(incident)
-            text = messages.assigned_text(incident, actor, commander_id)
+            text = self.messages.assigned(incident, actor, commander_id)
             await uow.timeline.add(TimelineEvent(
                 incident_id=incident.id, event_type=TimelineEventType.NOTE,
                 body=f"Incident Commander set to <@{commander_id}>", author=actor.id,
@@ -405,7 +409,7 @@ class IncidentService:
         incident.severity = severity
         incident.updated_at = self.clock.now()
         await uow.incidents.save(incident)
-        text = messages.severity_text(incident, previous.label, actor)
+        text = self.messages.severity_changed(incident, previous, actor)
         await uow.timeline.add(TimelineEvent(
             incident_id=incident.id, event_type=TimelineEventType.NOTE,
             body=f"Severity {previous.label} → {severity.label}", author=actor.id,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from bot.slack_ui.messages import SlackMessages
 from domain.model import Actor, ModelStage
 from domain.policy import default_policy
 from domain.services import IncidentService
@@ -59,7 +60,7 @@ def make_uow(engine, clock):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 async def service(make_uow, clock) -> IncidentService:  # type: ignore[no-untyped-def]
-    svc = IncidentService(make_uow, clock, default_policy())
+    svc = IncidentService(make_uow, clock, default_policy(), messages=SlackMessages())
     await svc.register_model("credit-risk-v3", "3.1.0", ModelStage.PRODUCTION, "risk-ml", ALICE,
                              labels=["revenue-critical"])
     await svc.register_model("fraud-detector", "2.0.0", ModelStage.PRODUCTION, "fraud", ALICE)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.slack_ui.messages import SlackMessages
 from domain.model import (
     Actor,
     AuditEvent,
@@ -47,6 +48,7 @@ ALICE = Actor("U0DECLARER", "alice")
 BOB = Actor("U0RESPOND", "bob")
 DRIFT_JOB = Actor("drift-job", "drift job")
 INC1 = IncidentRef(number=1)
+SLACK = SlackMessages()  # the texts below are what the bot says in Slack
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ def db(clock: FakeClock) -> FakeDatabase:
 
 @pytest.fixture
 def service(db: FakeDatabase, clock: FakeClock) -> IncidentService:
-    return IncidentService(db.uow_factory(clock), clock, default_policy())
+    return IncidentService(db.uow_factory(clock), clock, default_policy(), messages=SLACK)
 
 
 async def declare(service: IncidentService, severity: Severity = Severity.P1,
@@ -638,7 +640,8 @@ async def test_queries_read_through_the_read_unit_of_work_and_commit_nothing(
         opened.append(FakeUnitOfWork(db, clock))
         return opened[-1]
 
-    service = IncidentService(db.uow_factory(clock), clock, default_policy(), read_uow_factory=read_uow)
+    service = IncidentService(db.uow_factory(clock), clock, default_policy(), read_uow_factory=read_uow,
+                              messages=SLACK)
     await declare(service)
     commits = db.commits
     await service.view(INC1, with_timeline=True)
@@ -775,3 +778,46 @@ async def test_a_refused_use_case_commits_nothing_and_skips_after_commit(
     with pytest.raises(UnknownModel):
         await service.declare(DeclareIncident("t", Severity.P1, "nope"), ALICE)
     assert committed == [] and db.commits == 0
+
+
+# -- what a change says: the renderer the service is given ----------------------------------------
+
+class Echo:
+    """A renderer that says which of its methods was asked, with what."""
+
+    def status_changed(self, incident: Incident, previous: Status, actor: Actor, at: Any,
+                       reason: str | None) -> str:
+        return f"status {incident.key} {previous.value}->{incident.status.value} {actor.id} {reason}"
+
+    def note_echo(self, incident: Incident, actor: Actor, text: str) -> str:
+        return f"note {incident.key} {actor.id} {text}"
+
+    def assigned(self, incident: Incident, actor: Actor, commander_id: str) -> str:
+        return f"assigned {incident.key} {commander_id}"
+
+    def severity_changed(self, incident: Incident, previous: Severity, actor: Actor) -> str:
+        return f"severity {incident.key} {previous.value}->{incident.severity.value}"
+
+
+async def test_what_a_change_says_comes_from_the_renderer_the_service_is_given(
+        db: FakeDatabase, clock: FakeClock) -> None:
+    service = IncidentService(db.uow_factory(clock), clock, default_policy(), messages=Echo())
+    await declare(service, Severity.P3)
+    said = [(await service.change_status(INC1, "ack", BOB, reason="on it")).message,
+            (await service.change_severity(INC1, BOB, Severity.P2)).message,
+            (await service.assign(INC1, BOB, "U0IC")).message]
+    await service.add_note(INC1, BOB, "rolled back", echo=True)
+    assert said == ["status INC-1 open->investigating U0RESPOND on it", "severity INC-1 p3->p2",
+                    "assigned INC-1 U0IC"]
+    assert [m.payload["text"] for m in db.outbox if m.kind == THREAD] == said
+    assert db.outbox[-1].payload == {"text": "note INC-1 U0RESPOND rolled back"}
+
+
+async def test_without_a_renderer_a_change_is_said_in_plain_words(db: FakeDatabase,
+                                                                  clock: FakeClock) -> None:
+    service = IncidentService(db.uow_factory(clock), clock, default_policy())
+    await declare(service, Severity.P3)
+    outcome = await service.change_status(INC1, "ack", BOB, reason="<!channel> on it")
+    assert outcome.message == "INC-1 open -> investigating by bob at 14:00:00 UTC: <!channel> on it"
+    assert (await service.change_severity(INC1, BOB, Severity.P2)).message == (
+        "INC-1 severity changed SEV-3 -> SEV-2 by bob")
