@@ -57,8 +57,14 @@ def register(bolt: AsyncApp, ctx: SlackContext, related: RelatedIncidents,
 
     async def catchup_command(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                               respond: AsyncRespond) -> None:
-        read_in = await catchups.read_in(IncidentRef(number=parsed.number,
-                                                     channel_id=body.get("channel_id")))
+        ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
+        view = await ctx.service.view(ref)
+        [seen] = await ctx.shown_to([view], body.get("user_id", ""))
+        if seen.incident.title != view.incident.title:  # private, and not a member (item 8)
+            await ctx.reply(body, respond, f":lock: {view.incident.key} is private: its "
+                            "catch-up is for the members of its channel.")
+            return
+        read_in = await catchups.read_in(ref)
         if body.get("response_url"):
             await respond(response_type="ephemeral", replace_original=False,
                           text=catchup_ui.text(read_in), blocks=catchup_ui.blocks(read_in))

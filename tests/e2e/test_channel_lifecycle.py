@@ -126,6 +126,10 @@ async def test_a_private_incident_is_hidden_from_non_members(stack: LocalStack) 
     assert "*INC-1* [SEV-2]" in listed and "Private incident" in listed
     assert "Private incident" in status and "Private incident" in home
 
+    refused = await command_reply(stack, "catchup 1", OUTSIDER)
+    assert refused.startswith(":lock: INC-1 is private") and "Fraud" not in refused
+    assert TITLE in await command_reply(stack, "catchup 1", DECLARER)
+
     stack.slack.add_member(view.link.channel_id, OUTSIDER)  # a member adds them by hand
     assert TITLE in await command_reply(stack, "status 1", OUTSIDER)  # Slack says: a member
     assert stack.slack.calls_to("conversations.members")
