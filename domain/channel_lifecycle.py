@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from domain.insights import Followups
 from domain.model import Actor, AuditEvent, Incident, MLModel
 from domain.ports import OutboxMessage, SlackLink, UnitOfWork
 from domain.services import IncidentService, IncidentView
@@ -36,6 +37,7 @@ ARCHIVE_CHANNEL = "archive_channel"  # outbox kind: last message, then conversat
 ARCHIVER = Actor("incident-bot-archiver", "Channel archiver")
 HIDDEN_TITLE = "Private incident"
 HIDDEN_MODEL = "hidden"
+HIDDEN_ITEM = "(an action item of a private incident)"
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,25 @@ class ChannelLifecycle:
     async def hidden_from_all(self, views: list[IncidentView]) -> list[IncidentView]:
         """For callers who are nobody's channel member (API clients, the status page)."""
         return [redact(v) if self.is_private(v.incident) else v for v in views]
+
+    async def hide_private_followups(self, followups: Followups) -> Followups:
+        """The weekly digest's overdue postmortems and action items with private incidents'
+        titles and item texts hidden: the digest is posted in the incidents channel."""
+        numbers = ({p.number for p in followups.postmortems}
+                   | {a.incident_number for a in followups.actions})
+        private: set[int] = set()
+        async with self.service.read_uow_factory() as uow:
+            for number in numbers:
+                incident = await uow.incidents.get_by_number(number)
+                if incident is not None and self.is_private(incident):
+                    private.add(number)
+        if not private:
+            return followups
+        return Followups(
+            [replace(p, title=HIDDEN_TITLE) if p.number in private else p
+             for p in followups.postmortems],
+            [replace(a, text=HIDDEN_ITEM) if a.incident_number in private else a
+             for a in followups.actions])
 
     async def archive_due(self, limit: int = 100) -> int:
         """Queue the archiving of every channel whose incident closed ARCHIVE_AFTER_DAYS ago."""

@@ -67,6 +67,9 @@ class WeeklyDigest:
         this_week = await self.reports.report(start, now, now, breach_limit=0)
         last_week = await self.reports.report(start - timedelta(days=7), start, now, breach_limit=0)
         followups = await self.reports.overdue_followups(now)
+        lifecycle = self.container.features.channel_lifecycle
+        if lifecycle is not None:  # private incidents' titles stay out of the incidents channel
+            followups = await lifecycle.hide_private_followups(followups)
         text = digest_text(this_week, last_week, followups)
         labels, series = digest_chart_series(this_week, last_week)
         png = bar_chart("SLA compliance (% met): this week and the week before", labels, series, "%"

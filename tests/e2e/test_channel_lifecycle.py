@@ -259,3 +259,34 @@ async def test_the_api_hides_a_private_incident_from_its_callers(stack: LocalSta
     assert items[2]["title"] == "Scores drifting since Monday"
     assert one["title"] == "Private incident" and one["description"] is None
     assert one["timeline"] == [] and "Fraud" not in str(one)
+
+
+async def test_the_weekly_digest_names_no_private_title(stack: LocalStack) -> None:
+    import uuid
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from storage.postmortem_tables import action_items
+
+    await command_reply(stack, f"declare P2 credit-risk-v3 --private {TITLE}", DECLARER)
+    await command_reply(stack, "declare P2 fraud-detector Scores drifting since Monday", DECLARER)
+    await command_reply(stack, "resolve 1 ring broken up", DECLARER)
+    await command_reply(stack, "resolve 2 retrained", DECLARER)
+    view = await stack.container.service.view(IncidentRef(number=1))
+    async with stack.container.engine.begin() as conn:
+        await conn.execute(sa.insert(action_items).values(
+            id=uuid.uuid4(), incident_id=view.incident.id, number=1, text="Freeze the fraud ring's cards",
+            owner=RESPONDER, due_date=date(2026, 11, 5), severity="p2", ticket="OPS-9",
+            status="open", created_by=DECLARER, created_at=T0))
+    clock = stack.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(days=8)  # SEV-2 postmortems are due 7 days after resolution
+    insights = stack.container.features.insights
+    assert insights is not None and await insights.digest.run() is True
+    await stack.settle()
+    [digest] = [m["text"] for m in stack.slack.messages("ml-incidents")
+                if "Weekly incident digest" in m["text"]]
+    assert "• INC-1 Private incident:" in digest and "• INC-2 Scores drifting since Monday:" in digest
+    assert "INC-1 #1 (an action item of a private incident)" in digest
+    assert "Fraud" not in digest and "fraud ring" not in digest
