@@ -107,6 +107,8 @@ async def test_a_private_incident_is_hidden_from_non_members(stack: LocalStack) 
     assert announcement["text"].startswith(":red_circle: INC-1 (private) [SEV-2]")
     shown = str(announcement)
     assert "Fraud" not in shown and "credit-risk-v3" not in shown
+    assert [b["block_id"].split(":")[0] for b in announcement["blocks"] if ":" in b.get(
+        "block_id", "")] == ["roles", "incident"]  # Take a role and the buttons stay
 
     await command_reply(stack, "assign 1 <@U0RESPOND|rae>", DECLARER)  # invited: a member
     await command_reply(stack, "assign 1 <@U0MLLEAD|dave>", DECLARER)  # rae stays a member
