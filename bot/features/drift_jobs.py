@@ -310,49 +310,30 @@ class DriftRunner:
         async def record(uow: UnitOfWork, incident: Incident | None) -> None:
             await record_assessment(uow, assessment_id, model, a, now, incident, chart)
 
-        async def feed_open(uow: UnitOfWork) -> Incident | None:
+        async def work(uow: UnitOfWork) -> Incident | None:
+            """One transaction: record the assessment; when it alerts, feed the model's open
+            drift incident (raising its severity if need be) or declare one."""
+            if severity is None:
+                await record(uow, None)
+                return None
             open_incident = await uow.incidents.find_open_for_model(
                 model.id, TriggerSource.AUTOMATED_DRIFT.value
             )
-            if severity is not None and open_incident is not None:
-                await uow.timeline.add(
-                    TimelineEvent(
-                        incident_id=open_incident.id,
-                        event_type=TimelineEventType.AUTOMATED_ALERT,
-                        body=text,
-                        author=DRIFT_JOB.id,
-                        author_name=DRIFT_JOB.name,
-                        occurred_at=now,
-                        created_at=now,
-                        source_ref=f"drift:{assessment_id}",
-                    )
-                )
-            if severity is None:
-                await record(uow, None)
-            elif open_incident is not None:
-                await record(uow, open_incident)
-            # else: recorded with the new incident, in the declaration's transaction
+            if open_incident is None:
+                incident = await self.service.declare_in(uow, DeclareIncident(
+                    title=f"Drift on {model.name}: PSI {a.psi_composite:.2f}", severity=severity,
+                    model_name=model.name, description=text,
+                    trigger_source=TriggerSource.AUTOMATED_DRIFT, labels=["drift"]), DRIFT_JOB)
+                await record(uow, incident)
+                return incident
+            await uow.timeline.add(TimelineEvent(
+                incident_id=open_incident.id, event_type=TimelineEventType.AUTOMATED_ALERT,
+                body=text, author=DRIFT_JOB.id, author_name=DRIFT_JOB.name, occurred_at=now,
+                created_at=now, source_ref=f"drift:{assessment_id}"))
+            await record(uow, open_incident)
+            if SEVERITY_ORDER.index(severity) > SEVERITY_ORDER.index(open_incident.severity):
+                await self.service.change_severity_in(
+                    uow, IncidentRef(incident_id=open_incident.id), DRIFT_JOB, severity)
             return open_incident
 
-        open_incident = await self.service.run(feed_open)
-        if severity is None:
-            return a, None
-        if open_incident is not None:
-            if SEVERITY_ORDER.index(severity) > SEVERITY_ORDER.index(open_incident.severity):
-                await self.service.change_severity(
-                    IncidentRef(incident_id=open_incident.id), DRIFT_JOB, severity
-                )
-            return a, open_incident
-        incident = await self.service.declare(
-            DeclareIncident(
-                title=f"Drift on {model.name}: PSI {a.psi_composite:.2f}",
-                severity=severity,
-                model_name=model.name,
-                description=text,
-                trigger_source=TriggerSource.AUTOMATED_DRIFT,
-                labels=["drift"],
-                then=lambda uow, incident: record(uow, incident),
-            ),
-            DRIFT_JOB,
-        )
-        return a, incident
+        return a, await self.service.run(work)

@@ -156,14 +156,18 @@ class IacDrift:
         asked = stored.recommendation("escalate_review").get("incident_severity")
         severity = Severity(asked) if asked else SEVERITY_OF.get(stored.severity, Severity.P3)
 
-        async def link(uow: UnitOfWork, incident: Incident) -> None:
-            if not await cast(IacUnitOfWork, uow).iac_drift.escalated(event_id, incident.id):
-                raise DomainError("Already escalated by someone else a moment ago.")
-            await uow.outbox.add(_message(event_id))
-
-        return await self.service.declare(DeclareIncident(
+        declaration = DeclareIncident(
             title=f"Infrastructure drift: {stored.drift_type} {stored.resource_address} "
                   f"({stored.environment})"[:500],
             severity=severity, model_name=self.default_model,
             labels=["iac-drift", stored.environment], description=stored.triage["triage"]["summary"],
-            invite=[actor.id] if actor.is_slack_user else [], then=link), actor)
+            invite=[actor.id] if actor.is_slack_user else [])
+
+        async def work(uow: UnitOfWork) -> Incident:
+            incident = await self.service.declare_in(uow, declaration, actor)
+            if not await cast(IacUnitOfWork, uow).iac_drift.escalated(event_id, incident.id):
+                raise DomainError("Already escalated by someone else a moment ago.")
+            await uow.outbox.add(_message(event_id))
+            return incident
+
+        return await self.service.run(work)

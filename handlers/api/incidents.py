@@ -16,7 +16,7 @@ from domain.api.auth import Scope
 from domain.api.ports import IncidentFilter
 from domain.channel_lifecycle import HIDDEN_MODEL, HIDDEN_TITLE, is_private, redact
 from domain.model import DomainError, Incident, MLModel, Severity, Status
-from domain.ports import SlackLink
+from domain.ports import SlackLink, UnitOfWork
 from domain.services import DeclareIncident, IncidentNotFound, IncidentRef, IncidentView
 from domain.state_machine import (
     ALLOWED,
@@ -187,15 +187,19 @@ class IncidentsApi:
             raise ApiProblem(422, "Invalid request body", "Give the model (name) or model_id.")
         actor_id = principal.actor.id
 
+        declaration = DeclareIncident(title=body.title, severity=body.severity,
+                                      model_name=str(model_name), description=body.description,
+                                      labels=body.labels)
+
         async def run(key: str | None) -> tuple[int, Any]:
-            async def remember(uow: Any, incident: Incident) -> None:
+            async def declare(uow: UnitOfWork) -> Incident:
+                # the idempotency key remembers the incident in the declaration's transaction
+                incident = await self.service.declare_in(uow, declaration, principal.actor)
                 if key is not None:
                     await self.ctx.queries.remember_resource(uow, actor_id, key, str(incident.id))
+                return incident
 
-            incident = await self.service.declare(DeclareIncident(
-                title=body.title, severity=body.severity, model_name=str(model_name),
-                description=body.description, labels=body.labels, then=remember),
-                principal.actor)
+            incident = await self.service.run(declare)
             return 201, await self.view_answer(IncidentRef(incident_id=incident.id))
 
         async def recover(resource_id: str) -> tuple[int, Any] | None:
