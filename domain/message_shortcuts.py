@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -32,7 +32,7 @@ from typing import Protocol
 from domain import text_boundary
 from domain.model import Actor, DomainError, Incident
 from domain.ports import OutboxMessage, UnitOfWork
-from domain.services import CHANNEL, IncidentRef, IncidentService, Outcome
+from domain.services import CHANNEL, DeclareIncident, IncidentRef, IncidentService, Outcome
 
 TITLE_MAX = text_boundary.CAPS["title"]
 DESCRIPTION_MAX = text_boundary.CAPS["description"]
@@ -164,7 +164,6 @@ class Placement:
 
 
 Sources = Callable[[UnitOfWork], NoteSources]
-Then = Callable[[UnitOfWork, Incident], Awaitable[None]]
 
 
 class MessageNotes:
@@ -217,9 +216,10 @@ class MessageNotes:
 
         return await self.service.run(work)
 
-    def declared_from(self, message: SlackMessage, actor: Actor) -> Then:
-        """:func:`trigger_link` on this use case's service and texts."""
-        return trigger_link(self.service, self.texts, message, actor)
+    async def declare_from(self, cmd: DeclareIncident, message: SlackMessage,
+                           actor: Actor) -> Incident:
+        """:func:`declare_from` on this use case's service and texts."""
+        return await declare_from(self.service, self.texts, cmd, message, actor)
 
     async def _refuse_noted(self, uow: UnitOfWork, message: SlackMessage) -> None:
         incident_id = await self.sources(uow).incident_noting(message.source_ref)
@@ -229,14 +229,15 @@ class MessageNotes:
         raise AlreadyOnTimeline(incident.key if incident else "another incident")
 
 
-def trigger_link(service: IncidentService, texts: MessageNoteTexts, message: SlackMessage,
-                 actor: Actor) -> Then:
-    """The step a declaration from ``message`` runs in its own transaction
-    (``DeclareIncident.then``): the message as the incident's trigger note, dated when it was
-    sent (so it comes first) and holding its link, and a post in the new incident channel
-    linking it. A message already on another incident's timeline is linked all the same."""
+async def declare_from(service: IncidentService, texts: MessageNoteTexts, cmd: DeclareIncident,
+                       message: SlackMessage, actor: Actor) -> Incident:
+    """Declare an incident from ``message``, in one transaction: the incident, the message as
+    its trigger note, dated when it was sent (so it comes first) and holding its link, and a
+    post in the new incident channel linking it. A message already on another incident's
+    timeline is linked all the same."""
 
-    async def link(uow: UnitOfWork, incident: Incident) -> None:
+    async def work(uow: UnitOfWork) -> Incident:
+        incident = await service.declare_in(uow, cmd, actor)
         ref = IncidentRef(incident_id=incident.id)
         body = "Declared from the message of " + note_body(message)
         when = sent_at(message.ts)
@@ -246,5 +247,6 @@ def trigger_link(service: IncidentService, texts: MessageNoteTexts, message: Sla
             await service.add_note_in(uow, ref, actor, body, occurred_at=when)
         await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
             "text": texts.declared_from(incident, message)}))
+        return incident
 
-    return link
+    return await service.run(work)

@@ -94,9 +94,6 @@ class DeclareIncident:
     labels: list[str] = field(default_factory=list)
     trigger_source: TriggerSource = TriggerSource.MANUAL
     invite: list[str] = field(default_factory=list)
-    # Runs inside the declaration's transaction once the incident exists (e.g. to link it to
-    # the PagerDuty incident that caused it, so a duplicate delivery rolls the whole thing back).
-    then: Callable[[UnitOfWork, Incident], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -304,8 +301,6 @@ class IncidentService:
                                            {"invite": sorted(set(invite))}))
         # reactions run last, so what features say follows the announcement and channel
         await self._record(uow, IncidentDeclared(incident, actor, model.name))
-        if cmd.then is not None:
-            await cmd.then(uow, incident)
         return incident
 
     async def change_status(self, ref: IncidentRef, target: Status | str, actor: Actor,

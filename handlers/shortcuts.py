@@ -4,7 +4,7 @@ Thin: read the message from Slack's ``message_action`` payload, ask its permalin
 (``chat.getPermalink``), call one use case of ``domain/message_shortcuts.py``, and answer the
 user ephemerally through the payload's ``response_url`` (which reaches them in any
 conversation, even one the bot is not in). The declare form's own listener
-(``handlers/slack_interactions.py``) links the message through :func:`trigger_step`.
+(``handlers/slack_interactions.py``) links the message through :func:`declare_from_form`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond as Respond
 from bot.slack_ui import shortcuts as ui
 from bot.slack_ui.commands import FAILED
 from bot.slack_ui.ids import CallbackId, InputId
-from domain.message_shortcuts import MessageNotes, SlackMessage, Then, trigger_link
-from domain.model import Actor, DomainError
-from domain.services import IncidentRef
+from domain.message_shortcuts import MessageNotes, SlackMessage, declare_from
+from domain.model import Actor, DomainError, Incident
+from domain.services import DeclareIncident, IncidentRef
 from handlers.slack_context import SlackContext
 
 log = structlog.get_logger("handlers.shortcuts")
@@ -72,11 +72,14 @@ def _metadata(view: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def trigger_step(ctx: SlackContext, view: dict[str, Any], actor: Actor) -> Then | None:
-    """For the declare form's listener: the step linking the message the form was opened
-    from (``DeclareIncident.then``); None for a form opened any other way."""
+async def declare_from_form(ctx: SlackContext, view: dict[str, Any], cmd: DeclareIncident,
+                            actor: Actor) -> Incident:
+    """For the declare form's listener: a form opened from a message declares and links that
+    message in one transaction; any other form declares."""
     message = ui.message_from(_metadata(view))
-    return trigger_link(ctx.service, ui.ShortcutTexts(), message, actor) if message else None
+    if message is None:
+        return await ctx.service.declare(cmd, actor)
+    return await declare_from(ctx.service, ui.ShortcutTexts(), cmd, message, actor)
 
 
 class Shortcuts:

@@ -16,7 +16,7 @@ from bot.slack_ui.modals import text_modal
 from domain.channel_lifecycle import with_private_label
 from domain.model import DomainError, Severity
 from domain.services import DeclareIncident, IncidentRef
-from handlers.shortcuts import trigger_step
+from handlers.shortcuts import declare_from_form
 from handlers.slack_commands import DECLARE_CALLBACK, FAILED, confirmation
 from handlers.slack_context import SlackContext
 
@@ -99,10 +99,10 @@ def _register_declare(app: AsyncApp, ctx: SlackContext) -> None:
         labels = [x for x in (_value(view, "labels") or "").split(",") if x.strip()]
         labels = with_private_label(labels, is_checked(view), ctx.private_label)
         try:
-            incident = await ctx.service.declare(DeclareIncident(
+            # a form opened from a message links it, in the declaration's transaction
+            incident = await declare_from_form(ctx, view, DeclareIncident(
                 title=title, severity=severity, model_name=model,
-                description=(_value(view, "description") or "").strip() or None, labels=labels,
-                then=trigger_step(ctx, view, actor)),  # a form opened from a message links it
+                description=(_value(view, "description") or "").strip() or None, labels=labels),
                 actor)
             text = confirmation(incident.key, severity.label, model, title, ctx.incident_channel)
         except DomainError as exc:  # e.g. a role refusal: the user hears why, as from the command

@@ -164,8 +164,11 @@ async def test_the_same_message_twice_writes_nothing_and_names_the_incident(
 async def test_a_declaration_from_a_message_links_it_as_the_first_note(
         world: tuple[FakeDatabase, IncidentService, MessageNotes]) -> None:
     db, service, notes = world
-    incident = await service.declare(DeclareIncident(
-        "p99 at 4s", Severity.P2, "credit-risk-v3", then=notes.declared_from(msg(), ADDER)), ADDER)
+    before = (db.transactions, db.commits)
+    incident = await notes.declare_from(DeclareIncident(
+        "p99 at 4s", Severity.P2, "credit-risk-v3"), msg(), ADDER)
+    # the incident, its trigger note and the channel post: one transaction
+    assert (db.transactions, db.commits) == (before[0] + 1, before[1] + 1)
     [trigger] = [e for e in db.timeline if e.source_ref == msg().source_ref]
     assert trigger.incident_id == incident.id and trigger.body.startswith(
         f"Declared from the message of <@{AUTHOR}> in <#{TEAM}>: p99 at 4s")
@@ -175,8 +178,8 @@ async def test_a_declaration_from_a_message_links_it_as_the_first_note(
         key=lambda e: e.occurred_at)][0] == msg().source_ref  # before the declaration
     assert {"text": f"INC-1 declared from {LINK}"} in [m.payload for m in db.outbox]
 
-    again = await service.declare(DeclareIncident(  # the same message, already on INC-1's
-        "p99 again", Severity.P2, "credit-risk-v3", then=notes.declared_from(msg(), ADDER)), ADDER)
+    again = await notes.declare_from(DeclareIncident(  # the same message, already on INC-1's
+        "p99 again", Severity.P2, "credit-risk-v3"), msg(), ADDER)
     linked = [e for e in db.timeline if e.incident_id == again.id and "Declared from" in e.body]
     assert len(linked) == 1 and linked[0].source_ref is None
 

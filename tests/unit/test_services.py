@@ -199,25 +199,30 @@ async def test_labels_are_lowercased_deduplicated_and_blank_ones_dropped(service
     assert incident.labels == ["pii", "revenue-critical"]
 
 
-async def test_the_then_step_runs_inside_the_declaration_and_its_failure_undoes_it(
+async def test_what_follows_declare_in_runs_inside_the_declaration_and_its_failure_undoes_it(
         service: IncidentService, db: FakeDatabase) -> None:
-    async def duplicate_page(uow: UnitOfWork, incident: Incident) -> None:
+    async def declare_and_link(uow: UnitOfWork) -> Incident:
+        incident = await service.declare_in(uow, DeclareIncident(
+            "Null predictions", Severity.P1, "credit-risk-v3"), ALICE)
         assert await uow.incidents.get(incident.id) is not None  # the incident exists by now
         raise DomainError("already linked to PagerDuty incident P123")
 
     with pytest.raises(DomainError, match="P123"):
-        await declare(service, then=duplicate_page)
+        await service.run(declare_and_link)
     assert (db.incidents, db.timeline, db.outbox, db.audit, db.slack_links) == ({}, [], [], [], {})
     assert (await declare(service)).number == 1  # the number was not used up
 
 
-async def test_what_the_then_step_writes_commits_with_the_declaration(
+async def test_what_follows_declare_in_commits_with_the_declaration(
         service: IncidentService, db: FakeDatabase) -> None:
-    async def remember_page(uow: UnitOfWork, incident: Incident) -> None:
+    async def declare_and_remember(uow: UnitOfWork) -> Incident:
+        incident = await service.declare_in(uow, DeclareIncident(
+            "Null predictions", Severity.P1, "credit-risk-v3"), ALICE)
         assert await uow.processed.first_time("pagerduty", "PD-1")
+        return incident
 
-    await declare(service, then=remember_page)
-    assert db.processed == {("pagerduty", "PD-1")} and db.commits == 1
+    await service.run(declare_and_remember)
+    assert db.processed == {("pagerduty", "PD-1")} and db.commits == 1 and len(db.incidents) == 1
 
 
 # -- change_status: by status -------------------------------------------------------------------
