@@ -20,17 +20,36 @@ Queries (SQLAlchemy Core, one dialect switch):
 
 KS is the binned KS over the G reference-quantile bins (its bound in the feature's note).
 
-What other warehouses need (not tested here): any dialect other than PostgreSQL gets the portable
-path: ``row_number() OVER (ORDER BY col)``, ``CASE``, ``GROUP BY``, ``UNION ALL``, ``count``,
-``sum``, ``count(DISTINCT)`` - standard SQL that DuckDB, BigQuery, Snowflake and Databricks SQL
-all run through their SQLAlchemy dialects (``duckdb_engine``, ``sqlalchemy-bigquery``,
-``snowflake-sqlalchemy``, ``databricks-sqlalchemy``; sync drivers, run in a worker thread). Their
-native functions would make the edges cheaper and are the next step: DuckDB
-``quantile_cont(col, [levels])``; BigQuery ``APPROX_QUANTILES(col, 100)`` (approximate; exact
-``PERCENTILE_CONT`` is analytic-only there) and ``RANGE_BUCKET`` (left-closed bins); Snowflake
-``PERCENTILE_CONT(level) WITHIN GROUP`` (one level per call); Databricks ``percentile_cont`` /
-``percentile_approx(col, array(...))``. The row_number ranks need one sort per numeric feature of
-the reference window, as ``percentile_cont`` does.
+What each database needs (tested: SQLite, PostgreSQL, DuckDB, MariaDB; the others by reading):
+
+=================  ==========================================================================
+every dialect      ``count(*)``, ``count(col)``, ``count(DISTINCT col)`` (integer columns),
+                   ``sum(CAST(col AS DOUBLE))`` and its square (the std), ``CASE``,
+                   ``GROUP BY``, ``UNION ALL``, ``IN (...)``, comparisons with bound timestamps
+PostgreSQL         ``percentile_cont(ARRAY[...]) WITHIN GROUP (ORDER BY col)``, ``width_bucket``
+                   with an array of thresholds (asyncpg)
+all the others     the portable path: ``row_number() OVER (ORDER BY col)`` in a derived table
+                   for the order statistics, nested ``CASE`` for the bins
+SQLite             3.25+ for window functions (aiosqlite)
+DuckDB             tested on 2.0 with duckdb-engine 0.17 (``duckdb:///path``: sync, in a worker
+                   thread); its reflection fails under SQLAlchemy 2.1 (it queries
+                   ``pg_catalog.pg_collation``), so column types come from the standard
+                   ``information_schema.columns``. Native next step: ``quantile_cont(col, [...])``
+MariaDB / MySQL    10.2+ / 8.0+ for window functions, MariaDB 10.4.5+ / MySQL 8.0.17+ for
+                   ``CAST(... AS DOUBLE)`` (``mysql+aiomysql://``: async, on its own engine).
+                   Its reflected ``DOUBLE`` reads back as Decimals rounded to 10 places, which
+                   moved every edge by ~1e-11 and the PSI by ~1e-4: values are read as floats
+BigQuery           ``sqlalchemy-bigquery``; ``row_number`` works; native: ``APPROX_QUANTILES``
+                   (approximate) and ``RANGE_BUCKET`` (bins closed on the left)
+Snowflake          ``snowflake-sqlalchemy``; native: ``PERCENTILE_CONT(level) WITHIN GROUP``
+                   (one level per call)
+Databricks SQL     ``databricks-sqlalchemy``; native: ``percentile_cont``,
+                   ``percentile_approx(col, array(...))``
+=================  ==========================================================================
+
+Sync drivers run in a worker thread; async dialects (``is_async``) on an async engine. The
+``row_number`` ranks need one sort per numeric feature of the reference window, as
+``percentile_cont`` does.
 """
 
 from __future__ import annotations
@@ -121,25 +140,35 @@ async def pushdown_from_url(url: str, table: str, timestamp_column: str, columns
                             bins: int, reference: WindowBounds, current: WindowBounds,
                             kinds: Mapping[str, Kind] | None = None) -> PushedDown:
     """The drift source named by its URL: SQLite / PostgreSQL on their async drivers, any other
-    installed SQLAlchemy dialect (duckdb, snowflake, bigquery, databricks) on its own driver in a
-    worker thread."""
+    async dialect (``mysql+aiomysql://`` for MariaDB / MySQL) on its own, any other installed
+    SQLAlchemy dialect (duckdb, snowflake, bigquery, databricks) on its sync driver in a worker
+    thread."""
     import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
 
     from storage.db import create_engine, normalise_url, safe_url
 
     url = normalise_url(url)
-    if url.startswith(("sqlite+aiosqlite", "postgresql+asyncpg")):
-        engine = create_engine(url)
+    engine: AsyncEngine | None = None
+    sync_engine: sa.Engine | None = None
+    try:
+        if url.startswith(("sqlite+aiosqlite", "postgresql+asyncpg")):
+            engine = create_engine(url)  # the bot's own set-up of these two
+        elif sa.engine.make_url(url).get_dialect().is_async:
+            engine = create_async_engine(url)
+        else:
+            sync_engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise DriftInputError(f"drift source url {safe_url(url)!r}: {str(exc).splitlines()[0]} (install its "
+                              "SQLAlchemy dialect)") from exc
+    if engine is not None:
         try:
             return await pushdown_counts(engine, table, timestamp_column, columns, bins=bins,
                                          reference=reference, current=current, kinds=kinds)
         finally:
             await engine.dispose()
-    try:
-        sync_engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise DriftInputError(f"drift source url {safe_url(url)!r}: {str(exc).splitlines()[0]} (install its "
-                              "SQLAlchemy dialect)") from exc
+    assert sync_engine is not None
 
     def run() -> PushedDown:
         try:
@@ -159,7 +188,7 @@ def counts_on_connection(conn: Connection, table: str, timestamp_column: str, co
     wire = _Wire()
     types = _column_types(conn, table, [*columns, timestamp_column])
     schema, _, name = table.rpartition(".")
-    source = sa.table(name, *(sa.column(c, types[c]) for c in {*columns, timestamp_column}),
+    source = sa.table(name, *(sa.column(c, _as_read(types[c])) for c in {*columns, timestamp_column}),
                       schema=schema or None)
     ts = source.c[timestamp_column]
     in_ref = sa.and_(ts >= reference[0], ts < reference[1])
@@ -202,12 +231,19 @@ def counts_on_connection(conn: Connection, table: str, timestamp_column: str, co
 
 def _column_types(conn: Connection, table: str, columns: Sequence[str]) -> dict[str, Any]:
     schema, _, name = table.rpartition(".")
+    found: dict[str, Any]
     try:
         found = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(name, schema=schema or None)}
     except sa.exc.NoSuchTableError as exc:
         raise DriftInputError(f"no table {table!r} in the drift source") from exc
     except sa.exc.SQLAlchemyError as exc:
-        raise DriftInputError(f"{table}: {str(exc).splitlines()[0]}") from exc
+        # a dialect whose reflection fails (duckdb-engine 0.17 under SQLAlchemy 2.1 queries
+        # pg_catalog.pg_collation, which DuckDB lacks): the standard information_schema instead
+        conn.rollback()
+        standard = _information_schema_types(conn, schema, name)
+        if standard is None:
+            raise DriftInputError(f"{table}: {str(exc).splitlines()[0]}") from exc
+        found = standard
     if not found:
         raise DriftInputError(f"no table {table!r} in the drift source")
     missing = [c for c in columns if c not in found]
@@ -215,6 +251,43 @@ def _column_types(conn: Connection, table: str, columns: Sequence[str]) -> dict[
         raise DriftInputError(f"{table}: no column {', '.join(repr(c) for c in missing)} "
                               f"(it has: {', '.join(list(found)[:20])})")
     return {c: found[c] for c in columns}
+
+
+def _as_read(sql_type: Any) -> Any:
+    """The type values are read as: floats for every non-integer number. Why: MySQL / MariaDB's
+    reflected DOUBLE returns Decimals rounded to 10 decimal places, which moved every quantile
+    edge by ~1e-11 (and the PSI by ~1e-4) until read as plain floats."""
+    if isinstance(sql_type, sa.Float | sa.Numeric):
+        return sa.Double()
+    return sql_type
+
+
+def _information_schema_types(conn: Connection, schema: str, name: str) -> dict[str, Any] | None:
+    """Column types from ``information_schema.columns`` (standard SQL), mapped onto SQLAlchemy's
+    generic types by name; None when the query fails too."""
+    columns = sa.table("columns", sa.column("column_name"), sa.column("data_type"), sa.column("table_name"),
+                       sa.column("table_schema"), schema="information_schema")
+    query = sa.select(columns.c.column_name, columns.c.data_type).where(columns.c.table_name == name)
+    if schema:
+        query = query.where(columns.c.table_schema == schema)
+    try:
+        rows = conn.execute(query).all()
+    except sa.exc.SQLAlchemyError:
+        return None
+    return {str(column): _generic_type(str(data_type)) for column, data_type in rows}
+
+
+def _generic_type(data_type: str) -> Any:
+    text = data_type.lower()
+    if "bool" in text:
+        return sa.Boolean()
+    if "int" in text and "interval" not in text and "point" not in text:
+        return sa.Integer()
+    if any(word in text for word in ("double", "float", "real", "decimal", "numeric")):
+        return sa.Float()
+    if "time" in text or "date" in text:
+        return sa.DateTime()
+    return sa.String()
 
 
 def _kind(sql_type: Any) -> Kind | None:
@@ -235,7 +308,7 @@ def _reference_stats(conn: Connection, wire: _Wire, source: sa.TableClause, in_r
         col = source.c[c]
         if kind == "categorical":
             continue
-        as_float = sa.cast(col, sa.Float)
+        as_float = sa.cast(col, sa.Double)  # not Float: CAST AS FLOAT is single precision on MariaDB
         exprs += [sa.func.count(col).label(f"{c}:count"), sa.func.sum(as_float).label(f"{c}:sum"),
                   sa.func.sum(as_float * as_float).label(f"{c}:squares")]
         if kind is None:
