@@ -2,8 +2,11 @@
 
 Reads with ``pyarrow.dataset``: Parquet by row groups (pages streamed, no pre-buffering), CSV by
 blocks, only the needed columns; local paths, directories of files, and ``s3://`` / ``gs://``
-URIs through pyarrow's filesystems (credentials from the environment, as pyarrow reads them:
-``AWS_*`` for S3, ``GOOGLE_APPLICATION_CREDENTIALS`` for GCS; not exercised by the tests here).
+URIs through pyarrow's filesystems (credentials and endpoint from the environment, as pyarrow
+reads them: ``AWS_*`` and ``AWS_ENDPOINT_URL`` for S3 and S3-compatible stores,
+``GOOGLE_APPLICATION_CREDENTIALS`` for GCS). ``s3://`` is tested against moto's S3 server
+(tests/e2e/test_drift_s3.py: ``drift check`` and the drift job, Parquet and CSV); ``gs://`` is
+not exercised (no local GCS stand-in on PyPI).
 
 Two passes, whatever the row count:
 
