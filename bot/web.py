@@ -88,13 +88,16 @@ def observer(container: Container) -> Any:
     """The middleware that times each request (/metrics), gives it a server span (except the
     probes) and a trace id, and binds that id to the log lines written meanwhile."""
     tracer = container.tracing.tracer
+    tracing = container.tracing.enabled
 
     @web.middleware
     async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         resource = request.match_info.route.resource
         endpoint = resource.canonical if resource else "unmatched"
-        if endpoint in PROBES:
+        if endpoint in PROBES or not (tracing or "traceparent" in request.headers):
+            # a probe, or tracing off and no caller's trace to carry on (Slack sends none):
+            # the no-op span would be invalid, so it is not made (every ack paid for it)
             request[TRACE_ID] = incoming_trace_id(request.headers) or new_trace_id()
             return await _observed(container, request, handler, endpoint, started, None)
         with tracer.start_as_current_span(
