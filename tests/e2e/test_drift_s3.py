@@ -24,6 +24,7 @@ from bot.local.stack import LocalStack
 from tests.warehouses import s3_server
 
 RNG = np.random.default_rng(20)
+FAKE_KEY = "testing"  # pragma: allowlist secret (moto takes any credentials)
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +35,12 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """A fresh bucket holding ref/cur as Parquet (row groups of 5,000) and CSV, copies in tmp_path."""
-    for key, value in {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+    for key, value in {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": FAKE_KEY,
+                       "AWS_SECRET_ACCESS_KEY": FAKE_KEY, "AWS_DEFAULT_REGION": "us-east-1",
                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
         monkeypatch.setenv(key, value)
     name = f"drift-{uuid.uuid4().hex[:12]}"
-    s3 = fs.S3FileSystem(endpoint_override=s3_endpoint, access_key="testing", secret_key="testing",
+    s3 = fs.S3FileSystem(endpoint_override=s3_endpoint, access_key=FAKE_KEY, secret_key=FAKE_KEY,
                          region="us-east-1", allow_bucket_creation=True)
     s3.create_dir(name)
     for window, shift in (("ref", 0.0), ("cur", 1.0)):
