@@ -65,8 +65,11 @@ class StakeholderUpdates:
                 occurred_at=now, actor=actor.id, actor_name=actor.name, action="incident.update_posted",
                 resource_type="incident", resource_id=str(incident.id),
                 details={"number": incident.number, "length": len(text)}))
+            # stakeholders read the announcement's thread; a private incident posts nothing
+            # there, so its update goes to the incident channel instead (issue 19 item 8)
             await uow.outbox.add(OutboxMessage(THREAD, incident.id, {
-                "text": self.texts.posted(incident, actor.mention, text)}))
+                "text": self.texts.posted(incident, actor.mention, text),
+                "private_to_channel": True}))
             await self.marks(uow).updated(incident.id, now)
             return incident
 

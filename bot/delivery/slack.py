@@ -289,7 +289,13 @@ class SlackDelivery:
         if not (link.announcement_channel and link.announcement_ts):
             raise Permanent(NO_ANNOUNCEMENT)
         if self.channels is not None and self.channels.is_private(incident):
-            # a private incident says nothing in the incidents channel beyond its announcement
+            # a private incident says nothing in the incidents channel beyond its announcement;
+            # what is posted only there (a stakeholder update) goes to its own channel instead
+            if row.payload.get("private_to_channel") and link.channel_id:
+                channel_id = link.channel_id
+                await self._in_channel(incident, lambda: self.client.chat_postMessage(
+                    channel=channel_id, text=row.payload["text"], unfurl_links=False))
+                return
             log.info("slack.private_thread_skipped", incident=incident.key)
             return
         await self.client.chat_postMessage(channel=link.announcement_channel,

@@ -142,6 +142,19 @@ async def test_a_private_incident_is_hidden_from_non_members(stack: LocalStack) 
     assert "INC-1: Private incident" in html and "Fraud" not in html
 
 
+async def test_a_private_incidents_stakeholder_update_goes_to_its_own_channel(stack: LocalStack) -> None:
+    await command_reply(stack, f"declare P2 credit-risk-v3 --private {TITLE}", DECLARER)
+    view = await stack.container.service.view(IncidentRef(number=1))
+    assert view.link is not None and view.link.channel_id
+    reply = await command_reply(stack, "update 1 Card scoring paused while we investigate", DECLARER)
+    assert "Update on INC-1" in reply
+    [announcement] = stack.slack.top_level("ml-incidents")
+    assert not [m for m in stack.slack.thread("ml-incidents", announcement["ts"])[1:]
+                if "Card scoring paused" in m["text"]]  # nothing in the public thread
+    assert [m for m in stack.slack.messages(view.link.channel_id)
+            if "Stakeholder update on INC-1" in m["text"] and "Card scoring paused" in m["text"]]
+
+
 async def test_the_declare_form_has_a_private_box(stack: LocalStack) -> None:
     await stack.driver.slash_command("declare --private", user_id=DECLARER)
     await stack.slack.wait_for_call("views.open")
