@@ -222,17 +222,27 @@ def sorted_quantiles(ordered: np.ndarray, levels: Sequence[float]) -> np.ndarray
     same results to the last bit (tests/unit/test_drift_math.py compares them); only where 0.0
     and -0.0 both occur may the sign of a zero differ (the two compare equal, and sort in any
     order)."""
+    lo, hi, gamma = _quantile_positions(ordered.size, levels)
+    return _interpolate(ordered[lo], ordered[hi], gamma)
+
+
+def _quantile_positions(n: int, levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.quantile's two neighbouring ranks per level (-1: the last) and its weight ``gamma``."""
     import numpy as np
 
-    n = ordered.size
     virtual = (n - 1) * np.asarray(levels, dtype=np.float64)
     low = np.floor(virtual)
     high = low + 1
     top = virtual >= n - 1  # numpy takes the last value there, index -1 (in gamma too)
     low[top] = high[top] = -1
     low[virtual < 0] = high[virtual < 0] = 0
-    gamma = virtual - low
-    a, b = ordered[low.astype(np.intp)], ordered[high.astype(np.intp)]
+    return low.astype(np.intp), high.astype(np.intp), virtual - low
+
+
+def _interpolate(a: np.ndarray, b: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """numpy's ``_lerp``, the same operations in the same order."""
+    import numpy as np
+
     diff = b - a
     result = np.add(a, diff * gamma)
     np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5)
@@ -328,6 +338,59 @@ def _histogram(values: np.ndarray, low: float, scale: float) -> np.ndarray:
     return counts
 
 
+def _reference_by_histogram(values: np.ndarray, low: float, scale: float, levels: Sequence[float]
+                            ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """(quantiles at ``levels``, KS histogram, rows at or below given edges) of the reference
+    values (no NaN) without sorting them. Why: the histogram pass is needed for KS anyway, and as
+    the bin index never decreases with the value, the rank-``r`` value lies in the bin where the
+    cumulative counts pass ``r``: one more pass picks the few bins holding the wanted ranks, and
+    sorting those few thousand values gives the exact order statistics (a column piled into one
+    bin is picked whole, a sort as before). Same numbers as the sort, at half its cost."""
+    import numpy as np
+
+    hist = _histogram(values, low, scale)
+    cum = np.cumsum(hist)
+    n = values.size
+    lo, hi, gamma = _quantile_positions(n, levels)
+    wanted = np.unique(np.searchsorted(cum, np.concatenate([lo % n, hi % n]), side="right"))
+    picked = _values_in_bins(values, low, scale, wanted)
+    block = np.cumsum(hist[wanted]) - hist[wanted]  # where each wanted bin starts in picked
+
+    def order_stat(ranks: np.ndarray) -> np.ndarray:
+        b = np.searchsorted(cum, ranks, side="right")
+        return picked[block[np.searchsorted(wanted, b)] + ranks - (cum[b] - hist[b])]
+
+    def at_or_below(edges: np.ndarray) -> np.ndarray:
+        """Rows <= each edge: the bins below its bin, and its bin's picked values (a quantile
+        edge lies between two order statistics; a bin between theirs holds no row)."""
+        counts = []
+        for edge, b in zip(edges.tolist(), _bin_index(edges, low, scale).tolist(), strict=True):
+            j = int(np.searchsorted(wanted, b))
+            inside = 0
+            if j < wanted.size and wanted[j] == b:
+                inside = int(np.searchsorted(picked[block[j]:block[j] + hist[b]], edge, side="right"))
+            counts.append(int(cum[b] - hist[b]) + inside)
+        return np.array(counts, dtype=np.int64)
+
+    return _interpolate(order_stat(lo % n), order_stat(hi % n), gamma), hist, at_or_below
+
+
+def _values_in_bins(values: np.ndarray, low: float, scale: float, bins: np.ndarray) -> np.ndarray:
+    """The values whose histogram bin is one of ``bins``, sorted (chunked, as :func:`_histogram`)."""
+    import numpy as np
+
+    wanted = np.zeros(KS_FEATURE_BINS, dtype=bool)
+    wanted[bins] = True
+    parts = []
+    size = min(CHUNK_ROWS, values.size)
+    shifted, index = np.empty(size), np.empty(size, dtype=np.int64)
+    for start in range(0, values.size, CHUNK_ROWS):
+        chunk = values[start:start + CHUNK_ROWS]
+        n = chunk.size
+        parts.append(chunk[wanted[_bin_index(chunk, low, scale, shifted[:n], index[:n])]])
+    return np.sort(np.concatenate(parts))
+
+
 def _sorted_histogram(ordered: np.ndarray, low: float, scale: float) -> np.ndarray:
     """``np.bincount(_bin_index(ordered))`` of sorted values without indexing every value: as the
     bin index never decreases along them, each bin's first position is found by bisection (about
@@ -391,10 +454,14 @@ def _numeric_feature(name: str, ref: Any, cur: Any, bins: int, test: str | None,
     from scipy import stats
 
     ref_a, cur_a = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
-    ref_sorted = _sorted_valid(ref_a)
     cur_valid, cur_nan = _valid(cur_a)
-    psi, edges, ref_counts, cur_counts = _psi_counts(ref_sorted, ref_a.size - ref_sorted.size, cur_valid,
-                                                     cur_nan, bins)
+    fast = _psi_and_ks_by_histogram(ref_a, cur_valid, cur_nan, bins) if test != "wasserstein" else None
+    if fast is not None:
+        psi, edges, ref_counts, cur_counts, ks = fast
+    else:
+        ref_sorted = _sorted_valid(ref_a)
+        psi, edges, ref_counts, cur_counts = _psi_counts(ref_sorted, ref_a.size - ref_sorted.size, cur_valid,
+                                                         cur_nan, bins)
     labels = [*_edge_labels(edges), MISSING]
     distribution = Distribution(tuple(labels), tuple(map(int, ref_counts)), tuple(map(int, cur_counts)))
     p_value: float | None
@@ -406,11 +473,34 @@ def _numeric_feature(name: str, ref: Any, cur: Any, bins: int, test: str | None,
         p_value, drifted, note = None, statistic > WASSERSTEIN_THRESHOLD, "in reference standard deviations"
     else:
         test = "ks"
-        statistic, p_value, bound = _ks_histogram(ref_sorted, cur_valid)
+        statistic, p_value, bound = ks if fast is not None else _ks_histogram(ref_sorted, cur_valid)
         drifted = p_value < p_threshold
         note = f"KS on a {KS_FEATURE_BINS}-bin histogram: the exact statistic is within +{bound:.4f}"
     return FeatureResult(name, "numeric", round(psi, 6), test, statistic, p_value, drifted, distribution,
                          note)
+
+
+def _psi_and_ks_by_histogram(ref: np.ndarray, cur_valid: np.ndarray, cur_nan: int, bins: int) -> tuple[
+        float, np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float]] | None:
+    """PSI (with its edges and counts) and the histogram KS without sorting the reference
+    (:func:`_reference_by_histogram`); None where the sorted path must answer (an empty window,
+    infinities, a single value, too few bins): the same results either way."""
+    import numpy as np
+
+    ref_valid, ref_nan = _valid(ref)
+    if bins < 2 or ref_valid.size == 0 or cur_valid.size == 0:
+        return None
+    low = min(ref_valid.min(), cur_valid.min())
+    high = max(ref_valid.max(), cur_valid.max())
+    if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+        return None
+    scale = KS_FEATURE_BINS / (high - low)
+    quantiles, ref_hist, at_or_below = _reference_by_histogram(ref_valid, low, scale, psi_levels(bins))
+    edges = np.unique(quantiles)
+    ref_counts = np.append(np.diff(at_or_below(edges), prepend=0, append=ref_valid.size), ref_nan)
+    cur_counts = np.append(_bin_counts(cur_valid, edges), cur_nan)
+    ks = ks_from_counts(ref_hist, _histogram(cur_valid, low, scale))
+    return psi_from_counts(ref_counts, cur_counts), edges, ref_counts, cur_counts, ks
 
 
 def _edge_labels(edges: np.ndarray) -> list[str]:

@@ -155,3 +155,32 @@ def test_psi_and_bin_counts_are_those_of_the_per_edge_comparisons() -> None:
     for counts, valid, window in ((ref_counts, valid_ref, ref), (cur_counts, valid_cur, cur)):
         at_or_below = [np.count_nonzero(valid <= e) for e in edges]
         assert counts.tolist() == [*np.diff([0, *at_or_below, valid.size]), np.isnan(window).sum()]
+
+
+def test_the_reference_read_off_its_histogram_gives_the_numbers_of_its_sort() -> None:
+    """The KS path finds the reference's quantile edges in the few histogram bins holding the
+    wanted ranks instead of sorting it: the same PSI, edges, counts and KS as the sorted path."""
+    from domain.drift import _ks_histogram, _psi_and_ks_by_histogram, _psi_counts, _sorted_valid, _valid
+
+    def columns(n: int) -> list[np.ndarray]:
+        return [RNG.normal(size=n), np.round(RNG.normal(size=n), 1) + 0.0, RNG.lognormal(0, 4, n),
+                RNG.integers(0, 4, n).astype(float),
+                np.where(RNG.random(n) < 0.3, np.nan, RNG.standard_cauchy(n)),
+                np.concatenate([np.full(n // 2, 1.0), RNG.normal(size=n - n // 2)]), RNG.normal(1e9, 1e-3, n)]
+
+    compared = 0
+    for n_ref, n_cur in ((3, 7), (100, 1000), (4097, 30_001), (50_000, 20_000)):
+        for ref, cur in zip(columns(n_ref), columns(n_cur)[::-1], strict=True):
+            for bins in (2, 10, 20):
+                cur_valid, cur_nan = _valid(cur)
+                fast = _psi_and_ks_by_histogram(ref, cur_valid, cur_nan, bins)
+                if fast is None:
+                    continue
+                ordered = _sorted_valid(ref)
+                psi, edges, ref_counts, cur_counts = _psi_counts(ordered, ref.size - ordered.size, cur_valid,
+                                                                 cur_nan, bins)
+                assert (fast[0], fast[1].tolist(), fast[2].tolist(), fast[3].tolist()) == (
+                    psi, edges.tolist(), ref_counts.tolist(), cur_counts.tolist())
+                assert fast[4] == _ks_histogram(ordered, cur_valid)
+                compared += 1
+    assert compared > 60
