@@ -296,6 +296,10 @@ def build(settings: Settings, clock: Clock | None = None, policy: Policy | None 
                                           settings.slack_allowed_teams).authorize_function(),
                     # Listeners run inline: they ack and hand their work to AckFirst.spawn
                     process_before_response=True,
+                    # bot/web.py's SlackEndpoint checks every HTTP request's signature before
+                    # Bolt sees it (a 401 before parsing); Socket Mode and replays are unsigned
+                    # by nature. Bolt's own check was the same HMAC a second time on each ack.
+                    request_verification_enabled=False,
                     raise_error_for_unhandled_request=False)
     ctx = SlackContext(service=service, policy=policy, clock=clock, client=client,
                        incident_channel=settings.incident_channel)

@@ -251,6 +251,11 @@ class OutboxDispatcher:
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while True:
+                if self.yield_to is not None:
+                    # a claim is a write transaction; the acks in flight go first (as each
+                    # delivery's start does), and the rows that ended meanwhile are claimed
+                    # for in one round instead of one each
+                    await self.yield_to()
                 self._wake.clear()
                 try:
                     for row in await self.store.claim(self.clock.now(), limit=self.free_slots,
