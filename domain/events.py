@@ -56,6 +56,7 @@ class StatusChanged(IncidentEvent):
     previous: Status
     status: Status
     reason: str | None = None
+    duplicate_of: Incident | None = None  # resolved as a duplicate of this one (issue 19)
 
     @property
     def is_acknowledgement(self) -> bool:
@@ -69,8 +70,11 @@ class StatusChanged(IncidentEvent):
                                                                           Status.MITIGATED)
 
     def details(self) -> dict[str, Any]:
-        return {"number": self.incident.number, "from": self.previous.value,
-                "to": self.status.value, "reason": self.reason}
+        details: dict[str, Any] = {"number": self.incident.number, "from": self.previous.value,
+                                   "to": self.status.value, "reason": self.reason}
+        if self.duplicate_of is not None:
+            details["duplicate_of"] = self.duplicate_of.number
+        return details
 
 
 @dataclass(frozen=True)

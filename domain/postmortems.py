@@ -44,6 +44,7 @@ class PostmortemState:
     draft_posted_at: datetime | None
     factors_recorded_at: datetime | None
     action_items: int
+    waived: bool = False  # resolved as a duplicate: the surviving incident's postmortem covers it
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class PostmortemRepository(Protocol):
     """Port: the postmortem tables, read and written in the caller's unit of work."""
 
     async def open_clock(self, incident_id: uuid.UUID, due_at: datetime | None) -> None: ...
+    async def waive(self, incident_id: uuid.UUID, covered_by: uuid.UUID) -> None: ...
     async def state(self, incident_id: uuid.UUID) -> PostmortemState: ...
     async def record_draft(self, incident_id: uuid.UUID, required: bool, by: str,
                            at: datetime) -> None: ...
@@ -114,6 +116,7 @@ class PostmortemTexts(Protocol):
 
     def required(self, incident: Incident, due_at: datetime | None) -> str: ...
     def overdue(self, incident: Incident, due_at: datetime, has_draft: bool) -> str: ...
+    def waived(self, incident: Incident, survivor: Incident) -> str: ...
 
 
 def close_refusal(incident: Incident, state: PostmortemState) -> str | None:
@@ -153,7 +156,10 @@ class Postmortems:
         """The close gate: raise :class:`DomainError` while a required postmortem is not done."""
         if not self._required(incident):
             return
-        refusal = close_refusal(incident, await self.repositories(uow).state(incident.id))
+        state = await self.repositories(uow).state(incident.id)
+        if state.waived:
+            return
+        refusal = close_refusal(incident, state)
         if refusal:
             raise DomainError(refusal)
 
@@ -164,6 +170,12 @@ class Postmortems:
         incident = event.incident
         rule = self.service.policy.rule(incident.severity)
         if rule.postmortem != "required":
+            return
+        if event.duplicate_of is not None:
+            # one postmortem per incident that happened: the survivor's covers its duplicates
+            await self.repositories(uow).waive(incident.id, event.duplicate_of.id)
+            await uow.outbox.add(OutboxMessage(CHANNEL, incident.id, {
+                "text": self.texts.waived(incident, event.duplicate_of)}))
             return
         due = incident.updated_at + rule.postmortem_within if rule.postmortem_within else None
         await self.repositories(uow).open_clock(incident.id, due)

@@ -262,7 +262,8 @@ class RelatedIncidents:
         via = pointed if pointed.id != survivor.id else None
         reason = f"duplicate of {survivor.key}" + (f" (via {pointed.key})" if via else "")
         outcome = await self.service.change_status_in(uow, IncidentRef(incident_id=duplicate.id),
-                                                      Status.RESOLVED, actor, reason=reason)
+                                                      Status.RESOLVED, actor, reason=reason,
+                                                      duplicate_of=survivor)
         duplicate = outcome.incident
         await repo.save(duplicate.id, survivor.id, duplicate.id, actor.id, now)
         timeline = await uow.timeline.for_incident(duplicate.id)

@@ -314,9 +314,11 @@ class IncidentService:
         return await self.run(lambda uow: self.change_status_in(uow, ref, target, actor, reason))
 
     async def change_status_in(self, uow: UnitOfWork, ref: IncidentRef, target: Status | str,
-                               actor: Actor, reason: str | None = None) -> Outcome:
+                               actor: Actor, reason: str | None = None,
+                               duplicate_of: Incident | None = None) -> Outcome:
         """:meth:`change_status` in the caller's unit of work (a use case writing more in the
-        same transaction)."""
+        same transaction). ``duplicate_of``: the resolve marks a duplicate of that incident,
+        which reactions learn from the event (no postmortem of its own, for one)."""
         reason = text_boundary.clean_optional(reason, "reason")  # stored and audited: scrubbed
         incident = await self.resolve_ref(uow, ref)
         now = self.clock.now()
@@ -332,7 +334,7 @@ class IncidentService:
             incident_id=incident.id, event_type=TimelineEventType.STATUS_CHANGE,
             body=f"{previous.value} → {wanted.value}" + (f": {reason}" if reason else ""),
             author=actor.id, author_name=actor.name, occurred_at=now, created_at=now))
-        await self._record(uow, StatusChanged(incident, actor, previous, wanted, reason))
+        await self._record(uow, StatusChanged(incident, actor, previous, wanted, reason, duplicate_of))
         await self._announce_change(uow, incident, text)
         return Outcome(incident, text)
 

@@ -14,6 +14,8 @@ postmortems = sa.Table(
     sa.Column("draft_posted_at", UTCDateTime()),
     sa.Column("draft_posted_by", sa.String(255)),
     sa.Column("reminded_at", UTCDateTime()),  # the overdue reminder, sent once
+    # a duplicate's: the incident whose postmortem covers it (issue 19; migration 0019)
+    sa.Column("waived_for", sa.Uuid()),
 )
 
 action_items = sa.Table(

@@ -32,7 +32,12 @@ class SqlPostmortemRepository:
                                 .on_conflict_do_update(index_elements=["incident_id"], set_=update))
 
     async def open_clock(self, incident_id: uuid.UUID, due_at: datetime | None) -> None:
-        values = {"required": True, "due_at": due_at}
+        values = {"required": True, "due_at": due_at, "waived_for": None}  # a reopened duplicate
+        await self._upsert(incident_id, values, values)
+
+    async def waive(self, incident_id: uuid.UUID, covered_by: uuid.UUID) -> None:
+        """A duplicate's postmortem: not required, no clock (the survivor's covers it)."""
+        values = {"required": False, "due_at": None, "waived_for": covered_by}
         await self._upsert(incident_id, values, values)
 
     async def record_draft(self, incident_id: uuid.UUID, required: bool, by: str,
@@ -41,13 +46,16 @@ class SqlPostmortemRepository:
         await self._upsert(incident_id, {"required": required, **values}, values)
 
     async def state(self, incident_id: uuid.UUID) -> PostmortemState:
-        clock = (await self.conn.execute(sa.select(postmortems.c.draft_posted_at).where(
-            postmortems.c.incident_id == incident_id))).scalar()
+        row = (await self.conn.execute(sa.select(
+            postmortems.c.draft_posted_at, postmortems.c.waived_for).where(
+            postmortems.c.incident_id == incident_id))).first()
+        clock = row.draft_posted_at if row else None
+        waived = row is not None and row.waived_for is not None
         factors_at = (await self.conn.execute(sa.select(postmortem_analyses.c.recorded_at).where(
             postmortem_analyses.c.incident_id == incident_id))).scalar()
         count = (await self.conn.execute(sa.select(sa.func.count()).select_from(action_items).where(
             action_items.c.incident_id == incident_id))).scalar() or 0
-        return PostmortemState(clock, factors_at, int(count))
+        return PostmortemState(clock, factors_at, int(count), waived)
 
     async def record_factors(self, incident_id: uuid.UUID, factors: str, by: str,
                              at: datetime) -> None:

@@ -29,6 +29,10 @@ class PostmortemTexts:
                 + ". Draft it with `/incident postmortem` and record action items with "
                 "`/incident action add ...`; the incident can be closed once both exist.")
 
+    def waived(self, incident: Incident, survivor: Incident) -> str:
+        return (f":page_facing_up: No postmortem of its own for *{incident.key}*: it is a duplicate "
+                f"of *{survivor.key}*, whose postmortem covers it; it can be closed as it is.")
+
     def overdue(self, incident: Incident, due_at: datetime, has_draft: bool) -> str:
         return (f":alarm_clock: {_commander(incident)}: the postmortem of *{incident.key}* was due "
                 f"{due_at:%Y-%m-%d %H:%M} UTC and is not done yet: "

@@ -118,6 +118,11 @@ async def test_duplicate_of_resolves_invites_responders_and_cross_notes(stack: L
     kept, resolved = stack.slack.top_level("ml-incidents")
     assert "(resolved)" in resolved["text"] and "duplicate of" in str(resolved["blocks"])
     assert "duplicated by" in str(kept["blocks"]) and "*INC-2*" in str(kept["blocks"])
+    # one postmortem per thing that happened: the SEV-2 duplicate needs none and closes as it is
+    assert not any("a postmortem is required for *INC-2*" in t for t in channel_texts(stack, duplicate))
+    assert any("No postmortem of its own for *INC-2*" in t for t in channel_texts(stack, duplicate))
+    assert "closed" in await in_channel(stack, duplicate, "close", CAROL)
+    assert (await stack.container.service.view(IncidentRef(number=2))).incident.status is Status.CLOSED
 
 
 async def test_duplicate_refusals_and_chains(stack: LocalStack) -> None:

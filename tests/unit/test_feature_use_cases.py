@@ -193,7 +193,8 @@ async def test_an_update_goes_to_the_thread_and_the_timeline_and_resets_the_cade
     marks.seen.clear()
     await updates.post(INC1, SRE, "  Rollback under way\x00 ")
     assert db.outbox[-1].kind == THREAD
-    assert db.outbox[-1].payload == {"text": "INC-1 update by <@U0SRE>: Rollback under way"}
+    assert db.outbox[-1].payload == {"text": "INC-1 update by <@U0SRE>: Rollback under way",
+                                     "private_to_channel": True}  # a private incident's: its channel
     assert db.timeline[-1].body == "Stakeholder update: Rollback under way"
     assert db.audit[-1].action == "incident.update_posted" and marks.seen == [("updated", clock.now())]
 

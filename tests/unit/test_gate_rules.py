@@ -345,16 +345,22 @@ class FakePostmortems:
         self.items: dict[uuid.UUID, list[ActionItemRow]] = {}
         self.clocks: dict[uuid.UUID, datetime | None] = {}
         self.reminded: set[uuid.UUID] = set()
+        self.waived: dict[uuid.UUID, uuid.UUID] = {}
 
     def __call__(self, uow: UnitOfWork) -> FakePostmortems:
         return self
 
     async def open_clock(self, incident_id: uuid.UUID, due_at: datetime | None) -> None:
         self.clocks[incident_id] = due_at
+        self.waived.pop(incident_id, None)
+
+    async def waive(self, incident_id: uuid.UUID, covered_by: uuid.UUID) -> None:
+        self.clocks.pop(incident_id, None)
+        self.waived[incident_id] = covered_by
 
     async def state(self, incident_id: uuid.UUID) -> PostmortemState:
         return PostmortemState(self.drafts.get(incident_id), self.factor_times.get(incident_id),
-                               len(self.items.get(incident_id, [])))
+                               len(self.items.get(incident_id, [])), incident_id in self.waived)
 
     async def record_draft(self, incident_id: uuid.UUID, required: bool, by: str, at: datetime) -> None:
         self.drafts[incident_id] = at
@@ -392,6 +398,9 @@ class Texts:
 
     def overdue(self, incident: Incident, due_at: datetime, has_draft: bool) -> str:
         return f"postmortem of {incident.key} overdue ({'no factors' if has_draft else 'no draft'})"
+
+    def waived(self, incident: Incident, survivor: Incident) -> str:
+        return f"no postmortem for {incident.key}: duplicate of {survivor.key}"
 
 
 @dataclass
@@ -591,6 +600,25 @@ async def test_placeholder_factors_are_refused_before_anything_is_recorded() -> 
     with pytest.raises(DomainError, match="Say what made the incident possible"):
         await w.postmortems.record_factors(INC1, ALICE, "TBD")
     assert w.store.factor_texts == {}
+
+
+async def test_a_sev1_resolved_as_a_duplicate_needs_no_postmortem_of_its_own() -> None:
+    w = world()
+    survivor = await declare(w, Severity.P1)
+    duplicate = await declare(w, Severity.P1)
+    async with w.service.uow_factory() as uow:
+        await w.service.change_status_in(uow, IncidentRef(number=2), Status.RESOLVED, ALICE,
+                                         reason="duplicate of INC-1", duplicate_of=survivor)
+        await uow.commit()
+    assert duplicate.id not in w.store.clocks and w.store.waived[duplicate.id] == survivor.id
+    texts = [m.payload.get("text") for m in w.db.outbox]
+    assert "no postmortem for INC-2: duplicate of INC-1" in texts
+    assert not [t for t in texts if t and t.startswith("postmortem required for INC-2")]
+    closed = await w.service.change_status(IncidentRef(number=2), "close", ALICE)
+    assert closed.incident.status is Status.CLOSED
+    with pytest.raises(DomainError, match="INC-1 cannot be closed yet"):  # the survivor still needs one
+        await w.service.change_status(INC1, "resolve", ALICE)
+        await w.service.change_status(INC1, "close", ALICE)
 
 
 async def test_a_sev3_closes_without_a_postmortem() -> None:

@@ -1,5 +1,6 @@
 """Related and duplicate incidents (issue 19, item 9): ``incident_relations``, one row per pair
-of incidents (canonical order), ``duplicate_id`` naming the one resolved as a duplicate.
+of incidents (canonical order), ``duplicate_id`` naming the one resolved as a duplicate; and
+``postmortems.waived_for``: the incident whose postmortem covers a duplicate's.
 
 Revision ID: 0019
 Revises: 0018
@@ -27,8 +28,11 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_incident_relations_second", "incident_relations", ["second_id"])
+    op.add_column("postmortems", sa.Column("waived_for", sa.Uuid()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("postmortems") as batch:
+        batch.drop_column("waived_for")
     op.drop_index("ix_incident_relations_second", table_name="incident_relations")
     op.drop_table("incident_relations")
