@@ -40,6 +40,13 @@ def refs(parsed: Parsed, body: dict[str, Any], usage: str) -> tuple[IncidentRef,
 
 def register(bolt: AsyncApp, ctx: SlackContext, related: RelatedIncidents,
              catchups: CatchUps) -> None:
+    """The verbs, the status line, the *This is the same* button and the join event."""
+    _register_verbs(ctx, related, catchups)
+    _register_same_as(bolt, ctx, related)
+    _register_join(bolt, ctx, catchups)
+
+
+def _register_verbs(ctx: SlackContext, related: RelatedIncidents, catchups: CatchUps) -> None:
     async def link_command(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                            respond: AsyncRespond) -> None:
         this, other = refs(parsed, body, ui.LINK_USAGE)
@@ -82,6 +89,8 @@ def register(bolt: AsyncApp, ctx: SlackContext, related: RelatedIncidents,
 
     ctx.status_notes.append(status_lines)
 
+
+def _register_same_as(bolt: AsyncApp, ctx: SlackContext, related: RelatedIncidents) -> None:
     @bolt.action(ActionId.SAME_AS)
     async def same_as_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
@@ -106,6 +115,8 @@ def register(bolt: AsyncApp, ctx: SlackContext, related: RelatedIncidents,
             log.exception("same_as.failed")
             await ctx.reply(body, respond, FAILED)
 
+
+def _register_join(bolt: AsyncApp, ctx: SlackContext, catchups: CatchUps) -> None:
     @bolt.event("member_joined_channel")
     async def member_joined(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any],
                             context: dict[str, Any]) -> None:
