@@ -5,7 +5,8 @@ users, notes, escalation policies, on-call entries and responder requests in mem
 call in :attr:`calls`, checks the headers PagerDuty requires (``Authorization: Token token=...``,
 the REST ``From`` header on writes, routing keys on events), deduplicates Events API triggers by
 ``dedup_key`` as PagerDuty does (one open incident per key) and signs webhook deliveries the way
-PagerDuty does (:func:`sign`).
+PagerDuty does (:func:`sign`). :meth:`PagerDutyStandIn.webhook` is the V3 delivery PagerDuty sends
+when one of its incidents changes (``data`` is the incident, ``incident_key`` included).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class PagerDutyStandIn:
     escalation_policies: dict[str, JSON] = field(default_factory=dict)
     oncalls: list[JSON] = field(default_factory=list)
     open_alerts: dict[tuple[str, str], str] = field(default_factory=dict)  # (key, dedup) -> incident
+    services: dict[str, JSON] = field(default_factory=dict)  # routing key -> its service's reference
     down: bool = False  # every call answers 503 until set_down(False)
     latency: float = 0.0  # seconds every call waits before it is answered
     url: str = ""
@@ -103,6 +105,30 @@ class PagerDutyStandIn:
             entry["schedule"] = self._reference("schedule", {"id": "S" + secrets.token_hex(3).upper(),
                                                              "name": schedule})
         self.oncalls.append(entry)
+
+    def add_service(self, routing_key: str, service_id: str, name: str) -> None:
+        """A service with an Events API v2 integration (``routing_key``): the incidents its events
+        open belong to it."""
+        self.services[routing_key] = {
+            "html_url": f"https://standin.pagerduty.com/service-directory/{service_id}",
+            "id": service_id, "self": f"{self.url}/services/{service_id}", "summary": name,
+            "type": "service_reference"}
+
+    def webhook(self, event_type: str, incident_id: str, event_id: str, occurred_at: str,
+                agent: str | None = None) -> JSON:
+        """The Webhooks V3 body PagerDuty delivers for ``event_type`` on one of its incidents, as it
+        stands now: ``data`` is the incident (with the ``incident_key`` an Events API trigger gave
+        it); the agent is the user who acted, else the incident's service (an integration's event).
+        Sign the serialised body with :func:`sign`."""
+        incident = self.incidents[incident_id]
+        service = incident.get("service")
+        actor = self._reference("user", self.users[agent]) if agent else service
+        data = {key: incident.get(key) for key in (
+            "id", "type", "self", "html_url", "number", "status", "incident_key", "created_at",
+            "title", "service", "assignees", "escalation_policy", "teams", "priority", "urgency",
+            "conference_bridge", "resolve_reason")}
+        return {"event": {"id": event_id, "event_type": event_type, "resource_type": "incident",
+                          "occurred_at": occurred_at, "agent": actor, "client": None, "data": data}}
 
     def lose_next(self, n: int) -> None:
         """The next ``n`` calls are performed, then answered 502 as if the answer were lost."""
@@ -344,7 +370,14 @@ class PagerDutyStandIn:
             self.incidents[incident_id] = {
                 "id": incident_id, "type": "incident", "status": "triggered",
                 "incident_key": dedup_key, "title": body["payload"]["summary"],
-                "incidents_responders": [], "responder_requests": []}
+                "incidents_responders": [], "responder_requests": [],
+                "self": f"{self.url}/incidents/{incident_id}",
+                "html_url": f"https://standin.pagerduty.com/incidents/{incident_id}",
+                "number": len(self.incidents) + 1,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "service": self.services.get(body["routing_key"]), "assignees": [],
+                "escalation_policy": None, "teams": [], "priority": None, "urgency": "high",
+                "conference_bridge": None, "resolve_reason": None}
             self.open_alerts[alert] = incident_id
         elif body["event_action"] in ("acknowledge", "resolve") and alert in self.open_alerts:
             incident = self.incidents[self.open_alerts[alert]]
