@@ -31,6 +31,22 @@ class SqlPagerDutyLinks:
         return _link((await self.conn.execute(sa.select(pagerduty_links).where(
             pagerduty_links.c.incident_id == incident_id))).first())
 
+    async def by_page(self, dedup_key: str) -> PagerDutyLink | None:
+        return _link((await self.conn.execute(sa.select(pagerduty_links).where(
+            pagerduty_links.c.page_dedup_key == dedup_key))).first())
+
+    async def opened(self, incident_id: uuid.UUID, pd_incident_id: str, pd_url: str | None,
+                     occurred_at: datetime | None) -> bool:
+        try:  # conditional: of two racing redeliveries, the second finds it set and changes nothing
+            result = await self.conn.execute(
+                pagerduty_links.update()
+                .where(pagerduty_links.c.incident_id == incident_id)
+                .where(pagerduty_links.c.pd_incident_id.is_(None))
+                .values(pd_incident_id=pd_incident_id, pd_url=pd_url, last_event_at=occurred_at))
+        except IntegrityError as exc:  # that PagerDuty incident is linked to another incident
+            raise AlreadyLinked(pd_incident_id) from exc
+        return bool(result.rowcount)
+
     async def add(self, link: PagerDutyLink) -> None:
         try:
             await self.conn.execute(pagerduty_links.insert().values(

@@ -106,18 +106,26 @@ class PagerDutyEvents:
 
     async def triggered(self, event: dict[str, Any], data: dict[str, Any]) -> EventResult:
         """A paged incident, declared here once: the duplicate check, the declaration and the
-        link in one transaction (a concurrent redelivery loses at the link, writing nothing)."""
+        link in one transaction (a concurrent redelivery loses at the link, writing nothing).
+        The incident our own SEV-1/2 page opened (its ``incident_key`` is the page's dedup key)
+        is linked to the incident that paged, not declared a second time."""
         pd_id = str(data.get("id") or "")
         if not pd_id:
             raise MissingField("event.data.id (the PagerDuty incident) is missing")
+        occurred = parse_time(event.get("occurred_at"))
 
         async def work(uow: UnitOfWork) -> EventResult:
-            if await cast(PagingUnitOfWork, uow).pagerduty_links.by_pd_incident(pd_id) is not None:
+            links = cast(PagingUnitOfWork, uow).pagerduty_links
+            if await links.by_pd_incident(pd_id) is not None:
                 return EventResult(Verdict.DUPLICATE, {"duplicate": pd_id})
+            key = data.get("incident_key")
+            page = await links.by_page(str(key)) if key else None
+            if page is not None:
+                return await self._our_page(uow, page, pd_id, data, occurred)
             if self.acks is not None and await self.acks.on_triggered(uow, data) is not None:
                 return EventResult(Verdict.APPLIED, {"page_opened": pd_id})  # ours: no new incident
             incident = await self.service.declare_in(uow, self._declaration(data), pd_actor(event))
-            await self._link(uow, incident, pd_id, data, parse_time(event.get("occurred_at")))
+            await self._link(uow, incident, pd_id, data, occurred)
             return EventResult(Verdict.CREATED, {"incident": incident.key})
 
         try:
@@ -142,6 +150,18 @@ class PagerDutyEvents:
                         f"on service {service.get('summary', '?')}",
             labels=["pagerduty"])
 
+    async def _our_page(self, uow: UnitOfWork, page: PagerDutyLink, pd_id: str,
+                        data: dict[str, Any], occurred: datetime | None) -> EventResult:
+        """PagerDuty opened ``pd_id`` for our own page: the paging incident's link learns it, so
+        PagerDuty's changes move that incident and ours reach it (raises :class:`AlreadyLinked`
+        when a concurrent redelivery recorded it first)."""
+        links = cast(PagingUnitOfWork, uow).pagerduty_links
+        if not await links.opened(page.incident_id, pd_id, data.get("html_url"), occurred):
+            raise AlreadyLinked(pd_id)  # the link names a PagerDuty incident already
+        incident = await self.service.resolve_ref(uow, IncidentRef(incident_id=page.incident_id))
+        await self._linked(uow, incident.id, pd_id, data)
+        return EventResult(Verdict.APPLIED, {"page_linked": pd_id, "incident": incident.key})
+
     async def _link(self, uow: UnitOfWork, incident: Incident, pd_id: str, data: dict[str, Any],
                     occurred: datetime | None) -> None:
         """Link both ways (raises :class:`AlreadyLinked` when a concurrent delivery linked first)
@@ -149,12 +169,17 @@ class PagerDutyEvents:
         await cast(PagingUnitOfWork, uow).pagerduty_links.add(PagerDutyLink(
             incident_id=incident.id, pd_incident_id=pd_id, pd_url=data.get("html_url"),
             last_event_at=occurred))
-        await uow.outbox.add(OutboxMessage(PD_NOTE, incident.id, {"pd_incident_id": pd_id}))
+        await self._linked(uow, incident.id, pd_id, data)
+
+    async def _linked(self, uow: UnitOfWork, incident_id: uuid.UUID, pd_id: str,
+                      data: dict[str, Any]) -> None:
+        """The other way: PagerDuty's incident names our channel; its assignees are invited."""
+        await uow.outbox.add(OutboxMessage(PD_NOTE, incident_id, {"pd_incident_id": pd_id}))
         assignees = [a.get("id") for a in data.get("assignees") or [] if a.get("id")]
         if assignees:
-            await uow.outbox.add(OutboxMessage(PD_RESPONDERS, incident.id, {"users": assignees}))
+            await uow.outbox.add(OutboxMessage(PD_RESPONDERS, incident_id, {"users": assignees}))
             if self.acks is not None:  # already invited: their acknowledgement is no news
-                await self.acks.invited(uow, incident.id, assignees)
+                await self.acks.invited(uow, incident_id, assignees)
 
     async def updated(self, event: dict[str, Any], event_type: str,
                       data: dict[str, Any]) -> EventResult:
@@ -236,13 +261,13 @@ class PagerDutyEvents:
         link = await cast(PagingUnitOfWork, uow).pagerduty_links.for_incident(incident.id)
         if link is None:
             return
-        if link.pd_incident_id:
-            await uow.outbox.add(OutboxMessage(PD_STATUS, incident.id, {
-                "pd_incident_id": link.pd_incident_id, "status": target}))
-        if link.page_dedup_key:
+        if link.page_dedup_key:  # our page (and the PagerDuty incident it opened, if known)
             await uow.outbox.add(OutboxMessage(PD_EVENT, incident.id, {
                 "action": "acknowledge" if target == "acknowledged" else "resolve",
                 "dedup_key": link.page_dedup_key, "routing_key": link.page_routing_key}))
+        elif link.pd_incident_id:
+            await uow.outbox.add(OutboxMessage(PD_STATUS, incident.id, {
+                "pd_incident_id": link.pd_incident_id, "status": target}))
 
     async def on_declared(self, uow: UnitOfWork, event: IncidentDeclared) -> None:
         """A SEV-1 / SEV-2 declared here pages the owning team's on-call (Events API v2)."""

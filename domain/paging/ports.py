@@ -37,6 +37,14 @@ class PagerDutyLinks(Protocol):
     async def by_pd_incident(self, pd_incident_id: str) -> PagerDutyLink | None: ...
     async def for_incident(self, incident_id: uuid.UUID) -> PagerDutyLink | None: ...
 
+    async def by_page(self, dedup_key: str) -> PagerDutyLink | None:
+        """The link our own page wrote (its Events API v2 ``dedup_key``), if the key is ours."""
+
+    async def opened(self, incident_id: uuid.UUID, pd_incident_id: str, pd_url: str | None,
+                     occurred_at: datetime | None) -> bool:
+        """Our page opened ``pd_incident_id``: record it on the page's link; False when the link
+        names a PagerDuty incident already (a concurrent redelivery recorded it first)."""
+
     async def add(self, link: PagerDutyLink) -> None:
         """Raises :class:`AlreadyLinked` when the PagerDuty incident or page is linked already."""
 

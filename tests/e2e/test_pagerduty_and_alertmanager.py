@@ -261,3 +261,98 @@ async def test_alertmanager_groups_open_update_and_offer_to_resolve(stack: Local
     assert view.incident.status is Status.OPEN  # offered, not done behind anyone's back
     offer = [m for m in stack.slack.messages(view.link.channel_id) if "have resolved" in m["text"]]
     assert len(offer) == 1 and ACTION_RESOLVE in str(offer[0]["blocks"])
+
+
+# -- our own page coming back: PagerDuty's webhook for the incident our SEV-1 page opened ---------
+
+
+async def declare_sev1_and_deliver_its_page(stack: LocalStack, pd: PagerDutyStandIn) -> tuple[str, str]:
+    """A SEV-1 declared through a signed Slack command pages risk-ml; the outbox delivers the
+    Events API v2 trigger, which opens an incident on a service mapped to a model. Its PagerDuty
+    id and the dedup key the bot sent."""
+    pd.add_service("R0RISKML", "PA2P440", "pig208")  # PAGERDUTY_SERVICE_MODELS maps it
+    await stack.driver.slash_command("declare P1 credit-risk-v3 Null predictions", user_id="U0DECLARER")
+    await wait_response(stack, 1)
+    await stack.settle()
+    [trigger] = pd.events
+    opened = pd.incident_for_dedup_key(trigger["dedup_key"])
+    assert opened is not None and opened["service"]["id"] == "PA2P440"
+    return opened["id"], trigger["dedup_key"]
+
+
+async def pd_link(stack: LocalStack, number: int) -> Any:
+    view = await stack.container.service.view(IncidentRef(number=number))
+    async with stack.container.uow_factory() as uow:
+        return await uow.pagerduty_links.for_incident(view.incident.id)
+
+
+def mirrored(pd: PagerDutyStandIn) -> list[Any]:
+    """The acknowledge / resolve calls the bot made to PagerDuty (REST or Events API)."""
+    return [c for c in pd.calls if c.method == "PUT" or (
+        c.path == "/v2/enqueue" and c.body["event_action"] != "trigger")]
+
+
+async def status_changes(stack: LocalStack) -> list[str]:
+    view = await stack.container.service.view(IncidentRef(number=1), with_timeline=True)
+    return [e.body for e in view.timeline if e.event_type is TimelineEventType.STATUS_CHANGE]
+
+
+async def test_the_webhook_for_our_own_sev1_page_links_that_incident_instead_of_declaring_another(
+    stack: LocalStack, pd: PagerDutyStandIn
+) -> None:
+    pd_id, dedup_key = await declare_sev1_and_deliver_its_page(stack, pd)
+    triggered = pd.webhook("incident.triggered", pd_id, "E1", "2026-11-30T10:00:00Z")
+    assert triggered["event"]["data"]["incident_key"] == dedup_key
+    first, again = await asyncio.gather(deliver(stack, triggered), deliver(stack, triggered))
+    assert (first[0], again[0]) == (200, 200)  # linked (once), then a redelivery: nothing declared
+    assert (await deliver(stack, triggered))[0] == 200
+    await stack.settle()
+    [incident] = await incidents(stack)
+    assert (incident.number, incident.trigger_source) == (1, TriggerSource.MANUAL)
+    link = await pd_link(stack, 1)
+    assert (link.pd_incident_id, link.page_dedup_key) == (pd_id, dedup_key)
+    [note] = pd.notes[pd_id]  # PagerDuty's incident names our channel, once
+    channel = (await stack.container.service.view(IncidentRef(number=1))).link
+    assert channel is not None and str(channel.channel_id) in note["content"]
+    assert len([c for c in stack.slack.channels if c["name"].startswith("inc-")]) == 1
+
+    # PagerDuty's acknowledgement moves our incident, and is not echoed back
+    acked = pd.webhook("incident.acknowledged", pd_id, "E2", "2026-11-30T10:05:00Z", agent="PJ0LVEB")
+    assert (await deliver(stack, acked))[0] == 200
+    await stack.settle()
+    assert (await incidents(stack))[0].status is Status.INVESTIGATING
+    assert mirrored(pd) == []
+    # our resolve reaches PagerDuty's incident once; PagerDuty's echo of it changes nothing
+    await stack.driver.slash_command("resolve 1 rolled back", user_id="U0DECLARER")
+    await wait_response(stack, 2)
+    await stack.settle()
+    assert pd.incidents[pd_id]["status"] == "resolved"
+    [resolve] = mirrored(pd)
+    echo = pd.webhook("incident.resolved", pd_id, "E3", "2026-11-30T10:10:00Z")
+    assert (await deliver(stack, echo))[0] == 202
+    await stack.settle()
+    assert len(mirrored(pd)) == 1 and len(await incidents(stack)) == 1
+    assert (await status_changes(stack))[1:] == ["open → investigating: acknowledged in PagerDuty",
+                                                 "investigating → resolved: rolled back"]
+
+
+async def test_our_acknowledgement_reaches_the_page_and_pagerdutys_resolve_resolves_our_incident(
+    stack: LocalStack, pd: PagerDutyStandIn
+) -> None:
+    pd_id, _ = await declare_sev1_and_deliver_its_page(stack, pd)
+    triggered = pd.webhook("incident.triggered", pd_id, "E1", "2026-11-30T10:00:00Z")
+    assert (await deliver(stack, triggered))[0] == 200
+    await stack.settle()
+    await stack.driver.slash_command("ack 1", user_id=RESPONDER)
+    await wait_response(stack, 2)
+    await stack.settle()
+    assert pd.incidents[pd_id]["status"] == "acknowledged"
+    assert len(mirrored(pd)) == 1
+    echo = pd.webhook("incident.acknowledged", pd_id, "E2", "2026-11-30T10:05:00Z")
+    assert (await deliver(stack, echo))[0] == 202  # our own change, back: nothing to do
+    resolved = pd.webhook("incident.resolved", pd_id, "E3", "2026-11-30T10:20:00Z", agent="PJ0LVEB")
+    assert (await deliver(stack, resolved))[0] == 200
+    await stack.settle()
+    [incident] = await incidents(stack)
+    assert incident.status is Status.RESOLVED
+    assert len(mirrored(pd)) == 1  # PagerDuty's resolve is not sent back to it

@@ -56,6 +56,19 @@ class FakePagerDutyLinks:
     async def for_incident(self, incident_id: uuid.UUID) -> PagerDutyLink | None:
         return self.rows.get(incident_id)
 
+    async def by_page(self, dedup_key: str) -> PagerDutyLink | None:
+        return next((r for r in self.rows.values() if r.page_dedup_key == dedup_key), None)
+
+    async def opened(self, incident_id: uuid.UUID, pd_incident_id: str, pd_url: str | None,
+                     occurred_at: datetime | None) -> bool:
+        await _run_hooks(self.before_link)
+        link = self.rows[incident_id]
+        if link.pd_incident_id is not None:
+            return False
+        self.rows[incident_id] = PagerDutyLink(**{**link.__dict__, "pd_incident_id": pd_incident_id,
+                                                  "pd_url": pd_url, "last_event_at": occurred_at})
+        return True
+
     async def add(self, link: PagerDutyLink) -> None:
         await _run_hooks(self.before_link)
         if link.pd_incident_id and await self.by_pd_incident(link.pd_incident_id):
@@ -284,3 +297,42 @@ async def test_two_deliveries_of_the_same_new_alert_group_declare_one_incident(
     assert (mine.verdict, mine.body) == (Verdict.DUPLICATE, {"incident": "INC-1", "duplicate": True})
     assert len(db.incidents) == 1 and db.commits == 1
     assert [m.kind for m in db.outbox].count("announce") == 1
+
+
+async def test_the_webhook_for_our_own_page_links_the_paging_incident_in_one_transaction(
+        pd: PagerDutyEvents, service: IncidentService, db: FakeDatabase, uow: PagingRows) -> None:
+    incident = await service.declare(DeclareIncident("Null predictions", Severity.P1, "credit-risk-v3"),
+                                     ALICE)
+    [page] = [m for m in db.outbox if m.kind == PD_EVENT]
+    event, data = triggered()
+    data["incident_key"] = page.payload["dedup_key"]  # PagerDuty's incident_key: our dedup key
+    before = db.commits
+    result = await pd.handle(event, data)
+    assert result == EventResult(Verdict.APPLIED, {"page_linked": "PD1", "incident": "INC-1"})
+    assert db.commits == before + 1 and len(db.incidents) == 1  # nothing declared
+    link = uow.links[incident.id]
+    assert (link.pd_incident_id, link.page_dedup_key) == ("PD1", page.payload["dedup_key"])
+    assert kinds(db).count(PD_NOTE) == 1 and PD_RESPONDERS in kinds(db)
+    assert (await pd.handle(event, data)).verdict is Verdict.DUPLICATE  # a redelivery
+    assert kinds(db).count(PD_NOTE) == 1
+    # our resolve reaches the page once (Events API), not a second time by REST
+    await service.change_status(IncidentRef(incident_id=incident.id), Status.RESOLVED, ALICE)
+    assert [m.payload["action"] for m in db.outbox if m.kind == PD_EVENT] == ["trigger", "resolve"]
+    assert PD_STATUS not in kinds(db)
+
+
+async def test_a_redelivery_racing_the_link_of_our_own_page_writes_nothing(
+        pd: PagerDutyEvents, service: IncidentService, db: FakeDatabase, uow: PagingRows) -> None:
+    await service.declare(DeclareIncident("Null predictions", Severity.P1, "credit-risk-v3"), ALICE)
+    [page] = [m for m in db.outbox if m.kind == PD_EVENT]
+    event, data = triggered()
+    data["incident_key"] = page.payload["dedup_key"]
+    second: list[EventResult] = []
+
+    async def redelivered() -> None:  # checked after the first's check, recorded before it
+        second.append(await pd.handle(event, data))
+
+    uow.before_link.append(redelivered)
+    first = await pd.handle(event, data)
+    assert (second[0].verdict, first.verdict) == (Verdict.APPLIED, Verdict.DUPLICATE)
+    assert len(db.incidents) == 1 and kinds(db).count(PD_NOTE) == 1
