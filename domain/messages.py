@@ -2,8 +2,8 @@
 by ``bot/slack_ui/messages.py`` (composed in ``bot/app.py``), and :class:`PlainMessages`, the
 same facts in plain words, for a service built without a renderer (scripts, unit tests).
 
-The helpers below (escaping, mentions, status emoji) are still shared with ``bot/slack_ui/`` and
-the model-actions use cases, which compose chat text in ``domain/``; they move with those.
+Slack markup (escaping, mentions, status emoji) is ``bot/slack_ui/mrkdwn.py``'s; :func:`escape`
+stays here only while the model-actions use cases still compose chat text in ``domain/``.
 """
 
 from __future__ import annotations
@@ -47,53 +47,16 @@ class PlainMessages:
         return (f"{incident.key} severity changed {previous.label} -> {incident.severity.label} "
                 f"by {actor.name}")
 
-STATUS_EMOJI = {
-    Status.OPEN: ":red_circle:",
-    Status.INVESTIGATING: ":large_orange_circle:",
-    Status.MITIGATED: ":large_yellow_circle:",
-    Status.RESOLVED: ":large_green_circle:",
-    Status.CLOSED: ":white_check_mark:",
-}
-
-
-# An ``&`` that already starts an entity: Slack sends typed ``<`` ``>`` ``&`` escaped, so text
-# stored from a slash command holds ``&lt;``; escaping it again would show "&lt;" to readers.
 _BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
-# The mentions and channel links a mixed text (a timeline body) may keep live: a user or a
-# channel, never a broadcast (<!here>, <!channel>, <!subteam^…>) or a disguised link.
-_LIVE = re.compile(r"<(?:@[UW][A-Z0-9]{2,}|#C[A-Z0-9]{2,})(?:\|[^<>|]{0,80})?>")
 
 
 def escape(text: str | None) -> str:
-    """User or external text for Slack mrkdwn or ``text``: ``&`` ``<`` ``>`` escaped (issue 14).
-
-    ``<!channel>``, ``<!here>``, ``<!subteam^S1|@oncall>`` or ``<https://evil|grafana>`` typed by
-    a user are then shown as typed, never interpreted; the bot's own mentions are added around
-    the escaped text, so they stay live.
-    """
+    """``bot.slack_ui.mrkdwn.escape``, for the model-actions texts until they move out."""
     if not text:
         return ""
     return _BARE_AMP.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def escape_mixed(text: str | None) -> str:
-    """:func:`escape`, but user mentions and channel links (``<@U…>``, ``<#C…>``) stay live:
-    for stored text that mixes the bot's words with the user's (timeline bodies)."""
-    if not text:
-        return ""
-    out, last = [], 0
-    for m in _LIVE.finditer(text):
-        out.append(escape(text[last:m.start()]))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(escape(text[last:]))
-    return "".join(out)
-
-
-def who(actor: Actor) -> str:
-    """A Slack user as a live mention; anyone else (PagerDuty, a CLI user) by escaped name."""
-    return actor.mention if actor.is_slack_user else escape(actor.name)
-
-
 def hhmm(at: datetime) -> str:
+    """A time as the service says it (UTC, to the second)."""
     return at.strftime("%H:%M:%S UTC")

@@ -10,7 +10,7 @@ rendered, so no path can forget a step:
    append-only audit trail can never be purged afterwards.
 
 Escaping for Slack mrkdwn is *not* done here: stored text stays what the user wrote (scrubbed);
-rendering escapes it (:func:`domain.messages.escape`).
+rendering escapes it (:func:`bot.slack_ui.mrkdwn.escape`).
 """
 from __future__ import annotations
 

@@ -23,9 +23,9 @@ from bot.features.drift_jobs import DriftJob, Window
 from bot.registry.hooks import post_signed
 from bot.registry.manual import ManualRegistry
 from bot.slack_ui import model_actions as ui
+from bot.slack_ui.mrkdwn import escape
 from domain.events import IncidentDeclared
 from domain.governance.roles import Role
-from domain.messages import escape
 from domain.model import DomainError, Severity
 from domain.model_actions import service as svc
 from domain.model_actions.changes import DEFAULT_WINDOW

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.slack_ui.mrkdwn import STATUS_EMOJI, escape, escape_mixed
 from bot.slack_ui.related import related_line
 from domain.catchup import CatchUp
-from domain.messages import STATUS_EMOJI, escape, escape_mixed, hhmm
+from domain.messages import hhmm
 
 CATCHUP_HELP = "`/incident catchup`: the read-in a newcomer gets (status, people, clocks, notes)"
 CLOCK_LABELS = {"ack": "Acknowledge", "mitigate": "Mitigate", "resolve": "Resolve"}

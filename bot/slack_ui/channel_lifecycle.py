@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack_ui.incident import action_buttons, slo_lines
+from bot.slack_ui.mrkdwn import STATUS_EMOJI
 from bot.slack_ui.roles import take_role_block
-from domain.messages import STATUS_EMOJI, hhmm
+from domain.messages import hhmm
 from domain.model import Incident
 from domain.policy import Policy
 from domain.ports import SlackLink

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from bot.slack_ui.channel_lifecycle import private_checkbox
+from bot.slack_ui.mrkdwn import escape
 from domain.commands import Parsed
-from domain.messages import escape
 from domain.model import Incident, MLModel, Severity
 
 DECLARE_CALLBACK = "declare_incident"

@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from bot.slack_ui.incident import plain_text
+from bot.slack_ui.mrkdwn import escape, escape_mixed
 from domain.iac.ports import StoredDrift
-from domain.messages import escape, escape_mixed
 
 
 class IacAction(StrEnum):

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack_ui.ids import ActionId
+from bot.slack_ui.mrkdwn import STATUS_EMOJI, escape, escape_mixed
 from bot.slack_ui.roles import take_role_block
-from domain.messages import STATUS_EMOJI, escape, escape_mixed, hhmm
+from domain.messages import hhmm
 from domain.model import Incident, MLModel, Status, TimelineEvent, format_duration
 from domain.policy import Policy
 from domain.ports import SlackLink

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.slack_ui.mrkdwn import escape
 from domain.insights import (
     TARGET_KINDS,
     TARGET_LABELS,
@@ -15,7 +16,6 @@ from domain.insights import (
     human_duration,
     percent_text,
 )
-from domain.messages import escape
 from domain.model import Severity
 
 DIGEST_KIND = "insights.digest"

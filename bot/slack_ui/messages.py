@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.messages import STATUS_EMOJI, escape, hhmm, who
+from bot.slack_ui.mrkdwn import STATUS_EMOJI, escape, who
+from domain.messages import hhmm
 from domain.model import Actor, Incident, Severity, Status, format_duration
 
 VERB_PAST = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain.messages import escape
+from bot.slack_ui.mrkdwn import escape
 from domain.model import Incident
 from domain.model_actions.changes import Change, lines
 from domain.model_actions.rollback import Rollback

@@ -7,7 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from bot.slack_ui.ids import ActionId
-from domain.messages import escape
+from bot.slack_ui.mrkdwn import escape
 from domain.model import Incident
 from domain.paging.oncall import OnCallShift, TeamOnCall
 from domain.paging.pages import RESPONDERS, USER, PageOutcome, PageTarget

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.slack_ui.mrkdwn import escape
 from domain.action_items import USAGE, ActionItem
 from domain.governance.postmortem import ActionItemRow
-from domain.messages import escape
 from domain.model import Incident
 
 ACTION_HELP = ("`/incident action add \"text\" owner:@user due:YYYY-MM-DD severity:p2 ticket:JIRA-1` "

@@ -5,7 +5,7 @@ private, and these words are read by people outside it."""
 
 from __future__ import annotations
 
-from domain.messages import STATUS_EMOJI, who
+from bot.slack_ui.mrkdwn import STATUS_EMOJI, who
 from domain.model import Actor, Incident
 from domain.related import DuplicateOutcome, RelatedIncident
 

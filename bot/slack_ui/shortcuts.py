@@ -8,9 +8,9 @@ from typing import Any
 
 from bot.slack_ui.commands import declare_modal
 from bot.slack_ui.ids import CallbackId, InputId
+from bot.slack_ui.mrkdwn import escape_mixed, who
 from domain.commands import Parsed
 from domain.message_shortcuts import SlackMessage, description_from, title_from
-from domain.messages import escape_mixed, who
 from domain.model import Actor, Incident
 
 METADATA_MAX = 3000  # Slack's limit on a view's private_metadata

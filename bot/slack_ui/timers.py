@@ -8,7 +8,8 @@ from typing import Any
 
 from bot.slack_ui.ids import ActionId, CallbackId, InputId
 from bot.slack_ui.modals import text_modal
-from domain.messages import escape, hhmm
+from bot.slack_ui.mrkdwn import escape
+from domain.messages import hhmm
 from domain.model import Actor, Incident, Severity, format_duration
 from domain.reminders import SnoozeLimit
 from domain.timers import TimerAction, TimerKind
