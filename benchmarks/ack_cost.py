@@ -18,11 +18,22 @@ does not depend on how busy the machine is:
 
 The figures are sums over the scenario divided by its requests; requests go in bursts
 (``--burst``, as the latency benchmark's concurrency) and each burst's work and deliveries are
-let finish before the next, so each row holds exactly what its requests caused.
-``--profile`` adds a cProfile of the steps charged to ``ack`` (and, with ``--profile work``,
-of the work) over a second run of the same scenarios.
+let finish before the next, so each row holds exactly what its requests caused. The rows:
+a bare Bolt app acking inline (the floor), the bot's declare, status and the benchmark's
+Acknowledge click (on one incident: a no-op after the first), then Acknowledge and Mitigate on
+each declared incident (real changes). ``>1ms st`` and ``max st``: the bot's steps over 1 ms
+and the longest (an ack in flight waits for any step the loop runs meanwhile).
 
-    .venv/bin/python benchmarks/ack_cost.py [--requests 200] [--burst 50] [--profile ack|work|delivery]
+A second table runs the benchmark's three rows back to back, each burst meeting the work and
+deliveries of the ones before it, and counts the CPU of the steps of work, deliveries and
+upkeep that ran while acks were in flight, the longest of them, and the garbage collector's
+passes (by generation) and the longest.
+
+Diagnoses: ``--profile ack|bare|work|delivery`` (cProfile of that part's steps, function calls
+per request, a .prof file in the temp dir), ``--statements`` (SQL per request by text),
+``--long-steps`` (where the steps over 1 ms resumed), ``--gc-threshold 700,10,10``.
+
+    .venv/bin/python benchmarks/ack_cost.py [--requests 200] [--burst 50] [--profile ack]
 """
 
 from __future__ import annotations
@@ -87,6 +98,9 @@ class Tally:
     in_the_way_ns: int = 0
     in_the_way_steps: int = 0
     in_the_way_max_ns: int = 0
+    gc_ns: Counter[int] = field(default_factory=Counter)  # garbage collections, by generation
+    gc_runs: Counter[int] = field(default_factory=Counter)
+    gc_max_ns: int = 0
     max_step_ns: Counter[str] = field(default_factory=Counter)
     process_ns: int = 0
     thread_ns: int = 0
@@ -105,6 +119,7 @@ class Probe:
         self.acks_in_flight: Callable[[], int] = lambda: 0
         self.statements: Counter[str] | None = None  # --statements: SQL by part and text
         self.long_sites: Counter[str] | None = None  # --long-steps: CPU of steps over 1 ms by site
+        self.worst_sites: Counter[str] = Counter()  # --long-steps: the longest step by site
 
     @staticmethod
     def site_of(handle: Any) -> str:
@@ -176,11 +191,28 @@ class Probe:
                 if spent > 1_000_000:
                     if probe.long_sites is not None:
                         probe.long_sites[f"{part:8} {site}"] += spent
+                        key = f"{'*' if acks_waiting else ' '} {part:8} {site}"
+                        probe.worst_sites[key] = max(probe.worst_sites[key], spent)
                     tally.long_steps[part] += 1
                     tally.max_step_ns[part] = max(tally.max_step_ns[part], spent)
 
         setattr(asyncio.events.Handle, "_run", run)  # noqa: B010 (a patch, in the probe only)
         asyncio.get_running_loop().set_task_factory(self.task_factory)
+
+    def watch_gc(self) -> None:
+        started = [0]
+
+        def collection(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.thread_time_ns()
+                return
+            spent = time.thread_time_ns() - started[0]
+            generation = info.get("generation", 0)
+            self.tally.gc_ns[generation] += spent
+            self.tally.gc_runs[generation] += 1
+            self.tally.gc_max_ns = max(self.tally.gc_max_ns, spent)
+
+        gc.callbacks.append(collection)
 
     def uninstall(self) -> None:
         setattr(asyncio.events.Handle, "_run", self._original_run)  # noqa: B010
@@ -349,7 +381,8 @@ def table(rows: list[list[str]]) -> str:
 
 
 async def run(requests: int, burst: int, profile: str | None, out: Any,
-              long_steps: bool = False, statements: bool = False, overlap: bool = True) -> None:
+              long_steps: bool = False, statements: bool = False, overlap: bool = True,
+              gc_threshold: tuple[int, ...] = ()) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         probe = Probe()
         probe.install()
@@ -384,6 +417,9 @@ async def run(requests: int, burst: int, profile: str | None, out: Any,
                 DeclareIncident("probe anchor", Severity.P2, "credit-risk-v3"), ADMIN)
             await settle(stack)
             container.freeze_heap()  # as `incident-bot serve` does once it is up
+            if gc_threshold:  # diagnosis: another setting than freeze_heap's
+                gc.set_threshold(*gc_threshold)
+            probe.watch_gc()
             rows = []
             by_text: dict[str, Counter[str]] = {}
             await warm_up(stack, str(incident.id))
@@ -403,13 +439,21 @@ async def run(requests: int, burst: int, profile: str | None, out: Any,
                   "total; slack: the stand-in and driver, not the bot; st: event-loop steps)",
                   file=out)
             print(table(rows), file=out, flush=True)
+            print(f"garbage collector: threshold {gc.get_threshold()}", file=out)
             print("long steps:", long_steps, file=out, flush=True)
             for name, counts in by_text.items():
                 print(f"\nSQL statements per request, {name}:", file=out)
                 for text, count in counts.most_common(30):
                     print(f"{count / requests:6.2f}  {text}", file=out, flush=True)
             if overlap:
+                if long_steps:
+                    probe.long_sites, probe.worst_sites = Counter(), Counter()
                 await back_to_back(stack, probe, str(incident.id), requests, burst, out)
+                if long_steps:
+                    print("\nback to back: the longest steps, by part and where the task resumed "
+                          "(ms; * ran while acks were in flight)", file=out)
+                    for site, ns in probe.worst_sites.most_common(25):
+                        print(f"{ns / 1e6:9.1f}  {site}", file=out, flush=True)
             if long_steps:
                 probe.long_sites = Counter()
                 for name, send in await scenarios(stack, str(incident.id), requests):
@@ -434,8 +478,8 @@ async def back_to_back(stack: LocalStack, probe: Probe, anchor_id: str, requests
     print("\nback to back, as benchmarks/ack_latency.py runs (per request: the CPU ms of "
           "work, delivery and upkeep steps that ran while acks were in flight, how many such "
           "steps, and the longest)", file=out)
-    print(f"{'request':28} {'ack ms':>7} {'in the way ms':>13} {'steps':>6} {'longest ms':>10}",
-          file=out)
+    print(f"{'request':28} {'ack ms':>7} {'in the way ms':>13} {'steps':>6} {'longest ms':>10} "
+          f"{'gc runs (gen 0/1/2)':>20} {'longest gc ms':>13}", file=out)
     for name, send in await scenarios(stack, anchor_id, requests):
         if name not in ("slash: declare", "slash: status", "button: ack (benchmark's)"):
             continue  # the benchmark's three rows
@@ -444,8 +488,9 @@ async def back_to_back(stack: LocalStack, probe: Probe, anchor_id: str, requests
             await asyncio.sleep(2)  # as the benchmark between rows
         print(f"{name:28} {tally.cpu_ns['ack'] / requests / 1e6:7.2f} "
               f"{tally.in_the_way_ns / requests / 1e6:13.2f} "
-              f"{tally.in_the_way_steps / requests:6.1f} {tally.in_the_way_max_ns / 1e6:10.1f}",
-              file=out, flush=True)
+              f"{tally.in_the_way_steps / requests:6.1f} {tally.in_the_way_max_ns / 1e6:10.1f} "
+              f"{'/'.join(str(tally.gc_runs[g]) for g in range(3)):>20} "
+              f"{tally.gc_max_ns / 1e6:13.1f}", file=out, flush=True)
     await settle(stack)
 
 
@@ -483,6 +528,8 @@ def main() -> int:
     parser.add_argument("--profile", choices=("ack", "bare", "work", "delivery"))
     parser.add_argument("--statements", action="store_true",
                         help="also count the SQL statements by text (costs some CPU)")
+    parser.add_argument("--gc-threshold", default="",
+                        help="gc.set_threshold after freeze_heap, e.g. 700,10,10 (a diagnosis)")
     parser.add_argument("--long-steps", action="store_true",
                         help="also list where the steps over 1 ms resumed (a second run)")
     args = parser.parse_args()
@@ -494,7 +541,8 @@ def main() -> int:
     configure("INFO", "json")
     try:
         asyncio.run(run(args.requests, args.burst, args.profile, out, args.long_steps,
-                        args.statements))
+                        args.statements, gc_threshold=tuple(
+                            int(x) for x in args.gc_threshold.split(",") if x)))
     except BaseException:
         import traceback
         traceback.print_exc(file=out)

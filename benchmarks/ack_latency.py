@@ -16,6 +16,10 @@ them. Logs go to /dev/null in JSON as in production.
 
 Target (issue 2): bot p99 under 100 ms and under 2x the bare app's p99 (both bare apps are
 checked; exit status 1 when either ratio misses).
+
+Wall-clock milliseconds only mean something on a quiet machine; benchmarks/ack_cost.py counts
+what makes an ack slow (CPU per part of the bot, event-loop steps, the longest steps and
+garbage-collector passes that land while acks wait, SQL statements) in a way load cannot blur.
 """
 
 from __future__ import annotations
