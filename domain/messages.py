@@ -2,13 +2,11 @@
 by ``bot/slack_ui/messages.py`` (composed in ``bot/app.py``), and :class:`PlainMessages`, the
 same facts in plain words, for a service built without a renderer (scripts, unit tests).
 
-Slack markup (escaping, mentions, status emoji) is ``bot/slack_ui/mrkdwn.py``'s; :func:`escape`
-stays here only while the model-actions use cases still compose chat text in ``domain/``.
+Slack markup (escaping, mentions, status emoji) is ``bot/slack_ui/mrkdwn.py``'s.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Protocol
 
@@ -46,15 +44,6 @@ class PlainMessages:
     def severity_changed(self, incident: Incident, previous: Severity, actor: Actor) -> str:
         return (f"{incident.key} severity changed {previous.label} -> {incident.severity.label} "
                 f"by {actor.name}")
-
-_BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
-
-
-def escape(text: str | None) -> str:
-    """``bot.slack_ui.mrkdwn.escape``, for the model-actions texts until they move out."""
-    if not text:
-        return ""
-    return _BARE_AMP.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def hhmm(at: datetime) -> str:

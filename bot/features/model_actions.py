@@ -82,7 +82,7 @@ class ModelActionsFeature:
             retrain_hook=bool(settings.retrain_webhook_url),
             break_glass=RollbackPolicy(break_glass=break_glass_severities(settings.rollback_break_glass)))
         self.actions = ModelActions(container.service, model_actions_repo, self.registry,
-                                    self.roles_of, self.config)
+                                    self.roles_of, self.config, ui.SlackModelActionTexts())
         self.drift = DriftActions(self.actions)
         self._session: aiohttp.ClientSession | None = None
         self._sync_lock = asyncio.Lock()

@@ -4,11 +4,15 @@ the action buttons, the rollback request with Approve / Reject, and the modals."
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from bot.slack_ui.mrkdwn import escape
-from domain.model import Incident
-from domain.model_actions.changes import Change, lines
+from domain.model import Actor, Incident
+from domain.model_actions.changes import Change, ChangeKind, relative
+from domain.model_actions.drift_controls import DriftAcceptance, DriftSnooze
+from domain.model_actions.facts import AssessmentFact, EarlierIncidentFact, IacDriftFact, PipelineRun
+from domain.model_actions.registry import AliasMove, RegistryVersion
 from domain.model_actions.rollback import Rollback
 
 ROLLBACK = "model_rollback"
@@ -33,6 +37,95 @@ def _button(action_id: str, text: str, value: str, style: str | None = None) -> 
     if style:
         button["style"] = style
     return button
+
+
+ICONS = {
+    ChangeKind.ALIAS_MOVE: ":twisted_rightwards_arrows:",
+    ChangeKind.NEW_VERSION: ":package:",
+    ChangeKind.IAC_DRIFT: ":building_construction:",
+    ChangeKind.EARLIER_INCIDENT: ":rotating_light:",
+    ChangeKind.DRIFT_ASSESSMENT: ":chart_with_upwards_trend:",
+}
+
+
+def lines(changes: list[Change], incident_at: datetime) -> list[str]:
+    """One mrkdwn line per change: icon, relative time, what."""
+    return [f"{ICONS[c.kind]} *{relative(c.occurred_at, incident_at)}* · {c.text}" for c in changes]
+
+
+class SlackModelActionTexts:
+    """The ``domain.model_actions.texts.ModelActionTexts`` port in Slack mrkdwn: people as live
+    mentions, names in code spans, outside text escaped."""
+
+    def alias_change(self, move: AliasMove) -> str:
+        if move.version is None:
+            what = f"alias `{move.alias}` removed from v{move.previous}"
+        elif move.previous is None:
+            what = f"alias `{move.alias}` set to v{move.version}"
+        else:
+            what = f"alias `{move.alias}` moved v{move.previous} → v{move.version}"
+        by = "" if move.moved_by.startswith("registry") else f" by {escape(move.moved_by)}"
+        return f"{what}{by}"
+
+    def version_change(self, model: str, version: RegistryVersion) -> str:
+        source = f" from `{escape(version.source[:120])}`" if version.source else ""
+        return f"new version v{version.version} of `{escape(model)}` registered{source}"
+
+    def iac_change(self, fact: IacDriftFact) -> str:
+        return (f"IaC drift ({escape(fact.severity)}, {escape(fact.drift_type)}) on "
+                f"`{escape(fact.resource_address[:150])}` in {escape(fact.environment)}")
+
+    def incident_change(self, fact: EarlierIncidentFact) -> str:
+        cause = (f" — root cause: {escape(fact.root_cause[:300])}" if fact.root_cause
+                 else " — no root cause recorded")
+        return (f"earlier incident INC-{fact.number} [SEV-{fact.severity[-1:]}] "
+                f"{escape(fact.title[:120])} ({escape(fact.status)}){cause}")
+
+    def assessment_change(self, fact: AssessmentFact) -> str:
+        verdict = "drift detected" if fact.drift_detected else "no drift"
+        return f"drift assessment: PSI {fact.psi_composite:.2f}, {verdict}"
+
+    def rollback_requested_post(self, actor: Actor, rollback: Rollback) -> str:
+        return (f":rewind: {actor.mention} requests a rollback of `{rollback.model}` `{rollback.alias}` "
+                f"v{rollback.from_version or '?'} → v{rollback.to_version}: {escape(rollback.reason)}")
+
+    def rollback_requested_note(self, actor: Actor, rollback: Rollback) -> str:
+        return self.rollback_requested_post(actor, rollback).replace(":rewind: ", "")
+
+    def rollback_decided_note(self, actor: Actor, rollback: Rollback) -> str:
+        glass = " (break-glass self-approval, GOV-001 5.3)" if rollback.break_glass else ""
+        return (f"{actor.mention} {rollback.status.value} the rollback of `{rollback.model}` to "
+                f"v{rollback.to_version} asked by <@{rollback.requested_by}>{glass}.")
+
+    def rollback_decided_post(self, actor: Actor, rollback: Rollback) -> str:
+        return f":ballot_box_with_check: {self.rollback_decided_note(actor, rollback)}"
+
+    def rollback_done(self, rollback: Rollback, moved: bool, registry_kind: str) -> str:
+        return (f":white_check_mark: Rolled back `{rollback.model}`: `{rollback.alias}` → "
+                f"v{rollback.to_version} in the {registry_kind} registry"
+                + ("" if moved else " (it already pointed there)") + ".")
+
+    def rollback_failed(self, rollback: Rollback, error: str) -> str:
+        return (f":x: Rollback of `{rollback.model}` to v{rollback.to_version} failed: "
+                f"{escape(error[:300])}")
+
+    def drift_accepted(self, actor: Actor, acceptance: DriftAcceptance, psi: float) -> str:
+        return (f"{actor.mention} accepted the drift of `{acceptance.model}` (PSI {psi:.2f}) "
+                f"until {acceptance.expires_at:%Y-%m-%d %H:%M} UTC: the window that drifted is its "
+                f"reference from now on. Reason: {escape(acceptance.reason)}")
+
+    def drift_snoozed(self, actor: Actor, snooze: DriftSnooze) -> str:
+        return (f"{actor.mention} snoozed drift alerts of `{snooze.model}` until "
+                f"{snooze.until:%Y-%m-%d %H:%M} UTC. Reason: {escape(snooze.reason)}")
+
+    def retrain_requested(self, actor: Actor, model: str) -> str:
+        return f"{actor.mention} asked to retrain `{model}`."
+
+    def retrain_status(self, run: PipelineRun, status: str) -> str:
+        icon = {"succeeded": ":white_check_mark:", "failed": ":x:"}.get(status, ":gear:")
+        link = f" <{run.run_url}|run {escape(run.run_id or '')}>" if run.run_url else (
+            f" run `{escape(run.run_id)}`" if run.run_id else "")
+        return f"{icon} Retraining of `{run.model}`{link}: {status}."
 
 
 def what_changed_message(incident: Incident, model: str, changes: list[Change], window_hours: float,

@@ -2,7 +2,7 @@
 
 The items come from several places (the registry's alias history and versions, IaC drift
 events, the model's earlier incidents, drift assessments); here they are only filtered to the
-window, ordered and worded.
+window and ordered; their words are ``ModelActionTexts``' (``domain/model_actions/texts.py``).
 """
 
 from __future__ import annotations
@@ -22,15 +22,6 @@ class ChangeKind(StrEnum):
     IAC_DRIFT = "iac_drift"
     EARLIER_INCIDENT = "earlier_incident"
     DRIFT_ASSESSMENT = "drift_assessment"
-
-
-ICONS = {
-    ChangeKind.ALIAS_MOVE: ":twisted_rightwards_arrows:",
-    ChangeKind.NEW_VERSION: ":package:",
-    ChangeKind.IAC_DRIFT: ":building_construction:",
-    ChangeKind.EARLIER_INCIDENT: ":rotating_light:",
-    ChangeKind.DRIFT_ASSESSMENT: ":chart_with_upwards_trend:",
-}
 
 
 @dataclass(frozen=True)
@@ -71,7 +62,3 @@ def what_changed(items: Iterable[Change], incident_at: datetime,
     kept.sort(key=lambda c: c.occurred_at, reverse=True)
     return kept[:limit]
 
-
-def lines(changes: Iterable[Change], incident_at: datetime) -> list[str]:
-    """One mrkdwn line per change: icon, relative time, what."""
-    return [f"{ICONS[c.kind]} *{relative(c.occurred_at, incident_at)}* · {c.text}" for c in changes]

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from domain import text_boundary
-from domain.messages import escape
 from domain.model import Actor, AuditEvent, DomainError, Incident, TimelineEvent
 from domain.model import TimelineEventType as TE
 from domain.model_actions.drift_controls import (
@@ -56,9 +55,7 @@ class DriftActions:
                 reference_path=reference_path, psi_at_acceptance=latest.psi_composite,
                 incident_id=incident.id)
             await self._repo(uow).add_acceptance(acceptance)
-            text = (f"{actor.mention} accepted the drift of `{model}` (PSI {latest.psi_composite:.2f}) "
-                    f"until {acceptance.expires_at:%Y-%m-%d %H:%M} UTC: the window that drifted is its "
-                    f"reference from now on. Reason: {escape(reason)}")
+            text = self.actions.texts.drift_accepted(actor, acceptance, latest.psi_composite)
             await self._said(uow, incident, actor, text, "model.drift_accepted", {
                 "model": model, "expires_at": acceptance.expires_at.isoformat(), "reason": reason,
                 "psi": latest.psi_composite,
@@ -79,8 +76,7 @@ class DriftActions:
             now = self.service.clock.now()
             snooze = DriftSnooze(model.name, reason, actor.id, actor.name, now, now + lasting)
             await self._repo(uow).add_snooze(snooze)
-            text = (f"{actor.mention} snoozed drift alerts of `{model.name}` until "
-                    f"{snooze.until:%Y-%m-%d %H:%M} UTC. Reason: {escape(reason)}")
+            text = self.actions.texts.drift_snoozed(actor, snooze)
             await self._said(uow, incident, actor, text, "model.drift_snoozed", {
                 "model": model.name, "until": snooze.until.isoformat(), "reason": reason})
             return snooze
@@ -110,7 +106,7 @@ class DriftActions:
             now = self.service.clock.now()
             run = PipelineRun(model.name, actor.id, now, incident_id=incident.id)
             await self._repo(uow).add_run(run)
-            await self._said(uow, incident, actor, f"{actor.mention} asked to retrain `{model.name}`.",
+            await self._said(uow, incident, actor, self.actions.texts.retrain_requested(actor, model.name),
                              "model.retrain_requested", {"model": model.name, "run": str(run.id)})
             await uow.outbox.add(OutboxMessage(RETRAIN_HOOK, incident.id, {"run": str(run.id)},
                                                dedup_key=f"retrain:{run.id}",
@@ -141,10 +137,7 @@ class DriftActions:
             await repo.save_run(run)
             if run.incident_id is not None:
                 incident = await self.service.resolve_ref(uow, IncidentRef(incident_id=run.incident_id))
-                icon = {"succeeded": ":white_check_mark:", "failed": ":x:"}.get(status, ":gear:")
-                link = f" <{run.run_url}|run {escape(run.run_id or '')}>" if run.run_url else (
-                    f" run `{escape(run.run_id)}`" if run.run_id else "")
-                await self._said(uow, incident, BOT, f"{icon} Retraining of `{run.model}`{link}: {status}.",
+                await self._said(uow, incident, BOT, self.actions.texts.retrain_status(run, status),
                                  "model.retrain_" + status, {"run": str(run.id), "run_id": run.run_id,
                                                              "url": run.run_url})
             return run

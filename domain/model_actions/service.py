@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from domain import text_boundary
 from domain.governance.roles import Role
-from domain.messages import escape
 from domain.model import (
     Actor,
     AuditEvent,
@@ -61,6 +60,7 @@ from domain.model_actions.rollback import (
     check_request,
     default_target,
 )
+from domain.model_actions.texts import ModelActionTexts, PlainModelActionTexts
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import IncidentRef, IncidentService
 
@@ -133,11 +133,14 @@ class RollbackForm:
 
 
 class ModelActions:
-    """The model actions; ``repo_for(uow)`` gives the repository on the use case's transaction."""
+    """The model actions; ``repo_for(uow)`` gives the repository on the use case's transaction,
+    ``texts`` the words of what they say (Slack's: ``bot/slack_ui/model_actions.py``)."""
 
     def __init__(self, service: IncidentService, repo_for: Callable[[UnitOfWork], ModelActionsRepository],
-                 registry: ModelRegistry, roles_of: RolesOf, config: ModelActionsConfig) -> None:
+                 registry: ModelRegistry, roles_of: RolesOf, config: ModelActionsConfig,
+                 texts: ModelActionTexts | None = None) -> None:
         self.service = service
+        self.texts: ModelActionTexts = texts or PlainModelActionTexts()
         self.repo_for = repo_for
         self.registry = registry
         self.roles_of = roles_of
@@ -209,7 +212,7 @@ class ModelActions:
             at = incident.created_at
             since, until = at - window, at + timedelta(minutes=1)
             versions = [v for v in await repo.versions(name) if since <= v.created_at <= until]
-            items = all_changes(name, await repo.alias_moves(name, since), versions,
+            items = all_changes(self.texts, name, await repo.alias_moves(name, since), versions,
                                 await repo.iac_drift(since, until),
                                 await repo.earlier_incidents(incident.model_id, at, incident.id),
                                 await repo.assessments(incident.model_id, since, until))
@@ -264,13 +267,12 @@ class ModelActions:
             rollback = Rollback(incident.id, model.name, alias, current, to_version, reason,
                                 actor.id, actor.name, now)
             await repo.add_rollback(rollback)
-            text = (f":rewind: {actor.mention} requests a rollback of `{model.name}` `{alias}` "
-                    f"v{current or '?'} → v{to_version}: {escape(reason)}")
-            await self._note(uow, incident, actor, text.replace(":rewind: ", ""), now)
+            await self._note(uow, incident, actor, self.texts.rollback_requested_note(actor, rollback), now)
             await uow.audit.add(self._audit(actor, "model.rollback_requested", rollback, {
                 "incident": incident.number, "from": current, "to": to_version, "reason": reason}))
             await uow.outbox.add(OutboxMessage(ROLLBACK_MESSAGE, incident.id,
-                                               {"rollback_id": str(rollback.id), "text": text}))
+                                               {"rollback_id": str(rollback.id),
+                                                "text": self.texts.rollback_requested_post(actor, rollback)}))
             return rollback
 
         return await self.service.run(work)
@@ -312,17 +314,15 @@ class ModelActions:
     async def _record_decision(self, uow: UnitOfWork, incident: Incident, rollback: Rollback,
                                actor: Actor, now: datetime) -> None:
         approved = rollback.status is RollbackStatus.APPROVED
-        glass = " (break-glass self-approval, GOV-001 5.3)" if rollback.break_glass else ""
         verb = "approved" if approved else "rejected"
-        text = (f"{actor.mention} {verb} the rollback of `{rollback.model}` to v{rollback.to_version} "
-                f"asked by <@{rollback.requested_by}>{glass}.")
-        await self._note(uow, incident, actor, text, now)
+        await self._note(uow, incident, actor, self.texts.rollback_decided_note(actor, rollback), now)
         await uow.audit.add(self._audit(actor, f"model.rollback_{verb}", rollback, {
             "incident": incident.number, "requested_by": rollback.requested_by,
             "requested_by_name": rollback.requested_by_name, "decided_by": actor.id,
             "decided_by_name": actor.name, "break_glass": rollback.break_glass,
             "from": rollback.from_version, "to": rollback.to_version}))
-        await uow.outbox.add(OutboxMessage(THREAD, incident.id, {"text": f":ballot_box_with_check: {text}"}))
+        await uow.outbox.add(OutboxMessage(THREAD, incident.id,
+                                           {"text": self.texts.rollback_decided_post(actor, rollback)}))
         await uow.outbox.add(OutboxMessage(ROLLBACK_DECIDED, incident.id, {"rollback_id": str(rollback.id)}))
         if approved:
             await uow.outbox.add(OutboxMessage(MOVE_ALIAS, incident.id, {"rollback_id": str(rollback.id)},
@@ -361,13 +361,10 @@ class ModelActions:
                 if model is not None and rollback.alias == CHAMPION and model.version != rollback.to_version:
                     model.version = rollback.to_version
                     await uow.models.save(model)
-                text = (f":white_check_mark: Rolled back `{rollback.model}`: `{rollback.alias}` → "
-                        f"v{rollback.to_version} in the {self.config.registry_kind} registry"
-                        + ("" if moved else " (it already pointed there)") + ".")
+                text = self.texts.rollback_done(rollback, moved, self.config.registry_kind)
             else:
                 rollback.status, rollback.outcome = RollbackStatus.FAILED, error[:500]
-                text = (f":x: Rollback of `{rollback.model}` to v{rollback.to_version} failed: "
-                        f"{escape(error[:300])}")
+                text = self.texts.rollback_failed(rollback, error)
             await repo.save_rollback(rollback, RollbackStatus.APPROVED)
             await self._note(uow, incident, BOT, text, now, event_type=TE.AUTOMATED_ALERT)
             await uow.audit.add(self._audit(BOT, "model.rollback_executed", rollback, {
