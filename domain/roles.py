@@ -109,10 +109,15 @@ def parse_role_request(text: str, actor_id: str, policy: Policy) -> RoleRequest:
 
 
 class RoleTexts(Protocol):
-    """Port: the words said when a role changes hands (``bot/slack_ui/roles.py``)."""
+    """Port: the words said when a role changes hands (``bot/slack_ui/roles.py``): to the thread
+    and channel (``taken``, ``cleared``), on the timeline (``*_note``), and to whoever asked for
+    the holder the role already has (``unchanged``)."""
 
     def taken(self, incident: Incident, label: str, actor: Actor, user_id: str) -> str: ...
     def cleared(self, incident: Incident, label: str, actor: Actor, previous: str) -> str: ...
+    def taken_note(self, label: str, user_id: str) -> str: ...
+    def cleared_note(self, label: str, previous: str) -> str: ...
+    def unchanged(self, incident: Incident, label: str, holder: str | None) -> str: ...
 
 
 class IncidentRoles:
@@ -153,20 +158,18 @@ class IncidentRoles:
         current = (await uow.roles.for_incident(incident.id)).get(request.role)
         previous = current.user_id if current else None
         if previous == request.user_id:
-            said = (f"<@{previous}> is already {label} of {incident.key}." if previous
-                    else f"Nobody is {label} of {incident.key}.")
-            return Outcome(incident, said, changed=False)
+            return Outcome(incident, self.texts.unchanged(incident, label, previous), changed=False)
         now = self.service.clock.now()
         if request.user_id is None:
             await uow.roles.clear(incident.id, request.role)
             assert previous is not None
             text = self.texts.cleared(incident, label, actor, previous)
-            body = f"{label} role cleared (was <@{previous}>)"
+            body = self.texts.cleared_note(label, previous)
         else:
             await uow.roles.assign(RoleAssignment(incident.id, request.role, request.user_id, now,
                                                   actor.id))
             text = self.texts.taken(incident, label, actor, request.user_id)
-            body = f"{label} set to <@{request.user_id}>"
+            body = self.texts.taken_note(label, request.user_id)
             await uow.outbox.add(OutboxMessage(INVITE, incident.id, {"users": [request.user_id]}))
         await uow.timeline.add(TimelineEvent(
             incident_id=incident.id, event_type=TimelineEventType.NOTE, body=body, author=actor.id,

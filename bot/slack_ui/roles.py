@@ -74,3 +74,13 @@ class RoleTexts:
     def cleared(self, incident: Incident, label: str, actor: Actor, previous: str) -> str:
         return (f":busts_in_silhouette: {incident.key} has no *{label}* any more "
                 f"(was <@{previous}>; cleared by {actor.mention}).")
+
+    def taken_note(self, label: str, user_id: str) -> str:
+        return f"{label} set to <@{user_id}>"
+
+    def cleared_note(self, label: str, previous: str) -> str:
+        return f"{label} role cleared (was <@{previous}>)"
+
+    def unchanged(self, incident: Incident, label: str, holder: str | None) -> str:
+        return (f"<@{holder}> is already {label} of {incident.key}." if holder
+                else f"Nobody is {label} of {incident.key}.")
