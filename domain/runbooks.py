@@ -227,7 +227,3 @@ def _key_lines(node: yaml.Node | None) -> dict[str, int]:
                 for sub_key, _ in value.value:
                     found[f"{key.value}.{sub_key.value}"] = sub_key.start_mark.line + 2
     return found
-
-
-def progress_text(runbook: Runbook, done: int) -> str:
-    return f"Runbook *{runbook.title}* v{runbook.version}: {done}/{len(runbook.steps)} steps done"

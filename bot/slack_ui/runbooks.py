@@ -8,7 +8,7 @@ from typing import Any
 from bot.slack_ui.ids import ActionId
 from domain.checklists import Checklist, Followed, StepOutcome
 from domain.model import Incident
-from domain.runbooks import Runbook, progress_text
+from domain.runbooks import Runbook
 
 RUNBOOK_HELP = "`/incident runbook`: show the matched runbook and its checklist"
 NOT_A_STEP = ":warning: That button is not attached to a runbook step."
@@ -45,6 +45,11 @@ def checklist_message(checklist: Checklist, runbook: Runbook) -> tuple[str, list
     ]
     blocks += [_step_block(incident, runbook, checklist.followed, s.id, s.text) for s in runbook.steps[:45]]
     return text, blocks
+
+
+def progress_text(runbook: Runbook, done: int) -> str:
+    """A runbook's progress in mrkdwn: its title in bold, steps done of all."""
+    return f"Runbook *{runbook.title}* v{runbook.version}: {done}/{len(runbook.steps)} steps done"
 
 
 def progress_line(checklist: Checklist | None) -> str | None:
