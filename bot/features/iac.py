@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.delivery.iac import IacDelivery
 from bot.features.governance import require_role
+from bot.slack_ui import iac as iac_ui
 from domain.governance.roles import Activity
 from domain.iac.decisions import IacDrift
 from domain.iac.ingest import decode_report
@@ -71,7 +72,7 @@ def install(container: Container) -> None:
     settings = container.settings
     # reads need not queue behind SQLite's one writer; the repository is on the unit of work
     read = uow_factory(container.engine, container.clock)
-    iac = IacDrift(container.service, read, settings.iac_default_model)
+    iac = IacDrift(container.service, read, settings.iac_default_model, iac_ui.SlackIacTexts())
     container.features.iac = iac
     if settings.iac_watch_dir:
         watcher = ReportWatcher(iac, settings.iac_watch_dir)

@@ -77,6 +77,13 @@ def render(stored: StoredDrift) -> tuple[str, list[dict[str, Any]]]:
     return text[:3000], blocks  # a huge resource address must not make Slack refuse it
 
 
+class SlackIacTexts:
+    """``domain.iac.decisions.IacTexts`` for Slack: the security approver as a live mention."""
+
+    def exception_reason(self, reason: str, security_approver: str | None) -> str:
+        return reason + (f" · security approver <@{security_approver}>" if security_approver else "")
+
+
 def incomplete_text(source: Any, fmt: Any, notices: list[str]) -> str:
     listed = "\n".join(f"• {n}" for n in notices)
     return (f":warning: IaC drift report `{source}` ({fmt}) may not show all drift, so the drift "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from domain.iac.ingest import ingest
 from domain.iac.model import IacInputError, IngestReport, TriagedDrift
@@ -52,14 +52,28 @@ def _message(event_id: uuid.UUID) -> OutboxMessage:
     return OutboxMessage(IAC_MESSAGE, None, {"event_id": str(event_id)})
 
 
+class IacTexts(Protocol):
+    """Port: the words the IaC use cases store for Slack to show (``bot/slack_ui/iac.py``)."""
+
+    def exception_reason(self, reason: str, security_approver: str | None) -> str: ...
+
+
+class PlainIacTexts:
+    """:class:`IacTexts` without chat markup (the approver by Slack user id)."""
+
+    def exception_reason(self, reason: str, security_approver: str | None) -> str:
+        return reason + (f" · security approver {security_approver}" if security_approver else "")
+
+
 class IacDrift:
     """The IaC drift use cases over the incident service and the drift events repository."""
 
     def __init__(self, service: IncidentService, read_uow: Callable[[], IacUnitOfWork],
-                 default_model: str | None) -> None:
+                 default_model: str | None, texts: IacTexts | None = None) -> None:
         self.service = service
         self.read_uow = read_uow
         self.default_model = default_model
+        self.texts: IacTexts = texts or PlainIacTexts()
 
     async def run(self, work: Callable[[IacUnitOfWork], Any]) -> Any:
         """``service.run`` (one transaction, retried on a concurrent writer) with the IaC port."""
@@ -133,8 +147,7 @@ class IacDrift:
 
         async def work(uow: IacUnitOfWork) -> None:
             if choice == "accept":
-                approver = details.get("security_approver")
-                reason = details["reason"] + (f" · security approver <@{approver}>" if approver else "")
+                reason = self.texts.exception_reason(details["reason"], details.get("security_approver"))
                 await uow.iac_drift.accept(event_id, reason, details["expires_at"], now)
                 await uow.outbox.add(_message(event_id))
             await uow.audit.add(_audit(actor, now, f"iac.{choice}", "drift_event", str(event_id), {

@@ -169,6 +169,21 @@ async def test_an_accepted_exception_expires_and_the_drift_is_open_again(
     assert IAC_EXPIRED in kinds(db) and db.audit[-1].action == "iac.exception_expired"
 
 
+
+async def test_an_exception_keeps_its_security_approver_in_the_words_of_the_texts_port(
+        iac: IacDrift, db: FakeDatabase, clock: FakeClock) -> None:
+    from bot.slack_ui.iac import SlackIacTexts
+
+    await iac.ingest_data(ssh_opened(), "ci")
+    [event_id] = [uuid.UUID(m.payload["event_id"]) for m in db.outbox]
+    await iac.decide(event_id, BOB, "accept", reason="vendor window", security_approver="U0SEC",
+                     expires_at=clock.now() + timedelta(days=2))
+    stored = await iac.load(event_id)
+    assert stored is not None and stored.exception_reason == "vendor window · security approver U0SEC"
+    assert SlackIacTexts().exception_reason("vendor window", "U0SEC") == (
+        "vendor window · security approver <@U0SEC>")
+    assert SlackIacTexts().exception_reason("vendor window", None) == "vendor window"
+
 async def test_escalate_opens_exactly_one_incident_linked_to_the_drift(iac: IacDrift,
                                                                       db: FakeDatabase) -> None:
     await iac.ingest_data(ssh_opened(), "ci")
