@@ -36,7 +36,6 @@ from domain.services import CHANNEL, DeclareIncident, IncidentRef, IncidentServi
 
 TITLE_MAX = text_boundary.CAPS["title"]
 DESCRIPTION_MAX = text_boundary.CAPS["description"]
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 # Slack's markup: <@U1>, <@U1|name>, <#C1|name>, <!here>, <!subteam^S1|@team>, <url|label>, <url>
 _MARKUP = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
@@ -95,17 +94,6 @@ class SlackMessage:
     def has_text(self) -> bool:
         return bool(self.text.strip())
 
-    def author_mention(self) -> str:
-        """The author as Slack shows them: a live mention for a user, else the bot's name."""
-        return f"<@{self.author}>" if _USER_ID.fullmatch(self.author) else (self.author or "someone")
-
-
-def note_body(message: SlackMessage) -> str:
-    """What the timeline keeps: who wrote it and where, the words, and the link back."""
-    body = f"{message.author_mention()} in <#{message.channel}>"
-    body += f": {message.text.strip()}" if message.has_text else ""
-    return f"{body}\n{message.permalink}" if message.permalink else body
-
 
 def plain(text: str) -> str:
     """Slack's markup as a person reads it: ``<@U1|ann>`` -> ``@ann``, ``<url|label>`` -> ``label``,
@@ -148,10 +136,12 @@ class NoteSources(Protocol):
 
 
 class MessageNoteTexts(Protocol):
-    """Port: what the bot posts in the incident channel about a message."""
+    """Port: what the bot posts in the incident channel about a message, and what the timeline
+    keeps of it (``note``: who wrote it and where, the words, the link back)."""
 
     def added(self, incident: Incident, message: SlackMessage, actor: Actor) -> str: ...
     def declared_from(self, incident: Incident, message: SlackMessage) -> str: ...
+    def note(self, message: SlackMessage) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -203,7 +193,7 @@ class MessageNotes:
         async def work(uow: UnitOfWork) -> Outcome:
             await self._refuse_noted(uow, message)
             outcome = await self.service.add_note_in(
-                uow, ref, actor, note_body(message), occurred_at=sent_at(message.ts),
+                uow, ref, actor, self.texts.note(message), occurred_at=sent_at(message.ts),
                 source_ref=message.source_ref)
             if not outcome.changed:  # noted meanwhile by a concurrent request
                 await self._refuse_noted(uow, message)
@@ -239,7 +229,7 @@ async def declare_from(service: IncidentService, texts: MessageNoteTexts, cmd: D
     async def work(uow: UnitOfWork) -> Incident:
         incident = await service.declare_in(uow, cmd, actor)
         ref = IncidentRef(incident_id=incident.id)
-        body = "Declared from the message of " + note_body(message)
+        body = "Declared from the message of " + texts.note(message)
         when = sent_at(message.ts)
         outcome = await service.add_note_in(uow, ref, actor, body, occurred_at=when,
                                             source_ref=message.source_ref)

@@ -4,6 +4,7 @@ the declare form pre-filled from a message, and what the bot posts about a noted
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.slack_ui.commands import declare_modal
@@ -16,6 +17,7 @@ from domain.model import Actor, Incident
 METADATA_MAX = 3000  # Slack's limit on a view's private_metadata
 QUOTE_MAX = 1500  # how much of a message the channel echo quotes
 OPTION_TEXT_MAX = 75  # a select option's text
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 def quote(text: str, limit: int = QUOTE_MAX) -> str:
@@ -33,8 +35,14 @@ def _link(message: SlackMessage, label: str) -> str:
     return f"<{url}|{label}>"
 
 
+def author_mention(message: SlackMessage) -> str:
+    """The author as Slack shows them: a live mention for a user, else the bot's name."""
+    return (f"<@{message.author}>" if _USER_ID.fullmatch(message.author)
+            else (message.author or "someone"))
+
+
 def _where(message: SlackMessage) -> str:
-    return f"{message.author_mention()} in <#{message.channel}>"
+    return f"{author_mention(message)} in <#{message.channel}>"
 
 
 class ShortcutTexts:
@@ -48,6 +56,11 @@ class ShortcutTexts:
         head = (f":link: {incident.key} was declared from {_link(message, 'this message')} "
                 f"by {_where(message)}")
         return f"{head}:\n{quote(message.text)}" if message.has_text else head + "."
+
+    def note(self, message: SlackMessage) -> str:
+        body = _where(message)
+        body += f": {message.text.strip()}" if message.has_text else ""
+        return f"{body}\n{message.permalink}" if message.permalink else body
 
 
 def metadata(data: dict[str, Any], message: SlackMessage) -> str:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.slack_ui.ids import CallbackId
-from bot.slack_ui.shortcuts import pick_incident_modal
+from bot.slack_ui.shortcuts import ShortcutTexts, pick_incident_modal
 from domain.message_shortcuts import (
     TITLE_MAX,
     AlreadyOnTimeline,
@@ -22,7 +22,6 @@ from domain.message_shortcuts import (
     SlackMessage,
     description_from,
     message_ref,
-    note_body,
     plain,
     title_from,
 )
@@ -55,6 +54,9 @@ class Texts:
 
     def declared_from(self, incident: Incident, message: SlackMessage) -> str:
         return f"{incident.key} declared from {message.permalink}"
+
+    def note(self, message: SlackMessage) -> str:  # what the timeline keeps: Slack's, as stored
+        return ShortcutTexts().note(message)
 
 
 def msg(channel: str = TEAM, text: str = "p99 at 4s", thread_ts: str | None = None,
@@ -104,9 +106,9 @@ def test_the_title_is_the_first_line_with_words_within_the_limit() -> None:
 
 
 def test_the_note_names_the_author_the_channel_and_links_the_message() -> None:
-    assert note_body(msg()) == f"<@{AUTHOR}> in <#{TEAM}>: p99 at 4s\n{LINK}"
+    assert ShortcutTexts().note(msg()) == f"<@{AUTHOR}> in <#{TEAM}>: p99 at 4s\n{LINK}"
     bot = SlackMessage(TEAM, SENT, "Grafana", "[FIRING] p99", permalink=None)
-    assert note_body(bot) == f"Grafana in <#{TEAM}>: [FIRING] p99"
+    assert ShortcutTexts().note(bot) == f"Grafana in <#{TEAM}>: [FIRING] p99"
 
 
 async def test_where_a_message_goes(world: tuple[FakeDatabase, IncidentService, MessageNotes]) -> None:
