@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from domain.model import AuditEvent, Incident, MLModel, Status, TimelineEvent
+from domain.model import AuditEvent, Incident, MLModel, ModelStage, Status, TimelineEvent
 from domain.ports import (
     AuditRepository,
     ConcurrentUpdate,
@@ -482,3 +482,14 @@ def _typing_check(db: FakeDatabase, tx: _Transaction) -> None:
     _processed: ProcessedEventRepository = FakeProcessedEventRepository(tx)
     _roles: RoleAssignments = FakeRoleAssignments(tx)
     _snoozes: UpdateSnoozes = FakeUpdateSnoozes(tx)
+
+
+def database_with_models(clock: FakeClock, *models: tuple[str, str, str]) -> FakeDatabase:
+    """A fake database holding production models given as (name, version, team); by default
+    the one most unit tests declare on: credit-risk-v3 1 of team risk."""
+    db = FakeDatabase()
+    for name, version, team in models or (("credit-risk-v3", "1", "risk"),):
+        model = MLModel(name=name, version=version, stage=ModelStage.PRODUCTION, team=team,
+                        registered_at=clock.now())
+        db.models[model.id] = model
+    return db

@@ -18,7 +18,7 @@ from domain.channel_lifecycle import (
     with_private_label,
 )
 from domain.commands import parse
-from domain.model import Actor, Incident, MLModel, ModelStage, Severity, Status, TriggerSource
+from domain.model import Actor, Incident, Severity, Status, TriggerSource
 from domain.policy import default_policy
 from domain.ports import SlackLink, UnitOfWork
 from domain.services import DeclareIncident, IncidentService
@@ -62,20 +62,6 @@ class MemoryChannels:
                 and (link := self.db.slack_links.get(i.id)) and link.channel_id
                 and self.states.get(i.id, ChannelState()).archived_at is None
                 and self.states.get(i.id, ChannelState()).queued_at is None][:limit]
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def db(clock: FakeClock) -> FakeDatabase:
-    db = FakeDatabase()
-    model = MLModel(name="credit-risk-v3", version="1", stage=ModelStage.PRODUCTION, team="risk",
-                    registered_at=clock.now())
-    db.models[model.id] = model
-    return db
 
 
 @pytest.fixture

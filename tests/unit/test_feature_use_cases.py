@@ -15,7 +15,7 @@ import pytest
 from domain.checklists import CHECKLIST, Checklists, Followed, StepDone, StepOutcome
 from domain.events import IncidentDeclared, IncidentEvent
 from domain.governance.roles import RaciGate, Role, RoleRefused
-from domain.model import Actor, DomainError, Incident, MLModel, ModelStage, Severity, Status
+from domain.model import Actor, DomainError, Incident, Severity, Status
 from domain.policy import default_policy
 from domain.ports import UnitOfWork
 from domain.runbooks import Runbook, Step
@@ -89,15 +89,6 @@ class Marks:
 class Texts:
     def posted(self, incident: Incident, author_mention: str, text: str) -> str:
         return f"{incident.key} update by {author_mention}: {text}"
-
-
-@pytest.fixture
-def db(clock: FakeClock) -> FakeDatabase:
-    db = FakeDatabase()
-    model = MLModel(name="credit-risk-v3", version="1", stage=ModelStage.PRODUCTION, team="risk",
-                    registered_at=clock.now())
-    db.models[model.id] = model
-    return db
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import pytest
 from domain.iac.decisions import IAC_EXPIRED, IAC_INCOMPLETE, IAC_MESSAGE, IacDrift
 from domain.iac.model import IacInputError, TriagedDrift
 from domain.iac.ports import DriftEvents, DueException, StoredDrift
-from domain.model import Actor, DomainError, MLModel, ModelStage
+from domain.model import Actor, DomainError
 from domain.policy import default_policy
 from domain.services import IncidentService
-from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork
+from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork, database_with_models
 
 BOB = Actor("U0RESPOND", "bob")
 
@@ -105,17 +105,8 @@ def ssh_opened() -> dict[str, Any]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def db(clock: FakeClock) -> FakeDatabase:
-    db = FakeDatabase()
-    model = MLModel(name="platform", version="1", stage=ModelStage.PRODUCTION, team="infra",
-                    registered_at=clock.now())
-    db.models[model.id] = model
-    return db
+    return database_with_models(clock, ("platform", "1", "infra"))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from domain.model import Actor, DomainError, Incident, MLModel, ModelStage, Severity, Status
+from domain.model import Actor, DomainError, Incident, Severity, Status
 from domain.paging.oncall import (
     EscalationPolicy,
     OnCall,
@@ -39,7 +39,7 @@ from domain.paging.ports import AlertGroup, PagerDutyLink
 from domain.policy import default_policy
 from domain.ports import UnitOfWork
 from domain.services import THREAD, DeclareIncident, IncidentRef, IncidentService
-from tests.fakes import FakeClock, FakeDatabase
+from tests.fakes import FakeClock, FakeDatabase, database_with_models
 from tests.unit.test_paging_use_cases import PagingFakeUnitOfWork
 
 ALICE = Actor("U0DECLARER", "alice")
@@ -128,11 +128,7 @@ CONFIG = PagingConfig(teams={"ml-platform": "PEPML"}, routing_keys={"ml-platform
 
 @pytest.fixture
 def db(clock: FakeClock) -> FakeDatabase:
-    db = FakeDatabase()
-    model = MLModel(name="credit-risk-v3", version="1.0.0", stage=ModelStage.PRODUCTION,
-                    team="risk-ml", registered_at=clock.now())
-    db.models[model.id] = model
-    return db
+    return database_with_models(clock, ("credit-risk-v3", "1.0.0", "risk-ml"))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain.events import IncidentDeclared, StatusChanged
-from domain.model import Actor, Incident, MLModel, ModelStage, Severity, Status, TriggerSource
+from domain.model import Actor, Incident, Severity, Status, TriggerSource
 from domain.paging.alertmanager import AlertGroupEvents, AlertNotification
 from domain.paging.pagerduty import (
     PD_EVENT,
@@ -29,7 +29,7 @@ from domain.paging.pagerduty import (
 from domain.paging.ports import AlertGroup, AlertGroups, AlreadyLinked, PagerDutyLink, PagerDutyLinks
 from domain.policy import default_policy
 from domain.services import CHANNEL, DeclareIncident, IncidentRef, IncidentService
-from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork
+from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork, database_with_models
 
 ALICE = Actor("U0DECLARER", "alice")
 
@@ -134,17 +134,8 @@ class PagingRows:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def db(clock: FakeClock) -> FakeDatabase:
-    db = FakeDatabase()
-    model = MLModel(name="credit-risk-v3", version="1.0.0", stage=ModelStage.PRODUCTION,
-                    team="risk-ml", registered_at=clock.now())
-    db.models[model.id] = model
-    return db
+    return database_with_models(clock, ("credit-risk-v3", "1.0.0", "risk-ml"))
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from domain.events import (
     SeverityChanged,
     StatusChanged,
 )
-from domain.model import Actor, DomainError, MLModel, ModelStage, Severity, Status
+from domain.model import Actor, DomainError, Severity, Status
 from domain.policy import default_policy
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.reactions import ReactionFailed, Reactions
 from domain.services import ANNOUNCE, CREATE_CHANNEL, DeclareIncident, IncidentRef, IncidentService
-from tests.fakes import FakeClock, FakeDatabase
+from tests.fakes import FakeClock, FakeDatabase, database_with_models
 
 ALICE, BOB = Actor("U0ALICE", "alice"), Actor("U0BOB", "bob")
 INC1 = IncidentRef(number=1)
@@ -31,11 +31,7 @@ INC1 = IncidentRef(number=1)
 
 @pytest.fixture
 def db(clock: FakeClock) -> FakeDatabase:
-    db = FakeDatabase()
-    model = MLModel(name="credit-risk-v3", version="1", stage=ModelStage.PRODUCTION,
-                    team="risk-ml", registered_at=clock.now())
-    db.models[model.id] = model
-    return db
+    return database_with_models(clock, ("credit-risk-v3", "1", "risk-ml"))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.policy_loader import PolicyFileError, dump_policy, load_policy_text
-from domain.model import Actor, DomainError, Incident, MLModel, ModelStage, Severity, Status
+from domain.model import Actor, DomainError, Incident, Severity, Status
 from domain.policy import COMMANDER_ROLE, default_policy
 from domain.reminders import (
     EDIT_MESSAGE,
@@ -64,15 +64,6 @@ class Marks:
 
     async def changed(self, incident: Incident) -> None:
         self.changed_ids.append(incident.id)
-
-
-@pytest.fixture
-def db(clock: FakeClock) -> FakeDatabase:
-    db = FakeDatabase()
-    model = MLModel(name="credit-risk-v3", version="1", stage=ModelStage.PRODUCTION, team="risk",
-                    registered_at=clock.now())
-    db.models[model.id] = model
-    return db
 
 
 @pytest.fixture

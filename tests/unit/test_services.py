@@ -19,7 +19,6 @@ from domain.model import (
     AuditEvent,
     DomainError,
     Incident,
-    MLModel,
     ModelStage,
     Severity,
     Status,
@@ -42,7 +41,7 @@ from domain.services import (
     UnknownModel,
 )
 from domain.state_machine import IllegalTransition
-from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork
+from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork, database_with_models
 
 ALICE = Actor("U0DECLARER", "alice")
 BOB = Actor("U0RESPOND", "bob")
@@ -53,12 +52,8 @@ SLACK = SlackMessages()  # the texts below are what the bot says in Slack
 
 @pytest.fixture
 def db(clock: FakeClock) -> FakeDatabase:
-    db = FakeDatabase()
-    for name, team in (("credit-risk-v3", "risk-ml"), ("fraud-detector", "fraud")):
-        model = MLModel(name=name, version="1.0.0", stage=ModelStage.PRODUCTION, team=team,
-                        registered_at=clock.now())
-        db.models[model.id] = model
-    return db
+    return database_with_models(clock, ("credit-risk-v3", "1.0.0", "risk-ml"),
+                                ("fraud-detector", "1.0.0", "fraud"))
 
 
 @pytest.fixture
