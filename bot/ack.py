@@ -58,10 +58,16 @@ class AckFirst:
         if self._inflight <= 0:
             self._inflight = 0
             self._quiet.set()
-            if gc.get_count()[0] >= QUIET_GC_OBJECTS and not self._collecting:
-                # after this step (which writes the answer), unless an ack came in meanwhile
-                self._collecting = True
-                asyncio.get_running_loop().call_soon(self._collect_young)
+            self._collect_soon()
+
+    def _collect_soon(self) -> None:
+        """A young-generation pass after this step (which may be writing an ack's answer),
+        unless an ack came in meanwhile: called when the last ack leaves, and whenever work
+        or a delivery asks ``wait_quiet`` and none is in flight (work and deliveries make
+        most of the garbage, often while no ack comes)."""
+        if gc.get_count()[0] >= QUIET_GC_OBJECTS and not self._collecting:
+            self._collecting = True
+            asyncio.get_running_loop().call_soon(self._collect_young)
 
     def _collect_young(self) -> None:
         """Collect the young generations while no ack waits. ``freeze_heap`` sets the
@@ -85,6 +91,8 @@ class AckFirst:
         if self._inflight:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._quiet.wait(), self.max_wait)
+        if not self._inflight:
+            self._collect_soon()
 
     @property
     def pending(self) -> int:

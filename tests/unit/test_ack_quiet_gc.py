@@ -59,3 +59,13 @@ async def test_no_pass_while_an_ack_is_still_in_flight(frozen_heap_thresholds: N
     assert gc.get_count()[0] < QUIET_GC_OBJECTS
     assert kept
 
+
+
+async def test_work_and_deliveries_asking_for_quiet_collect_too(frozen_heap_thresholds: None) -> None:
+    """Work and deliveries make most of the garbage, often while no ack comes: their
+    ``wait_quiet`` (every piece of work, every delivery and claim) lets the pass run."""
+    acks = AckFirst()
+    kept = pile_up()
+    await acks.wait_quiet()
+    await asyncio.sleep(0)
+    assert gc.get_count()[0] < QUIET_GC_OBJECTS and kept
