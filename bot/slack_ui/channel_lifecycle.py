@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.slack_ui.incident import action_buttons, slo_lines
+from bot.slack_ui.incident import controls, slo_lines
 from bot.slack_ui.mrkdwn import STATUS_EMOJI
-from bot.slack_ui.roles import take_role_block
 from domain.messages import hhmm
 from domain.model import Incident
 from domain.policy import Policy
@@ -41,13 +40,7 @@ def private_announcement(incident: Incident, link: SlackLink | None, policy: Pol
     if slo:
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": "*SLO* · " + " · ".join(slo)}]})
-    menu = take_role_block(incident, policy)  # a role names no title: offered here too
-    if menu is not None:
-        blocks.append(menu)
-    buttons = action_buttons(incident)
-    if buttons:
-        blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",
-                       "elements": buttons})
+    blocks += controls(incident, policy)  # a role names no title: the menu is offered here too
     return text, blocks
 
 

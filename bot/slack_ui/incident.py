@@ -147,13 +147,7 @@ def announcement(incident: Incident, model: MLModel | None, link: SlackLink | No
             {"type": "mrkdwn", "text": " ".join(f"`{escape(label)}`" for label in incident.labels)}]})
     for line in extras or []:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line[:3000]}]})
-    menu = take_role_block(incident, policy)  # issue 19: "Take a role"
-    if menu is not None:
-        blocks.append(menu)
-    buttons = action_buttons(incident)
-    if buttons:
-        blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",
-                       "elements": buttons})
+    blocks += controls(incident, policy)
     if same_as is not None and incident.status.is_active:
         blocks.append(same_as_block(incident, same_as))
     return text, blocks
@@ -174,6 +168,19 @@ def same_as_block(incident: Incident, other: Incident) -> dict[str, Any]:
                                   f"{other.key}, and its responders invited there.")},
                               "confirm": {"type": "plain_text", "text": "Mark duplicate"},
                               "deny": {"type": "plain_text", "text": "Cancel"}}}}
+
+
+def controls(incident: Incident, policy: Policy) -> list[dict[str, Any]]:
+    """The announcement's Take a role menu (issue 19) and its status buttons, public or private."""
+    blocks: list[dict[str, Any]] = []
+    menu = take_role_block(incident, policy)
+    if menu is not None:
+        blocks.append(menu)
+    buttons = action_buttons(incident)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"incident:{incident.id}",
+                       "elements": buttons})
+    return blocks
 
 
 def action_buttons(incident: Incident) -> list[dict[str, Any]]:
