@@ -119,20 +119,8 @@ def load_policy(path: str | Path | None) -> Policy:
 
 
 class DriftSection(DriftJob):
-    """A model's ``drift:`` section; a cron that APScheduler cannot read is refused here, not at
-    the first scheduling (where it would stop start-up with a traceback)."""
-
-    @field_validator("cron")
-    @classmethod
-    def _crontab(cls, value: str | None) -> str | None:
-        if value is not None:
-            from scheduler.cron import crontab_trigger
-
-            try:
-                crontab_trigger(value)
-            except ValueError as exc:
-                raise ValueError(f"'{value}' is not a crontab line (e.g. \"0 * * * *\"): {exc}") from None
-        return value
+    """A model's ``drift:`` section: a drift job's fields, checked as a job's are (a cron line
+    cron cannot read is refused when the file is read, not at the first scheduling)."""
 
 
 class ModelEntry(BaseModel):
