@@ -21,7 +21,7 @@ from tests.standins.pagerduty import PagerDutyStandIn, sign
 FIXTURES = Path("/work/shared/fixtures")
 if not FIXTURES.exists():
     FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-SECRET = "whsec-paging"
+SECRET = "whsec-paging"  # pragma: allowlist secret (a test fake)
 ALICE, BOB, CAROL, DAVE = "U0DECLARER", "U0RESPOND", "U0ONCALL", "U0MLLEAD"
 
 
