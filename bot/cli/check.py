@@ -26,7 +26,7 @@ from bot.settings_problems import load_settings
 # Kept in code so the check also runs from the container image, which ships no manifest.yml.
 BOT_SCOPES = ("channels:history", "channels:manage", "channels:read", "chat:write", "commands",
               "files:write", "groups:history", "pins:write", "users:read.email", "usergroups:read",
-              "users:read", "pins:read", "reactions:read")
+              "users:read", "pins:read", "reactions:read", "groups:read", "groups:write")
 SLACK_TIMEOUT = 10.0
 MAX_CHANNEL_PAGES = 50
 
