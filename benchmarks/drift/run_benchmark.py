@@ -66,7 +66,7 @@ with 10M-row tables (a 20 GB CSV to COPY).
   1,613.05 s and 4,356 MB peak RSS, 6 features flagged; the in-memory engine of that moment (before
   the speed-up) 3.78 s and 1,642 MB, 5 drifted: 427x in the same run.
 * The in-memory engine after the speed-up on the quiet machine (10:24, load 1.7, all other work
-  stopped), ``--engines memory --repeat 5``: 1.11 / 0.96 / 1.20 / 0.97 s (and one more), median
+  stopped), ``--engines memory --repeat 5``: five runs (four of them 1.11 / 0.96 / 1.20 / 0.97 s), median
   1.03 s, peak RSS 1,663 MB (both windows in memory): under the 1.5 s target. Against Evidently's
   1M + 1M run above that is 1,566x; against its ~508 s on an idle machine (issue 4) ~490x.
 """
