@@ -11,13 +11,13 @@ reactions (the summary it pins) never reach these listeners (Bolt ignores the ap
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from domain.message_shortcuts import message_ref, sent_at
 from domain.model import Actor, DomainError
 from domain.note_changes import (
     PIN,
@@ -33,18 +33,6 @@ from handlers.slack_context import SlackContext
 log = structlog.get_logger("handlers.note_changes")
 
 SLACK = Actor("slack", "Slack")  # who deleted a message Slack does not say
-
-
-def source_ref(channel: str, ts: str) -> str:
-    """The note's reference: the one ``handlers/slack_events.py`` gives captured messages."""
-    return f"slack:{channel}:{ts}"
-
-
-def posted_at(ts: str | None, fallback: datetime) -> datetime:
-    try:
-        return datetime.fromtimestamp(float(ts or ""), UTC)
-    except (TypeError, ValueError, OverflowError):
-        return fallback
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -120,7 +108,7 @@ async def _mark(ctx: SlackContext, notes: CapturedNotes, channel: str, ts: str, 
     """Mark or unmark; fetch the message from Slack when it was not captured yet."""
     user = _text(event.get("user"))
     actor = await ctx.actor(user) if user else SLACK
-    request = MarkRequest(source_ref(channel, ts), channel, mark, on,
+    request = MarkRequest(message_ref(channel, ts), channel, mark, on,
                           _text(event.get("event_ts")), actor, _text(body.get("event_id")) or None)
     try:
         seen = await _seen(ctx, message) if message else None
@@ -136,7 +124,7 @@ async def _mark(ctx: SlackContext, notes: CapturedNotes, channel: str, ts: str, 
 
 async def _changed(ctx: SlackContext, notes: CapturedNotes, channel: str,
                    message: dict[str, Any], event: dict[str, Any], body: dict[str, Any]) -> None:
-    ref = source_ref(channel, message["ts"])
+    ref = message_ref(channel, message["ts"])
     if message.get("subtype") == "tombstone":  # a thread's first message deleted, replies kept
         previous = _dict(event.get("previous_message")) or message  # the tombstone names Slackbot
         await notes.delete(ref, await _author(ctx, previous), _text(body.get("event_id")) or None)
@@ -152,7 +140,7 @@ async def _changed(ctx: SlackContext, notes: CapturedNotes, channel: str,
 async def _deleted(ctx: SlackContext, notes: CapturedNotes, channel: str, ts: str,
                    event: dict[str, Any], body: dict[str, Any]) -> None:
     previous = _dict(event.get("previous_message"))
-    await notes.delete(source_ref(channel, ts), await _author(ctx, previous),
+    await notes.delete(message_ref(channel, ts), await _author(ctx, previous),
                        _text(body.get("event_id")) or None)
 
 
@@ -171,7 +159,7 @@ async def _seen(ctx: SlackContext, message: dict[str, Any]) -> SeenMessage:
     else:
         author = await ctx.actor(_text(message.get("user")) or "unknown")
     thread = _text(message.get("thread_ts"))
-    return SeenMessage(_text(message.get("text")), author, posted_at(ts, ctx.clock.now()),
+    return SeenMessage(_text(message.get("text")), author, sent_at(ts or "") or ctx.clock.now(),
                        thread if thread and thread != ts else None)
 
 

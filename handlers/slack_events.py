@@ -5,12 +5,12 @@ Edits and deletions are not matched here: ``handlers/note_changes.py`` listens f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncApp
 
+from domain.message_shortcuts import message_ref, sent_at
 from domain.model import DomainError
 from domain.services import IncidentRef
 from handlers.slack_context import SlackContext
@@ -48,14 +48,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if incident_id is None:
             return
         actor = await ctx.actor(event["user"])
-        try:
-            occurred = datetime.fromtimestamp(float(ts), UTC)
-        except (TypeError, ValueError, OverflowError):  # no ts, or not a Slack one
-            occurred = ctx.clock.now()
+        occurred = sent_at(ts) or ctx.clock.now()  # no ts, or not a Slack one: now
         try:
             await ctx.service.add_note(IncidentRef(incident_id=incident_id), actor,
                                        event["text"].strip(), occurred_at=occurred,
-                                       source_ref=f"slack:{channel}:{ts}")
+                                       source_ref=message_ref(channel, ts))
         except DomainError as exc:
             log.warning("note.refused", error=str(exc))
 
