@@ -29,7 +29,7 @@ class Grammar:
 
 
 # The core verbs, for callers without a verb table (the App Home, unit tests); handlers'
-# core registrations must match (tests/unit/test_verbs.py checks it).
+# core registrations must match (tests/unit/handlers/test_verbs.py checks it).
 CORE_GRAMMAR = Grammar(
     verbs=("declare", "ack", "mitigate", "resolve", "reopen", "close", "note", "assign",
            "severity", "status", "list", "timeline", "models", "help"),

@@ -219,7 +219,7 @@ def _valid(values: np.ndarray) -> tuple[np.ndarray, int]:
 def sorted_quantiles(ordered: np.ndarray, levels: Sequence[float]) -> np.ndarray:
     """``np.quantile(values, levels)`` (its default, linear method) from the values sorted,
     without np.quantile's copy and selection: the same operations on the same floats, so the
-    same results to the last bit (tests/unit/test_drift_math.py compares them); only where 0.0
+    same results to the last bit (tests/unit/domain/test_drift_math.py compares them); only where 0.0
     and -0.0 both occur may the sign of a zero differ (the two compare equal, and sort in any
     order)."""
     lo, hi, gamma = _quantile_positions(ordered.size, levels)

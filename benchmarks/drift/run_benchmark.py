@@ -52,7 +52,7 @@ with 10M-row tables (a 20 GB CSV to COPY).
   1.99 / 2.68 / 1.93 s (0.37x); in one process, alternately: 0.33x the CPU time at 1M + 1M and
   0.32x at 200k + 200k. Its CPU time is 1.0-1.7 s per run over 2 threads, so about 0.6-0.9 s
   of wall time is expected on an idle 2-core machine (not measured: no idle moment today). PSI,
-  edges, counts and KS are unchanged (tests/unit/test_drift_math.py).
+  edges, counts and KS are unchanged (tests/unit/domain/test_drift_math.py).
 * PostgreSQL pushdown, 50 x 10M + 10M (``--rows 10000000 --engines pushdown --reuse-pg`` on a
   table ``--pg-generate`` drew in 431 s at load ~6: 8.7 GB unlogged, where the CSV would have
   been 20 GB), one run from 10:00, load 4.2 at the start and 8.0 at the end: 744.6 s wall

@@ -1,7 +1,7 @@
 """The postmortem draft from a Jinja2 template the organisation can own (issue 21).
 
 ``POSTMORTEM_TEMPLATE`` names a template file; unset, the shipped ``postmortem_draft.md`` (Jinja2)
-renders today's layout exactly (tests/unit/test_postmortem_template.py holds the two equal).
+renders today's layout exactly (tests/unit/bot/slack_ui/test_postmortem_template.py holds the two equal).
 The template sees the same facts as the built-in renderer, plus the tracker tickets of the
 action items (``tickets``), which the default shows beside the reference given in Slack.
 

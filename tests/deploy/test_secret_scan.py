@@ -35,7 +35,8 @@ def test_a_planted_token_fails_the_scan_naming_file_and_line(tmp_path: Path) -> 
 def test_the_reviewed_fakes_pass_and_the_baseline_file_is_left_alone() -> None:
     baseline = ROOT / ".secrets.baseline"
     before = baseline.read_bytes()
-    result = scan("bot/local/stack.py", "tests/unit/test_scrubber.py", "deploy/kubernetes/secret.yaml")
+    result = scan("bot/local/stack.py", "tests/unit/domain/governance/test_scrubber.py",
+                  "deploy/kubernetes/secret.yaml")
     assert result.returncode == 0, result.stderr
     assert "secret scan: no secret in 3 files beyond the" in result.stdout
     assert baseline.read_bytes() == before

@@ -119,7 +119,7 @@ async def test_every_report_shape_reaches_slack_without_its_secrets(gov: LocalSt
     """Items 9, 10, 11, 13 through the webhook: driftctl deep-mode differences, HCP Terraform's
     redacted plan and the `terraform plan -json` stream each get their drift messages; the
     CloudFormation DB_PASSWORD is neither in Slack nor in drift_changes."""
-    from tests.unit.iac.test_iac_issue15 import (
+    from tests.unit.domain.iac.test_iac_issue15 import (
         DRIFTCTL_DEEP,
         HCP_REDACTED,
         PLAN_STREAM,
@@ -151,7 +151,7 @@ async def test_every_report_shape_reaches_slack_without_its_secrets(gov: LocalSt
 async def test_partial_reports_are_said_in_the_answer_and_slack(gov: LocalStack) -> None:
     """Item 12: a first page (NextToken) or driftctl alerts are notices in the webhook's answer,
     and one Slack message per change of what was missed."""
-    from tests.unit.iac.test_iac_issue15 import DRIFTCTL_DEEP, cfn_lambda_with_password
+    from tests.unit.domain.iac.test_iac_issue15 import DRIFTCTL_DEEP, cfn_lambda_with_password
 
     paged = cfn_lambda_with_password()
     paged["NextToken"] = "page-2"
@@ -169,7 +169,7 @@ async def test_partial_reports_are_said_in_the_answer_and_slack(gov: LocalStack)
 
 def test_the_cli_prints_a_partial_report_s_notices(tmp_path: Path) -> None:
     """Item 12, CLI: `incident-bot iac ingest` prints the report's notices."""
-    from tests.unit.iac.test_iac_issue15 import cfn_lambda_with_password
+    from tests.unit.domain.iac.test_iac_issue15 import cfn_lambda_with_password
 
     paged = cfn_lambda_with_password()
     paged["NextToken"] = "page-2"

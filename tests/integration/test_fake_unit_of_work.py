@@ -1,6 +1,6 @@
 """The in-memory FakeUnitOfWork keeps the promises of the SQL one: the same spec runs on both.
 
-The unit tests of the use cases (``tests/unit/test_services.py``) trust the fake; this module is
+The unit tests of the use cases (``tests/unit/domain/test_services.py``) trust the fake; this module is
 why they may. Each test runs on the fake, on SQLite, and on PostgreSQL when reachable.
 """
 

@@ -1,6 +1,6 @@
 """IaC drift reports: golden outputs for every shared fixture, clearly labelled synthetic variants,
 and redaction of sensitive values. Regenerate goldens (after reviewing the diff!) with
-``UPDATE_GOLDEN=1 pytest tests/unit/iac``; CI never regenerates them."""
+``UPDATE_GOLDEN=1 pytest tests/unit/domain/iac``; CI never regenerates them."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import pytest
 
 from domain.iac.ingest import ingest
 from domain.iac.model import DriftSeverity, DriftType, IacInputError, UnsupportedFormatVersion
+from tests.paths import SHARED_DIR, TESTS_DIR
 
 FIXTURES = Path("/work/shared/fixtures/iac")
 if not FIXTURES.exists():
-    FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "iac"
-GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "iac"
+    FIXTURES = SHARED_DIR / "fixtures" / "iac"
+GOLDEN = TESTS_DIR / "golden" / "iac"
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 FIXTURE_FILES = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".json", ".diff"))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import yaml
@@ -30,6 +29,7 @@ from domain.policy import default_policy
 from domain.ports import SlackLink, UnitOfWork
 from domain.services import CHANNEL, DeclareIncident, IncidentRef, IncidentService
 from tests.fakes import FakeClock, FakeDatabase
+from tests.paths import REPO_ROOT
 
 ADDER, AUTHOR = Actor("U0ADDER", "ann"), "U0AUTHOR"
 INCIDENT_CHANNEL, ANNOUNCEMENTS, TEAM = "C0INC1", "C0ANNOUNCE", "C0TEAM"
@@ -201,7 +201,7 @@ async def test_the_picker_lists_a_private_incident_without_its_title(
 
 
 def test_the_manifest_declares_both_message_shortcuts_with_the_listeners_ids() -> None:
-    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+    manifest = yaml.safe_load((REPO_ROOT / "manifest.yml").read_text())
     shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
     assert set(shortcuts) == {CallbackId.ADD_TO_TIMELINE, CallbackId.DECLARE_FROM_MESSAGE}
     for shortcut in shortcuts.values():

@@ -20,8 +20,9 @@ from domain.model_actions.facts import EarlierIncidentFact, PipelineRun, all_cha
 from domain.model_actions.registry import AliasMove
 from domain.model_actions.rollback import Rollback, RollbackStatus
 from domain.model_actions.texts import PlainModelActionTexts
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE", "alice")
 ROLLBACK = Rollback(uuid.uuid4(), "fraud-detector", "champion", "2", "1", "bad <!channel> push",

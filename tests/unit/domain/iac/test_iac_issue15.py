@@ -14,10 +14,11 @@ import pytest
 
 from domain.iac.ingest import ingest
 from domain.iac.model import DriftType, MalformedInput, SourceFormat, UnsupportedFormatVersion
+from tests.paths import SHARED_DIR
 
 FIXTURES = Path("/work/shared/fixtures/iac")
 if not FIXTURES.exists():
-    FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "iac"
+    FIXTURES = SHARED_DIR / "fixtures" / "iac"
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 
 # Shaped like snyk/driftctl pkg/cmd/scan/output/testdata/output_computed_fields.json (v0.3x deep

@@ -11,8 +11,9 @@ from bot.cli.main import main
 from bot.policy_loader import PolicyFileError, load_policy_file, load_policy_text
 from domain.model import Severity
 from domain.policy import default_policy
+from tests.paths import REPO_ROOT
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
+POLICIES = REPO_ROOT / "policies"
 
 
 def test_the_shipped_gov001_file_is_the_built_in_default() -> None:

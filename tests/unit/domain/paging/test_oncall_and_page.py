@@ -40,7 +40,7 @@ from domain.policy import default_policy
 from domain.ports import UnitOfWork
 from domain.services import THREAD, DeclareIncident, IncidentRef, IncidentService
 from tests.fakes import FakeClock, FakeDatabase, database_with_models
-from tests.unit.test_paging_use_cases import PagingFakeUnitOfWork
+from tests.unit.domain.paging.test_paging_use_cases import PagingFakeUnitOfWork
 
 ALICE = Actor("U0DECLARER", "alice")
 ML = EscalationPolicy("PEPML", "ML Platform")
