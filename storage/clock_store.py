@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.model import Incident, Status
 from storage import tables as t
+from storage.locks import Lock, try_xact_lock
 from storage.repositories import _insert
 from storage.roles_tables import incident_update_snoozes
 from storage.timer_tables import incident_clocks, incident_timers_fired
 from storage.uow import sql_connection
 
-TICK_LOCK_KEY = 0x51C10C  # pg advisory lock id of the tick
 ACTIVE = (Status.OPEN, Status.INVESTIGATING, Status.MITIGATED)
 CHUNK = 500  # ids per IN (...) and rows per multi-row INSERT
 _INCIDENT_FIELDS = {f.name for f in fields(Incident)}
@@ -63,8 +63,7 @@ class ClockStore:
         async with self.engine.connect() as conn:
             if self.is_postgres:
                 await conn.begin()
-                locked = (await conn.execute(
-                    sa.select(sa.func.pg_try_advisory_xact_lock(TICK_LOCK_KEY)))).scalar()
+                locked = await try_xact_lock(conn, Lock.CLOCK_TICK)
                 if not locked:
                     await conn.rollback()
             else:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import zlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.locks import KeyedLock, try_xact_lock
 from storage.tables import JSONDoc, UTCDateTime, metadata
 
 drift_assessments = sa.Table(
@@ -45,5 +45,4 @@ async def drift_job_lock(engine: AsyncEngine, model: str) -> AsyncIterator[bool]
         yield True
         return
     async with engine.connect() as conn, conn.begin():
-        key = zlib.crc32(f"drift:{model}".encode())
-        yield bool((await conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key)))).scalar())
+        yield await try_xact_lock(conn, KeyedLock.DRIFT_JOB.key(model))

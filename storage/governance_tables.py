@@ -9,8 +9,6 @@ import sqlalchemy as sa
 
 from storage import tables as t
 
-AUDIT_CHAIN_LOCK = 4242006  # pg_advisory_xact_lock key serialising audit appends
-
 audit_chain = sa.table(
     "audit_events",
     *(sa.column(c.name, c.type) for c in t.audit_events.columns),

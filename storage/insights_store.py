@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.insights_tables import action_item_tickets, digests_sent
+from storage.locks import Lock, try_session_lock, unlock
 from storage.postmortem_tables import action_items
 from storage.tables import incidents
 from storage.uow import sql_connection
@@ -140,17 +141,11 @@ async def tickets_for_incident(conn: AsyncConnection, incident_id: uuid.UUID) ->
     return {int(r.number): (r.ticket_key, r.ticket_url) for r in rows}
 
 
-TRACKER_SYNC_LOCK = 4242021  # pg_advisory_lock key: one tracker sync at a time across replicas
-
-
 async def try_sync_lock(conn: AsyncConnection) -> bool:
     """Take the tracker sync's lock on this connection (PostgreSQL; SQLite serves one process):
     two replicas syncing together would file the same action item twice."""
-    if conn.dialect.name != "postgresql":
-        return True
-    return bool((await conn.execute(sa.select(sa.func.pg_try_advisory_lock(TRACKER_SYNC_LOCK)))).scalar())
+    return await try_session_lock(conn, Lock.TRACKER_SYNC)
 
 
 async def release_sync_lock(conn: AsyncConnection) -> None:
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_advisory_unlock(TRACKER_SYNC_LOCK)))
+    await unlock(conn, Lock.TRACKER_SYNC)

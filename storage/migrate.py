@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import is_sqlite
+from storage.locks import Lock, xact_lock_sync
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,9 +29,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
     def run(connection: Connection) -> str | None:
         config = alembic_config()
         config.attributes["connection"] = connection
-        if connection.dialect.name == "postgresql":
-            # Two replicas starting together must not both migrate.
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242000)")
+        xact_lock_sync(connection, Lock.MIGRATIONS)  # two replicas starting together: one migrates
         command.upgrade(config, revision)
         return MigrationContext.configure(connection).get_current_revision()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-import zlib
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -36,6 +35,7 @@ from storage import tables as t
 from storage.drift_tables import drift_assessments
 from storage.governance_gaps_tables import postmortem_analyses
 from storage.iac_tables import drift_events
+from storage.locks import KeyedLock, xact_lock
 from storage.registry_tables import (
     alias_history,
     drift_acceptances,
@@ -62,9 +62,7 @@ class SqlModelActions:
     async def lock_model(self, name: str) -> None:
         """Serialise syncs of one model across replicas until the transaction ends (PostgreSQL;
         SQLite has one writer at a time anyway), so a move is recorded once."""
-        if self.conn.dialect.name == "postgresql":
-            key = zlib.crc32(f"registry:{name}".encode())
-            await self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        await xact_lock(self.conn, KeyedLock.REGISTRY_MODEL.key(name))
 
     async def stored_model(self, name: str) -> StoredModel | None:
         known = (await self.conn.execute(

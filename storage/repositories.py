@@ -17,8 +17,8 @@ from domain.governance.audit_chain import row_hash as audit_row_hash
 from domain.model import AuditEvent, Incident, MLModel, Status, TimelineEvent
 from domain.ports import ConcurrentUpdate, OutboxMessage, SlackLink
 from storage import tables as t
-from storage.governance_tables import AUDIT_CHAIN_LOCK
 from storage.governance_tables import audit_chain as _audit_chain
+from storage.locks import Lock, xact_lock
 from storage.note_changes_tables import not_deleted
 from storage.outbox_store import current_traceparent
 
@@ -55,7 +55,7 @@ class SqlIncidentRepository:
     async def next_number(self) -> int:
         if self.conn.dialect.name == "postgresql":
             # Serialise number allocation across replicas for the rest of this transaction.
-            await self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
+            await xact_lock(self.conn, Lock.INCIDENT_NUMBER)
         current = (await self.conn.execute(sa.select(sa.func.max(t.incidents.c.number)))).scalar()
         return (current or 0) + 1
 
@@ -173,7 +173,7 @@ class SqlAuditRepository:
         rows = [{f.name: getattr(e, f.name) for f in fields(AuditEvent)} for e in events]
         chain = _audit_chain
         if self.conn.dialect.name == "postgresql":
-            await self.conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({AUDIT_CHAIN_LOCK})"))
+            await xact_lock(self.conn, Lock.AUDIT_CHAIN)
             prev = await self._last_hash(chain, None)
             for row in rows:
                 row["prev_hash"] = prev
