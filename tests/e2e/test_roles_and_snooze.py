@@ -15,10 +15,17 @@ import pytest
 from bot.local.stack import LocalStack
 from bot.policy_loader import load_policy_file
 from bot.slack_ui.ids import ActionId
+from bot.slack_ui.messages import SlackMessages
+from bot.slack_ui.roles import RoleTexts, roles_line, roles_reply
+from bot.slack_ui.timers import reminder_who, snoozed_note, snoozed_reply, update_due_text
+from domain.model import Severity
 from domain.policy import default_policy
+from domain.reminders import SnoozeLimit, reminder_recipient
+from domain.roles import COMMANDER_ROLE
 from domain.services import IncidentRef
 from scheduler.clocks import ClockTicker
 from tests.e2e.conftest import command_reply
+from tests.e2e.rendered import incident_of, slack_user
 from tests.fakes import FakeClock
 
 FAST = load_policy_file(Path(__file__).resolve().parents[2] / "policies" / "fast-demo.yml")
@@ -104,8 +111,8 @@ async def test_roles_taken_by_command_and_menu_show_in_status_announcement_and_h
         stack: LocalStack) -> None:
     announcement = await declare_p1(stack)
     reply = await command_reply(stack, f"role 1 comms <@{RESPONDER}|bob>", DECLARER)
-    assert reply == (f":busts_in_silhouette: <@{RESPONDER}> is now *Communications lead* of INC-1 "
-                     f"(set by <@{DECLARER}>).")
+    inc, texts = await incident_of(stack, 1), RoleTexts()
+    assert reply == texts.taken(inc, FAST.roles["comms"].label, slack_user(DECLARER), RESPONDER)
     assert channel_texts(stack, ":busts_in_silhouette:") == [reply]  # said in the channel
     incidents = stack.slack.channel_id("ml-incidents")
     assert reply in [m["text"] for m in stack.slack.thread(incidents, announcement["ts"])]
@@ -117,20 +124,20 @@ async def test_roles_taken_by_command_and_menu_show_in_status_announcement_and_h
             if b.get("accessory", {}).get("action_id") == ActionId.TAKE_ROLE]
     assert [o["value"] for o in menu[0]["accessory"]["options"]] == ["commander", "comms", "scribe"]
     taken = await click(stack, ActionId.TAKE_ROLE, announcement, "ml-incidents", ONCALL, "scribe")
-    assert taken == f":raising_hand: <@{ONCALL}> is now *Scribe* of INC-1."
+    assert taken == texts.taken(inc, FAST.roles["scribe"].label, slack_user(ONCALL), ONCALL)
     commander = await click(stack, ActionId.TAKE_ROLE, announcement, "ml-incidents", DECLARER, "commander")
-    assert commander.startswith(f":bust_in_silhouette: <@{DECLARER}> is now Incident Commander of INC-1")
     view = await stack.container.service.view(IncidentRef(number=1))
+    assert commander == SlackMessages().assigned(view.incident, slack_user(DECLARER), DECLARER)
     assert view.incident.assigned_to == DECLARER  # the commander role is the incident's commander
 
     announcement = stack.slack.message(incidents, announcement["ts"]) or {}
-    assert (f"*Roles* · Communications lead <@{RESPONDER}> · Scribe <@{ONCALL}>"
-            in str(announcement["blocks"]))
+    holders = {"commander": DECLARER, "comms": RESPONDER, "scribe": ONCALL}
+    others = {role: user for role, user in holders.items() if role != COMMANDER_ROLE}
+    assert roles_line(others, FAST, skip=(COMMANDER_ROLE,)) in str(announcement["blocks"])
     status = await command_reply(stack, "status 1", ONCALL)
-    assert (f"*Roles* · Incident Commander <@{DECLARER}> · Communications lead <@{RESPONDER}> · "
-            f"Scribe <@{ONCALL}>") in status
+    assert roles_line(holders, FAST) in status
     home = await open_home(stack, RESPONDER)
-    assert f"*Roles* · Communications lead <@{RESPONDER}> · Scribe <@{ONCALL}>" in home
+    assert roles_line(others, FAST, open_roles=False) in home
 
     async with stack.container.uow_factory() as uow:
         audits = [a for a in await uow.audit.list(str(view.incident.id))
@@ -139,14 +146,9 @@ async def test_roles_taken_by_command_and_menu_show_in_status_announcement_and_h
         (DECLARER, "comms", RESPONDER), (ONCALL, "scribe", ONCALL), (DECLARER, None, DECLARER)]
 
     listed = await command_reply(stack, "roles 1", ONCALL)
-    assert listed.splitlines()[:4] == [
-        "*Roles of INC-1*",
-        f"• *Incident Commander* (`commander`) <@{DECLARER}>: Leads the response and owns its decisions",
-        f"• *Communications lead* (`comms`) <@{RESPONDER}>: Posts the stakeholder updates on the "
-        "update cadence",
-        f"• *Scribe* (`scribe`) <@{ONCALL}>: Keeps the timeline, notes, decisions and their times"]
+    assert listed == roles_reply(view.incident, holders, FAST)
     cleared = await command_reply(stack, "role 1 scribe none", ONCALL)
-    assert "has no *Scribe* any more" in cleared
+    assert cleared == texts.cleared(inc, FAST.roles["scribe"].label, slack_user(ONCALL), ONCALL)
     assert "Scribe _open_" in await command_reply(stack, "status 1", ONCALL)
 
 
@@ -170,13 +172,18 @@ async def test_the_update_reminder_pings_the_comms_lead_else_the_commander(stack
     await declare_p1(stack)
     await command_reply(stack, f"assign 1 <@{DECLARER}|alice>", DECLARER)
     await at(stack, seconds=15)
-    assert reminders(stack)[-1]["text"].startswith(
-        f":memo: <@{DECLARER}> (Incident Commander; no Communications lead assigned): a stakeholder "
-        "update on *INC-1* is due (every 15s for SEV-1).")
+    inc = await incident_of(stack, 1)
+    cadence = FAST.rule(Severity.P1).update_cadence
+    assert cadence is not None
+
+    def due(user: str, why: str) -> str:
+        return update_due_text(inc, Severity.P1, cadence.total_seconds(), reminder_who([f"<@{user}>"], why))
+
+    assert reminders(stack)[-1]["text"] == due(DECLARER, reminder_recipient(inc, None, FAST).why)
     await command_reply(stack, "role 1 comms me", RESPONDER)
     await at(stack, seconds=30)
     reminder = reminders(stack)[-1]
-    assert reminder["text"].startswith(f":memo: <@{RESPONDER}> (Communications lead): a stakeholder update")
+    assert reminder["text"] == due(RESPONDER, reminder_recipient(inc, RESPONDER, FAST).why)
     buttons = [e["text"]["text"] for b in reminder["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert buttons == ["Post update", "Snooze 15m", "Snooze 30m", "Snooze 1h"]
     async with stack.container.uow_factory() as uow:
@@ -194,10 +201,10 @@ async def test_snooze_moves_the_next_reminder_survives_a_restart_and_never_passe
     await at(stack, minutes=15)
     [reminder] = reminders(stack)
     reply = await click(stack, ActionId.SNOOZE_UPDATE_1H, reminder, CHANNEL, RESPONDER)
-    assert reply == (":zzz: The update reminder of INC-1 is snoozed until 15:15:00 UTC; the next one "
-                     "comes then.")
+    inc = await incident_of(stack, 1)
+    assert reply == snoozed_reply(inc, T0 + timedelta(hours=1, minutes=15), None)
     edited = stack.slack.message(stack.slack.channel_id(CHANNEL), reminder["ts"]) or {}
-    assert f":zzz: Snoozed by <@{RESPONDER}> until 15:15:00 UTC." in edited["text"]
+    assert snoozed_note(RESPONDER, T0 + timedelta(hours=1, minutes=15), None) in edited["text"]
 
     for minutes in (30, 45, 60, 74):
         await at(stack, minutes=minutes)
@@ -211,10 +218,10 @@ async def test_snooze_moves_the_next_reminder_survives_a_restart_and_never_passe
     await at(stack, hours=3, minutes=45)
     latest = reminders(stack)[-1]
     cut = await click(stack, ActionId.SNOOZE_UPDATE_1H, latest, CHANNEL, DECLARER)
-    assert cut == (":zzz: Snoozed until 18:00:00 UTC only, not the full time: the resolve SLA of "
-                   "INC-1 is due then, and a snooze never goes past the SLA.")
+    resolve_by = T0 + timedelta(hours=4)
+    assert cut == snoozed_reply(inc, resolve_by, SnoozeLimit("resolve", resolve_by))
     edited = stack.slack.message(stack.slack.channel_id(CHANNEL), latest["ts"]) or {}
-    assert "(cut to the resolve SLA: a snooze never goes past it)" in edited["text"]
+    assert snoozed_note(DECLARER, resolve_by, SnoozeLimit("resolve", resolve_by)) in edited["text"]
 
     await at(stack, hours=4, seconds=1)
     refused = await click(stack, ActionId.SNOOZE_UPDATE_15M, reminders(stack)[-1], CHANNEL, DECLARER)
