@@ -20,10 +20,15 @@ from pydantic import ValidationError
 from bot.cli.main import main
 from bot.local.stack import LocalStack
 from bot.settings import Settings
-from domain.channel_lifecycle import ChannelLifecycle
+from bot.slack_ui.channel_lifecycle import last_words, postmortem_line, private_announcement
+from bot.slack_ui.postmortems import draft_file
+from bot.slack_ui.timers import update_posted_reply, update_posted_text
+from domain.channel_lifecycle import HIDDEN_ITEM, HIDDEN_TITLE, ChannelLifecycle
+from domain.model import Status
 from domain.services import IncidentRef
 from storage.channel_lifecycle import SqlChannelRepository
 from tests.e2e.conftest import command_reply
+from tests.e2e.rendered import incident_of
 from tests.fakes import FakeClock
 
 DECLARER, RESPONDER, LEAD, OUTSIDER = "U0DECLARER", "U0RESPOND", "U0MLLEAD", "U0ONCALL"
@@ -104,7 +109,9 @@ async def test_a_private_incident_is_hidden_from_non_members(stack: LocalStack) 
         True, "true", "1", 1)
 
     [announcement] = stack.slack.top_level("ml-incidents")
-    assert announcement["text"].startswith(":red_circle: INC-1 (private) [SEV-2]")
+    text, _ = private_announcement(await incident_of(stack, 1, Status.OPEN), None,
+                                   stack.container.policy, T0)
+    assert announcement["text"] == text
     shown = str(announcement)
     assert "Fraud" not in shown and "credit-risk-v3" not in shown
     assert [b["block_id"].split(":")[0] for b in announcement["blocks"] if ":" in b.get(
@@ -147,12 +154,13 @@ async def test_a_private_incidents_stakeholder_update_goes_to_its_own_channel(st
     view = await stack.container.service.view(IncidentRef(number=1))
     assert view.link is not None and view.link.channel_id
     reply = await command_reply(stack, "update 1 Card scoring paused while we investigate", DECLARER)
-    assert "Update on INC-1" in reply
+    assert reply == update_posted_reply(view.incident)
     [announcement] = stack.slack.top_level("ml-incidents")
     assert not [m for m in stack.slack.thread("ml-incidents", announcement["ts"])[1:]
                 if "Card scoring paused" in m["text"]]  # nothing in the public thread
-    assert [m for m in stack.slack.messages(view.link.channel_id)
-            if "Stakeholder update on INC-1" in m["text"] and "Card scoring paused" in m["text"]]
+    posted = update_posted_text(view.incident, f"<@{DECLARER}>",
+                                "Card scoring paused while we investigate")
+    assert posted in [m["text"] for m in stack.slack.messages(view.link.channel_id)]
 
 
 async def test_the_declare_form_has_a_private_box(stack: LocalStack) -> None:
@@ -196,9 +204,9 @@ async def test_the_channel_is_archived_n_days_after_close_with_a_postmortem_link
     await stack.settle()
     assert (stack.slack.channel(channel) or {}).get("is_archived")
     last = said_in(stack, channel)[-1]
-    assert last.startswith(":file_cabinet: INC-1 was closed on 2026-11-02")
-    assert "archived 30 days after close" in last
-    assert "/files/" in last and "postmortem-INC-1.md|the postmortem draft>" in last
+    permalink = last.rsplit("<", 1)[-1].split("|")[0]  # the uploaded draft's
+    assert "/files/" in permalink and draft_file("INC-1")[0] in permalink
+    assert last == last_words(await incident_of(stack, 1), 30) + postmortem_line(permalink)
     state = await channel_state(stack, 1)
     assert state.archived_at == clock.now() and state.archived_by == "incident-bot-archiver"
     assert await lifecycle(stack).archive_due() == 0  # once
@@ -302,6 +310,6 @@ async def test_the_weekly_digest_names_no_private_title(stack: LocalStack) -> No
     await stack.settle()
     [digest] = [m["text"] for m in stack.slack.messages("ml-incidents")
                 if "Weekly incident digest" in m["text"]]
-    assert "• INC-1 Private incident:" in digest and "• INC-2 Scores drifting since Monday:" in digest
-    assert "INC-1 #1 (an action item of a private incident)" in digest
+    assert f"• INC-1 {HIDDEN_TITLE}:" in digest and "• INC-2 Scores drifting since Monday:" in digest
+    assert f"INC-1 #1 {HIDDEN_ITEM}" in digest
     assert "Fraud" not in digest and "fraud ring" not in digest
