@@ -13,12 +13,24 @@ import pytest
 
 from bot.local.stack import LocalStack
 from bot.policy_loader import load_policy_file
-from bot.slack_ui.timers import UPDATE_ACTION
-from domain.model import Status, TimelineEventType
+from bot.slack_ui.timers import (
+    UPDATE_ACTION,
+    breach_text,
+    escalation_text,
+    no_commander_text,
+    reminder_who,
+    update_due_text,
+    update_posted_reply,
+    update_posted_text,
+)
+from domain.model import Incident, Severity, Status, TimelineEventType
+from domain.reminders import reminder_recipient
 from domain.services import IncidentRef
+from domain.timers import TimerAction, TimerKind
 from scheduler.clocks import ClockTicker
 from tests.databases import create_pg_database, drop_pg_database
 from tests.e2e.conftest import wait_response
+from tests.e2e.rendered import incident_of
 from tests.fakes import FakeClock
 
 FAST = load_policy_file(Path(__file__).resolve().parents[2] / "policies" / "fast-demo.yml")
@@ -86,6 +98,25 @@ def thread_said(stack: LocalStack, announcement_ts: str) -> list[str]:
             if m["text"].startswith(MARKERS)]
 
 
+RULE = FAST.rule(Severity.P1)
+# the SEV-1 escalation targets as the bot mentions them once Slack is asked for the user groups
+ESCALATION_MENTIONS = ["<!subteam^S000000001>", "@vp-engineering (no such user group in this workspace)"]
+
+
+def clock(kind: TimerKind, target: Any, started: Any = None) -> TimerAction:
+    """The SEV-1 clock of ``kind`` that fires ``target`` after ``started`` (the declaration)."""
+    start = T0 if started is None else started
+    return TimerAction(kind, str(kind), start + target, Severity.P1, start, target)
+
+
+def reminder(incident: Incident) -> str:
+    """The update reminder of an incident nobody commands: it pings the escalation targets."""
+    assert RULE.update_cadence is not None
+    why = reminder_recipient(incident, None, FAST).why
+    return update_due_text(incident, Severity.P1, RULE.update_cadence.total_seconds(),
+                           reminder_who(ESCALATION_MENTIONS, why))
+
+
 async def declare_p1(stack: LocalStack) -> tuple[str, dict[str, Any]]:
     await stack.driver.slash_command("declare P1 credit-risk-v3 Null predictions", user_id=DECLARER)
     await wait_response(stack, 1)
@@ -108,24 +139,20 @@ async def test_a_sev1_gets_its_reminders_breaches_and_escalation_in_order(
     await at(stack, 30)  # the same instant again: nothing repeats
     # nobody holds the comms lead or the commander role: the reminder pings the SEV-1's
     # escalation target, once its user groups are looked up in Slack (issue 19)
-    reminder = (":memo: <!subteam^S000000001>, @vp-engineering (no such user group in this "
-                "workspace) (SEV-1 escalation target; no Communications lead or Incident Commander "
-                "assigned): a stakeholder update on *INC-1* is due (every 15s for SEV-1). Post it "
-                "with `/incident update <text>` or the button.")
+    inc = await incident_of(stack, 1)
+    assert RULE.ack and RULE.mitigate and RULE.commander_within
     texts = said(stack, channel)
     assert [t for t in texts if not t.startswith(":loudspeaker:")] == [
-        ":rotating_light: *SLO breach on INC-1* [SEV-1]: not acknowledged within 5s (due 14:00:05 UTC).",
-        ":warning: *INC-1 has no Incident Commander* 5s after it was declared (SEV-1 needs one). "
-        "Take it with `/incident assign @you`.",
-        reminder,
-        ":rotating_light: *SLO breach on INC-1* [SEV-1]: not mitigated within 30s (due 14:00:30 UTC).",
-        reminder,
+        breach_text(inc, clock(TimerKind.ACK_BREACH, RULE.ack)),
+        no_commander_text(inc, clock(TimerKind.NO_COMMANDER, RULE.commander_within)),
+        reminder(inc),
+        breach_text(inc, clock(TimerKind.MITIGATE_BREACH, RULE.mitigate)),
+        reminder(inc),
     ]
     # the escalation follows once its user groups are looked up in Slack
     [escalation] = [t for t in texts if t.startswith(":loudspeaker:")]
-    assert escalation.startswith(":loudspeaker: *INC-1 escalated* [SEV-1] to <!subteam^")
-    assert "@vp-engineering (no such user group in this workspace)" in escalation
-    assert "not mitigated after 30s" in escalation
+    assert escalation == escalation_text(inc, Severity.P1, "not mitigated",
+                                         RULE.mitigate.total_seconds(), ESCALATION_MENTIONS)
     assert LEAD in stack.slack.members(stack.slack.channel_id(channel))  # invited
     # breaches and the escalation are also said in the announcement's thread
     assert thread_said(stack, announcement["ts"]) == [*texts[:2], texts[3], escalation]
@@ -157,10 +184,11 @@ async def test_an_update_resets_the_cadence_and_resolve_stops_every_clock(stack:
     clock_of(stack).set(T0 + _td(20))
     await stack.driver.slash_command("update 1 Rolling back to v2; 3% of scores affected",
                                      user_id=RESPONDER)
-    assert "posted in its announcement's thread" in await wait_response(stack, 3)
+    inc = await incident_of(stack, 1)
+    assert await wait_response(stack, 3) == update_posted_reply(inc)
     await stack.settle()
-    assert ":mega: *Stakeholder update on INC-1* from <@U0RESPOND>:" in thread_said(
-        stack, announcement["ts"])
+    posted = update_posted_text(inc, f"<@{RESPONDER}>", "Rolling back to v2; 3% of scores affected")
+    assert posted.split("\n")[0] in thread_said(stack, announcement["ts"])
     await at(stack, 30)  # 15 s after declaration + 15: would be due without the update
     assert sum(t.startswith(":memo:") for t in said(stack, channel)) == 1
     await at(stack, 35)  # 15 s after the update
@@ -185,8 +213,8 @@ async def test_the_post_update_button_opens_a_form_that_posts_the_update(stack: 
     await stack.slack.wait_until(lambda: stack.slack.opened_views, 5)
     await stack.driver.view_submission("post_update", {"update": "Feature store fixed"}, user_id=RESPONDER)
     await stack.settle()
-    assert any(t.startswith(":mega: *Stakeholder update on INC-1*")
-               for t in thread_said(stack, announcement["ts"]))
+    posted = update_posted_text(await incident_of(stack, 1), f"<@{RESPONDER}>", "Feature store fixed")
+    assert posted.split("\n")[0] in thread_said(stack, announcement["ts"])
 
 
 async def test_reopen_starts_the_clocks_again_and_severity_changes_replan(stack: LocalStack) -> None:
@@ -198,7 +226,9 @@ async def test_reopen_starts_the_clocks_again_and_severity_changes_replan(stack:
     await stack.driver.slash_command("severity 1 P1", user_id=DECLARER)
     await wait_response(stack, 3)
     await at(stack, 6)  # upgraded past the P1 ack target: in breach at once
-    assert said(stack, channel)[0].startswith(":rotating_light: *SLO breach on INC-1* [SEV-1]: not ack")
+    assert RULE.ack and RULE.mitigate
+    inc = await incident_of(stack, 1)
+    assert said(stack, channel)[0] == breach_text(inc, clock(TimerKind.ACK_BREACH, RULE.ack))
 
     await stack.driver.slash_command("resolve 1", user_id=DECLARER)
     await wait_response(stack, 4)
@@ -210,7 +240,7 @@ async def test_reopen_starts_the_clocks_again_and_severity_changes_replan(stack:
     assert len(said(stack, channel)) > count  # the new episode's update cadence runs
     await at(stack, 100 + 30)
     texts = said(stack, channel)[count:]
-    assert any("not mitigated within 30s (due 14:02:10 UTC)" in t for t in texts)
+    assert breach_text(inc, clock(TimerKind.MITIGATE_BREACH, RULE.mitigate, T0 + _td(100))) in texts
     view = await stack.container.service.view(IncidentRef(number=1))
     assert view.incident.status is Status.INVESTIGATING
 
@@ -224,11 +254,7 @@ async def test_a_restart_loses_and_repeats_nothing(stack: LocalStack) -> None:
     await at(stack, 10)
     assert said(stack, channel) == first  # nothing repeated
     await at(stack, 15)
-    assert said(stack, channel)[len(first):] == [
-        ":memo: <!subteam^S000000001>, @vp-engineering (no such user group in this workspace) "
-        "(SEV-1 escalation target; no Communications lead or Incident Commander assigned): a "
-        "stakeholder update on *INC-1* is due (every 15s for SEV-1). Post it with "
-        "`/incident update <text>` or the button."]
+    assert said(stack, channel)[len(first):] == [reminder(await incident_of(stack, 1))]
 
 
 async def test_a_clock_jump_gives_one_reminder_not_a_backlog(stack: LocalStack) -> None:
