@@ -136,9 +136,11 @@ class LocalStack:
     def _quiet(self) -> bool:
         return self.container.ack_first.pending == 0
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self, timeout: float = 30.0) -> None:
         """Wait until every acked piece of work is done and every committed Slack message is
-        delivered (outbox empty): a declaration still running has committed nothing yet."""
+        delivered (outbox empty): a declaration still running has committed nothing yet. It
+        returns as soon as that holds; the timeout is generous because a loaded 2-core machine
+        (tests in parallel workers) can take seconds where an idle one takes milliseconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -146,4 +148,7 @@ class LocalStack:
                 await asyncio.sleep(0.05)
                 if self._quiet() and await self.container.outbox_store.pending_count() == 0:
                     return
-        raise AssertionError("outbox not drained in time")
+        raise AssertionError(
+            f"outbox not drained in {timeout:g} s: {self.container.ack_first.pending} acked "
+            f"requests still working, {await self.container.outbox_store.pending_count()} "
+            "outbox rows pending")
