@@ -8,14 +8,17 @@ The renderer's exact wording is pinned once, by its unit tests in ``tests/unit/b
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from bot.local.stack import LocalStack
-from domain.model import Actor, Incident, Status
+from domain.model import Actor, Incident, Severity, Status, TriggerSource
 from domain.services import IncidentRef
 
 #: a user id no test uses: stands in for the people a text lists, to cut the text before them
 _PLACEHOLDER = "U0PLACEHOLDER"
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def incident_of(stack: LocalStack, number: int, status: Status | None = None) -> Incident:
@@ -33,3 +36,11 @@ def slack_user(user_id: str) -> Actor:
 def head_before_people(render: Callable[[list[str]], str]) -> str:
     """The part of ``render(people)`` before the people it lists (their order is the store's)."""
     return render([_PLACEHOLDER]).split(f"<@{_PLACEHOLDER}>")[0]
+
+
+def incident_numbered(number: int, severity: Severity) -> Incident:
+    """An INC-``number`` of ``severity`` outside any store, for a text the renderer builds from
+    the key and the severity alone (a transcript's, say)."""
+    return Incident(number=number, title="", severity=severity, status=Status.OPEN,
+                    model_id=uuid.uuid4(), trigger_source=TriggerSource.MANUAL, created_by="",
+                    created_at=_EPOCH, updated_at=_EPOCH)
