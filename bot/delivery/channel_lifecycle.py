@@ -104,10 +104,11 @@ class ChannelKeeper:
 
     async def archive(self, row: OutboxRow) -> None:
         """The last message (with the postmortem's link), then conversations.archive."""
-        incident, _model, link = await self.delivery._load(row)
+        facts = await self.delivery._facts(row)
+        incident, link = facts.incident, facts.link
         if not link.channel_id:
             raise Permanent("no incident channel to archive")
-        if await self.is_archived(incident.id):
+        if facts.archived if facts.archived is not None else await self.is_archived(incident.id):
             log.info("slack.archive_skipped", incident=incident.key, reason="already archived")
             return
         channel = link.channel_id
