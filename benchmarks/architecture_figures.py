@@ -34,10 +34,12 @@ def long_functions(path: Path, limit: int = 80) -> list[tuple[str, int]]:
 
 
 # Slack words in a string literal: a mention or link, an emoji shortcode, mrkdwn bold or italic
-# around a word or a placeholder, or an HTML entity written for Slack's escaping. ``(?<!`` and
-# ``(?<=`` (regex lookbehinds) and ``a:b:c`` keys are not Slack words.
+# around a word or a placeholder, or an HTML entity written for Slack's escaping; in a regex, a
+# mention's ``<`` followed by a group or class of sigils (``<([@#!])``, ``<(?:@``) too. ``(?<!``
+# and ``(?<=`` (regex lookbehinds) and ``a:b:c`` keys are not Slack words.
 SLACK_WORDS = re.compile(
     r"(?<!\(\?)<[@!#]"
+    r"|<\((?:\?:)?\[?\\?[@!#]"
     r"|(?<![\w}]):[a-z0-9_+-]+:(?![\w{])"
     r"|(?<![\w*])\*(?=[\w{(])[^*\n]*?(?<=[\w})!?.])\*(?![\w*])"
     r"|(?<![\w])_(?=[\w{(])[^_\n]*?(?<=[\w})])_(?![\w])"

@@ -12,10 +12,10 @@ import shlex
 from dataclasses import dataclass
 from datetime import date
 
+from domain.commands import UserReader
 from domain.model import DomainError, InvalidSeverity, Severity
 from domain.text_boundary import clean
 
-_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _TICKET = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$|^https?://\S+$")
 USAGE = ('`/incident action add "what to do" owner:@user due:YYYY-MM-DD severity:p2 ticket:JIRA-123`, '
          "`/incident action list`, `/incident action done <n>`")
@@ -30,8 +30,9 @@ class ActionItem:
     ticket: str
 
 
-def parse_action(text: str, today: date) -> ActionItem:
-    """Parse the part after ``action add``; a :class:`DomainError` names every missing piece."""
+def parse_action(text: str, today: date, user: UserReader) -> ActionItem:
+    """Parse the part after ``action add``; a :class:`DomainError` names every missing piece.
+    ``owner:`` is a word ``user`` reads as a user id (in Slack, a mention)."""
     try:
         tokens = shlex.split(text)
     except ValueError as exc:
@@ -49,8 +50,8 @@ def parse_action(text: str, today: date) -> ActionItem:
         problems.insert(0, "the action itself (in quotes)")
     if problems:
         raise DomainError(f"An action item needs {', '.join(problems)}. Use {USAGE}.")
-    owner = _MENTION.match(fields["owner"])
-    if not owner:
+    owner = user(fields["owner"])
+    if owner is None:
         raise DomainError("`owner:` must be a Slack mention, e.g. `owner:@dana` picked from the @ list.")
     try:
         due = date.fromisoformat(fields["due"])
@@ -64,5 +65,5 @@ def parse_action(text: str, today: date) -> ActionItem:
         raise DomainError(str(exc)) from None
     if not _TICKET.match(fields["ticket"]):
         raise DomainError(f"`ticket:{fields['ticket']}` is not a ticket reference (e.g. JIRA-123 or a URL).")
-    return ActionItem(clean(" ".join(words), "action"), owner.group(1), due, severity,
+    return ActionItem(clean(" ".join(words), "action"), owner, due, severity,
                       clean(fields["ticket"], "title"))

@@ -1,31 +1,41 @@
 """Parsing of ``/incident`` texts into typed commands. Pure, total: never raises on any text.
 
-Slack sends user mentions escaped as ``<@U123|name>`` when the command is declared with
-``should_escape: true`` (see manifest.yml).
+How the chat writes a person is the edge's to read: the parsers take a :data:`UserReader`
+(Slack's, ``bot.slack_ui.mrkdwn.mentioned_user``, reads ``<@U123|name>``) and get user ids.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from domain.model import InvalidSeverity, Severity
 
 _NUMBER_RE = re.compile(r"(?i)^(?:inc-?|#)?(\d{1,9})$")
-_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
 _SEVERITY_LIKE = re.compile(r"(?i)^(?:p|sev[-_]?)\d+$")
 # `declare --private` (issue 19 item 8); Slack clients may turn "--" into an em dash
 PRIVATE_FLAGS = ("--private", "\u2014private")
 
+# The user id a word of a command names (in Slack, a mention), or None when it names no one.
+UserReader = Callable[[str], str | None]
+
+
+def no_users(word: str) -> str | None:
+    """A :data:`UserReader` for callers without a chat: no word names a user."""
+    return None
+
+
 @dataclass(frozen=True)
 class Grammar:
-    """The verbs the parser accepts and the aliases it maps to them. The running bot passes
-    its verb table's (``handlers.verbs.VerbTable.grammar``), so feature verbs are known exactly
-    when their feature is installed; every verb other than ``declare`` gets an optional incident
-    number and ``rest``."""
+    """The verbs the parser accepts and the aliases it maps to them, and how a user is named
+    (``user``). The running bot passes its verb table's (``handlers.verbs.VerbTable.grammar``,
+    with Slack's mentions), so feature verbs are known exactly when their feature is installed;
+    every verb other than ``declare`` gets an optional incident number and ``rest``."""
 
     verbs: tuple[str, ...]
     aliases: dict[str, str] = field(default_factory=dict)
+    user: UserReader = no_users
 
 
 # The core verbs, for callers without a verb table (the App Home, unit tests); handlers'
@@ -73,12 +83,10 @@ def parse(text: str, grammar: Grammar = CORE_GRAMMAR) -> Parsed:
     if verb == "note" and not tail:
         parsed.error = "Say what to note: `/incident note <text>`."
     elif verb == "assign":
-        match = _MENTION_RE.match(tail.split(" ")[0]) if tail else None
-        if not match:
+        parsed.user_id = grammar.user(tail.split(" ")[0]) if tail else None
+        if parsed.user_id is None:
             parsed.error = ("Mention the new Incident Commander: `/incident assign @user` "
                             "(pick the user from Slack's @ list so it becomes a link).")
-        else:
-            parsed.user_id = match.group(1)
     elif verb == "severity":
         try:
             parsed.severity = Severity.parse(tail.split(" ")[0]) if tail else None

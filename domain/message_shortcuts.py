@@ -22,23 +22,15 @@ Slack's words for the channel posts are behind :class:`MessageNoteTexts`
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from domain import text_boundary
 from domain.model import Actor, DomainError, Incident
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import CHANNEL, DeclareIncident, IncidentRef, IncidentService, Outcome
-
-TITLE_MAX = text_boundary.CAPS["title"]
-DESCRIPTION_MAX = text_boundary.CAPS["description"]
-# Slack's markup: <@U1>, <@U1|name>, <#C1|name>, <!here>, <!subteam^S1|@team>, <url|label>, <url>
-_MARKUP = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
-_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
 class NoText(DomainError):
@@ -55,10 +47,8 @@ class AlreadyOnTimeline(DomainError):
 
 
 class NoActiveIncident(DomainError):
-    def __init__(self) -> None:
-        super().__init__("There is no active incident to add that message to. Declare one "
-                         "from the message (its *Declare incident* shortcut) or with "
-                         "`/incident declare`.")
+    """No active incident to add a message to; the text is the texts port's (it names the
+    chat's own ways to declare one)."""
 
 
 def message_ref(channel: str, ts: str) -> str:
@@ -95,40 +85,6 @@ class SlackMessage:
         return bool(self.text.strip())
 
 
-def plain(text: str) -> str:
-    """Slack's markup as a person reads it: ``<@U1|ann>`` -> ``@ann``, ``<url|label>`` -> ``label``,
-    ``<#C1|ops>`` -> ``#ops``, ``<!here>`` -> ``@here``, entities decoded (for a form's field)."""
-
-    def readable(m: re.Match[str]) -> str:
-        sigil, target, label = m.group(1), m.group(2), m.group(3)
-        if sigil == "!":
-            return label or "@" + target.split("^")[0]
-        if sigil in ("@", "#"):
-            return (label if label and label[:1] in "@#" else sigil + (label or target))
-        return label or target
-
-    text = _MARKUP.sub(readable, text)
-    for entity, char in _ENTITIES:
-        text = text.replace(entity, char)
-    return text
-
-
-def title_from(text: str) -> str:
-    """A declare form's title from a message: its first line with words, markup read as
-    plain text, spaces collapsed, cut to the title's limit."""
-    for line in plain(text).splitlines():
-        words = " ".join(line.split())
-        if words:
-            return words if len(words) <= TITLE_MAX else words[:TITLE_MAX - 1].rstrip() + "…"
-    return ""
-
-
-def description_from(text: str) -> str:
-    """The declare form's description: the message's words, within the description's limit."""
-    words = plain(text).strip()
-    return words if len(words) <= DESCRIPTION_MAX else words[:DESCRIPTION_MAX - 1].rstrip() + "…"
-
-
 class NoteSources(Protocol):
     """Port: which incident's timeline already holds a note with a given ``source_ref``."""
 
@@ -137,11 +93,13 @@ class NoteSources(Protocol):
 
 class MessageNoteTexts(Protocol):
     """Port: what the bot posts in the incident channel about a message, and what the timeline
-    keeps of it (``note``: who wrote it and where, the words, the link back)."""
+    keeps of it (``note``: who wrote it and where, the words, the link back), and why there is
+    nowhere to add it (``no_active_incident``)."""
 
     def added(self, incident: Incident, message: SlackMessage, actor: Actor) -> str: ...
     def declared_from(self, incident: Incident, message: SlackMessage) -> str: ...
     def note(self, message: SlackMessage) -> str: ...
+    def no_active_incident(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -180,7 +138,7 @@ class MessageNotes:
             return Placement(incident=incident)
         choices = [v.incident for v in await self.service.list_incidents(limit=100)]
         if not choices:
-            raise NoActiveIncident()
+            raise NoActiveIncident(self.texts.no_active_incident())
         return Placement(choices=choices)
 
     async def add(self, ref: IncidentRef, message: SlackMessage, actor: Actor) -> Outcome:

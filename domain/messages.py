@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.model import Actor, Incident, Severity, Status
+from domain.state_machine import AlreadyInState, IllegalTransition
 
 
 class Messages(Protocol):
     """Port: the text of a change, said in the incident's thread and channel and answered to
-    whoever made it."""
+    whoever made it; what the timeline keeps of a change of commander; and the state machine's
+    refusals, answered to whoever asked."""
 
     def status_changed(self, incident: Incident, previous: Status, actor: Actor, at: datetime,
                        reason: str | None) -> str: ...
@@ -25,6 +27,14 @@ class Messages(Protocol):
     def assigned(self, incident: Incident, actor: Actor, commander_id: str) -> str: ...
 
     def severity_changed(self, incident: Incident, previous: Severity, actor: Actor) -> str: ...
+
+    def commander_note(self, commander_id: str) -> str: ...
+
+    def already_commands(self, incident: Incident, commander_id: str) -> str: ...
+
+    def illegal_transition(self, refusal: IllegalTransition) -> str: ...
+
+    def already_in_state(self, refusal: AlreadyInState) -> str: ...
 
 
 class PlainMessages:
@@ -44,6 +54,18 @@ class PlainMessages:
     def severity_changed(self, incident: Incident, previous: Severity, actor: Actor) -> str:
         return (f"{incident.key} severity changed {previous.label} -> {incident.severity.label} "
                 f"by {actor.name}")
+
+    def commander_note(self, commander_id: str) -> str:
+        return f"Incident Commander set to {commander_id}"
+
+    def already_commands(self, incident: Incident, commander_id: str) -> str:
+        return f"{commander_id} already commands {incident.key}."
+
+    def illegal_transition(self, refusal: IllegalTransition) -> str:
+        return str(refusal)
+
+    def already_in_state(self, refusal: AlreadyInState) -> str:
+        return refusal.plain()
 
 
 def hhmm(at: datetime) -> str:

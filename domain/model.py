@@ -114,10 +114,6 @@ class Actor:
     def is_slack_user(self) -> bool:
         return bool(re.fullmatch(r"[UW][A-Z0-9]{2,}", self.id))
 
-    @property
-    def mention(self) -> str:
-        return f"<@{self.id}>" if self.is_slack_user else self.name
-
 
 @dataclass
 class MLModel:

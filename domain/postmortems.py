@@ -27,7 +27,6 @@ from domain.governance.postmortem import (
     IncidentFacts,
     TimelineEntry,
     is_real_content,
-    postmortem_markdown,
 )
 from domain.governance.scrubber import scrub
 from domain.model import Actor, AuditEvent, DomainError, Incident, Status
@@ -91,16 +90,10 @@ class Draft:
 # The repository over one open unit of work (the SQL one takes the uow's connection).
 Repositories = Callable[[UnitOfWork], PostmortemRepository]
 
-# Renders the draft document (the built-in Markdown, or an organisation's template).
+# Renders the draft document: the built-in Markdown or an organisation's template, both in
+# bot/slack_ui/postmortem_template.py (the draft mentions the action items' owners).
 DraftRenderer = Callable[[IncidentFacts, Sequence[TimelineEntry], Sequence[ActionItemRow], str | None,
                           uuid.UUID], Awaitable[str]]
-
-
-async def default_draft(facts: IncidentFacts, timeline: Sequence[TimelineEntry],
-                        items: Sequence[ActionItemRow], factors: str | None,
-                        incident_id: uuid.UUID) -> str:
-    """The built-in blameless Markdown draft."""
-    return postmortem_markdown(facts, timeline, items, factors)
 
 
 # The timeline event ids of the incident's notes marked key (domain/note_changes.py).
@@ -141,7 +134,7 @@ class Postmortems:
     """The postmortem use cases, on the incident service's units of work and clock."""
 
     def __init__(self, service: IncidentService, repositories: Repositories,
-                 texts: PostmortemTexts, render: DraftRenderer = default_draft,
+                 texts: PostmortemTexts, render: DraftRenderer,
                  key_notes: KeyNoteIds | None = None) -> None:
         self.service = service
         self.repositories = repositories

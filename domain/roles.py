@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast
 
+from domain.commands import UserReader
 from domain.model import Actor, AuditEvent, DomainError, Incident, Status, TimelineEvent, TimelineEventType
 from domain.policy import COMMANDER_ROLE, Policy
 from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import CHANNEL, INVITE, REFRESH, THREAD, IncidentRef, IncidentService, Outcome
 
-_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -83,8 +83,9 @@ def roles_hint(policy: Policy) -> str:
     return ", ".join(f"`{name}` ({spec.label})" for name, spec in policy.roles.items())
 
 
-def parse_role_request(text: str, actor_id: str, policy: Policy) -> RoleRequest:
-    """Read ``<role> @user`` / ``<role> me`` / ``<role> none``; refusals say what would be right."""
+def parse_role_request(text: str, actor_id: str, policy: Policy, user: UserReader) -> RoleRequest:
+    """Read ``<role> @user`` / ``<role> me`` / ``<role> none`` (``@user``: a word ``user`` reads
+    as a user id, in Slack a mention); refusals say what would be right."""
     words = text.split()
     usage = ("Say which role and who: `/incident role comms @user` (or `me`, or `none` to clear it). "
              f"Roles: {roles_hint(policy)}.")
@@ -101,11 +102,11 @@ def parse_role_request(text: str, actor_id: str, policy: Policy) -> RoleRequest:
         return RoleRequest(role, actor_id)
     if who.lower() == "none":
         return RoleRequest(role, None)
-    match = _MENTION_RE.match(who)
-    if match is None:
+    user_id = user(who)
+    if user_id is None or not _USER_ID_RE.match(user_id):
         raise DomainError(f"`{who[:40]}` is not a Slack user: mention them (pick them from Slack's "
                           f"@ list so it becomes a link), or write `me` or `none`. {usage}")
-    return RoleRequest(role, match.group(1))
+    return RoleRequest(role, user_id)
 
 
 class RoleTexts(Protocol):

@@ -43,7 +43,7 @@ from domain.model import (
 from domain.policy import Policy
 from domain.ports import Clock, ConcurrentUpdate, OutboxMessage, SlackLink, UnitOfWork
 from domain.reactions import Reactions
-from domain.state_machine import AlreadyInState, target_for, transition
+from domain.state_machine import AlreadyInState, IllegalTransition, target_for, transition
 
 T = TypeVar("T")
 
@@ -326,7 +326,10 @@ class IncidentService:
             wanted = target if isinstance(target, Status) else target_for(incident, target)
             previous = transition(incident, wanted, now)
         except AlreadyInState as exc:
-            return Outcome(incident, str(exc), changed=False)
+            return Outcome(incident, self.messages.already_in_state(exc), changed=False)
+        except IllegalTransition as exc:  # said as the renderer says it
+            raise IllegalTransition(incident, exc.target,
+                                    self.messages.illegal_transition(exc)) from None
         await self._check_status_gates(uow, incident, wanted, actor)
         await uow.incidents.save(incident)
         text = self.messages.status_changed(incident, previous, actor, now, reason)
@@ -368,7 +371,7 @@ class IncidentService:
         async def work(uow: UnitOfWork) -> Outcome:
             incident = await self.resolve_ref(uow, ref)
             if incident.assigned_to == commander_id:
-                return Outcome(incident, f"<@{commander_id}> already commands {incident.key}.",
+                return Outcome(incident, self.messages.already_commands(incident, commander_id),
                                changed=False)
             previous = incident.assigned_to
             incident.assigned_to = commander_id
@@ -377,7 +380,7 @@ class IncidentService:
             text = self.messages.assigned(incident, actor, commander_id)
             await uow.timeline.add(TimelineEvent(
                 incident_id=incident.id, event_type=TimelineEventType.NOTE,
-                body=f"Incident Commander set to <@{commander_id}>", author=actor.id,
+                body=self.messages.commander_note(commander_id), author=actor.id,
                 author_name=actor.name, occurred_at=incident.updated_at,
                 created_at=incident.updated_at))
             await self._record(uow, CommanderAssigned(incident, actor, previous, commander_id))

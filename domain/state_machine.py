@@ -4,6 +4,10 @@ open -> investigating (acknowledge)        open|investigating -> mitigated
 open|investigating|mitigated -> resolved   mitigated -> investigating (regressed)
 resolved -> investigating (reopen)          resolved -> closed
 closed is final.
+
+A refusal carries its facts (the incident's key, where it is, what was asked); the incident
+service says it with its renderer (``Messages.illegal_transition`` / ``already_in_state``: Slack's
+in ``bot/slack_ui/messages.py``). Its own message, for callers without one, is in plain words.
 """
 
 from __future__ import annotations
@@ -36,17 +40,48 @@ _TARGET_VERB = {
 
 
 class IllegalTransition(DomainError):
-    def __init__(self, incident: Incident, target: Status) -> None:
-        allowed = allowed_verbs(incident.status)
-        options = ", ".join(f"`{v}`" for v in allowed) if allowed else "none (closed is final)"
-        super().__init__(
-            f"{incident.key} is *{incident.status.value}*; it cannot move to "
-            f"*{target.value}*. Allowed now: {options}."
-        )
+    """``key`` is ``current`` and cannot move to ``target``; ``allowed``: the verbs it can take
+    now. ``text``: the refusal as the caller's renderer says it (default: plain words)."""
+
+    def __init__(self, incident: Incident, target: Status, text: str | None = None) -> None:
+        self.key = incident.key
+        self.current = incident.status
+        self.target = target
+        self.allowed = allowed_verbs(incident.status)
+        super().__init__(text or (f"{self.key} is {self.current.value}; it cannot move to "
+                                  f"{target.value}. Allowed now: {allowed_options(self.allowed)}."))
 
 
 class AlreadyInState(DomainError):
-    """The requested state is the current one: a double click or a repeated command."""
+    """The requested state is the current one: a double click or a repeated command.
+
+    ``verb``: what was asked, when it explains the answer (``ack`` of an incident already
+    acknowledged, ``reopen`` of one still being worked on), else None (the status itself)."""
+
+    def __init__(self, incident: Incident, verb: str | None = None) -> None:
+        self.key = incident.key
+        self.current = incident.status
+        self.verb = verb
+        super().__init__(self.plain())
+
+    @property
+    def reopen_hint(self) -> bool:
+        """An ``ack`` of a mitigated or resolved incident: ``reopen`` is what was meant."""
+        return self.verb == "ack" and self.current in (Status.MITIGATED, Status.RESOLVED)
+
+    def plain(self) -> str:
+        if self.verb == "ack":
+            hint = " Use `reopen` to work on it again." if self.reopen_hint else ""
+            return (f"{self.key} is already acknowledged: it is {self.current.value} now, so "
+                    f"nothing changed.{hint}")
+        if self.verb == "reopen":
+            return f"{self.key} is already {self.current.value}: nothing to reopen."
+        return f"{self.key} is already {self.current.value}."
+
+
+def allowed_options(allowed: list[str]) -> str:
+    """The verbs an incident can take now, as a refusal lists them."""
+    return ", ".join(f"`{v}`" for v in allowed) if allowed else "none (closed is final)"
 
 
 def target_for(incident: Incident, verb: str) -> Status:
@@ -61,16 +96,13 @@ def target_for(incident: Incident, verb: str) -> Status:
     if verb == "ack":
         if current is Status.OPEN:
             return Status.INVESTIGATING
-        hint = " Use `reopen` to work on it again." if current in (
-            Status.MITIGATED, Status.RESOLVED) else ""
-        raise AlreadyInState(f"{incident.key} is already acknowledged: it is *{current.value}* "
-                             f"now, so nothing changed.{hint}")
+        raise AlreadyInState(incident, "ack")
     if verb == "reopen":
         if current in (Status.MITIGATED, Status.RESOLVED):
             return Status.INVESTIGATING
         if current is Status.CLOSED:
             raise IllegalTransition(incident, Status.INVESTIGATING)
-        raise AlreadyInState(f"{incident.key} is already *{current.value}*: nothing to reopen.")
+        raise AlreadyInState(incident, "reopen")
     if verb not in VERB_TARGET:
         raise DomainError(f"`{verb}` is not a status verb; use one of "
                           f"{', '.join(f'`{v}`' for v in VERB_TARGET)}.")
@@ -100,7 +132,7 @@ def transition(incident: Incident, target: Status, at: datetime) -> Status:
     """
     previous = incident.status
     if target is previous:
-        raise AlreadyInState(f"{incident.key} is already *{target.value}*.")
+        raise AlreadyInState(incident)
     if target not in ALLOWED[previous]:
         raise IllegalTransition(incident, target)
     if incident.acknowledged_at is None and target is not Status.OPEN:

@@ -33,7 +33,7 @@ class ClockMarks(Protocol):
 class UpdateTexts(Protocol):
     """Port: the update as posted in the announcement's thread."""
 
-    def posted(self, incident: Incident, author_mention: str, text: str) -> str: ...
+    def posted(self, incident: Incident, author: Actor, text: str) -> str: ...
 
 
 class StakeholderUpdates:
@@ -68,7 +68,7 @@ class StakeholderUpdates:
             # stakeholders read the announcement's thread; a private incident posts nothing
             # there, so its update goes to the incident channel instead (issue 19 item 8)
             await uow.outbox.add(OutboxMessage(THREAD, incident.id, {
-                "text": self.texts.posted(incident, actor.mention, text),
+                "text": self.texts.posted(incident, actor, text),
                 "private_to_channel": True}))
             await self.marks(uow).updated(incident.id, now)
             return incident

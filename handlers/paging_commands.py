@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.slack_ui import paging as ui
+from bot.slack_ui.mrkdwn import mentioned_user
 from domain.commands import Parsed
 from domain.paging.oncall import OnCall
 from domain.paging.pages import Paging
@@ -29,7 +30,7 @@ class PagingVerbs:
 
     async def page_command(self, ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                            respond: Any) -> None:
-        target, message = await self.paging.target(parsed.rest)
+        target, message = await self.paging.target(parsed.rest, mentioned_user)
         actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
         ref = IncidentRef(number=parsed.number, channel_id=body.get("channel_id"))
         outcome = await self.paging.page(ref, actor, target, message)

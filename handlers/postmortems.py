@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.slack_ui import postmortems as ui
+from bot.slack_ui.mrkdwn import mentioned_user
 from domain.action_items import parse_action
 from domain.commands import Parsed
 from domain.model import Actor, DomainError
@@ -54,7 +55,7 @@ class PostmortemVerbs:
         ref = _ref(parsed, body)
         actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
         if sub == "add":
-            item = parse_action(rest, ctx.clock.now().date())
+            item = parse_action(rest, ctx.clock.now().date(), mentioned_user)
             incident, number = await self.postmortems.add_action_item(ref, actor, item)
             text = ui.action_added(incident, number, item)
         elif sub in ("list", ""):

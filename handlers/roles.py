@@ -14,6 +14,7 @@ from bot.slack_ui import roles as ui
 from bot.slack_ui import timers as reminder_ui
 from bot.slack_ui.commands import FAILED
 from bot.slack_ui.ids import ActionId
+from bot.slack_ui.mrkdwn import mentioned_user
 from domain.commands import Parsed
 from domain.model import DomainError
 from domain.reminders import ReminderMessage, ReminderSnoozes
@@ -38,7 +39,7 @@ def register(bolt: AsyncApp, ctx: SlackContext, roles: IncidentRoles, snoozes: R
             await ctx.reply(body, respond, ui.roles_reply(view.incident, held, ctx.policy))
             return
         actor = await ctx.actor(body.get("user_id", ""), body.get("user_name"))
-        request = parse_role_request(parsed.rest, actor.id, ctx.policy)
+        request = parse_role_request(parsed.rest, actor.id, ctx.policy, mentioned_user)
         outcome = await roles.set(ref, actor, request)
         await ctx.reply(body, respond, outcome.message if outcome.changed
                         else f":information_source: {outcome.message}")

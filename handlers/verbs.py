@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.slack_ui.mrkdwn import mentioned_user
 from domain.commands import Grammar
 
 if TYPE_CHECKING:
@@ -86,9 +87,11 @@ class VerbTable:
         return iter(self._verbs.values())
 
     def grammar(self) -> Grammar:
-        """What the (pure) parser needs: the known names and the aliases."""
+        """What the (pure) parser needs: the known names, the aliases, and Slack's mentions
+        read as user ids."""
         if self._grammar is None:
-            self._grammar = Grammar(verbs=tuple(self._verbs), aliases=dict(self._aliases))
+            self._grammar = Grammar(verbs=tuple(self._verbs), aliases=dict(self._aliases),
+                                    user=mentioned_user)
         return self._grammar
 
     def help_text(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.slack_ui.postmortem_template import markdown_draft
 from bot.slack_ui.postmortems import PostmortemTexts
 from domain.events import StatusChanged
 from domain.note_changes import CapturedNotes
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 def install(container: Container) -> None:
     postmortems = Postmortems(container.service, SqlPostmortemRepository, PostmortemTexts(),
-                              key_notes=CapturedNotes(container.service).key_note_ids)
+                              markdown_draft, key_notes=CapturedNotes(container.service).key_note_ids)
     container.service.gates.close.append(postmortems)
     container.service.reactions.on(StatusChanged, postmortems.on_status_changed)
     container.features.postmortem_reminders = postmortems.remind_overdue

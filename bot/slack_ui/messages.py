@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.slack_ui.mrkdwn import STATUS_EMOJI, escape, who
+from bot.slack_ui.mrkdwn import STATUS_EMOJI, escape, mention_of, who
 from domain.messages import hhmm
 from domain.model import Actor, Incident, Severity, Status, format_duration
+from domain.state_machine import AlreadyInState, IllegalTransition, allowed_options
 
 VERB_PAST = {
     Status.INVESTIGATING: "acknowledged",
@@ -43,12 +44,31 @@ class SlackMessages:
         return f":memo: Note on {incident.key} by {who(actor)}:\n>{escape(text)}"
 
     def assigned(self, incident: Incident, actor: Actor, commander_id: str) -> str:
-        return (f":bust_in_silhouette: <@{commander_id}> is now Incident Commander of "
+        return (f":bust_in_silhouette: {mention_of(commander_id)} is now Incident Commander of "
                 f"{incident.key} (set by {who(actor)})")
 
     def severity_changed(self, incident: Incident, previous: Severity, actor: Actor) -> str:
         return (f":arrows_counterclockwise: {incident.key} severity changed "
                 f"{previous.label} → *{incident.severity.label}* by {who(actor)}")
+
+    def commander_note(self, commander_id: str) -> str:
+        return f"Incident Commander set to {mention_of(commander_id)}"
+
+    def already_commands(self, incident: Incident, commander_id: str) -> str:
+        return f"{mention_of(commander_id)} already commands {incident.key}."
+
+    def illegal_transition(self, refusal: IllegalTransition) -> str:
+        return (f"{refusal.key} is *{refusal.current.value}*; it cannot move to "
+                f"*{refusal.target.value}*. Allowed now: {allowed_options(refusal.allowed)}.")
+
+    def already_in_state(self, refusal: AlreadyInState) -> str:
+        status = f"*{refusal.current.value}*"
+        if refusal.verb == "ack":
+            hint = " Use `reopen` to work on it again." if refusal.reopen_hint else ""
+            return f"{refusal.key} is already acknowledged: it is {status} now, so nothing changed.{hint}"
+        if refusal.verb == "reopen":
+            return f"{refusal.key} is already {status}: nothing to reopen."
+        return f"{refusal.key} is already {status}."
 
 
 def _figures(incident: Incident, previous: Status) -> list[str]:

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.slack_ui.mrkdwn import escape
+from bot.slack_ui.mrkdwn import escape, mention
 from domain.model import Actor, Incident
 from domain.model_actions.changes import Change, ChangeKind, relative
 from domain.model_actions.drift_controls import DriftAcceptance, DriftSnooze
@@ -86,7 +86,7 @@ class SlackModelActionTexts:
         return f"drift assessment: PSI {fact.psi_composite:.2f}, {verdict}"
 
     def rollback_requested_post(self, actor: Actor, rollback: Rollback) -> str:
-        return (f":rewind: {actor.mention} requests a rollback of `{rollback.model}` `{rollback.alias}` "
+        return (f":rewind: {mention(actor)} requests a rollback of `{rollback.model}` `{rollback.alias}` "
                 f"v{rollback.from_version or '?'} → v{rollback.to_version}: {escape(rollback.reason)}")
 
     def rollback_requested_note(self, actor: Actor, rollback: Rollback) -> str:
@@ -94,7 +94,7 @@ class SlackModelActionTexts:
 
     def rollback_decided_note(self, actor: Actor, rollback: Rollback) -> str:
         glass = " (break-glass self-approval, GOV-001 5.3)" if rollback.break_glass else ""
-        return (f"{actor.mention} {rollback.status.value} the rollback of `{rollback.model}` to "
+        return (f"{mention(actor)} {rollback.status.value} the rollback of `{rollback.model}` to "
                 f"v{rollback.to_version} asked by <@{rollback.requested_by}>{glass}.")
 
     def rollback_decided_post(self, actor: Actor, rollback: Rollback) -> str:
@@ -110,16 +110,16 @@ class SlackModelActionTexts:
                 f"{escape(error[:300])}")
 
     def drift_accepted(self, actor: Actor, acceptance: DriftAcceptance, psi: float) -> str:
-        return (f"{actor.mention} accepted the drift of `{acceptance.model}` (PSI {psi:.2f}) "
+        return (f"{mention(actor)} accepted the drift of `{acceptance.model}` (PSI {psi:.2f}) "
                 f"until {acceptance.expires_at:%Y-%m-%d %H:%M} UTC: the window that drifted is its "
                 f"reference from now on. Reason: {escape(acceptance.reason)}")
 
     def drift_snoozed(self, actor: Actor, snooze: DriftSnooze) -> str:
-        return (f"{actor.mention} snoozed drift alerts of `{snooze.model}` until "
+        return (f"{mention(actor)} snoozed drift alerts of `{snooze.model}` until "
                 f"{snooze.until:%Y-%m-%d %H:%M} UTC. Reason: {escape(snooze.reason)}")
 
     def retrain_requested(self, actor: Actor, model: str) -> str:
-        return f"{actor.mention} asked to retrain `{model}`."
+        return f"{mention(actor)} asked to retrain `{model}`."
 
     def retrain_status(self, run: PipelineRun, status: str) -> str:
         icon = {"succeeded": ":white_check_mark:", "failed": ":x:"}.get(status, ":gear:")

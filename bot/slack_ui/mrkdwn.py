@@ -1,5 +1,6 @@
 """Slack mrkdwn primitives every ``bot/slack_ui`` renderer shares: escaping outside text, a
-person as a live mention, a status as an emoji.
+person as a live mention, a status as an emoji; and the reverse for what users type: a mention
+(``<@U1|bob>``) read as the user id the domain takes, Slack's entities decoded.
 
 They were in ``domain/messages.py``; the domain speaks in plain words and leaves markup to the
 renderers (issue 13).
@@ -54,6 +55,36 @@ def escape_mixed(text: str | None) -> str:
     return "".join(out)
 
 
+def mention_of(user_id: str) -> str:
+    """A Slack user id as a live mention."""
+    return f"<@{user_id}>"
+
+
+def mention(actor: Actor) -> str:
+    """A Slack user as a live mention; anyone else by name, as given."""
+    return mention_of(actor.id) if actor.is_slack_user else actor.name
+
+
 def who(actor: Actor) -> str:
     """A Slack user as a live mention; anyone else (PagerDuty, a CLI user) by escaped name."""
-    return actor.mention if actor.is_slack_user else escape(actor.name)
+    return mention(actor) if actor.is_slack_user else escape(actor.name)
+
+
+# A user mention as Slack sends it in a command's text (``should_escape: true`` in manifest.yml):
+# ``<@U123>`` or ``<@U123|name>``.
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+
+
+def mentioned_user(word: str) -> str | None:
+    """The user id a word of a command mentions (``<@U1|bob>`` -> ``U1``), or None: the
+    ``domain.commands.UserReader`` the Slack edge gives the domain's parsers."""
+    match = _MENTION.match(word)
+    return match.group(1) if match else None
+
+
+def unescape(text: str) -> str:
+    """Slack's escaping of a message's text undone (``&lt;`` ``&gt;`` ``&amp;``)."""
+    for entity, char in _ENTITIES:
+        text = text.replace(entity, char)
+    return text

@@ -7,8 +7,8 @@ from datetime import UTC
 from typing import Any
 
 from bot.slack_ui.ids import ActionId
-from bot.slack_ui.mrkdwn import escape
-from domain.model import Incident
+from bot.slack_ui.mrkdwn import escape, mention, mention_of
+from domain.model import Actor, Incident
 from domain.paging.oncall import OnCallShift, TeamOnCall
 from domain.paging.pages import RESPONDERS, USER, PageOutcome, PageTarget
 
@@ -63,8 +63,12 @@ class PagingTexts:
     def target(self, target: PageTarget) -> str:
         return f"<@{target.name}>" if target.kind == USER else escape(target.name)
 
-    def paged(self, incident: Incident, actor_mention: str, target: str, message: str) -> str:
-        return f":pager: {actor_mention} paged {target}" + (f": {escape(message)}" if message else "")
+    def no_account(self, user_id: str, teams: str) -> str:
+        return (f"{mention_of(user_id)} has no PagerDuty account (no PagerDuty user has their "
+                f"Slack e-mail). Page a team instead: {teams}.")
+
+    def paged(self, incident: Incident, actor: Actor, target: str, message: str) -> str:
+        return f":pager: {mention(actor)} paged {target}" + (f": {escape(message)}" if message else "")
 
 
 def page_reply(outcome: PageOutcome, target: str) -> str:

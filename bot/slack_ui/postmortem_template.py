@@ -1,7 +1,9 @@
-"""The postmortem draft from a Jinja2 template the organisation can own (issue 21).
+"""The postmortem draft: the built-in Markdown (:func:`postmortem_markdown`, owners as Slack
+mentions), and the same from a Jinja2 template the organisation can own (issue 21).
 
 ``POSTMORTEM_TEMPLATE`` names a template file; unset, the shipped ``postmortem_draft.md`` (Jinja2)
-renders today's layout exactly (tests/unit/bot/slack_ui/test_postmortem_template.py holds the two equal).
+renders the built-in layout exactly (tests/unit/bot/slack_ui/test_postmortem_template.py holds the
+two equal).
 The template sees the same facts as the built-in renderer, plus the tracker tickets of the
 action items (``tickets``), which the default shows beside the reference given in Slack.
 
@@ -11,23 +13,95 @@ when it is loaded (at start-up), naming the file and the line.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jinja2
 
 from domain.governance.postmortem import (
-    PLACEHOLDER,
     ActionItemRow,
     IncidentFacts,
     TimelineEntry,
-    _cell,
-    _dur,
     is_real_content,
 )
 
+PLACEHOLDER = "_to be filled in_"  # what the draft shows where nothing was recorded yet
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent / "postmortem_draft.md"  # packaged as *.md
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _dur(start: datetime, end: datetime | None) -> str:
+    if end is None:
+        return "n/a"
+    secs = int((end - start) / timedelta(seconds=1))
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
+
+
+def _key_moments(timeline: Sequence[TimelineEntry]) -> list[str]:
+    """The notes marked key, first in the draft (issue 19); nothing when none is."""
+    key = sorted((e for e in timeline if e.key), key=lambda e: e.at)
+    if not key:
+        return []
+    return ["## Key moments", *(f"- {e.at.strftime('%Y-%m-%d %H:%M:%S')} — {e.text}" for e in key), ""]
+
+
+def postmortem_markdown(inc: IncidentFacts, timeline: Sequence[TimelineEntry],
+                        action_items: Sequence[ActionItemRow] = (),
+                        contributing_factors: str | None = None) -> str:
+    """Render summary, impact, timeline with UTC times, SLO figures, the contributing factors and
+    the action items recorded so far (placeholders only where nothing was recorded)."""
+    lines = [
+        f"# Postmortem: incident #{inc.number} — {inc.title}",
+        "",
+        "_Blameless format: describe systems and decisions, not people._",
+        "",
+        *_key_moments(timeline),
+        "## Summary",
+        f"{inc.severity} incident on model `{inc.model or 'n/a'}`: {inc.description or inc.title}",
+        "",
+        "## Impact",
+        f"- Severity: {inc.severity}",
+        f"- Model: {inc.model or 'n/a'}",
+        f"- Duration (declared to resolved): {_dur(inc.declared_at, inc.resolved_at)}",
+        "",
+        "## SLO figures",
+        "| measure | value |",
+        "|---|---|",
+        f"| time to acknowledge | {_dur(inc.declared_at, inc.acknowledged_at)} |",
+        f"| time to mitigate | {_dur(inc.declared_at, inc.mitigated_at)} |",
+        f"| time to resolve | {_dur(inc.declared_at, inc.resolved_at)} |",
+        "",
+        "## Timeline (UTC)",
+    ]
+    for e in sorted(timeline, key=lambda e: e.at):
+        lines.append(f"- {e.at.strftime('%Y-%m-%d %H:%M:%S')} — {e.kind}: {e.text}")
+    factors = contributing_factors if is_real_content(contributing_factors) else f"- {PLACEHOLDER}"
+    lines += ["", "## Contributing factors", str(factors), "",
+              "## Action items", "| action | owner | due | severity | ticket |", "|---|---|---|---|---|"]
+    for item in sorted(action_items, key=lambda i: i.number):
+        text = f"~~{_cell(item.text)}~~ (done)" if item.done else _cell(item.text)
+        lines.append(f"| {item.number}. {text} | <@{item.owner}> | {item.due.isoformat()} | "
+                     f"{item.severity.upper()} | {_cell(item.ticket)} |")
+    if not action_items:
+        lines.append(f"| {PLACEHOLDER} | | | | |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+async def markdown_draft(facts: IncidentFacts, timeline: Sequence[TimelineEntry],
+                         items: Sequence[ActionItemRow], factors: str | None,
+                         incident_id: uuid.UUID) -> str:
+    """:func:`postmortem_markdown` as the postmortem use cases' ``DraftRenderer`` (the insights
+    feature replaces it with the template, which links the tracker tickets)."""
+    return postmortem_markdown(facts, timeline, items, factors)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from bot.slack_ui.ids import ActionId
+from bot.slack_ui.mrkdwn import mention
 from domain.model import Actor, Incident, Status
 from domain.policy import Policy
 
@@ -69,11 +70,11 @@ class RoleTexts:
         if actor.id == user_id:
             return f":raising_hand: <@{user_id}> is now *{label}* of {incident.key}."
         return (f":busts_in_silhouette: <@{user_id}> is now *{label}* of {incident.key} "
-                f"(set by {actor.mention}).")
+                f"(set by {mention(actor)}).")
 
     def cleared(self, incident: Incident, label: str, actor: Actor, previous: str) -> str:
         return (f":busts_in_silhouette: {incident.key} has no *{label}* any more "
-                f"(was <@{previous}>; cleared by {actor.mention}).")
+                f"(was <@{previous}>; cleared by {mention(actor)}).")
 
     def taken_note(self, label: str, user_id: str) -> str:
         return f"{label} set to <@{user_id}>"

@@ -1,5 +1,6 @@
 """The message shortcuts' Slack side (issue 19 item 2): the incident picker of *Add to timeline*,
-the declare form pre-filled from a message, and what the bot posts about a noted message."""
+the declare form pre-filled from a message (the message's markup read as plain words), and what
+the bot posts about a noted message."""
 
 from __future__ import annotations
 
@@ -9,15 +10,52 @@ from typing import Any
 
 from bot.slack_ui.commands import declare_modal
 from bot.slack_ui.ids import CallbackId, InputId
-from bot.slack_ui.mrkdwn import escape_mixed, who
+from bot.slack_ui.mrkdwn import escape_mixed, unescape, who
+from domain import text_boundary
 from domain.commands import Parsed
-from domain.message_shortcuts import SlackMessage, description_from, title_from
+from domain.message_shortcuts import SlackMessage
 from domain.model import Actor, Incident
 
 METADATA_MAX = 3000  # Slack's limit on a view's private_metadata
 QUOTE_MAX = 1500  # how much of a message the channel echo quotes
 OPTION_TEXT_MAX = 75  # a select option's text
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+TITLE_MAX = text_boundary.CAPS["title"]
+DESCRIPTION_MAX = text_boundary.CAPS["description"]
+# Slack's markup: <@U1>, <@U1|name>, <#C1|name>, <!here>, <!subteam^S1|@team>, <url|label>, <url>
+_MARKUP = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def plain(text: str) -> str:
+    """Slack's markup as a person reads it: ``<@U1|ann>`` -> ``@ann``, ``<url|label>`` -> ``label``,
+    ``<#C1|ops>`` -> ``#ops``, ``<!here>`` -> ``@here``, entities decoded (for a form's field)."""
+
+    def readable(m: re.Match[str]) -> str:
+        sigil, target, label = m.group(1), m.group(2), m.group(3)
+        if sigil == "!":
+            return label or "@" + target.split("^")[0]
+        if sigil in ("@", "#"):
+            return (label if label and label[:1] in "@#" else sigil + (label or target))
+        return label or target
+
+    text = _MARKUP.sub(readable, text)
+    return unescape(text)
+
+
+def title_from(text: str) -> str:
+    """A declare form's title from a message: its first line with words, markup read as
+    plain text, spaces collapsed, cut to the title's limit."""
+    for line in plain(text).splitlines():
+        words = " ".join(line.split())
+        if words:
+            return words if len(words) <= TITLE_MAX else words[:TITLE_MAX - 1].rstrip() + "…"
+    return ""
+
+
+def description_from(text: str) -> str:
+    """The declare form's description: the message's words, within the description's limit."""
+    words = plain(text).strip()
+    return words if len(words) <= DESCRIPTION_MAX else words[:DESCRIPTION_MAX - 1].rstrip() + "…"
 
 
 def quote(text: str, limit: int = QUOTE_MAX) -> str:
@@ -61,6 +99,10 @@ class ShortcutTexts:
         body = _where(message)
         body += f": {message.text.strip()}" if message.has_text else ""
         return f"{body}\n{message.permalink}" if message.permalink else body
+
+    def no_active_incident(self) -> str:
+        return ("There is no active incident to add that message to. Declare one from the "
+                "message (its *Declare incident* shortcut) or with `/incident declare`.")
 
 
 def metadata(data: dict[str, Any], message: SlackMessage) -> str:

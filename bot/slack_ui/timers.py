@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.slack_ui.ids import ActionId, CallbackId, InputId
 from bot.slack_ui.modals import text_modal
-from bot.slack_ui.mrkdwn import escape
+from bot.slack_ui.mrkdwn import escape, mention
 from domain.messages import hhmm
 from domain.model import Actor, Incident, Severity, format_duration
 from domain.reminders import SnoozeLimit
@@ -123,5 +123,5 @@ LOST_INCIDENT = "This form lost its incident; use `/incident update <text>`."
 class UpdateTexts:
     """The thread message of ``domain.updates.StakeholderUpdates`` (its ``UpdateTexts`` port)."""
 
-    def posted(self, incident: Incident, author_mention: str, text: str) -> str:
-        return update_posted_text(incident, author_mention, text)
+    def posted(self, incident: Incident, author: Actor, text: str) -> str:
+        return update_posted_text(incident, mention(author), text)

@@ -208,7 +208,7 @@ def parse_terraform(data: Mapping[str, Any], options: ParseOptions | None = None
     notices: list[str] = []
     if "values" in data and "resource_drift" not in data and "planned_values" not in data:
         raise UnsupportedFormat(
-            "This is `terraform show -json` of a *state*, which holds no drift. Run "
+            "This is `terraform show -json` of a state, which holds no drift. Run "
             "`terraform plan -refresh-only -out=drift.tfplan` then `terraform show -json drift.tfplan`."
         )
     drift = data.get("resource_drift") or []

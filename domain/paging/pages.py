@@ -12,13 +12,13 @@ page in PagerDuty. The invite on acknowledge is an explicit step of the PagerDut
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+from domain.commands import UserReader
 from domain.model import Actor, AuditEvent, DomainError, Incident, Severity, TimelineEvent, TimelineEventType
 from domain.paging.oncall import (
     PagerDutyDirectory,
@@ -38,7 +38,6 @@ from domain.text_boundary import clean
 PD_RESPONDER_REQUEST = "pagerduty_responder_request"  # outbox: POST /incidents/{id}/responder_requests
 TEAM, USER = "team", "user"
 RESPONDERS, EVENT = "responders", "event"
-_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _EVENT_SEVERITY = {Severity.P1: "critical", Severity.P2: "error", Severity.P3: "warning",
                    Severity.P4: "info"}
 JOINED = ("joined", "accepted")  # a responder request's reply that means "I am coming"
@@ -95,7 +94,8 @@ class PageTexts(Protocol):
     """Port: the words (bot/slack_ui/paging.py)."""
 
     def target(self, target: PageTarget) -> str: ...
-    def paged(self, incident: Incident, actor_mention: str, target: str, message: str) -> str: ...
+    def no_account(self, user_id: str, teams: str) -> str: ...
+    def paged(self, incident: Incident, actor: Actor, target: str, message: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -105,15 +105,15 @@ class PageOutcome:
     repeat: bool  # the same target was paged before in this incident
 
 
-def parse_page(rest: str) -> tuple[str, str, str]:
-    """``ml-platform scores are zero`` -> (TEAM, "ml-platform", "scores are zero");
-    ``<@U1|bob> help`` -> (USER, "U1", "help")."""
+def parse_page(rest: str, user: UserReader) -> tuple[str, str, str]:
+    """``ml-platform scores are zero`` -> (TEAM, "ml-platform", "scores are zero"); a first word
+    ``user`` reads as a user id (a mention, in Slack) -> (USER, that id, the rest)."""
     head, _, message = (rest or "").strip().partition(" ")
     if not head:
         raise DomainError(USAGE)
-    match = _MENTION.match(head)
-    if match:
-        return USER, match.group(1), message.strip()
+    user_id = user(head)
+    if user_id is not None:
+        return USER, user_id, message.strip()
     if head.startswith("@"):
         raise DomainError("Pick the user from Slack's @ list so it becomes a link: "
                           "`/incident page @user [message]`.")
@@ -147,9 +147,10 @@ class Paging:
 
     # -- whom (reads, before the transaction) -------------------------------------------------
 
-    async def target(self, rest: str) -> tuple[PageTarget, str]:
-        """The target named by the command, and the message; refused when it cannot be paged."""
-        kind, name, message = parse_page(rest)
+    async def target(self, rest: str, user: UserReader) -> tuple[PageTarget, str]:
+        """The target named by the command (a person as ``user`` reads one), and the message;
+        refused when it cannot be paged."""
+        kind, name, message = parse_page(rest, user)
         if kind == USER:
             return await self._user(name), message
         return await self._team(name), message
@@ -183,8 +184,7 @@ class Paging:
         pd_user = await self.directory.user_by_email(email) if email else None
         if pd_user is None:
             teams = ", ".join(f"`{t}`" for t in self.config.known_teams()) or "none configured"
-            raise DomainError(f"<@{user_id}> has no PagerDuty account (no PagerDuty user has "
-                              f"their Slack e-mail). Page a team instead: {teams}.")
+            raise DomainError(self.texts.no_account(user_id, teams))
         return PageTarget(USER, user_id, pd_user_id=pd_user.id)
 
     # -- the page (one transaction) ---------------------------------------------------------------
@@ -270,7 +270,7 @@ class Paging:
                      "pd_incident_id": page.pd_incident_id, "pd_target_id": page.pd_target_id,
                      "dedup_key": page.dedup_key}))
         await uow.outbox.add(OutboxMessage(THREAD, incident.id, {
-            "text": self.texts.paged(incident, actor.mention, label, page.message)}))
+            "text": self.texts.paged(incident, actor, label, page.message)}))
 
     # -- the PagerDuty webhook's steps ----------------------------------------------------------
 

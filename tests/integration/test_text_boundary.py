@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.slack_ui.mrkdwn import mentioned_user
 from domain.action_items import parse_action
 from domain.model import Severity, Status
 from domain.services import DeclareIncident, IncidentRef
@@ -84,5 +85,5 @@ async def test_a_megabyte_note_is_bounded_and_stored_on_both_databases(service) 
 
 def test_action_items_pass_the_boundary() -> None:
     item = parse_action('"Call jane@x.io about \x00 the rollback" owner:<@U0DANA> due:2026-12-01 '
-                        "severity:p2 ticket:JIRA-123", date(2026, 11, 30))
+                        "severity:p2 ticket:JIRA-123", date(2026, 11, 30), mentioned_user)
     assert item.text == "Call [email] about  the rollback"

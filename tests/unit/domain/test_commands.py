@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.slack_ui.incident import channel_name
-from domain.commands import parse
+from bot.slack_ui.mrkdwn import mentioned_user
+from domain.commands import CORE_GRAMMAR, parse
 from domain.model import InvalidSeverity, Severity
 
 
@@ -62,9 +65,11 @@ def test_verbs_take_an_optional_incident_number(text: str, verb: str, number: in
 
 
 def test_assign_needs_a_slack_mention() -> None:
-    assert parse("assign <@U0RESPOND|bob>").user_id == "U0RESPOND"
-    assert parse("assign 4 <@U0RESPOND>").number == 4
-    assert "Mention" in (parse("assign bob").error or "")
+    slack = dataclasses.replace(CORE_GRAMMAR, user=mentioned_user)  # as handlers/verbs.py builds it
+    assert parse("assign <@U0RESPOND|bob>", slack).user_id == "U0RESPOND"
+    assert parse("assign 4 <@U0RESPOND>", slack).number == 4
+    assert "Mention" in (parse("assign bob", slack).error or "")
+    assert "Mention" in (parse("assign <@U0RESPOND>").error or "")  # no chat: no one is named
 
 
 def test_severity_change_and_unknown_commands() -> None:

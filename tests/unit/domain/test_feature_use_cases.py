@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pytest
 
+from bot.slack_ui.mrkdwn import mention
 from domain.checklists import CHECKLIST, Checklists, Followed, StepDone, StepOutcome
 from domain.events import IncidentDeclared, IncidentEvent
 from domain.governance.roles import RaciGate, Role, RoleRefused
@@ -87,8 +88,8 @@ class Marks:
 
 
 class Texts:
-    def posted(self, incident: Incident, author_mention: str, text: str) -> str:
-        return f"{incident.key} update by {author_mention}: {text}"
+    def posted(self, incident: Incident, author: Actor, text: str) -> str:
+        return f"{incident.key} update by {mention(author)}: {text}"
 
 
 @pytest.fixture

@@ -20,16 +20,11 @@ from typing import Any
 import pytest
 
 from bot.features.governance import RoleGate, enforcing, mode_problem
+from bot.slack_ui.postmortem_template import PLACEHOLDER, markdown_draft, postmortem_markdown
 from domain.action_items import ActionItem
 from domain.api.auth import ALL_SCOPES, Principal
 from domain.events import StatusChanged
-from domain.governance.postmortem import (
-    PLACEHOLDER,
-    ActionItemRow,
-    IncidentFacts,
-    is_real_content,
-    postmortem_markdown,
-)
+from domain.governance.postmortem import ActionItemRow, IncidentFacts, is_real_content
 from domain.governance.roles import (
     Activity,
     RaciGate,
@@ -424,7 +419,7 @@ def world(roles: dict[str, set[Role]] | None = None, enforce: bool = True) -> Wo
     service = IncidentService(db.uow_factory(clock), clock, default_policy(),
                               gates=Gates(roles=RaciGate(grants, enforce)))
     store = FakePostmortems()
-    postmortems = Postmortems(service, store, Texts())
+    postmortems = Postmortems(service, store, Texts(), markdown_draft)
     service.gates.close.append(postmortems)
     service.reactions.on(StatusChanged, postmortems.on_status_changed)
     return World(db, clock, service, grants, postmortems, store)

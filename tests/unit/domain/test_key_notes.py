@@ -13,7 +13,8 @@ import pytest
 
 from bot.ack import AckFirst
 from bot.intake import AckedRequest
-from domain.governance.postmortem import IncidentFacts, TimelineEntry, postmortem_markdown
+from bot.slack_ui.postmortem_template import postmortem_markdown
+from domain.governance.postmortem import IncidentFacts, TimelineEntry
 from domain.model import Actor, MLModel, ModelStage, Severity
 from domain.note_changes import (
     DELETED,

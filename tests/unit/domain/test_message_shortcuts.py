@@ -11,18 +11,21 @@ import pytest
 import yaml
 
 from bot.slack_ui.ids import CallbackId
-from bot.slack_ui.shortcuts import ShortcutTexts, pick_incident_modal
-from domain.message_shortcuts import (
+from bot.slack_ui.shortcuts import (
     TITLE_MAX,
+    ShortcutTexts,
+    description_from,
+    pick_incident_modal,
+    plain,
+    title_from,
+)
+from domain.message_shortcuts import (
     AlreadyOnTimeline,
     MessageNotes,
     NoActiveIncident,
     NoText,
     SlackMessage,
-    description_from,
     message_ref,
-    plain,
-    title_from,
 )
 from domain.model import Actor, Incident, ModelStage, Severity, Status, TimelineEventType
 from domain.policy import default_policy
@@ -57,6 +60,9 @@ class Texts:
 
     def note(self, message: SlackMessage) -> str:  # what the timeline keeps: Slack's, as stored
         return ShortcutTexts().note(message)
+
+    def no_active_incident(self) -> str:
+        return ShortcutTexts().no_active_incident()
 
 
 def msg(channel: str = TEAM, text: str = "p99 at 4s", thread_ts: str | None = None,

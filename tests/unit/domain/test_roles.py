@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.policy_loader import PolicyFileError, dump_policy, load_policy_text
+from bot.slack_ui.mrkdwn import mentioned_user as slack
 from domain.model import Actor, DomainError, Incident, Severity, Status
 from domain.policy import COMMANDER_ROLE, default_policy
 from domain.reminders import (
@@ -114,9 +115,9 @@ def test_a_bad_role_is_named_with_its_line(roles_yaml: str, below: int, expected
 # -- `/incident role <role> @user | me | none` -------------------------------------------------------
 
 def test_the_role_command_reads_a_mention_me_or_none() -> None:
-    assert parse_role_request("comms <@U0MLE|mle>", SRE.id, POLICY) == RoleRequest("comms", "U0MLE")
-    assert parse_role_request("Scribe me", SRE.id, POLICY) == RoleRequest("scribe", SRE.id)
-    assert parse_role_request("comms none", SRE.id, POLICY) == RoleRequest("comms", None)
+    assert parse_role_request("comms <@U0MLE|mle>", SRE.id, POLICY, slack) == RoleRequest("comms", "U0MLE")
+    assert parse_role_request("Scribe me", SRE.id, POLICY, slack) == RoleRequest("scribe", SRE.id)
+    assert parse_role_request("comms none", SRE.id, POLICY, slack) == RoleRequest("comms", None)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -129,7 +130,7 @@ def test_the_role_command_reads_a_mention_me_or_none() -> None:
 ])
 def test_bad_role_input_says_what_would_be_right(text: str, expected: str) -> None:
     with pytest.raises(DomainError) as raised:
-        parse_role_request(text, SRE.id, POLICY)
+        parse_role_request(text, SRE.id, POLICY, slack)
     assert expected in str(raised.value)
 
 

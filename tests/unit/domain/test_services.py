@@ -40,7 +40,7 @@ from domain.services import (
     IncidentService,
     UnknownModel,
 )
-from domain.state_machine import IllegalTransition
+from domain.state_machine import AlreadyInState, IllegalTransition
 from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork, database_with_models
 
 ALICE = Actor("U0DECLARER", "alice")
@@ -329,8 +329,8 @@ async def test_a_stale_ack_on_a_resolved_incident_changes_nothing_and_says_where
     mark = Mark.of(db)
     outcome = await service.change_status(INC1, "ack", ALICE)
     assert not outcome.changed
-    assert outcome.message == ("INC-1 is already acknowledged: it is *resolved* now, so nothing changed. "
-                               "Use `reopen` to work on it again.")
+    assert outcome.message == SLACK.already_in_state(AlreadyInState(db.incident(1), "ack"))
+    assert "Use `reopen`" in outcome.message  # wording: tests/unit/bot/slack_ui/test_messages.py
     assert db.incident(1).status is Status.RESOLVED and mark.nothing_written()
 
 
@@ -376,7 +376,7 @@ async def test_reopen_of_an_active_incident_changes_nothing(
     mark = Mark.of(db)
     outcome = await service.change_status(INC1, "reopen", ALICE)
     assert not outcome.changed
-    assert outcome.message == f"INC-1 is already *{status.value}*: nothing to reopen."
+    assert outcome.message == SLACK.already_in_state(AlreadyInState(db.incident(1), "reopen"))
     assert mark.nothing_written()
 
 
@@ -514,7 +514,7 @@ async def test_assigning_a_commander_invites_them_and_announces_it(
     assert db.incident(1).assigned_to == "U0COMMANDER"
     assert outcome.message == (":bust_in_silhouette: <@U0COMMANDER> is now Incident Commander of INC-1 "
                                "(set by <@U0DECLARER>)")
-    assert mark.new_timeline_bodies() == ["Incident Commander set to <@U0COMMANDER>"]
+    assert mark.new_timeline_bodies() == [SLACK.commander_note("U0COMMANDER")]
     [audit] = mark.new_audit()
     assert (audit.action, audit.details) == ("incident.assigned",
                                              {"number": 1, "from": None, "to": "U0COMMANDER"})
@@ -536,7 +536,8 @@ async def test_assigning_the_current_commander_changes_nothing(
     await service.assign(INC1, ALICE, "U0COMMANDER")
     mark = Mark.of(db)
     outcome = await service.assign(INC1, BOB, "U0COMMANDER")
-    assert not outcome.changed and outcome.message == "<@U0COMMANDER> already commands INC-1."
+    assert not outcome.changed
+    assert outcome.message == SLACK.already_commands(db.incident(1), "U0COMMANDER")
     assert mark.nothing_written()
 
 
@@ -798,6 +799,18 @@ class Echo:
     def severity_changed(self, incident: Incident, previous: Severity, actor: Actor) -> str:
         return f"severity {incident.key} {previous.value}->{incident.severity.value}"
 
+    def commander_note(self, commander_id: str) -> str:
+        return f"commander note {commander_id}"
+
+    def already_commands(self, incident: Incident, commander_id: str) -> str:
+        return f"already commands {incident.key} {commander_id}"
+
+    def illegal_transition(self, refusal: IllegalTransition) -> str:
+        return f"illegal {refusal.key} {refusal.current.value}->{refusal.target.value} {refusal.allowed}"
+
+    def already_in_state(self, refusal: AlreadyInState) -> str:
+        return f"already {refusal.key} {refusal.current.value} {refusal.verb}"
+
 
 async def test_what_a_change_says_comes_from_the_renderer_the_service_is_given(
         db: FakeDatabase, clock: FakeClock) -> None:
@@ -811,6 +824,13 @@ async def test_what_a_change_says_comes_from_the_renderer_the_service_is_given(
                     "assigned INC-1 U0IC"]
     assert [m.payload["text"] for m in db.outbox if m.kind == THREAD] == said
     assert db.outbox[-1].payload == {"text": "note INC-1 U0RESPOND rolled back"}
+    assert "commander note U0IC" in [e.body for e in db.timeline]  # what the timeline keeps
+    # the refusals too: the renderer says them, from the facts the state machine gives
+    assert (await service.change_status(INC1, "ack", BOB)).message == "already INC-1 investigating ack"
+    assert (await service.assign(INC1, BOB, "U0IC")).message == "already commands INC-1 U0IC"
+    refused = r"^illegal INC-1 investigating->closed \['mitigate', 'resolve'\]$"
+    with pytest.raises(IllegalTransition, match=refused):
+        await service.change_status(INC1, "close", BOB)
 
 
 async def test_without_a_renderer_a_change_is_said_in_plain_words(db: FakeDatabase,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.slack_ui.mrkdwn import mentioned_user
 from domain.commands import CORE_GRAMMAR, parse
 from handlers.slack_commands import CORE_VERBS
 from handlers.verbs import DuplicateVerb, VerbTable
@@ -23,7 +24,9 @@ def core_table() -> VerbTable:
 
 
 def test_the_core_registrations_are_the_parsers_default_grammar() -> None:
-    assert core_table().grammar() == CORE_GRAMMAR
+    grammar = core_table().grammar()
+    assert (grammar.verbs, grammar.aliases) == (CORE_GRAMMAR.verbs, CORE_GRAMMAR.aliases)
+    assert grammar.user is mentioned_user  # Slack's mentions read as user ids, at the edge
 
 
 def test_a_feature_verb_is_parsed_helped_and_found_after_one_add() -> None:

@@ -1,5 +1,5 @@
 """POSTMORTEM_TEMPLATE (issue 21): the shipped Jinja2 template renders exactly today's draft
-(domain.governance.postmortem.postmortem_markdown), and an organisation's own template is used,
+(postmortem_markdown, beside it), and an organisation's own template is used,
 with the action items' tracker tickets linked."""
 
 from __future__ import annotations
@@ -11,8 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack_ui.postmortem_template import PostmortemTemplate, TemplateProblem, TicketLink
-from domain.governance.postmortem import ActionItemRow, IncidentFacts, TimelineEntry, postmortem_markdown
+from bot.slack_ui.postmortem_template import (
+    PostmortemTemplate,
+    TemplateProblem,
+    TicketLink,
+    postmortem_markdown,
+)
+from domain.governance.postmortem import ActionItemRow, IncidentFacts, TimelineEntry
 
 T = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 DEFAULT = PostmortemTemplate.load()

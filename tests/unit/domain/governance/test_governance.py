@@ -3,8 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.slack_ui.postmortem_template import postmortem_markdown
 from domain.governance.audit_chain import GENESIS, row_hash, verify
-from domain.governance.postmortem import IncidentFacts, TimelineEntry, postmortem_markdown
+from domain.governance.postmortem import IncidentFacts, TimelineEntry
 from domain.governance.roles import Activity, Role, RoleGrants, decide
 from domain.governance.scrubber import scrub
 

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from bot.slack_ui.mrkdwn import mention
+from bot.slack_ui.mrkdwn import mentioned_user as slack
+from bot.slack_ui.paging import PagingTexts
 from domain.model import Actor, DomainError, Incident, Severity, Status
 from domain.paging.oncall import (
     EscalationPolicy,
@@ -118,8 +121,11 @@ class Texts:
     def target(self, target: PageTarget) -> str:
         return f"<@{target.name}>" if target.kind == USER else target.name
 
-    def paged(self, incident: Incident, actor_mention: str, target: str, message: str) -> str:
-        return f"{actor_mention} paged {target}: {message}"
+    def no_account(self, user_id: str, teams: str) -> str:
+        return PagingTexts().no_account(user_id, teams)
+
+    def paged(self, incident: Incident, actor: Actor, target: str, message: str) -> str:
+        return f"{mention(actor)} paged {target}: {message}"
 
 
 CONFIG = PagingConfig(teams={"ml-platform": "PEPML"}, routing_keys={"ml-platform": "R-ML", "default": "R-D"},
@@ -209,34 +215,34 @@ async def test_oncall_errors_say_what_to_set() -> None:
 
 
 def test_parse_page() -> None:
-    assert parse_page("ml-platform scores are zero") == (TEAM, "ml-platform", "scores are zero")
-    assert parse_page("<@U0BOB|bob> help") == (USER, "U0BOB", "help")
-    assert parse_page("<@U0BOB>") == (USER, "U0BOB", "")
+    assert parse_page("ml-platform scores are zero", slack) == (TEAM, "ml-platform", "scores are zero")
+    assert parse_page("<@U0BOB|bob> help", slack) == (USER, "U0BOB", "help")
+    assert parse_page("<@U0BOB>", slack) == (USER, "U0BOB", "")
     with pytest.raises(DomainError, match="Say whom to page"):
-        parse_page("  ")
+        parse_page("  ", slack)
     with pytest.raises(DomainError, match="@ list"):
-        parse_page("@bob help")
+        parse_page("@bob help", slack)
 
 
 async def test_targets_resolve_from_settings_then_policy_names(service: IncidentService,
                                                                log: FakePageLog) -> None:
     paging = paging_for(service, log)
-    target, message = await paging.target("ML_Platform now please")
+    target, message = await paging.target("ML_Platform now please", slack)
     assert target == PageTarget(TEAM, "ml-platform", policy_id="PEPML", routing_key="R-ML")
     assert message == "now please"
-    assert (await paging.target("risk-ml"))[0] == PageTarget(TEAM, "risk-ml", policy_id="PEPRISK")
-    assert (await paging.target("<@U0DAVE|dave>"))[0] == PageTarget(USER, "U0DAVE", pd_user_id="PDAVE")
+    assert (await paging.target("risk-ml", slack))[0] == PageTarget(TEAM, "risk-ml", policy_id="PEPRISK")
+    assert (await paging.target("<@U0DAVE|dave>", slack))[0] == PageTarget(USER, "U0DAVE", pd_user_id="PDAVE")
     with pytest.raises(UnknownTeam, match="Teams: `ml-platform`"):
-        await paging.target("default")  # a fallback routing key, not a team
+        await paging.target("default", slack)  # a fallback routing key, not a team
     with pytest.raises(DomainError, match="no PagerDuty account.*`ml-platform`"):
-        await paging.target("<@U0NOBODY>")
+        await paging.target("<@U0NOBODY>", slack)
     down = paging_for(service, log, directory=FakeDirectory(down=True))
     with pytest.raises(UnknownTeam):  # PagerDuty down: the configured teams are still the answer
-        await down.target("nope")
+        await down.target("nope", slack)
     keyed = PagingConfig(routing_keys={"risk-ml": "R-RISK"}, api_configured=True)
-    assert (await paging_for(service, log, keyed).target("risk-ml"))[0] == PageTarget(
+    assert (await paging_for(service, log, keyed).target("risk-ml", slack))[0] == PageTarget(
         TEAM, "risk-ml", policy_id="PEPRISK", routing_key="R-RISK")  # the policy of its name too
-    assert (await paging_for(service, log, keyed, FakeDirectory(down=True)).target("risk-ml"))[0] \
+    assert (await paging_for(service, log, keyed, FakeDirectory(down=True)).target("risk-ml", slack))[0] \
         == PageTarget(TEAM, "risk-ml", routing_key="R-RISK")
 
 
@@ -247,7 +253,7 @@ async def test_an_unlinked_incident_pages_the_team_through_events_with_a_stable_
         service: IncidentService, log: FakePageLog, db: FakeDatabase) -> None:
     incident = await declare(service)
     paging = paging_for(service, log)
-    target, message = await paging.target("ml-platform scores are zero")
+    target, message = await paging.target("ml-platform scores are zero", slack)
     commits = db.commits
     outcome = await paging.page(IncidentRef(number=1), ALICE, target, message)
     assert db.commits == commits + 1  # page row, note, audit, thread and PagerDuty row together
@@ -273,8 +279,8 @@ async def test_a_linked_incident_gets_responders(service: IncidentService, log: 
     incident = await declare(service)
     links[incident.id] = PagerDutyLink(incident.id, pd_incident_id="PD1")
     paging = paging_for(service, log)
-    await paging.page(IncidentRef(number=1), ALICE, (await paging.target("ml-platform"))[0], "join")
-    await paging.page(IncidentRef(number=1), ALICE, (await paging.target("<@U0DAVE>"))[0], "")
+    await paging.page(IncidentRef(number=1), ALICE, (await paging.target("ml-platform", slack))[0], "join")
+    await paging.page(IncidentRef(number=1), ALICE, (await paging.target("<@U0DAVE>", slack))[0], "")
     requests = [m.payload for m in db.outbox if m.kind == PD_RESPONDER_REQUEST]
     assert [r["targets"] for r in requests] == [[{"id": "PEPML", "type": "escalation_policy_reference"}],
                                                 [{"id": "PDAVE", "type": "user_reference"}]]
@@ -290,14 +296,14 @@ async def test_pages_that_cannot_go_are_refused_before_anything_is_written(
         service: IncidentService, log: FakePageLog, db: FakeDatabase) -> None:
     incident = await declare(service)
     paging = paging_for(service, log)
-    dave = (await paging.target("<@U0DAVE>"))[0]
+    dave = (await paging.target("<@U0DAVE>", slack))[0]
     with pytest.raises(DomainError, match="no PagerDuty incident to add <@U0DAVE>"):
         await paging.page(IncidentRef(number=1), ALICE, dave, "")
     with pytest.raises(DomainError, match="PAGERDUTY_ROUTING_KEYS"):
         await paging.page(IncidentRef(number=1), ALICE, PageTarget(TEAM, "risk-ml", "PEPRISK"), "")
     await service.change_status(IncidentRef(incident_id=incident.id), Status.RESOLVED, ALICE)
     with pytest.raises(DomainError, match="pages are for active incidents"):
-        await paging.page(IncidentRef(number=1), ALICE, (await paging.target("ml-platform"))[0], "")
+        await paging.page(IncidentRef(number=1), ALICE, (await paging.target("ml-platform", slack))[0], "")
     assert log.pages == [] and not [a for a in db.audit if a.action == "incident.paged"]
 
 
@@ -319,7 +325,7 @@ async def test_the_acknowledger_of_our_page_is_invited_once(service: IncidentSer
                                                             db: FakeDatabase, uow: Any) -> None:
     await declare(service)
     paging = paging_for(service, log)
-    await paging.page(IncidentRef(number=1), ALICE, (await paging.target("ml-platform"))[0], "")
+    await paging.page(IncidentRef(number=1), ALICE, (await paging.target("ml-platform", slack))[0], "")
     events = PagerDutyEvents(service, default_policy(), PagerDutyConfig(default_model="credit-risk-v3"),
                              acks=paging)
     key = log.pages[0].dedup_key
