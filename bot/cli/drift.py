@@ -190,7 +190,8 @@ def _run(args: argparse.Namespace) -> int:
         # one-shot: its own messages are delivered in the foreground before it exits
         await container.start(serving=False)
         try:
-            scheduler = container.features["drift_scheduler"]
+            scheduler = container.features.drift_scheduler
+            assert scheduler is not None, "the drift feature is installed by build()"
             jobs = [j for j in scheduler.jobs if not args.model or j.model == args.model]
             if not jobs:
                 print(

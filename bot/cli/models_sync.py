@@ -24,7 +24,8 @@ def _sync(_args: argparse.Namespace) -> int:
         container = build(Settings())
         await container.start(serving=False)
         try:
-            feature = container.features["model_actions"]
+            feature = container.features.model_actions
+            assert feature is not None, "the model actions feature is installed by build()"
             counts = await feature.sync()
             await container.dispatcher.drain_once()
         except (RegistryUnavailable, RegistryRefused) as exc:

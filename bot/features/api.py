@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
-import functools
 import json
 import secrets
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -182,30 +180,11 @@ class ApiFeature:
             await asyncio.sleep(PROBE_SECONDS)
 
 
-async def run_submitted_drift(container: Any, model: str, assessment: Any,
-                              at: datetime) -> tuple[Any, Any]:
-    """The drift job's own run (thresholds, feed or declare, the stored row), with an
-    assessment submitted over the API in place of one it computes."""
-    from bot.features.drift_jobs import DriftJob
-
-    async def submitted(_job: Any, _now: datetime) -> Any:
-        return assessment
-
-    once = copy.copy(container.features["drift"])
-    once.job_override = None  # nothing to re-baseline: the windows were the submitter's
-    once.assess = submitted
-    job = DriftJob.model_construct(model=model, features=sorted(assessment.feature_scores)
-                                   or ["composite"], source=None)  # type: ignore[arg-type]
-    result: tuple[Any, Any] = await once.run(job, now=at)
-    return result
-
-
 def install(container: Any) -> None:
     feature = ApiFeature(container)
     ctx = feature.ctx
-    with contextlib.suppress(KeyError):  # drift checks are part of this build
-        if container.features["drift"] is not None:
-            ctx.extra["run_drift"] = functools.partial(run_submitted_drift, container)
+    if container.features.drift is not None:  # drift checks are part of this build
+        ctx.run_drift = container.features.drift.run_submitted
     container.routes += [*auth_routes.routes(ctx), *incidents.routes(ctx), *models.routes(ctx),
                          *openapi.routes(ctx), *status.routes(ctx), *drift.routes(ctx)]
     container.service.reactions.on(IncidentEvent, feature.publish)

@@ -285,13 +285,26 @@ class DriftRunner:
     ) -> tuple[DriftAssessment, Incident | None]:
         require_drift_extra()  # says "install incident-bot[drift]" on a core install
         now = now or self.service.clock.now()
-        models = {m.name: m for m in await self.service.list_models()}
-        model = models.get(job.model)
-        if model is None:
-            raise DriftInputError(f"model {job.model!r} is not registered")
+        model = await self._model(job.model)
         if self.job_override is not None:
             job = await self.job_override(job, now)
-        a = await self.assess(job, now)
+        return await self._act_on(model, await self.assess(job, now), now)
+
+    async def run_submitted(self, model_name: str, a: DriftAssessment,
+                            now: datetime) -> tuple[DriftAssessment, Incident | None]:
+        """The job's own run (thresholds, snooze, feed or declare, the stored row) for an
+        assessment computed elsewhere and submitted over the API: nothing to measure and
+        nothing to re-baseline, since the windows were the submitter's."""
+        return await self._act_on(await self._model(model_name), a, now)
+
+    async def _model(self, name: str) -> MLModel:
+        model = next((m for m in await self.service.list_models() if m.name == name), None)
+        if model is None:
+            raise DriftInputError(f"model {name!r} is not registered")
+        return model
+
+    async def _act_on(self, model: MLModel, a: DriftAssessment,
+                      now: datetime) -> tuple[DriftAssessment, Incident | None]:
         thresholds = self.policy.drift
         if self.metrics is not None:
             self.metrics.drift_psi_composite.labels(str(model.id), model.name).set(a.psi_composite)

@@ -23,7 +23,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
     async def submit(request: web.Request) -> web.StreamResponse:
         principal = await caller(ctx, request, Scope.DRIFT_WRITE)
         body = await read_body(request, DriftAssessmentCreate)
-        run = ctx.extra.get("run_drift")  # (model, assessment, at) -> (assessment, incident)
+        run = ctx.run_drift
         if run is None:
             raise ApiProblem(503, "Drift off", "Drift checks are not part of this build.")
         model = next((m for m in await ctx.service.list_models()

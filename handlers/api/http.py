@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -18,8 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from domain.api.auth import AuthError, Forbidden, Principal, Scope
 from domain.api.ports import ApiAccounts, ApiQueries
+from domain.drift import DriftAssessment
 from domain.governance.roles import RoleRefused
-from domain.model import DomainError
+from domain.model import DomainError, Incident
 from domain.state_machine import IllegalTransition
 
 log = structlog.get_logger("api")
@@ -61,7 +63,10 @@ class ApiContext:
     store: ApiAccounts
     queries: ApiQueries
     cors_origins: frozenset[str] = frozenset()
-    extra: dict[str, Any] = field(default_factory=dict)
+    # the drift job's run for a submitted assessment: (model, assessment, at) ->
+    # (assessment, incident or None); None when drift checks are not part of this build
+    run_drift: Callable[[str, DriftAssessment, datetime],
+                        Awaitable[tuple[DriftAssessment, Incident | None]]] | None = None
 
     @property
     def service(self) -> Any:
