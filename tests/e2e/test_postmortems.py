@@ -8,7 +8,9 @@ from datetime import date
 import pytest
 
 from bot.local.stack import LocalStack
-from domain.action_items import parse_action
+from bot.slack_ui.mrkdwn import mentioned_user
+from bot.slack_ui.postmortems import PostmortemTexts, draft_posted, factors_recorded
+from domain.action_items import ActionItem, parse_action
 from domain.model import DomainError, Severity, Status
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response
@@ -18,10 +20,10 @@ IC = "U0RESPOND"
 
 
 def test_action_items_must_name_owner_due_severity_and_ticket() -> None:
-    item = parse_action(
-        '"Alert on null rate" owner:<@U0DANA|dana> due:2026-12-01 severity:p2 ticket:JIRA-123',
-        date(2026, 11, 22),
-    )
+    def parse(text: str) -> ActionItem:
+        return parse_action(text, date(2026, 11, 22), mentioned_user)
+
+    item = parse('"Alert on null rate" owner:<@U0DANA|dana> due:2026-12-01 severity:p2 ticket:JIRA-123')
     assert (item.text, item.owner, item.due, item.severity, item.ticket) == (
         "Alert on null rate",
         "U0DANA",
@@ -30,13 +32,13 @@ def test_action_items_must_name_owner_due_severity_and_ticket() -> None:
         "JIRA-123",
     )
     with pytest.raises(DomainError, match="needs `owner:`, `due:`, `severity:`, `ticket:`"):
-        parse_action('"Fix it"', date(2026, 11, 22))
+        parse('"Fix it"')
     with pytest.raises(DomainError, match="is in the past"):
-        parse_action('"x" owner:<@U1> due:2026-01-01 severity:p2 ticket:J-1', date(2026, 11, 22))
+        parse('"x" owner:<@U1> due:2026-01-01 severity:p2 ticket:J-1')
     with pytest.raises(DomainError, match="must be a Slack mention"):
-        parse_action('"x" owner:dana due:2026-12-01 severity:p2 ticket:J-1', date(2026, 11, 22))
+        parse('"x" owner:dana due:2026-12-01 severity:p2 ticket:J-1')
     with pytest.raises(DomainError, match="not a ticket reference"):
-        parse_action('"x" owner:<@U1> due:2026-12-01 severity:p2 ticket:soon', date(2026, 11, 22))
+        parse('"x" owner:<@U1> due:2026-12-01 severity:p2 ticket:soon')
 
 
 async def test_close_waits_for_the_postmortem_draft_and_an_action_item(stack: LocalStack) -> None:
@@ -54,9 +56,10 @@ async def test_close_waits_for_the_postmortem_draft_and_an_action_item(stack: Lo
     await stack.settle()
     view = await stack.container.service.view(IncidentRef(number=1))
     channel = view.link.channel_id
-    [clock] = [m["text"] for m in stack.slack.messages(channel) if "a postmortem is required" in m["text"]]
-    due = view.incident.resolved_at.replace(microsecond=0)
-    assert "for *INC-1* (SEV-1) by " in clock and f"{due.year}" in clock
+    rule = stack.container.policy.rule(Severity.P1)
+    assert view.incident.resolved_at and rule.postmortem_within
+    required = PostmortemTexts().required(view.incident, view.incident.resolved_at + rule.postmortem_within)
+    assert required in [m["text"] for m in stack.slack.messages(channel)]
 
     refused = await run("close 1")
     assert "INC-1 cannot be closed yet" in refused
@@ -67,10 +70,10 @@ async def test_close_waits_for_the_postmortem_draft_and_an_action_item(stack: Lo
         "severity:p2 ticket:JIRA-123"
     )
     assert "the postmortem draft" in await run("close 1")
-    assert "Postmortem draft for *INC-1* posted" in await run("postmortem 1")
+    assert await run("postmortem 1") == draft_posted("INC-1", has_factors=False)
     assert "contributing factors" in await run("close 1")  # a draft of placeholders (issue 15)
-    assert "recorded" in await run("postmortem 1 factors No alert on the null rate of scores")
-    assert "Postmortem draft for *INC-1* posted" in await run("postmortem 1")
+    assert await run("postmortem 1 factors No alert on the null rate of scores") == factors_recorded("INC-1")
+    assert await run("postmortem 1") == draft_posted("INC-1", has_factors=True)
     assert "INC-1 closed" in await run("close 1")
     assert "1. Alert on null rate" in await run("action 1 list")
     view = await stack.container.service.view(IncidentRef(number=1))
@@ -109,4 +112,7 @@ async def test_an_overdue_postmortem_is_reminded_once(database_url: str) -> None
         [reminder] = [
             m["text"] for m in stack.slack.messages(view.link.channel_id) if ":alarm_clock:" in m["text"]
         ]
-        assert reminder.startswith(f":alarm_clock: <@{IC}>: the postmortem of *INC-1* was due")
+        rule = stack.container.policy.rule(Severity.P1)
+        assert view.incident.resolved_at and rule.postmortem_within
+        assert reminder == PostmortemTexts().overdue(
+            view.incident, view.incident.resolved_at + rule.postmortem_within, has_draft=False)
