@@ -7,9 +7,13 @@ import asyncio
 from typing import Any
 
 from bot.local.stack import LocalStack
+from bot.slack_ui.runbooks import checklist_message, progress_text
+from domain.checklists import Checklist, Checklists
 from domain.model import TimelineEventType
+from domain.runbooks import Runbook
 from domain.services import IncidentRef
 from runbooks.wiring import STEP_DONE
+from storage.runbooks import SqlChecklistRecords
 from tests.e2e.conftest import wait_response
 
 DECLARER, RESPONDER, OTHER = "U0DECLARER", "U0RESPOND", "U0ONCALL"
@@ -29,6 +33,16 @@ def checklist(stack: LocalStack, channel_id: str) -> dict[str, Any]:
     return message
 
 
+async def followed(stack: LocalStack) -> tuple[Checklist, Runbook]:
+    """INC-1's checklist as the runbook use cases read it, and its runbook."""
+    view = await stack.container.service.view(IncidentRef(number=1))
+    checklists = Checklists(stack.container.service, stack.container.features.runbooks,
+                            SqlChecklistRecords)
+    found = await checklists.checklist(view.incident.id)
+    assert found is not None and found.runbook is not None
+    return found, found.runbook
+
+
 def step_buttons(message: dict[str, Any]) -> list[str]:
     return [b["accessory"]["value"] for b in message["blocks"]
             if b.get("accessory", {}).get("action_id") == STEP_DONE]
@@ -36,19 +50,23 @@ def step_buttons(message: dict[str, Any]) -> list[str]:
 
 async def test_a_declared_title_picks_its_runbook(stack: LocalStack) -> None:
     _, message = await declare(stack, "declare P1 credit-risk-v3 Null predictions since 14:02")
-    assert message["text"].startswith(":clipboard: INC-1 runbook: Null or missing predictions")
+    found, runbook = await followed(stack)
+    assert runbook.title.startswith("Null or missing predictions")
+    assert message["text"] == checklist_message(found, runbook)[0]
     view = await stack.container.service.view(IncidentRef(number=1))
     assert view.incident.runbook_url == "runbooks/null-predictions.md"
 
 
 async def test_a_new_incident_gets_the_generic_runbook_as_a_checklist(stack: LocalStack) -> None:
     channel_id, message = await declare(stack, "declare P1 credit-risk-v3 Scores look odd since 14:02")
-    assert message["text"] == (":clipboard: INC-1 runbook: Generic ML incident (0/8 done)")
+    found, runbook = await followed(stack)
+    assert (runbook.title, len(runbook.steps), found.followed.done) == ("Generic ML incident", 8, {})
+    assert message["text"] == checklist_message(found, runbook)[0]
     assert len(step_buttons(message)) == 8
     view = await stack.container.service.view(IncidentRef(number=1))
     assert view.incident.runbook_url == "runbooks/generic-ml-incident.md"
     announcement = stack.slack.top_level("ml-incidents")[-1]
-    assert "Runbook *Generic ML incident* v1.0.0: 0/8 steps done" in str(announcement["blocks"])
+    assert progress_text(runbook, 0) in str(announcement["blocks"])
 
 
 async def test_done_clicks_update_the_checklist_timeline_audit_and_announcement(stack: LocalStack) -> None:
@@ -61,7 +79,9 @@ async def test_done_clicks_update_the_checklist_timeline_audit_and_announcement(
         await stack.settle()
     updated = checklist(stack, channel_id)
     assert updated["ts"] == message["ts"]  # the same message, updated in place
-    assert updated["text"] == ":clipboard: INC-1 runbook: Generic ML incident (3/8 done)"
+    found, runbook = await followed(stack)
+    assert sorted(found.followed.done) == ["1", "2", "3"]
+    assert updated["text"] == checklist_message(found, runbook)[0]
     rendered = str(updated["blocks"])
     assert rendered.count("done by <@U0RESPOND> at ") == 3 and len(step_buttons(updated)) == 5
 
