@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.local.stack import LocalStack
+from bot.slack_ui.iac import expiry_text
 from domain.services import IncidentRef
 from storage.iac_tables import drift_events
 
@@ -181,10 +182,12 @@ async def test_an_expired_exception_opens_the_drift_again(database_url: str) -> 
         [updated] = drift_messages(stack)
         assert updated["ts"] == message["ts"] and "iac_accept" in str(updated["blocks"])  # buttons back
         [reply] = stack.slack.thread(stack.slack.channel_id("ml-incidents"), message["ts"])[1:]
-        assert reply["text"].startswith(":hourglass: The exception for `")
-        assert "expired on 2026-11-24 (it was: Hotfix kept for the demo)" in reply["text"]
         async with stack.container.engine.connect() as conn:
-            status = (await conn.execute(sa.select(drift_events.c.status))).scalar_one()
+            status, event_id = (await conn.execute(sa.select(drift_events.c.status,
+                                                             drift_events.c.id))).one()
+        stored = await iac.load(event_id)
+        assert stored is not None
+        assert reply["text"] == expiry_text(stored, "2026-11-24", "Hotfix kept for the demo")
         assert status == "open"
         async with stack.container.uow_factory() as uow:
             actions = [a.action for a in await uow.audit.list()]
