@@ -13,12 +13,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from scipy import stats
 
 from domain.drift import DriftInputError, assess, assess_counts
 from storage.db import create_engine
 from storage.drift_files import columns_of, stream_counts
 from storage.drift_pushdown import pushdown_from_url
+from tests.warehouses import assert_pushdown_matches_memory
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 FEATURES = ["income", "plan", "children", "premium", "score"]
@@ -57,23 +57,9 @@ async def test_pushdown_matches_the_in_memory_engine_and_ships_only_aggregates(d
     pushed = await pushdown_from_url(database_url, "scoring_log", "scored_at", FEATURES, bins=10,
                                      reference=(NOW - timedelta(days=31), NOW - timedelta(days=29)),
                                      current=(NOW - timedelta(days=1), NOW))
-    features = FEATURES[:-1]
-    remote = assess_counts(pushed.counts, features=features, prediction="score",
-                           reference_rows=pushed.reference_rows, current_rows=pushed.current_rows,
-                           source="sql pushdown")
-    local = assess(ref, cur, features=features, prediction="score")
-    assert (pushed.reference_rows, pushed.current_rows) == (n, n)
-    for name in features:
-        assert remote.feature_scores[name] == pytest.approx(local.feature_scores[name], abs=1e-6), name
-        assert remote.features[name].kind == local.features[name].kind
-    assert {remote.features[name].kind for name in features} == {"numeric", "categorical"}
+    remote = assert_pushdown_matches_memory(pushed, ref, cur, FEATURES)
+    assert {remote.features[name].kind for name in FEATURES[:-1]} == {"numeric", "categorical"}
     assert remote.features["children"].kind == "categorical"  # an integer with 4 values
-    exact_ks = stats.ks_2samp(ref["score"], cur["score"]).statistic
-    bound = float(remote.ks_note.split("within +")[1])
-    assert remote.ks_statistic is not None
-    assert remote.ks_statistic - 1e-9 <= exact_ks <= remote.ks_statistic + bound + 1e-9
-    # edges, bin and category counts: a fixed ~20 KB whatever the row count, not the 320 KB of rows
-    assert pushed.bytes_received < 0.1 * 2 * n * len(FEATURES) * 8
 
 
 async def test_a_mistyped_column_or_table_is_one_line(database_url: str) -> None:
