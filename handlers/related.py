@@ -16,7 +16,7 @@ from bot.slack_ui import related as ui
 from bot.slack_ui.ids import ActionId
 from domain.catchup import CatchUps
 from domain.commands import Parsed
-from domain.model import DomainError
+from domain.model import DomainError, Incident
 from domain.related import RelatedIncidents
 from domain.services import IncidentRef
 from handlers.slack_context import SlackContext
@@ -83,8 +83,8 @@ def _register_verbs(ctx: SlackContext, related: RelatedIncidents, catchups: Catc
     ctx.verbs.add("catchup", catchup_command, help=catchup_ui.CATCHUP_HELP,
                   aliases=("catch-up", "readin"))
 
-    async def status_lines(incident_id: uuid.UUID) -> list[str]:
-        line = ui.related_summary(await related.related(incident_id))
+    async def status_lines(incident: Incident) -> list[str]:
+        line = ui.related_summary(await related.related(incident.id))
         return [line] if line else []
 
     ctx.status_notes.append(status_lines)

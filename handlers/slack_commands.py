@@ -119,10 +119,11 @@ async def severity(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
 
 async def status(ctx: SlackContext, parsed: Parsed, body: dict[str, Any],
                  respond: AsyncRespond) -> None:
-    [view] = await ctx.shown_to([await ctx.service.view(_ref(parsed, body))],
-                                body.get("user_id", ""))
+    read = await ctx.service.view(_ref(parsed, body))
+    [view] = await ctx.shown_to([read], body.get("user_id", ""))
     text = rendering.status_text(view.incident, view.model, view.link, ctx.policy, ctx.clock.now())
-    notes = [line for note in ctx.status_notes for line in await note(view.incident.id)]
+    # the features' lines from the incident as read (shown_to may redact a copy's title)
+    notes = [line for note in ctx.status_notes for line in await note(read.incident)]
     await ctx.reply(body, respond, "\n".join([text, *notes]))
 
 

@@ -13,7 +13,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from domain.model import Actor
+from domain.model import Actor, Incident
 from domain.policy import Policy
 from domain.ports import Clock
 from domain.services import IncidentService, IncidentView
@@ -35,8 +35,9 @@ class SlackContext:
     verbs: VerbTable = field(default_factory=VerbTable)
     # Lines features add under `/incident models` (accepted drift, snoozes: issue 18)
     model_notes: list[Callable[[], Awaitable[list[str]]]] = field(default_factory=list)
-    # Lines features add to `/incident status` of one incident (related incidents: issue 19)
-    status_notes: list[Callable[[uuid.UUID], Awaitable[list[str]]]] = field(default_factory=list)
+    # Lines features add to `/incident status` of one incident (related incidents: issue 19),
+    # given the incident as the command read it (not read again by each feature)
+    status_notes: list[Callable[[Incident], Awaitable[list[str]]]] = field(default_factory=list)
     # Lines features add under each incident of the App Home tab (its roles: issue 19)
     home_notes: list[Callable[[list[uuid.UUID]], Awaitable[dict[uuid.UUID, list[str]]]]] = field(
         default_factory=list)

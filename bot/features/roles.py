@@ -54,12 +54,8 @@ def install(container: Container) -> None:
         holders = (await others([incident.id])).get(incident.id, {})
         return roles_line(holders, policy, skip=(COMMANDER_ROLE,)) or None
 
-    async def status_lines(incident_id: uuid.UUID) -> list[str]:
-        async with service.read_uow_factory() as uow:
-            incident = await uow.incidents.get(incident_id)
-        if incident is None:
-            return []
-        holders = (await roles.holders([incident])).get(incident_id, {})
+    async def status_lines(incident: Incident) -> list[str]:
+        holders = (await roles.holders([incident])).get(incident.id, {})
         return [roles_line(holders, policy)]
 
     async def home_lines(incident_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
