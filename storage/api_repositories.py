@@ -275,10 +275,14 @@ async def enabled_subscribers_in(uow: object) -> list[Subscriber]:
     return await enabled_subscribers(sql_connection(uow))
 
 
+# read by every change (the API's webhooks): built once (storage/repositories.py)
+_ENABLED_SUBSCRIBERS = sa.select(webhook_subscribers).where(
+    webhook_subscribers.c.disabled_at.is_(None)).order_by(webhook_subscribers.c.created_at)
+
+
 async def enabled_subscribers(conn: AsyncConnection) -> list[Subscriber]:
     """Inside a use case's transaction: who is to hear of the change being committed."""
-    rows = await conn.execute(sa.select(webhook_subscribers).where(
-        webhook_subscribers.c.disabled_at.is_(None)).order_by(webhook_subscribers.c.created_at))
+    rows = await conn.execute(_ENABLED_SUBSCRIBERS)
     return [Subscriber(**r._mapping) for r in rows]
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.model import Incident, Status
 from storage import tables as t
 from storage.locks import Lock, try_xact_lock
-from storage.repositories import _insert
+from storage.repositories import _insert, _upsert
 from storage.roles_tables import incident_update_snoozes
 from storage.timer_tables import incident_clocks, incident_timers_fired
 from storage.uow import sql_connection
@@ -168,15 +168,13 @@ async def mark_stale(conn: AsyncConnection, incident: Incident) -> None:
     one has no clocks until it is reopened."""
     values: dict[str, Any] = ({"planned_version": None} if incident.status.is_active
                               else {"planned_version": incident.version, "wake_at": None})
-    await conn.execute(_insert(conn, incident_clocks).values(
-        incident_id=incident.id, **values).on_conflict_do_update(
-        index_elements=[incident_clocks.c.incident_id], set_=values))
+    await conn.execute(_upsert(conn.dialect.name, incident_clocks, "incident_id", *values),
+                       {"incident_id": incident.id, **values})
 
 
 async def mark_episode(conn: AsyncConnection, incident_id: uuid.UUID, **values: Any) -> None:
     """Record a reopen (``episode_started_at``) or an update (``last_update_at``) and force a
     re-plan; runs inside the use case's transaction."""
     values["planned_version"] = None
-    await conn.execute(_insert(conn, incident_clocks).values(
-        incident_id=incident_id, **values).on_conflict_do_update(
-        index_elements=[incident_clocks.c.incident_id], set_=values))
+    await conn.execute(_upsert(conn.dialect.name, incident_clocks, "incident_id", *values),
+                       {"incident_id": incident_id, **values})

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,14 +58,22 @@ class InboxRow:
     replays: int
 
 
+@functools.cache
+def _insert_new(dialect: str, table: sa.Table, returning: bool = False) -> Any:
+    """The dialect's INSERT of ``table`` skipping a ``request_key`` already there (optionally
+    returning the new rows' id and key), built once: building it and its cache key on every
+    ack and every commit cost more than running it (benchmarks/ack_cost.py)."""
+    insert = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+    insert = insert.on_conflict_do_nothing(index_elements=["request_key"])
+    return insert.returning(table.c.id, table.c.request_key) if returning else insert
+
+
 async def record_applied_in(conn: AsyncConnection, claim: InboxClaim | None, now: datetime) -> None:
     """Within a use case's transaction: its request counts as applied once this commits."""
     if claim is None or claim.inbox_id is None or claim.recorded or not claim.key:
         return
-    insert = (postgresql.insert(applied_requests) if conn.dialect.name == "postgresql"
-              else sqlite.insert(applied_requests))
-    await conn.execute(insert.values(request_key=claim.key, applied_at=now)
-                       .on_conflict_do_nothing(index_elements=["request_key"]))
+    await conn.execute(_insert_new(conn.dialect.name, applied_requests),
+                       {"request_key": claim.key, "applied_at": now})
 
 
 def inbox_url(database_url: str) -> str | None:
@@ -133,15 +142,12 @@ class InboxStore:
         urgent = self.write_lock.urgent() if self.write_lock is not None else (
             contextlib.nullcontext())
         async with urgent, self.engine.begin() as conn:
-            insert = (postgresql.insert(slack_inbox) if conn.dialect.name == "postgresql"
-                      else sqlite.insert(slack_inbox))
             # the rows as parameters (SQLAlchemy's "insertmanyvalues" batches them into one
             # multi-row INSERT), not as ``.values(rows)``: that statement differs with every
             # batch size, so SQLAlchemy compiled it afresh each time, 12-14 ms of the event
             # loop's time per burst of 50 on every ack's path (benchmarks/ack_cost.py)
             result = await conn.execute(
-                insert.on_conflict_do_nothing(index_elements=["request_key"])
-                .returning(slack_inbox.c.id, slack_inbox.c.request_key), rows)
+                _insert_new(conn.dialect.name, slack_inbox, returning=True), rows)
             ids = {key: row_id for row_id, key in result.all()}
         seen: set[str] = set()
         answer: list[int | None] = []

@@ -19,6 +19,11 @@ def _link(row: Any) -> PagerDutyLink | None:
     return PagerDutyLink(**dict(row._mapping)) if row is not None else None
 
 
+# read by every status change (the PagerDuty mirror): built once (storage/repositories.py)
+_LINK_OF_INCIDENT = sa.select(pagerduty_links).where(
+    pagerduty_links.c.incident_id == sa.bindparam("b_id"))
+
+
 class SqlPagerDutyLinks:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -28,8 +33,7 @@ class SqlPagerDutyLinks:
             pagerduty_links.c.pd_incident_id == pd_incident_id))).first())
 
     async def for_incident(self, incident_id: uuid.UUID) -> PagerDutyLink | None:
-        return _link((await self.conn.execute(sa.select(pagerduty_links).where(
-            pagerduty_links.c.incident_id == incident_id))).first())
+        return _link((await self.conn.execute(_LINK_OF_INCIDENT, {"b_id": incident_id})).first())
 
     async def by_page(self, dedup_key: str) -> PagerDutyLink | None:
         return _link((await self.conn.execute(sa.select(pagerduty_links).where(

@@ -27,6 +27,14 @@ def _seen_from(incident_id: uuid.UUID, row: sa.Row) -> Relation:
     return Relation(incident_id, other, row.duplicate_id, row.created_by, row.created_at)
 
 
+# read on every announcement refresh and `/incident status`: built once (storage/repositories.py)
+_OF = sa.select(rel).where(sa.or_(rel.c.first_id == sa.bindparam("b_id"),
+                                  rel.c.second_id == sa.bindparam("b_id"))).order_by(rel.c.created_at)
+_ACTIVE_ON_MODEL = sa.select(t.incidents).where(
+    t.incidents.c.model_id == sa.bindparam("b_model"), t.incidents.c.number < sa.bindparam("b_before"),
+    t.incidents.c.status.in_([s for s in Status if s.is_active])).order_by(t.incidents.c.number).limit(20)
+
+
 class SqlRelationRepository:
     """One unit of work's view of ``incident_relations``."""
 
@@ -53,9 +61,7 @@ class SqlRelationRepository:
         return updated.rowcount == 1
 
     async def of(self, incident_id: uuid.UUID) -> list[Relation]:
-        rows = (await self.conn.execute(sa.select(rel).where(sa.or_(
-            rel.c.first_id == incident_id, rel.c.second_id == incident_id))
-            .order_by(rel.c.created_at))).all()
+        rows = (await self.conn.execute(_OF, {"b_id": incident_id})).all()
         return [_seen_from(incident_id, row) for row in rows]
 
     async def survivor_of(self, incident_id: uuid.UUID) -> uuid.UUID | None:
@@ -64,8 +70,6 @@ class SqlRelationRepository:
         return _seen_from(incident_id, row).other_id if row else None
 
     async def active_on_model(self, model_id: uuid.UUID, before: int) -> list[Incident]:
-        active = [s for s in Status if s.is_active]
-        rows = (await self.conn.execute(sa.select(t.incidents).where(
-            t.incidents.c.model_id == model_id, t.incidents.c.number < before,
-            t.incidents.c.status.in_(active)).order_by(t.incidents.c.number).limit(20))).all()
+        rows = (await self.conn.execute(_ACTIVE_ON_MODEL, {"b_model": model_id,
+                                                           "b_before": before})).all()
         return [_row_to(Incident, row) for row in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import fields
@@ -30,6 +31,51 @@ def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
+# The statements run on every request, built once: building one and computing its cache key
+# (a walk over every column, to find the compiled form) cost more of the event loop than
+# running it did; a statement object kept remembers its key (benchmarks/ack_cost.py).
+_INCIDENT_BY_ID = sa.select(t.incidents).where(t.incidents.c.id == sa.bindparam("b_id"))
+_INCIDENT_BY_NUMBER = sa.select(t.incidents).where(
+    t.incidents.c.number == sa.bindparam("b_number"))
+_INCIDENT_INSERT = t.incidents.insert()
+# the SET clause is every column the parameters name (all of them)
+_INCIDENT_SAVE = t.incidents.update().where(t.incidents.c.id == sa.bindparam("b_id"),
+                                            t.incidents.c.version == sa.bindparam("b_version"))
+_MAX_NUMBER = sa.select(sa.func.max(t.incidents.c.number))
+_MODEL_BY_ID = sa.select(t.models).where(t.models.c.id == sa.bindparam("b_id"))
+_LINK_BY_INCIDENT = sa.select(t.slack_links).where(
+    t.slack_links.c.incident_id == sa.bindparam("b_id"))
+_AUDIT_INSERT = t.audit_events.insert().returning(t.audit_events.c.seq,
+                                                  sort_by_parameter_order=True)
+_AUDIT_CHAIN_INSERT = _audit_chain.insert()
+_AUDIT_CHAIN_UPDATE = _audit_chain.update().where(
+    _audit_chain.c.seq == sa.bindparam("b_seq")).values(
+    prev_hash=sa.bindparam("b_prev"), row_hash=sa.bindparam("b_hash"))
+_LAST_HASH = (sa.select(_audit_chain.c.row_hash).where(_audit_chain.c.row_hash.is_not(None))
+              .order_by(_audit_chain.c.seq.desc()).limit(1))
+_LAST_HASH_BEFORE = (sa.select(_audit_chain.c.row_hash)
+                     .where(_audit_chain.c.row_hash.is_not(None),
+                            _audit_chain.c.seq < sa.bindparam("b_seq"))
+                     .order_by(_audit_chain.c.seq.desc()).limit(1))
+
+
+@functools.cache
+def _insert_skipping(dialect: str, table: sa.Table, *keys: str) -> Any:
+    """The dialect's INSERT of ``table`` that skips a row conflicting on ``keys`` (none: a
+    plain INSERT), built once; run with the rows as parameters."""
+    insert = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+    return insert.on_conflict_do_nothing(index_elements=list(keys)) if keys else insert
+
+
+@functools.cache
+def _upsert(dialect: str, table: sa.Table, key: str, *columns: str) -> Any:
+    """The dialect's INSERT of ``table`` that, on a conflict on ``key``, sets ``columns`` to
+    the values given (and leaves the others); built once, run with the row as parameters."""
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_update(index_elements=[key], set_={
+        name: insert.excluded[name] for name in columns})
+
+
 def _row_to(cls: type, row: sa.Row) -> Any:
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in row._mapping.items() if k in names})
@@ -40,23 +86,21 @@ class SqlIncidentRepository:
         self.conn = conn
 
     async def add(self, incident: Incident) -> None:
-        await self.conn.execute(t.incidents.insert().values(**_incident_values(incident)))
+        await self.conn.execute(_INCIDENT_INSERT, _incident_values(incident))
 
     async def get(self, incident_id: uuid.UUID) -> Incident | None:
-        row = (await self.conn.execute(
-            sa.select(t.incidents).where(t.incidents.c.id == incident_id))).first()
+        row = (await self.conn.execute(_INCIDENT_BY_ID, {"b_id": incident_id})).first()
         return _row_to(Incident, row) if row else None
 
     async def get_by_number(self, number: int) -> Incident | None:
-        row = (await self.conn.execute(
-            sa.select(t.incidents).where(t.incidents.c.number == number))).first()
+        row = (await self.conn.execute(_INCIDENT_BY_NUMBER, {"b_number": number})).first()
         return _row_to(Incident, row) if row else None
 
     async def next_number(self) -> int:
         if self.conn.dialect.name == "postgresql":
             # Serialise number allocation across replicas for the rest of this transaction.
             await xact_lock(self.conn, Lock.INCIDENT_NUMBER)
-        current = (await self.conn.execute(sa.select(sa.func.max(t.incidents.c.number)))).scalar()
+        current = (await self.conn.execute(_MAX_NUMBER)).scalar()
         return (current or 0) + 1
 
     async def save(self, incident: Incident) -> None:
@@ -65,10 +109,7 @@ class SqlIncidentRepository:
         values = _incident_values(incident)
         values["version"] = expected + 1
         result = await self.conn.execute(
-            t.incidents.update()
-            .where(t.incidents.c.id == incident.id, t.incidents.c.version == expected)
-            .values(**values)
-        )
+            _INCIDENT_SAVE, {**values, "b_id": incident.id, "b_version": expected})
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"{incident.key} changed meanwhile")
         incident.version = expected + 1
@@ -104,10 +145,9 @@ class SqlTimelineRepository:
 
     async def add(self, event: TimelineEvent) -> bool:
         values = {f.name: getattr(event, f.name) for f in fields(TimelineEvent)}
-        stmt = _insert(self.conn, t.incident_timeline).values(**values)
-        if event.source_ref:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["source_ref"])
-        result = await self.conn.execute(stmt)
+        keys = ("source_ref",) if event.source_ref else ()
+        result = await self.conn.execute(
+            _insert_skipping(self.conn.dialect.name, t.incident_timeline, *keys), values)
         return result.rowcount == 1
 
     async def add_many(self, events: Sequence[TimelineEvent]) -> None:
@@ -140,7 +180,7 @@ class SqlModelRepository:
         await self.conn.execute(t.models.update().where(t.models.c.id == model.id).values(**values))
 
     async def get(self, model_id: uuid.UUID) -> MLModel | None:
-        row = (await self.conn.execute(sa.select(t.models).where(t.models.c.id == model_id))).first()
+        row = (await self.conn.execute(_MODEL_BY_ID, {"b_id": model_id})).first()
         return _row_to(MLModel, row) if row else None
 
     async def get_by_name(self, name: str) -> MLModel | None:
@@ -178,12 +218,10 @@ class SqlAuditRepository:
             for row in rows:
                 row["prev_hash"] = prev
                 row["row_hash"] = prev = audit_row_hash(row, prev)
-            await self.conn.execute(chain.insert(), rows)
+            await self.conn.execute(_AUDIT_CHAIN_INSERT, rows)
         else:
             # three statements whatever the number of rows (the SLO tick audits dozens at once)
-            inserted = await self.conn.execute(
-                t.audit_events.insert().returning(t.audit_events.c.seq, sort_by_parameter_order=True),
-                rows)
+            inserted = await self.conn.execute(_AUDIT_INSERT, rows)
             seqs = [seq for (seq,) in inserted]
             prev = await self._last_hash(chain, seqs[0])
             hashes = []
@@ -191,16 +229,13 @@ class SqlAuditRepository:
                 digest = audit_row_hash(row, prev)
                 hashes.append({"b_seq": seq, "b_prev": prev, "b_hash": digest})
                 prev = digest
-            await self.conn.execute(
-                chain.update().where(chain.c.seq == sa.bindparam("b_seq"))
-                .values(prev_hash=sa.bindparam("b_prev"), row_hash=sa.bindparam("b_hash")), hashes)
+            await self.conn.execute(_AUDIT_CHAIN_UPDATE, hashes)
         self._added.extend(events)
 
     async def _last_hash(self, chain: Any, before_seq: int | None) -> str:
-        query = sa.select(chain.c.row_hash).where(chain.c.row_hash.is_not(None))
-        if before_seq is not None:
-            query = query.where(chain.c.seq < before_seq)
-        found = (await self.conn.execute(query.order_by(chain.c.seq.desc()).limit(1))).scalar()
+        assert chain is _audit_chain  # the statements are built for it
+        found = (await self.conn.execute(_LAST_HASH) if before_seq is None else
+                 await self.conn.execute(_LAST_HASH_BEFORE, {"b_seq": before_seq})).scalar()
         return found or AUDIT_GENESIS
 
     async def list(self, resource_id: str | None = None) -> list[AuditEvent]:
@@ -211,36 +246,44 @@ class SqlAuditRepository:
 
 
 class SqlOutboxRepository:
+    """Rows ``add`` gives are inserted together, in order, when the unit of work commits
+    (``flush``): a status change queues three, a declaration four, and each statement is
+    several round trips to aiosqlite's thread. Nothing in a unit of work reads the outbox
+    back; the rows commit with the change or not at all, as before."""
+
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
         self.conn = conn
         self.now = now
         self.added = 0
+        self._queued: list[dict[str, Any]] = []
+
+    def _row(self, message: OutboxMessage, traceparent: str | None) -> dict[str, Any]:
+        return {"kind": message.kind, "incident_id": message.incident_id,
+                "payload": message.payload, "status": "pending", "attempts": 0,
+                "created_at": self.now, "next_attempt_at": self.now,
+                "dedup_key": message.dedup_key, "lane": message.destination_lane,
+                "traceparent": traceparent}
 
     async def add(self, message: OutboxMessage) -> None:
-        stmt = _insert(self.conn, t.outbox).values(
-            kind=message.kind,
-            incident_id=message.incident_id,
-            payload=message.payload,
-            status="pending",
-            attempts=0,
-            created_at=self.now,
-            next_attempt_at=self.now,
-            dedup_key=message.dedup_key,
-            lane=message.destination_lane,
-            traceparent=current_traceparent(),
-        )
-        if message.dedup_key:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
-        await self.conn.execute(stmt)
+        """Queue a row (a repeated ``dedup_key`` is skipped when the rows are inserted)."""
+        self._queued.append(self._row(message, current_traceparent()))
         self.added += 1
 
+    async def flush(self) -> None:
+        """Insert the queued rows, in the order they were added, in one statement (the
+        parameters as a list: one compiled statement whatever their number)."""
+        if not self._queued:
+            return
+        rows, self._queued = self._queued, []
+        await self.conn.execute(
+            _insert_skipping(self.conn.dialect.name, t.outbox, "dedup_key"), rows)
+
     async def add_many(self, messages: Sequence[OutboxMessage]) -> None:
-        """Bulk insert, in order; a repeated ``dedup_key`` is skipped."""
+        """Bulk insert, in order (after any rows ``add`` queued); a repeated ``dedup_key`` is
+        skipped."""
+        await self.flush()
         traceparent = current_traceparent()
-        rows = [{"kind": m.kind, "incident_id": m.incident_id, "payload": m.payload,
-                 "status": "pending", "attempts": 0, "created_at": self.now,
-                 "next_attempt_at": self.now, "dedup_key": m.dedup_key,
-                 "lane": m.destination_lane, "traceparent": traceparent} for m in messages]
+        rows = [self._row(m, traceparent) for m in messages]
         for start in range(0, len(rows), 500):
             await self.conn.execute(_insert(self.conn, t.outbox).values(
                 rows[start:start + 500]).on_conflict_do_nothing(index_elements=["dedup_key"]))
@@ -252,8 +295,7 @@ class SqlSlackLinkRepository:
         self.conn = conn
 
     async def get(self, incident_id: uuid.UUID) -> SlackLink | None:
-        row = (await self.conn.execute(
-            sa.select(t.slack_links).where(t.slack_links.c.incident_id == incident_id))).first()
+        row = (await self.conn.execute(_LINK_BY_INCIDENT, {"b_id": incident_id})).first()
         return _row_to(SlackLink, row) if row else None
 
     async def for_incidents(self, incident_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SlackLink]:
@@ -288,12 +330,8 @@ class SqlSlackLinkRepository:
 
     async def save(self, link: SlackLink) -> None:
         values = {f.name: getattr(link, f.name) for f in fields(SlackLink)}
-        stmt = _insert(self.conn, t.slack_links).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["incident_id"],
-            set_={k: v for k, v in values.items() if k != "incident_id"},
-        )
-        await self.conn.execute(stmt)
+        await self.conn.execute(_upsert(self.conn.dialect.name, t.slack_links, "incident_id",
+                                        *(k for k in values if k != "incident_id")), values)
 
 
 class SqlProcessedEventRepository:
@@ -302,12 +340,9 @@ class SqlProcessedEventRepository:
         self.now = now
 
     async def first_time(self, source: str, event_id: str) -> bool:
-        stmt = (
-            _insert(self.conn, t.processed_events)
-            .values(source=source, event_id=event_id, processed_at=self.now)
-            .on_conflict_do_nothing(index_elements=["source", "event_id"])
-        )
-        return (await self.conn.execute(stmt)).rowcount == 1
+        stmt = _insert_skipping(self.conn.dialect.name, t.processed_events, "source", "event_id")
+        return (await self.conn.execute(stmt, {"source": source, "event_id": event_id,
+                                               "processed_at": self.now})).rowcount == 1
 
 
 async def open_incident_counts(engine: AsyncEngine) -> dict[str, int]:

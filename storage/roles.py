@@ -19,6 +19,9 @@ from storage.roles_tables import incident_roles, incident_update_snoozes
 from storage.timer_tables import incident_clocks
 
 _CHUNK = 500
+# read on every announcement refresh and `/incident status`: built once (storage/repositories.py)
+_ROLES_OF = sa.select(incident_roles).where(
+    incident_roles.c.incident_id.in_(sa.bindparam("b_ids", expanding=True)))
 
 
 def _assignment(row: sa.Row) -> RoleAssignment:
@@ -37,9 +40,8 @@ class SqlRoleAssignments:
                             ) -> dict[uuid.UUID, dict[str, RoleAssignment]]:
         out: dict[uuid.UUID, dict[str, RoleAssignment]] = {}
         ids = list(incident_ids)
-        r = incident_roles
         for start in range(0, len(ids), _CHUNK):
-            rows = await self.conn.execute(sa.select(r).where(r.c.incident_id.in_(ids[start:start + _CHUNK])))
+            rows = await self.conn.execute(_ROLES_OF, {"b_ids": ids[start:start + _CHUNK]})
             for row in rows:
                 assignment = _assignment(row)
                 out.setdefault(assignment.incident_id, {})[assignment.role] = assignment

@@ -16,6 +16,14 @@ from storage.repositories import _insert
 from storage.runbook_tables import incident_runbooks, runbook_steps_done
 from storage.uow import sql_connection
 
+# read on every announcement refresh (the progress line): built once (see storage/repositories.py)
+_FOLLOWED = sa.select(incident_runbooks).where(
+    incident_runbooks.c.incident_id == sa.bindparam("b_id"))
+_STEPS_DONE = sa.select(runbook_steps_done).where(
+    (runbook_steps_done.c.incident_id == sa.bindparam("b_id"))
+    & (runbook_steps_done.c.runbook == sa.bindparam("b_runbook"))
+    & (runbook_steps_done.c.version == sa.bindparam("b_version")))
+
 
 class SqlChecklistRecords:
     def __init__(self, uow: UnitOfWork) -> None:
@@ -29,15 +37,13 @@ class SqlChecklistRecords:
             index_elements=[incident_runbooks.c.incident_id], set_=values))
 
     async def followed(self, incident_id: uuid.UUID) -> Followed | None:
-        row = (await self.conn.execute(sa.select(incident_runbooks).where(
-            incident_runbooks.c.incident_id == incident_id))).mappings().first()
+        row = (await self.conn.execute(_FOLLOWED, {"b_id": incident_id})).mappings().first()
         if row is None:
             return None
         done = {r["step_id"]: StepDone(r["done_by"], r["done_at"])
-                for r in (await self.conn.execute(sa.select(runbook_steps_done).where(
-                    (runbook_steps_done.c.incident_id == incident_id)
-                    & (runbook_steps_done.c.runbook == row["runbook"])
-                    & (runbook_steps_done.c.version == row["version"])))).mappings()}
+                for r in (await self.conn.execute(_STEPS_DONE, {
+                    "b_id": incident_id, "b_runbook": row["runbook"],
+                    "b_version": row["version"]})).mappings()}
         return Followed(row["runbook"], row["version"], row["message_channel"], row["message_ts"], done)
 
     async def mark_done(self, incident_id: uuid.UUID, followed: Followed, step_id: str, actor: Actor,

@@ -75,7 +75,8 @@ class SqlUnitOfWork:
         self.timeline: TimelineRepository = SqlTimelineRepository(conn)
         self.models: ModelRepository = SqlModelRepository(conn)
         self.audit: AuditRepository = SqlAuditRepository(conn, self.audit_added)
-        self.outbox: OutboxRepository = SqlOutboxRepository(conn, now)
+        self._outbox = SqlOutboxRepository(conn, now)  # queues its rows until commit
+        self.outbox: OutboxRepository = self._outbox
         self.slack_links: SlackLinkRepository = SqlSlackLinkRepository(conn)
         self.processed: ProcessedEventRepository = SqlProcessedEventRepository(conn, now)
         # feature repositories (their ports are in the feature's domain package)
@@ -102,6 +103,7 @@ class SqlUnitOfWork:
         claim = CURRENT_REQUEST.get()  # an acked Slack request: done when this commits
         with self.tracer.start_as_current_span("db.commit", kind=SpanKind.CLIENT, attributes={
                 "db.system": self.engine.dialect.name, "db.operation": "COMMIT"}):
+            await self._outbox.flush()
             await record_applied_in(self.conn, claim, self.clock.now())
             await self.conn.commit()
         self.committed = True
