@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import json
 import time
 import uuid
@@ -17,13 +18,18 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 from bot.cli.audit import rows
 from bot.local.stack import LocalStack
 from bot.registry.hooks import SIGNATURE, TIMESTAMP, sign, verify
+from bot.slack_ui.model_actions import SlackModelActionTexts
 from domain.model import Actor, ModelStage, Severity, TriggerSource
-from domain.services import DeclareIncident
+from domain.model_actions.rollback import Rollback, RollbackStatus
+from domain.services import DeclareIncident, IncidentRef
+from storage.model_actions import SqlModelActions
+from storage.registry_tables import rollback_requests
 from tests.fakes import FakeClock
 from tests.mlflow_server import mlflow_server  # noqa: F401 - the session fixture
 
@@ -328,8 +334,11 @@ async def test_retrain_calls_the_pipeline_and_its_signed_callback_lands_on_the_t
     sent = json.loads(body)
     assert sent["conf"] == {"model": "credit-risk-v3", "incident": f"INC-{incident.number}"}
     texts = "\n".join(m["text"] for m in thread_of(drifting, incident.number))
-    link = "<https://airflow.example/dags/retrain/runs/bot-run|run bot-run>"
-    assert f"Retraining of `credit-risk-v3` {link}: triggered" in texts
+    say = SlackModelActionTexts()
+    async with drifting.container.engine.connect() as conn:
+        run = await SqlModelActions(conn).get_run("bot-run")
+    assert run is not None and run.run_url == "https://airflow.example/dags/retrain/runs/bot-run"
+    assert say.retrain_status(run, "triggered") in texts
 
     callback = json.dumps({"run": "bot-run", "status": "succeeded"}).encode()
     async with aiohttp.ClientSession() as http:
@@ -341,7 +350,18 @@ async def test_retrain_calls_the_pipeline_and_its_signed_callback_lands_on_the_t
             assert signed.status == 200 and (await signed.json())["status"] == "succeeded"
     await drifting.settle()
     texts = "\n".join(m["text"] for m in thread_of(drifting, incident.number))
-    assert "Retraining of `credit-risk-v3`" in texts and ": succeeded." in texts
+    assert say.retrain_status(run, "succeeded") in texts
+
+
+async def rollback_of(stack: LocalStack, number: int) -> Rollback:
+    """The rollback of INC-``number`` as stored."""
+    view = await stack.container.service.view(IncidentRef(number=number))
+    async with stack.container.engine.connect() as conn:
+        found = (await conn.execute(sa.select(rollback_requests.c.id).where(
+            rollback_requests.c.incident_id == view.incident.id))).scalar_one()
+        rollback = await SqlModelActions(conn).get_rollback(found)
+    assert rollback is not None
+    return rollback
 
 
 @pytest.fixture
@@ -374,7 +394,9 @@ async def test_sev1_break_glass_by_verbs_on_the_manual_registry_is_audited_as_su
     await manual.settle()
 
     texts = "\n".join(m["text"] for m in thread_of(manual, 1))
-    assert "(break-glass self-approval, GOV-001 5.3)" in texts
+    assert (rollback := await rollback_of(manual, 1)).break_glass
+    approved = dataclasses.replace(rollback, status=RollbackStatus.APPROVED)  # as it was then
+    assert SlackModelActionTexts().rollback_decided_post(Actor(SRE, "sre"), approved) in texts
     [decided] = [m for m in thread_of(manual, 1) if "requested a rollback" in m["text"]]
     assert "model_rollback_approve" not in json.dumps(decided["blocks"])  # its buttons are gone
     assert f"Approved by <@{SRE}> (break-glass)" in json.dumps(decided["blocks"])
