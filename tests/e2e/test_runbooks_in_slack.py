@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from bot.local.stack import LocalStack
-from bot.slack_ui.runbooks import checklist_message, progress_text
+from bot.slack_ui.runbooks import checklist_message, checklist_reply, progress_text, selected_reply
 from domain.checklists import Checklist, Checklists
 from domain.model import TimelineEventType
 from domain.runbooks import Runbook
@@ -119,13 +119,17 @@ async def test_runbook_command_shows_and_switches(stack: LocalStack) -> None:
     channel_id, _ = await declare(stack, "declare P2 credit-risk-v3 Scoring latency doubled")
     await stack.driver.slash_command("runbook", user_id=RESPONDER, channel_id=channel_id)
     shown = await wait_response(stack, 2)
-    assert "*INC-1*: Runbook *Generic ML incident* v1.0.0: 0/8 steps done" in shown
+    found, runbook = await followed(stack)
+    assert runbook.title == "Generic ML incident" and shown == checklist_reply("INC-1", found, [])
     await stack.driver.slash_command("runbook feature-store-outage", user_id=RESPONDER, channel_id=channel_id)
-    assert "now follows *Feature store outage* v1.1.0" in await wait_response(stack, 3)
+    switched = await wait_response(stack, 3)
     await stack.settle()
     view = await stack.container.service.view(IncidentRef(number=1))
     assert view.incident.runbook_url == "runbooks/feature-store-outage.md"
-    assert checklist(stack, channel_id)["text"].startswith(":clipboard: INC-1 runbook: Feature store outage")
+    found, runbook = await followed(stack)
+    assert (runbook.name, runbook.version) == ("feature-store-outage", "1.1.0")
+    assert switched == selected_reply(view.incident, runbook)
+    assert checklist(stack, channel_id)["text"] == checklist_message(found, runbook)[0]
     await stack.driver.slash_command("runbook no-such-thing", user_id=RESPONDER, channel_id=channel_id)
     refused = await wait_response(stack, 4)
     assert "No runbook `no-such-thing`" in refused and "`model-drift`" in refused
