@@ -241,6 +241,9 @@ class Container:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        close_client = getattr(self.slack_client, "close", None)  # its kept HTTP session
+        if close_client is not None:
+            await close_client()
         await self.engine.dispose()
         if self.intake.store.engine is not self.engine:
             await self.intake.store.engine.dispose()

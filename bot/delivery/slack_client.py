@@ -11,11 +11,13 @@ message in the channel or thread and, if it is there, answers with it instead of
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import structlog
 from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
 from slack_sdk.errors import SlackApiError
@@ -47,6 +49,35 @@ class MeteredWebClient(AsyncWebClient):
         # composition root may add a resolver for names this process has not posted to yet
         self.channel_ids: dict[str, str] = {}
         self.resolve_channel: Callable[[str], Awaitable[str | None]] | None = None
+        # one HTTP session kept for the event loop that calls (see _session_for_loop), unless
+        # the caller gave its own
+        self._keeps_session = self.session is None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def _session_for_loop(self) -> None:
+        """Keep one aiohttp session (its connections kept alive) for the running loop. Without
+        one, slack_sdk opened a session and a TCP connection for every call and closed them
+        after: a third of a delivery's CPU (benchmarks/ack_cost.py). A post on a kept
+        connection Slack closed fails like any dropped connection: the outbox retries it,
+        looking first for what may have been posted."""
+        if not self._keeps_session:
+            return
+        loop = asyncio.get_running_loop()
+        if self.session is not None and not self.session.closed and self._session_loop is loop:
+            return
+        # a session of a loop that is gone (a test's) cannot be closed from here
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout),
+                                             trust_env=self.trust_env_in_session)
+        self._session_loop = loop
+
+    async def close(self) -> None:
+        """Close the kept session (the container's stop)."""
+        session = self.session if self._keeps_session else None
+        if session is None or session.closed:
+            return
+        self.session = None
+        if self._session_loop is asyncio.get_running_loop():
+            await session.close()
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         delivery = CURRENT_DELIVERY.get()
@@ -67,6 +98,7 @@ class MeteredWebClient(AsyncWebClient):
         return response
 
     async def _metered(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        self._session_for_loop()
         started = time.perf_counter()
         with self._tracer.start_as_current_span(
                 f"slack {api_method}", kind=SpanKind.CLIENT, record_exception=False,
