@@ -220,7 +220,7 @@ async def test_rollback_requested_refused_approved_twice_and_crashed_moves_alias
     assert (sent["model"], sent["from_version"], sent["to_version"]) == (name, "2", "1")
     assert (sent["requested_by"], sent["approved_by"], sent["break_glass"]) == (SRE, IC, False)
     texts = "\n".join(m["text"] for m in thread_of(stack, number))
-    assert f"Rolled back `{name}`: `champion` → v1 in the mlflow registry" in texts
+    assert SlackModelActionTexts().rollback_done(await rollback_of(stack, number), True, "mlflow") in texts
     assert "Deploy hook accepted the rollback" in texts
     assert not any("model_rollback_approve" in json.dumps(m.get("blocks")) for m in thread_of(stack, number))
     audit = [r for r in await rows(stack.container.engine) if r["action"].startswith("model.rollback")]
@@ -400,7 +400,7 @@ async def test_sev1_break_glass_by_verbs_on_the_manual_registry_is_audited_as_su
     [decided] = [m for m in thread_of(manual, 1) if "requested a rollback" in m["text"]]
     assert "model_rollback_approve" not in json.dumps(decided["blocks"])  # its buttons are gone
     assert f"Approved by <@{SRE}> (break-glass)" in json.dumps(decided["blocks"])
-    assert "Rolled back `fraud-detector`: `champion` → v1.0.0 in the manual registry" in texts
+    assert SlackModelActionTexts().rollback_done(rollback, True, "manual") in texts
     [audit] = [r for r in await rows(manual.container.engine) if r["action"] == "model.rollback_approved"]
     assert audit["actor"] == SRE and audit["details"]["break_glass"] is True
     versions = {m.name: m.version for m in await manual.container.service.list_models()}
@@ -422,7 +422,8 @@ async def test_a_version_the_registry_refuses_fails_the_rollback_without_calling
     await stack.settle()
 
     texts = "\n".join(m["text"] for m in thread_of(stack, number))
-    assert f":x: Rollback of `{name}` to v1 failed: MLflow refused" in texts
+    failed = await rollback_of(stack, number)
+    assert SlackModelActionTexts().rollback_failed(failed, "MLflow refused") in texts
     assert hook.calls == [] and await champion(mlflow_server, name) == "2"
     [executed] = [r for r in await rows(stack.container.engine) if r["action"] == "model.rollback_executed"]
     assert executed["details"]["status"] == "failed"
