@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from bot.local.stack import LocalStack
-from bot.slack_ui.iac import expiry_text
+from bot.slack_ui.iac import IacAction, choice_text, expiry_text, render
+from domain.iac.ports import StoredDrift
 from domain.services import IncidentRef
 from storage.iac_tables import drift_events
 
@@ -47,6 +48,20 @@ def drift_messages(stack: LocalStack) -> list[dict[str, Any]]:
     return [m for m in stack.slack.top_level("ml-incidents") if "IaC drift" in m.get("text", "")]
 
 
+async def stored_drift(stack: LocalStack) -> StoredDrift:
+    """The one drift event, as the IaC use cases read it."""
+    async with stack.container.engine.connect() as conn:
+        event_id = (await conn.execute(sa.select(drift_events.c.id))).scalar_one()
+    stored = await stack.container.features.iac.load(event_id)
+    assert stored is not None
+    return stored
+
+
+def without_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Blocks without their ids (Slack gives a block without one an id of its own)."""
+    return [{k: v for k, v in b.items() if k != "block_id"} for b in blocks]
+
+
 async def test_ingest_one_message_escalate_one_incident(stack: LocalStack) -> None:
     plan = json.loads((FIXTURES / "terraform_show_json_drift.json").read_text())
     assert (await post(stack, plan, token=None))[0] == 401
@@ -59,9 +74,11 @@ async def test_ingest_one_message_escalate_one_incident(stack: LocalStack) -> No
     assert (await post(stack, plan))[1]["unchanged"] == 1  # seen again: the same event
     await stack.settle()
     [message] = drift_messages(stack)
-    assert "modified test_instance.should_refresh" in message["text"]
-    rendered = str(message["blocks"])
-    assert '`/ami`: `"refresh-me"` → `"refreshed"`' in rendered
+    stored = await stored_drift(stack)
+    assert (stored.drift_type, stored.resource_address) == ("modified", "test_instance.should_refresh")
+    assert [c["path"] for c in stored.triage["event"]["changes"]] == ["/ami"]
+    text, blocks = render(stored)
+    assert (message["text"], without_block_ids(message["blocks"])) == (text, without_block_ids(blocks))
     actions = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert actions == ["iac_revert", "iac_codify", "iac_accept", "iac_escalate"]
 
@@ -70,10 +87,9 @@ async def test_ingest_one_message_escalate_one_incident(stack: LocalStack) -> No
         "iac_revert", message_ts=message["ts"], channel_id=incidents_channel, user_id=RESPONDER
     )
     await stack.slack.wait_until(lambda: stack.driver.responses, 5)
-    assert (
-        "terraform apply -refresh=true -target=test_instance.should_refresh"
-        in stack.driver.responses[-1]["body"]["text"]
-    )
+    revert = stored.recommendation("auto_revert")
+    assert revert["command"] == "terraform apply -refresh=true -target=test_instance.should_refresh"
+    assert stack.driver.responses[-1]["body"]["text"] == choice_text(IacAction.REVERT, revert)
 
     clicks = [
         stack.driver.block_action(
@@ -128,7 +144,11 @@ async def test_accept_needs_a_reason_and_a_future_expiry(stack: LocalStack) -> N
     assert status == 200
     await stack.settle()
     [updated] = drift_messages(stack)
-    assert f"accepted*: Hotfix kept until the module upgrade (until {until})" in str(updated["blocks"])
+    accepted = await stored_drift(stack)
+    assert accepted.status == "accepted"
+    assert accepted.exception_reason == "Hotfix kept until the module upgrade"
+    assert accepted.exception_expires_at and f"{accepted.exception_expires_at:%Y-%m-%d}" == until
+    assert without_block_ids(updated["blocks"]) == without_block_ids(render(accepted)[1])
 
 
 async def test_a_watched_directory_is_ingested_once_per_change(database_url: str, tmp_path: Path) -> None:

@@ -3,10 +3,43 @@ end-to-end tests build these texts with the renderer."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from datetime import UTC, datetime
 
-from bot.slack_ui.iac import SlackIacTexts, expiry_text, incomplete_text
+from bot.slack_ui.iac import IacAction, SlackIacTexts, choice_text, expiry_text, incomplete_text, render
 from domain.iac.ports import StoredDrift
+
+TRIAGE = {"event": {"changes": [{"path": "/ami", "declared": "ami-1", "actual": "ami-2"}],
+                    "rule_hits": [{"rule_id": "SEC-1", "message": "public <b>bucket</b>"}]},
+          "triage": {"cause": {"category": "manual_change", "evidence": ["console", "edit"]},
+                     "recommendations": []}}
+DRIFT = StoredDrift(uuid.uuid4(), "fp", "sig", "modified", "terraform", "aws_instance.web", "prod",
+                    "high", 0.8, TRIAGE, "open")
+
+
+def test_the_drift_message() -> None:
+    text, blocks = render(DRIFT)
+    assert text == ":red_circle: IaC drift [high] modified aws_instance.web (prod)"
+    assert blocks[0]["text"]["text"] == ":red_circle: IaC drift [high] modified aws_instance.web (prod)"
+    assert [f["text"] for f in blocks[1]["fields"]] == [
+        "*Tool*\nterraform", "*Confidence*\n80%",
+        "*Security rules hit*\n:warning: *SEC-1* public &lt;b&gt;bucket&lt;/b&gt;",
+        "*Cause*\nmanual_change: console edit"]
+    assert blocks[2]["text"]["text"] == '*Declared → actual*\n`/ami`: `"ami-1"` → `"ami-2"`'
+    assert [e["text"]["text"] for e in blocks[3]["elements"]] == [
+        "Revert", "Codify in IaC", "Accept exception", "Escalate"]
+    accepted = dataclasses.replace(DRIFT, status="accepted", exception_reason="vendor window",
+                                   exception_expires_at=datetime(2026, 12, 1, tzinfo=UTC))
+    assert render(accepted)[1][3] == {"type": "context", "elements": [
+        {"type": "mrkdwn", "text": "*accepted*: vendor window (until 2026-12-01)"}]}
+
+
+def test_what_revert_would_take() -> None:
+    assert choice_text(IacAction.REVERT, {"command": "terraform apply -target=aws_instance.web",
+                                          "steps": ["Plan", "Apply"], "rationale": "undo it"}) == (
+        "*Revert* (the bot changes nothing itself):\n```terraform apply -target=aws_instance.web```"
+        "\n1. Plan\n2. Apply\n_undo it_")
 
 
 def test_an_expired_exception_reopens_the_drift() -> None:
