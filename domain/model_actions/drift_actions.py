@@ -27,6 +27,10 @@ from domain.ports import OutboxMessage, UnitOfWork
 from domain.services import IncidentRef
 
 PIPELINE_STATES = {"running", "succeeded", "failed"}
+# How far along a run is: an update that is not further along than what is known is a repeat
+# or arrived late (a callback can overtake the trigger's own answer), and a finished run stays
+# finished; only a new run id from the pipeline (a re-run) starts over.
+_PROGRESS = {"requested": 0, "triggered": 1, "running": 2, "succeeded": 3, "failed": 3}
 
 
 class DriftActions:
@@ -128,8 +132,12 @@ class DriftActions:
             if run is None:
                 raise DomainError(f"no pipeline run {run_ref!r}")
             now = self.service.clock.now()
-            if run.status == status and (run_id or run.run_id) == run.run_id:
-                return run  # a repeated callback
+            rerun = run_id is not None and run.run_id is not None and run_id != run.run_id
+            if not rerun and _PROGRESS[status] <= _PROGRESS.get(run.status, 0):
+                if (run.run_id is None and run_id is not None) or (run.run_url is None and run_url):
+                    run.run_id, run.run_url = run.run_id or run_id, run.run_url or run_url
+                    await repo.save_run(run)  # what the late answer adds, said nowhere
+                return run  # a repeated or late callback
             run.status, run.run_id = status, run_id or run.run_id
             run.run_url, run.detail = run_url or run.run_url, detail or run.detail
             if status in ("succeeded", "failed"):

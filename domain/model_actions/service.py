@@ -55,6 +55,7 @@ from domain.model_actions.registry import (
 from domain.model_actions.rollback import (
     Rollback,
     RollbackPolicy,
+    RollbackRefused,
     RollbackStatus,
     check_approval,
     check_request,
@@ -245,7 +246,11 @@ class ModelActions:
         """A responsible or accountable role asks; the accountable one approves (Approve button)."""
         reason = require_reason(text_boundary.clean(reason, "reason"), "A rollback")
         roles = await self.roles_of(actor.id)
-        check_request(roles or frozenset(), self._policy(roles))
+        try:
+            check_request(roles or frozenset(), self._policy(roles))
+        except RollbackRefused as refused:
+            await self._audit_request_refusal(ref, actor, to_version, str(refused))
+            raise
 
         async def work(uow: UnitOfWork) -> Rollback:
             incident = await self.service.resolve_ref(uow, ref)
@@ -328,6 +333,23 @@ class ModelActions:
             await uow.outbox.add(OutboxMessage(MOVE_ALIAS, incident.id, {"rollback_id": str(rollback.id)},
                                                dedup_key=f"rollback-move:{rollback.id}",
                                                lane=f"registry:{rollback.model}"[:160]))
+
+    async def _audit_request_refusal(self, ref: IncidentRef, actor: Actor, to_version: str,
+                                     why: str) -> None:
+        """A refused request is an access-control decision, audited like a refused approval
+        (GOV-001 7.1), on the incident since no rollback exists yet; an unknown incident is
+        refused as such instead."""
+        async def work(uow: UnitOfWork) -> None:
+            incident = await self.service.resolve_ref(uow, ref)
+            await uow.audit.add(AuditEvent(
+                occurred_at=self.clock.now(), actor=actor.id, actor_name=actor.name,
+                action="model.rollback_refused", resource_type="incident",
+                resource_id=str(incident.id),
+                details={"incident": incident.number, "refused_actor": actor.id,
+                         "refused_actor_name": actor.name, "attempted": "request",
+                         "to": to_version, "why": why}))
+
+        await self.service.run(work)
 
     async def _audit_refusal(self, rollback: Rollback, actor: Actor, approve: bool, why: str) -> None:
         async def work(uow: UnitOfWork) -> None:

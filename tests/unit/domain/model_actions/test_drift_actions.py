@@ -347,6 +347,30 @@ async def test_a_repeated_callback_changes_nothing_and_says_nothing_again(
     assert written(db) == before
 
 
+@pytest.mark.parametrize("late", ["triggered", "running", "failed"])
+async def test_a_late_answer_never_takes_a_finished_run_back(
+        drift: DriftActions, service: IncidentService, store: ModelActionsStore, db: FakeDatabase,
+        late: str) -> None:
+    run = await retraining(drift, service)
+    done = await drift.pipeline_update(str(run.id), "succeeded")  # the callback overtook the answer
+    before = written(db)
+
+    after = await drift.pipeline_update(str(run.id), late, run_id="bot-run", run_url="https://a/r")
+
+    assert (after.status, after.finished_at) == ("succeeded", done.finished_at)
+    assert written(db) == before  # nothing said: the timeline still ends on "succeeded"
+    assert (store.run(run.id).run_id, store.run(run.id).run_url) == ("bot-run", "https://a/r")
+
+
+async def test_a_running_callback_after_the_trigger_answer_moves_on_but_not_back(
+        drift: DriftActions, service: IncidentService, db: FakeDatabase) -> None:
+    run = await retraining(drift, service)
+    await drift.pipeline_update(str(run.id), "running", run_id="bot-run")
+    before = written(db)
+    late = await drift.pipeline_update(str(run.id), "triggered", run_id="bot-run")
+    assert late.status == "running" and written(db) == before
+
+
 async def test_a_callback_naming_another_pipeline_run_is_news(
         drift: DriftActions, service: IncidentService, db: FakeDatabase) -> None:
     run = await retraining(drift, service)

@@ -381,6 +381,31 @@ async def test_only_the_responsible_or_accountable_roles_may_request_a_rollback(
     await actions.request_rollback(INC1, IC, "1", "v2 drifts on income")  # accountable may ask too
 
 
+async def test_a_refused_rollback_request_is_audited_on_the_incident_like_a_refused_approval(
+        actions: ModelActions, registry: FakeRegistry, service: IncidentService,
+        db: FakeDatabase, clock: FakeClock) -> None:
+    await deployed_v2(actions, registry, clock)
+    incident = await declare(service)
+    audited = len(db.audit)
+
+    with pytest.raises(RollbackRefused) as refused:
+        await actions.request_rollback(INC1, MLE, "1", "v2 drifts on income")
+
+    [refusal] = db.audit[audited:]  # GOV-001 7.1: access-control decisions are audited
+    assert (refusal.action, refusal.actor, refusal.actor_name, refusal.resource_type,
+            refusal.resource_id) == ("model.rollback_refused", MLE.id, MLE.name, "incident",
+                                     str(incident.id))
+    assert refusal.details == {"incident": 1, "refused_actor": MLE.id, "refused_actor_name": MLE.name,
+                               "attempted": "request", "to": "1", "why": str(refused.value)}
+
+
+async def test_a_refused_request_on_an_unknown_incident_says_the_incident_is_unknown(
+        actions: ModelActions, db: FakeDatabase) -> None:
+    with pytest.raises(IncidentNotFound):
+        await actions.request_rollback(IncidentRef(number=99), MLE, "1", "v2 drifts on income")
+    assert db.audit == []
+
+
 async def test_with_role_checks_off_anyone_may_request_a_rollback(
         service: IncidentService, registry: FakeRegistry, clock: FakeClock) -> None:
     open_actions = model_actions(service, registry, governance=False)
