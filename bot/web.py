@@ -10,6 +10,7 @@ the request is handled carry the same id."""
 from __future__ import annotations
 
 import asyncio
+import binascii
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
@@ -167,7 +168,7 @@ class SlackEndpoint:
         if not valid:
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
         try:
-            bolt_request = await to_bolt_request(request)
+            bolt_request = await bolt_request_of(request)
         except (ValueError, UnicodeDecodeError, TypeError, AttributeError, KeyError,
                 IndexError) as exc:  # Bolt's context builder on a body that is no Slack object
             log.warning("slack.malformed_request", error=str(exc)[:200])
@@ -212,6 +213,37 @@ class SlackEndpoint:
             return await to_aiohttp_response(bolt_response)
         finally:
             container.intake.dispatched(request)
+
+
+async def bolt_request_of(request: web.Request) -> AsyncBoltRequest:
+    """Bolt's request, as its aiohttp adapter makes it, but an interactive request's form
+    ``payload=<JSON>`` is decoded here (``form_payload``) and given to Bolt as the JSON it
+    holds: urllib's decoder, which Bolt uses, takes a Python step per ``%XX``, and a click
+    carries its whole message, hundreds of them (most of the ack's CPU, benchmarks/ack_cost.py)."""
+    text = await request.text()
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    decoded = form_payload(text) if content_type == "application/x-www-form-urlencoded" else None
+    return AsyncBoltRequest(body=text if decoded is None else decoded,
+                            query=request.query_string,
+                            headers=request.headers)  # type: ignore[arg-type]
+
+
+def form_payload(body: str) -> str | None:
+    """The JSON of a form body made of one ``payload`` field, decoded as urllib's
+    ``parse_qsl`` decodes it, in C (``binascii.a2b_qp`` reads ``=XX`` as ``%XX`` is read);
+    None when the body is another shape or holds anything the two could read differently
+    (raw ``=``, line breaks, ``%%``, a ``%`` at the end, an escape that is not one, non-ASCII):
+    Bolt then parses the body itself, as before."""
+    head, _, value = body.partition("=")
+    if (head != "payload" or "&" in value or not value.isascii() or "=" in value
+            or "\n" in value or "\r" in value or "%%" in value or "%" in value[-2:]):
+        return None
+    decoded = binascii.a2b_qp(value.replace("+", " ").replace("%", "="))
+    # each "=" must come from a %3D: any other is an escape a2b_qp did not decode
+    if decoded.count(b"=") != value.count("%3D") + value.count("%3d"):
+        return None
+    text = decoded.decode("utf-8", "replace")
+    return text if text.startswith("{") else None
 
 
 class Probes:
