@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from bot.cli.audit import rows
 from bot.local.stack import LocalStack
+from bot.slack_ui.iac import incomplete_text
+from domain.iac.decisions import parse_report
 from storage.iac_tables import drift_changes, drift_events
 
 TOKEN = "iac-token"
@@ -160,11 +162,13 @@ async def test_partial_reports_are_said_in_the_answer_and_slack(gov: LocalStack)
     await post(gov, paged, query="source=cfn-nightly")  # the same gap again: said once
     await post(gov, DRIFTCTL_DEEP, query="source=driftctl")
     await gov.settle()
-    warnings = [m["text"] for m in gov.slack.top_level("ml-incidents")
-                if m.get("text", "").startswith(":warning: IaC drift report")]
-    assert len(warnings) == 2
-    assert "`cfn-nightly`" in warnings[0] and "NextToken" in warnings[0]
-    assert "`driftctl`" in warnings[1] and "aws_vpc" in warnings[1]
+    expected = []
+    for source, data, missed in (("cfn-nightly", paged, "NextToken"), ("driftctl", DRIFTCTL_DEEP, "aws_vpc")):
+        report = parse_report(data, gov.container.clock.now(), source, None)
+        assert any(missed in n for n in report.incomplete)
+        expected.append(incomplete_text(source, report.source_format.value, list(report.incomplete)))
+    posted = [m.get("text", "") for m in gov.slack.top_level("ml-incidents")]
+    assert [t for t in posted if t in expected] == expected  # each once, in order
 
 
 def test_the_cli_prints_a_partial_report_s_notices(tmp_path: Path) -> None:
