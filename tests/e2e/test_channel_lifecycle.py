@@ -132,8 +132,8 @@ async def test_a_private_incident_is_hidden_from_non_members(stack: LocalStack) 
     home = await home_of(stack, OUTSIDER)
     for text in (listed, status, timeline, home):
         assert "Fraud" not in text and "credit-risk-v3" not in text
-    assert "*INC-1* [SEV-2]" in listed and "Private incident" in listed
-    assert "Private incident" in status and "Private incident" in home
+    assert "*INC-1* [SEV-2]" in listed and HIDDEN_TITLE in listed
+    assert HIDDEN_TITLE in status and HIDDEN_TITLE in home
 
     refused = await command_reply(stack, "catchup 1", OUTSIDER)
     assert refused.startswith(":lock: INC-1 is private") and "Fraud" not in refused
@@ -146,7 +146,7 @@ async def test_a_private_incident_is_hidden_from_non_members(stack: LocalStack) 
     async with aiohttp.ClientSession() as http, http.get(f"{stack.url}/status") as page:
         assert page.status == 200
         html = await page.text()
-    assert "INC-1: Private incident" in html and "Fraud" not in html
+    assert f"INC-1: {HIDDEN_TITLE}" in html and "Fraud" not in html
 
 
 async def test_a_private_incidents_stakeholder_update_goes_to_its_own_channel(stack: LocalStack) -> None:
@@ -179,7 +179,8 @@ async def test_the_declare_form_has_a_private_box(stack: LocalStack) -> None:
     assert view.incident.labels == ["private"]
     assert view.link is not None and view.link.channel_id
     assert (stack.slack.channel(view.link.channel_id) or {}).get("is_private")
-    assert "INC-1 (private) [SEV-3]" in stack.slack.top_level("ml-incidents")[-1]["text"]
+    text, _ = private_announcement(await incident_of(stack, 1, Status.OPEN), None, stack.container.policy, T0)
+    assert stack.slack.top_level("ml-incidents")[-1]["text"] == text
 
 
 async def close_incident(stack: LocalStack, severity: str = "P4") -> str:
@@ -278,9 +279,9 @@ async def test_the_api_hides_a_private_incident_from_its_callers(stack: LocalSta
     finally:
         await api.close()
     items = {item["number"]: item for item in page["items"]}
-    assert items[1]["title"] == "Private incident" and items[1]["model"] == "hidden"
+    assert items[1]["title"] == HIDDEN_TITLE and items[1]["model"] == "hidden"
     assert items[2]["title"] == "Scores drifting since Monday"
-    assert one["title"] == "Private incident" and one["description"] is None
+    assert one["title"] == HIDDEN_TITLE and one["description"] is None
     assert one["timeline"] == [] and "Fraud" not in str(one)
 
 
