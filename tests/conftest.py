@@ -20,7 +20,6 @@ from tests.databases import (
     finish_drops,
     migrated_pg_database,
     migrated_sqlite_url,
-    release_pg_database,
     sqlite_url,
 )
 from tests.fakes import FakeClock
@@ -66,7 +65,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     try:
         yield url
     finally:
-        await (release_pg_database(url) if migrated else drop_pg_database(url))
+        await drop_pg_database(url)
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ Two speed-ups, neither visible to a test:
 - ``migrated_pg_database`` / ``migrated_sqlite_url``: a database already at the migrations' head,
   cloned (``CREATE DATABASE ... TEMPLATE``, a file copy) from a template this process migrates once,
   instead of running every migration again for each test (0.5-2 s on PostgreSQL under load).
-  A migrated PostgreSQL database given back with ``release_pg_database`` is emptied (TRUNCATE)
-  and handed to the next test, provided its schema is still the template's; otherwise dropped.
-- ``drop_pg_database`` drops in a background thread: PostgreSQL's DROP DATABASE waits for a
-  checkpoint of the whole server (seconds when the suite writes on four workers), which no test
-  needs to wait for. ``finish_drops`` (the session's end, and at exit) waits for them all.
+- ``drop_pg_database`` empties the database and keeps it for the process's next test (rows
+  truncated when its schema is still the migrated template's, schemas dropped otherwise) instead
+  of dropping it: PostgreSQL's CREATE and DROP DATABASE wait for checkpoints of the whole server
+  (seconds when the suite writes on four workers). A database that cannot be emptied exactly is
+  dropped in a background thread; ``finish_drops`` (the session's end, and at exit) drops the
+  rest and waits.
 """
 
 from __future__ import annotations
@@ -73,9 +74,15 @@ async def _create(template: str | None = None) -> str:
 
 
 async def create_pg_database() -> str:
-    """A new, empty PostgreSQL database."""
+    """An empty PostgreSQL database: one a previous test of this process gave back (emptied by
+    ``drop_pg_database``), or a new one."""
     await require_postgres()
-    return await _create()
+    if _pools["empty"]:
+        return _pools["empty"].pop()
+    url = await _create()
+    if "empty" not in _fingerprints:
+        _fingerprints["empty"] = await _fingerprint(url)
+    return url
 
 
 # Everything a test could change in a database's schema (tables, columns, defaults, constraints,
@@ -110,23 +117,33 @@ SELECT md5(string_agg(x, E'\\n' ORDER BY x)) FROM (
     FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace
   UNION ALL SELECT 'ns ' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'
   UNION ALL SELECT 'ext ' || extname FROM pg_extension
-  UNION ALL SELECT 'ver ' || version_num FROM alembic_version
 ) AS s(x)
 """
-_pool: list[str] = []  # migrated databases emptied by release_pg_database, for the next test
+_pools: dict[str, list[str]] = {"empty": [], "migrated": []}  # given back, emptied, for the next test
+_fingerprints: dict[str, str] = {}  # "empty": a new database's, "migrated": the template's
 
 
-async def _fingerprint(conn: asyncpg.Connection) -> str:
-    return str(await conn.fetchval(_FINGERPRINT))
+async def _fingerprint(url: str, conn: asyncpg.Connection | None = None) -> str:
+    own = conn is None
+    conn = conn or await asyncpg.connect(_dsn(url))
+    try:
+        schema = str(await conn.fetchval(_FINGERPRINT))
+        has_version = await conn.fetchval("SELECT to_regclass('public.alembic_version') IS NOT NULL")
+        version = await conn.fetchval("SELECT string_agg(version_num, ',') FROM alembic_version") \
+            if has_version else None
+        return f"{schema} {version}"
+    finally:
+        if own:
+            await conn.close()
 
 
 async def migrated_pg_database() -> str:
     """A PostgreSQL database at the migrations' head and without rows: the state the bot's
-    start-up (or ``migrate.upgrade``) leaves an empty one in. A clone of this process's migrated
-    template, or one a previous test gave back (``release_pg_database``), emptied."""
+    start-up (or ``migrate.upgrade``) leaves an empty one in. One a previous test gave back
+    (emptied by ``drop_pg_database``), or a clone of this process's migrated template."""
     await require_postgres()
-    if _pool:
-        return _pool.pop()
+    if _pools["migrated"]:
+        return _pools["migrated"].pop()
     template = _templates.get("postgresql")
     if template is None:
         from storage import migrate
@@ -138,52 +155,76 @@ async def migrated_pg_database() -> str:
             await migrate.upgrade(engine)
         finally:
             await engine.dispose()
-        conn = await asyncpg.connect(_dsn(template))
-        try:
-            _templates["postgresql_fingerprint"] = await _fingerprint(conn)
-        finally:
-            await conn.close()
+        _fingerprints["migrated"] = await _fingerprint(template)
         _templates["postgresql"] = template
     return await _create(template.rsplit("/", 1)[1])
 
 
-async def release_pg_database(url: str) -> None:
-    """Give back a database of ``migrated_pg_database``: if its schema is still the template's,
-    empty its tables (TRUNCATE ... RESTART IDENTITY, triggers off for the append-only audit
-    tables) and keep it for the next test; otherwise drop it."""
+async def drop_pg_database(url: str) -> None:
+    """Give the database up. It is emptied and kept for this process's next test when that is
+    exact: a schema still the migrations' head loses its rows (TRUNCATE ... RESTART IDENTITY of
+    the tables that have any, triggers off for the append-only audit tables) and serves
+    ``migrated_pg_database``; anything else loses every schema (``public`` made again as a new
+    database has it) and serves ``create_pg_database``, once its fingerprint is a new database's.
+    Otherwise it is dropped, in the background (see the module's docstring)."""
     name = url.rsplit("/", 1)[1]
     try:
         admin = await asyncpg.connect(_dsn(PG_URL))
-        try:  # what the test left connected (as DROP DATABASE ... WITH (FORCE) would)
+        try:  # what the test left connected goes, as DROP DATABASE ... WITH (FORCE) would do
             await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                 "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
         finally:
             await admin.close()
         conn = await asyncpg.connect(_dsn(url))
         try:
-            if await _fingerprint(conn) != _templates.get("postgresql_fingerprint"):
-                raise LookupError("schema changed")
-            names = [r["t"] for r in await conn.fetch(
-                "SELECT quote_ident(tablename) AS t FROM pg_tables "
-                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
-            used = [r["t"] for r in await conn.fetch(" UNION ALL ".join(
-                f"SELECT '{t}' AS t WHERE EXISTS (SELECT 1 FROM {t})" for t in names))] if names else []
-            sequences = await conn.fetch(  # a rolled-back insert moves a sequence too
-                "SELECT quote_ident(sequencename) AS s FROM pg_sequences "
-                "WHERE schemaname = 'public' AND last_value IS NOT NULL")
-            async with conn.transaction():
-                await conn.execute("SET LOCAL lock_timeout = '5s'")
-                await conn.execute("SET LOCAL session_replication_role = replica")
-                if used:  # only the tables with rows: each TRUNCATE makes new files
-                    await conn.execute(f"TRUNCATE {', '.join(used)} RESTART IDENTITY CASCADE")
-                for row in sequences:
-                    await conn.execute(f"ALTER SEQUENCE {row['s']} RESTART")
+            if "migrated" in _fingerprints and await _fingerprint(url, conn) == _fingerprints["migrated"]:
+                await _empty_tables(conn)
+                _pools["migrated"].append(url)
+                return
+            await _empty_schemas(conn)
+            if "empty" in _fingerprints and await _fingerprint(url, conn) == _fingerprints["empty"]:
+                _pools["empty"].append(url)
+                return
         finally:
             await conn.close()
-    except Exception:  # schema changed, or the database would not empty: a fresh one next time
-        _dropper.submit(url)
-        return
-    _pool.append(url)
+    except Exception:  # noqa: S110 - it could not be emptied: dropped below, a new one next time
+        pass
+    _dropper.submit(url)
+
+
+async def _empty_tables(conn: asyncpg.Connection) -> None:
+    names = [r["t"] for r in await conn.fetch(
+        "SELECT quote_ident(tablename) AS t FROM pg_tables "
+        "WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+    used = [r["t"] for r in await conn.fetch(" UNION ALL ".join(
+        f"SELECT '{t}' AS t WHERE EXISTS (SELECT 1 FROM {t})" for t in names))] if names else []
+    sequences = await conn.fetch(  # a rolled-back insert moves a sequence too
+        "SELECT quote_ident(sequencename) AS s FROM pg_sequences "
+        "WHERE schemaname = 'public' AND last_value IS NOT NULL")
+    async with conn.transaction():
+        await conn.execute("SET LOCAL lock_timeout = '5s'")
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        if used:  # only the tables with rows: each TRUNCATE makes new files
+            await conn.execute(f"TRUNCATE {', '.join(used)} RESTART IDENTITY CASCADE")
+        for row in sequences:
+            await conn.execute(f"ALTER SEQUENCE {row['s']} RESTART")
+
+
+async def _empty_schemas(conn: asyncpg.Connection) -> None:
+    schemas = [r["n"] for r in await conn.fetch(
+        "SELECT quote_ident(nspname) AS n FROM pg_namespace "
+        "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'")]
+    extensions = [r["e"] for r in await conn.fetch(
+        "SELECT quote_ident(extname) AS e FROM pg_extension WHERE extname <> 'plpgsql'")]
+    async with conn.transaction():
+        await conn.execute("SET LOCAL lock_timeout = '5s'")
+        for extension in extensions:
+            await conn.execute(f"DROP EXTENSION {extension} CASCADE")
+        for schema in schemas:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+        await conn.execute("COMMENT ON SCHEMA public IS 'standard public schema'")
+        await conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
 
 
 async def _drop_now(url: str) -> None:
@@ -228,17 +269,13 @@ class _Dropper:
 _dropper = _Dropper()
 
 
-async def drop_pg_database(url: str) -> None:
-    """Drop the database (in the background: see the module's docstring)."""
-    _dropper.submit(url)
-
-
 def finish_drops() -> None:
     """Drop this process's templates and wait until every database handed over is dropped."""
     template = _templates.pop("postgresql", None)
-    for url in [*_pool, *([template] if template else [])]:
+    for url in [*_pools["empty"], *_pools["migrated"], *([template] if template else [])]:
         _dropper.submit(url)
-    _pool.clear()
+    for pool in _pools.values():
+        pool.clear()
     _dropper.finish()
     sqlite_template = _templates.pop("sqlite", None)
     if sqlite_template is not None:
