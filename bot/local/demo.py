@@ -215,7 +215,9 @@ async def _play(scene: Scene) -> None:
     """Declare, acknowledge, a thread note, an update, mitigate, resolve; the clock ticks between."""
     await scene.command("14:02", "alice", "/incident declare P1 credit-risk-v3 Null predictions since "
                         "14:02", "declare P1 credit-risk-v3 Null predictions since 14:02", ALICE)
-    announcement = scene.stack.slack.top_level(scene.incidents)[-1]["ts"]
+    # the announcement is posted by the outbox; on a loaded machine it can land after the reply
+    posted = await scene.stack.slack.wait_until(lambda: scene.stack.slack.top_level(scene.incidents), 30)
+    announcement = posted[-1]["ts"]
     await _collaborate(scene, announcement)
     await scene.click("14:05", "bob", "clicks [Acknowledge] on the announcement", ACTION_ACK,
                       announcement)
