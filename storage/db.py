@@ -68,7 +68,16 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             "(the default, ./incidents.db) or postgresql+asyncpg://user@host:5432/dbname "
             "(postgres:// and postgresql:// are accepted too).")
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # as many connections at once as before (SQLAlchemy's default 5 + 10 overflow), but all
+        # kept: an overflow connection was closed on its return, and each new one is a thread
+        # aiosqlite starts (the event loop waits for it) and three PRAGMAs; a burst's
+        # deliveries opened one per request that way (benchmarks/ack_cost.py --profile delivery)
+        from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+        from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+        queued = SQLiteDialect_aiosqlite.get_pool_class(make_url(url)) is AsyncAdaptedQueuePool
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **(
+            {"pool_size": 15, "max_overflow": 0} if queued else {}))  # in memory: one, static
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
