@@ -497,8 +497,8 @@ async def back_to_back(stack: LocalStack, probe: Probe, anchor_id: str, requests
 async def profile_run(stack: LocalStack, probe: Probe, anchor_id: str, requests: int,
                       burst: int, part: str, out: Any) -> None:
     for name, send in await scenarios(stack, anchor_id, requests):
-        if name not in ("slash: status", "button: ack (benchmark's)", "button: acknowledge", "",
-                        "bare inline: status", "bare inline: click"):
+        if name not in ("slash: declare", "slash: status", "button: ack (benchmark's)",
+                        "button: acknowledge", "", "bare inline: status", "bare inline: click"):
             continue
         if not name:
             await send(0)
