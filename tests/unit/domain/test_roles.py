@@ -272,13 +272,3 @@ async def test_no_snooze_past_the_sla_or_without_a_cadence(service: IncidentServ
         await snoozes.snooze(IncidentRef(number=2), MLE, timedelta(minutes=15))
     assert not db.tables.snoozes and not [a for a in db.audit if a.action == "incident.update_snoozed"]
 
-
-async def test_the_slack_role_texts_keep_the_words_the_domain_used_to_write(service: IncidentService) -> None:
-    from bot.slack_ui.roles import RoleTexts
-
-    incident = await declare(service)
-    slack = RoleTexts()
-    assert slack.taken_note("Communications lead", "U0MLE") == "Communications lead set to <@U0MLE>"
-    assert slack.cleared_note("Scribe", "U0MLE") == "Scribe role cleared (was <@U0MLE>)"
-    assert slack.unchanged(incident, "Scribe", "U0MLE") == "<@U0MLE> is already Scribe of INC-1."
-    assert slack.unchanged(incident, "Scribe", None) == "Nobody is Scribe of INC-1."

@@ -54,5 +54,9 @@ def test_an_incomplete_report_lists_what_it_may_miss() -> None:
     assert incomplete_text("cfn-nightly", "cfn", ["a first page only (NextToken)"]) == (
         ":warning: IaC drift report `cfn-nightly` (cfn) may not show all drift, so the drift "
         "messages here may be missing some:\n• a first page only (NextToken)")
+
+
+def test_an_exceptions_reason_names_its_security_approver() -> None:
     assert SlackIacTexts().exception_reason("vendor window", "U0SEC") == (
         "vendor window · security approver <@U0SEC>")
+    assert SlackIacTexts().exception_reason("vendor window", None) == "vendor window"

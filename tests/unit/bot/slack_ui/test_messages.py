@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.slack_ui.messages import SlackMessages
 from domain.model import Actor, Severity, Status
+from domain.state_machine import AlreadyInState, IllegalTransition
 from tests.unit.bot.slack_ui.samples import BOB, T0, incident
 
 SAY = SlackMessages()
@@ -46,3 +47,26 @@ def test_note_assignment_and_severity() -> None:
         ":bust_in_silhouette: <@U0CAROL> is now Incident Commander of INC-1 (set by <@U0BOB>)")
     assert SAY.severity_changed(incident(1, severity=Severity.P1), Severity.P3, BOB) == (
         ":arrows_counterclockwise: INC-1 severity changed SEV-3 → *SEV-1* by <@U0BOB>")
+
+
+def test_commander_note_and_already_commands() -> None:
+    assert SAY.commander_note("U0CAROL") == "Incident Commander set to <@U0CAROL>"
+    assert SAY.already_commands(incident(1), "U0CAROL") == "<@U0CAROL> already commands INC-1."
+
+
+def test_refusals_of_the_state_machine() -> None:
+    closed = incident(1, status=Status.CLOSED)
+    assert SAY.illegal_transition(IllegalTransition(closed, Status.INVESTIGATING)) == (
+        "INC-1 is *closed*; it cannot move to *investigating*. Allowed now: none (closed is final).")
+    assert SAY.illegal_transition(IllegalTransition(incident(1, status=Status.INVESTIGATING),
+                                                    Status.CLOSED)) == (
+        "INC-1 is *investigating*; it cannot move to *closed*. Allowed now: `mitigate`, `resolve`.")
+    resolved = incident(1, status=Status.RESOLVED)
+    assert SAY.already_in_state(AlreadyInState(resolved)) == "INC-1 is already *resolved*."
+    assert SAY.already_in_state(AlreadyInState(resolved, "ack")) == (
+        "INC-1 is already acknowledged: it is *resolved* now, so nothing changed. "
+        "Use `reopen` to work on it again.")
+    assert SAY.already_in_state(AlreadyInState(incident(1, status=Status.INVESTIGATING), "ack")) == (
+        "INC-1 is already acknowledged: it is *investigating* now, so nothing changed.")
+    assert SAY.already_in_state(AlreadyInState(incident(1), "reopen")) == (
+        "INC-1 is already *open*: nothing to reopen.")

@@ -1,9 +1,9 @@
 """The model actions' words are a port (issue 13): the use cases in ``domain/model_actions/`` say
-when, ``bot/slack_ui/model_actions.py`` how in Slack, and nothing Slack is left in the domain."""
+when, ``bot/slack_ui/model_actions.py`` how in Slack (pinned in
+``tests/unit/bot/slack_ui/test_model_actions.py``), and nothing Slack is left in the domain."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import uuid
 from datetime import UTC, datetime
@@ -12,13 +12,11 @@ from types import ModuleType
 
 import pytest
 
-from bot.slack_ui.model_actions import SlackModelActionTexts, lines
 from domain.model import Actor
-from domain.model_actions.changes import what_changed
 from domain.model_actions.drift_controls import DriftAcceptance, DriftSnooze
-from domain.model_actions.facts import EarlierIncidentFact, PipelineRun, all_changes
+from domain.model_actions.facts import EarlierIncidentFact, all_changes
 from domain.model_actions.registry import AliasMove
-from domain.model_actions.rollback import Rollback, RollbackStatus
+from domain.model_actions.rollback import Rollback
 from domain.model_actions.texts import PlainModelActionTexts
 from tests.paths import REPO_ROOT
 
@@ -44,28 +42,6 @@ def _figures() -> ModuleType:
 def test_no_slack_words_left_in_the_model_actions_or_the_service_messages(path: Path) -> None:
     written, _ = _figures().slack_words(path)
     assert written == []
-
-
-def test_slack_texts_are_the_ones_slack_received_before_the_port() -> None:
-    slack = SlackModelActionTexts()
-    post = slack.rollback_requested_post(ALICE, ROLLBACK)
-    assert post == (":rewind: <@U0ALICE> requests a rollback of `fraud-detector` `champion` v2 → v1: "
-                    "bad &lt;!channel&gt; push")
-    assert slack.rollback_requested_note(ALICE, ROLLBACK) == post.removeprefix(":rewind: ")
-    approved = dataclasses.replace(ROLLBACK, status=RollbackStatus.APPROVED, break_glass=True)
-    assert slack.rollback_decided_post(ALICE, approved) == (
-        ":ballot_box_with_check: <@U0ALICE> approved the rollback of `fraud-detector` to v1 asked by "
-        "<@U0BOB> (break-glass self-approval, GOV-001 5.3).")
-    assert slack.rollback_failed(ROLLBACK, "HTTP 500 <html>") == (
-        ":x: Rollback of `fraud-detector` to v1 failed: HTTP 500 &lt;html&gt;")
-    run = PipelineRun("fraud-detector", "U0ALICE", AT, run_id="r<1>", run_url="https://ci/r1")
-    assert slack.retrain_status(run, "succeeded") == (
-        ":white_check_mark: Retraining of `fraud-detector` <https://ci/r1|run r&lt;1&gt;>: succeeded.")
-    changes = what_changed(all_changes(slack, "fraud-detector", FACTS[0], [], [], FACTS[1], []), AT)
-    assert lines(changes, AT) == [
-        ":twisted_rightwards_arrows: *30 min before* · alias `champion` moved v1 → v2 by ci &lt;bot&gt;",
-        ":rotating_light: *11 h before* · earlier incident INC-7 [SEV-2] Scores *all* zero (closed) "
-        "— no root cause recorded"]
 
 
 def test_plain_texts_say_the_same_facts_without_markup() -> None:
