@@ -9,12 +9,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.local.stack import LocalStack
+from bot.slack_ui import shortcuts as ui
 from bot.slack_ui.ids import CallbackId
+from domain.message_shortcuts import AlreadyOnTimeline, NoText, SlackMessage
 from domain.model import TimelineEvent, TimelineEventType
 from domain.services import IncidentRef
 from tests.e2e.conftest import wait_response
+from tests.e2e.rendered import incident_of, slack_user
 
 DECLARER, RESPONDER = "U0DECLARER", "U0RESPOND"
+TEXTS = ui.ShortcutTexts()
+ADDED = ui.added_reply("INC-1")
+ALREADY_ADDED = ui.refused(str(AlreadyOnTimeline("INC-1")))
 WORDS = "Feature store p99 jumped to 4s at 14:01\nsee <https://grafana.example.com/d/fs|the dashboard>"
 
 
@@ -60,6 +66,12 @@ def last_permalink(stack: LocalStack) -> str:
     return str(response["permalink"])
 
 
+def as_sent(channel: str, message: dict[str, Any], permalink: str | None) -> SlackMessage:
+    """A message of the stand-in in ``channel`` as the bot reads it from a shortcut's payload."""
+    return SlackMessage(channel, message["ts"], message["user"], message["text"],
+                        message.get("thread_ts"), permalink)
+
+
 def sent(ts: str) -> datetime:
     return datetime.fromtimestamp(float(ts), UTC)
 
@@ -87,7 +99,7 @@ async def test_a_message_from_another_channel_is_added_through_the_incident_pick
     status, _ = await stack.driver.view_submission(
         CallbackId.PICK_INCIDENT, {"incident": str(incident.id)}, user_id=RESPONDER)
     assert status == 200
-    assert await wait_response(stack, 2) == ":memo: Added to INC-1's timeline."
+    assert await wait_response(stack, 2) == ADDED
     assert stack.driver.responses[-1]["body"]["response_type"] == "ephemeral"
     await stack.settle()
 
@@ -95,14 +107,13 @@ async def test_a_message_from_another_channel_is_added_through_the_incident_pick
     assert permalink.startswith(f"https://standin.slack.com/archives/{channel}/p")
     [note] = [n for n in await notes(stack) if n.source_ref == f"slack:{channel}:{message['ts']}"]
     assert note.occurred_at == sent(message["ts"])  # dated when the message was sent
-    assert note.body.startswith(f"<@{DECLARER}> in <#{channel}>: Feature store p99 jumped")
-    assert note.body.endswith(permalink)
+    assert note.body == TEXTS.note(as_sent(channel, message, permalink))
     [added] = [a for a in await audit_rows(stack, str(incident.id))
                if a.action == "incident.note_added" and a.details.get("source_ref") == note.source_ref]
     assert added.actor == RESPONDER  # who added it is audited
     echo = stack.slack.messages(incident_channel)[-1]["text"]
-    assert echo.startswith(f":memo: <@{RESPONDER}> added <{permalink}|a message> by <@{DECLARER}>")
-    assert ">Feature store p99 jumped to 4s at 14:01" in echo
+    assert echo == TEXTS.added(await incident_of(stack, 1), as_sent(channel, message, permalink),
+                               slack_user(RESPONDER))
 
 
 async def test_messages_in_the_incident_channel_and_thread_are_added_directly(
@@ -112,11 +123,10 @@ async def test_messages_in_the_incident_channel_and_thread_are_added_directly(
     message = stack.slack.add_user_message(incident_channel, DECLARER, "Rolled back to 0.9.2")
     posted = len(stack.slack.messages(incident_channel))
     reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, incident_channel, message["ts"])
-    assert reply == ":memo: Added to INC-1's timeline."
+    assert reply == ADDED
     assert [n.body for n in await notes(stack)
             if n.source_ref == f"slack:{incident_channel}:{message['ts']}"] == [
-        f"<@{DECLARER}> in <#{incident_channel}>: Rolled back to 0.9.2\n"
-        + last_permalink(stack)]
+        TEXTS.note(as_sent(incident_channel, message, last_permalink(stack)))]
     assert len(stack.slack.messages(incident_channel)) == posted  # no echo where it already is
 
     incidents = stack.slack.channel_id("ml-incidents")
@@ -124,7 +134,7 @@ async def test_messages_in_the_incident_channel_and_thread_are_added_directly(
     in_thread = stack.slack.add_user_message(incidents, RESPONDER, "Customers see 500s",
                                              thread_ts=announcement["ts"])
     reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, incidents, in_thread["ts"])
-    assert reply == ":memo: Added to INC-1's timeline."
+    assert reply == ADDED
     assert any(n.source_ref == f"slack:{incidents}:{in_thread['ts']}" for n in await notes(stack))
     assert not stack.slack.opened_views  # no picker: the incident was known
 
@@ -143,12 +153,10 @@ async def test_the_same_message_twice_is_one_note(stack: LocalStack) -> None:
                                            user_id=RESPONDER, view_id=picker["id"])
     await wait_response(stack, 3)
     await stack.settle()
-    assert [r["body"]["text"] for r in stack.driver.responses[-2:]] == [
-        ":memo: Added to INC-1's timeline.",
-        ":warning: That message is already on INC-1's timeline; nothing was added."]
+    assert [r["body"]["text"] for r in stack.driver.responses[-2:]] == [ADDED, ALREADY_ADDED]
     # and once it is on the timeline, the shortcut says so at once
     reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"])
-    assert reply == ":warning: That message is already on INC-1's timeline; nothing was added."
+    assert reply == ALREADY_ADDED
     ref = f"slack:{channel}:{message['ts']}"
     assert [n.source_ref for n in await notes(stack)].count(ref) == 1
     audited = [a for a in await audit_rows(stack, str(incident.id))
@@ -160,7 +168,7 @@ async def test_the_same_message_twice_is_one_note(stack: LocalStack) -> None:
     await stack.settle()
     captured = stack.slack.messages(incident_channel)[-1]
     reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, incident_channel, captured["ts"])
-    assert reply == ":warning: That message is already on INC-1's timeline; nothing was added."
+    assert reply == ALREADY_ADDED
     assert [n.body for n in await notes(stack)].count("Scores back to normal") == 1
 
 
@@ -191,35 +199,33 @@ async def test_declare_from_a_message_prefills_the_form_and_links_the_message(
     trigger = view.timeline[0]  # dated when the message was sent: before the declaration
     assert trigger.source_ref == f"slack:{channel}:{message['ts']}"
     assert trigger.occurred_at == sent(message["ts"])
-    assert trigger.body.startswith(f"Declared from the message of <@{DECLARER}> in <#{channel}>")
-    assert trigger.body.endswith(permalink) and trigger.author == RESPONDER
+    assert trigger.body.endswith(TEXTS.note(as_sent(channel, message, permalink)))
+    assert trigger.author == RESPONDER
     assert view.link is not None and view.link.channel_id
     posts = [m["text"] for m in stack.slack.messages(view.link.channel_id)]
-    assert any(p.startswith(f":link: INC-1 was declared from <{permalink}|this message> by "
-                            f"<@{DECLARER}> in <#{channel}>") for p in posts)
+    assert TEXTS.declared_from(view.incident, as_sent(channel, message, permalink)) in posts
     reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"])
-    assert reply == ":warning: That message is already on INC-1's timeline; nothing was added."
+    assert reply == ALREADY_ADDED
 
 
 async def test_bad_input_is_answered_ephemerally(stack: LocalStack) -> None:
     channel = team_channel(stack)
     message = stack.slack.add_user_message(channel, DECLARER, WORDS)
     reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"])
-    assert reply is not None and reply.startswith(":warning: There is no active incident")
-    assert "Declare incident" in reply and stack.driver.responses[-1]["body"][
-        "response_type"] == "ephemeral"
+    assert reply == ui.refused(TEXTS.no_active_incident())
+    assert stack.driver.responses[-1]["body"]["response_type"] == "ephemeral"
 
     await declare(stack)
     upload = stack.slack.add_user_message(channel, DECLARER, "", subtype="file_share")
     reply = await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, upload["ts"])
-    assert reply is not None and reply.startswith(":warning: That message has no text to add")
+    assert reply == ui.refused(str(NoText()))
     assert not stack.slack.opened_views
 
     assert await shortcut(stack, CallbackId.ADD_TO_TIMELINE, channel, message["ts"]) is None
     status, body = await stack.driver.view_submission(CallbackId.PICK_INCIDENT, {},
                                                       user_id=RESPONDER)
     assert status == 200 and body["response_action"] == "errors"
-    assert body["errors"] == {"incident": "Pick the incident the message belongs to."}
+    assert body["errors"] == {"incident": ui.NO_PICK}
     assert not [n for n in await notes(stack) if n.source_ref and channel in n.source_ref]
 
     # shapes Slack does not send: no message at all, a message whose text is not text
@@ -230,7 +236,7 @@ async def test_bad_input_is_answered_ephemerally(stack: LocalStack) -> None:
             message=broken.get("message", {"type": "message"}))
         assert status == 200
         reply = await wait_response(stack, replies + 1)
-        assert reply.startswith((":warning: Slack sent no message", ":warning: That message has no"))
+        assert reply in (ui.NO_MESSAGE, ui.refused(str(NoText())))
 
 
 async def test_a_message_in_a_private_channel_the_bot_is_not_in_is_added_without_a_link(
@@ -246,7 +252,7 @@ async def test_a_message_in_a_private_channel_the_bot_is_not_in_is_added_without
     incident = (await stack.container.service.view(IncidentRef(number=1))).incident
     await stack.driver.view_submission(CallbackId.PICK_INCIDENT, {"incident": str(incident.id)},
                                        user_id=RESPONDER)
-    assert await wait_response(stack, 2) == ":memo: Added to INC-1's timeline."
+    assert await wait_response(stack, 2) == ADDED
     await stack.settle()
     [note] = [n for n in await notes(stack) if n.source_ref == f"slack:{private}:{message['ts']}"]
-    assert note.body == f"<@{DECLARER}> in <#{private}>: Vendor confirms an outage"
+    assert note.body == TEXTS.note(as_sent(private, message, None))  # no link to give
