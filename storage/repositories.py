@@ -76,8 +76,26 @@ def _upsert(dialect: str, table: sa.Table, key: str, *columns: str) -> Any:
         name: insert.excluded[name] for name in columns})
 
 
+_FIELD_NAMES: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def _names(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A dataclass's field names, in order and as a set (``fields()`` builds them anew at
+    every call, and rows are read and written by the thousand)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        ordered = tuple(f.name for f in fields(cls))
+        names = _FIELD_NAMES[cls] = (ordered, frozenset(ordered))
+    return names
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    """A dataclass instance's fields by name, for its row."""
+    return {name: getattr(obj, name) for name in _names(type(obj))[0]}
+
+
 def _row_to(cls: type, row: sa.Row) -> Any:
-    names = {f.name for f in fields(cls)}
+    names = _names(cls)[1]
     return cls(**{k: v for k, v in row._mapping.items() if k in names})
 
 
@@ -136,7 +154,7 @@ class SqlIncidentRepository:
 
 
 def _incident_values(incident: Incident) -> dict[str, Any]:
-    return {f.name: getattr(incident, f.name) for f in fields(Incident)}
+    return _values(incident)
 
 
 class SqlTimelineRepository:
@@ -144,7 +162,7 @@ class SqlTimelineRepository:
         self.conn = conn
 
     async def add(self, event: TimelineEvent) -> bool:
-        values = {f.name: getattr(event, f.name) for f in fields(TimelineEvent)}
+        values = _values(event)
         keys = ("source_ref",) if event.source_ref else ()
         result = await self.conn.execute(
             _insert_skipping(self.conn.dialect.name, t.incident_timeline, *keys), values)
@@ -210,7 +228,7 @@ class SqlAuditRepository:
         """
         if not events:
             return
-        rows = [{f.name: getattr(e, f.name) for f in fields(AuditEvent)} for e in events]
+        rows = [_values(e) for e in events]
         chain = _audit_chain
         if self.conn.dialect.name == "postgresql":
             await xact_lock(self.conn, Lock.AUDIT_CHAIN)
@@ -329,7 +347,7 @@ class SqlSlackLinkRepository:
         return str(found) if found else None
 
     async def save(self, link: SlackLink) -> None:
-        values = {f.name: getattr(link, f.name) for f in fields(SlackLink)}
+        values = _values(link)
         await self.conn.execute(_upsert(self.conn.dialect.name, t.slack_links, "incident_id",
                                         *(k for k in values if k != "incident_id")), values)
 
