@@ -313,6 +313,8 @@ class Workspace:
         """Wait until ``predicate()`` is truthy (re-checked after every change); return its value.
 
         Why: the bot talks to Slack from background outbox workers, so tests must wait for effects.
+        Every change here wakes the wait at once; a predicate on something else (the bot's own
+        state, the driver's) is re-checked every 50 ms.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
@@ -326,7 +328,7 @@ class Workspace:
             tick = self._tick or asyncio.Event()
             self._tick = tick
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tick.wait(), min(remaining, 0.25))
+                await asyncio.wait_for(tick.wait(), min(remaining, 0.05))
 
     async def wait_for_call(self, method: str, *, count: int = 1, within: float = 5.0) -> list[Call]:
         """Wait until ``method`` has been called at least ``count`` times."""
