@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,13 @@ import aiohttp
 import pytest
 
 from bot.local.stack import LocalStack
+from bot.slack_ui.paging import PagingTexts, oncall_text, page_reply
+from domain.model import Incident
+from domain.paging.oncall import EscalationPolicy, OnCallShift, PdUser, TeamOnCall, unknown_team
+from domain.paging.pages import EVENT, RESPONDERS, TEAM, USER, Page, PageOutcome, PageTarget
 from domain.services import IncidentRef
 from tests.e2e.conftest import command_reply, webhook_settings
+from tests.e2e.rendered import slack_user
 from tests.standins.pagerduty import PagerDutyStandIn, sign
 
 FIXTURES = Path("/work/shared/fixtures")
@@ -23,6 +29,11 @@ if not FIXTURES.exists():
     FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 SECRET = "whsec-paging"  # pragma: allowlist secret (a test fake)
 ALICE, BOB, CAROL, DAVE = "U0DECLARER", "U0RESPOND", "U0ONCALL", "U0MLLEAD"
+ML_PLATFORM = EscalationPolicy("PEPML01", "ML Platform Escalation")
+RISK_ML = EscalationPolicy("PEPRISK", "Risk ML")
+CAROL_PD = PdUser("PJ0LVEB", "Carol Oncall", "carol@example.com")
+DAVE_PD = PdUser("PDAVE01", "Dave Lead", "dave@example.com")
+ERIN_PD = PdUser("PERIN01", "Erin External", "erin@contractor.example")
 
 
 @pytest.fixture
@@ -93,6 +104,12 @@ def responder_replied(pd_user: str, event_id: str, pd_id: str, state: str = "joi
     return body
 
 
+def replied(incident: Incident, method: str, target: PageTarget) -> str:
+    """What the person who paged ``target`` by ``method`` is told, the first time."""
+    page = Page(incident.id, 1, target.kind, target.name, method, "", "", incident.created_at)
+    return page_reply(PageOutcome(incident, page, repeat=False), PagingTexts().target(target))
+
+
 async def channel_of(stack: LocalStack, number: int) -> str:
     link = (await stack.container.service.view(IncidentRef(number=number))).link
     assert link is not None and link.channel_id
@@ -113,19 +130,16 @@ async def test_oncall_shows_each_level_with_slack_mentions_where_the_email_match
         stack: LocalStack, pd: PagerDutyStandIn) -> None:
     reply = await command_reply(stack, "oncall", ALICE)
     assert stack.driver.responses[-1]["body"]["response_type"] == "ephemeral"
-    assert "*ml-platform*: escalation policy _ML Platform Escalation_" in reply
-    lines = reply.splitlines()
-    carol = next(i for i, line in enumerate(lines) if f"<@{CAROL}>" in line)
-    dave = next(i for i, line in enumerate(lines) if f"<@{DAVE}>" in line)
-    assert carol < dave  # level 1 first
-    assert "Level 1: <@U0ONCALL> (ML primary, until Tue 09:00 UTC)" in lines[carol]
-    assert "Level 2: <@U0MLLEAD> (direct)" in lines[dave]
-    assert "Level 1: Erin External (ML follow-the-sun)" in reply  # no Slack account: by name
-    assert "Risk" not in reply  # PAGERDUTY_TEAMS names the teams
+    # level 1 first; Slack mentions for carol and dave, erin (no Slack account) by name; only
+    # the team PAGERDUTY_TEAMS names
+    assert reply == oncall_text([TeamOnCall("ml-platform", ML_PLATFORM, (
+        OnCallShift(ML_PLATFORM, 1, CAROL_PD, "ML primary", datetime(2026, 12, 1, 9, tzinfo=UTC)),
+        OnCallShift(ML_PLATFORM, 1, ERIN_PD, "ML follow-the-sun"),
+        OnCallShift(ML_PLATFORM, 2, DAVE_PD)), {CAROL_PD.id: CAROL, DAVE_PD.id: DAVE})])
     # a team not in PAGERDUTY_TEAMS is the escalation policy of its name
     reply = await command_reply(stack, "oncall risk-ml", BOB)
-    assert "*risk-ml*: escalation policy _Risk ML_" in reply and "Erin External" in reply
-    assert "ML primary" not in reply
+    assert reply == oncall_text([TeamOnCall("risk-ml", RISK_ML, (
+        OnCallShift(RISK_ML, 1, ERIN_PD, "Risk primary"),))])
     lookups = [c.params["email"] for c in stack.slack.calls_to("users.lookupByEmail")]
     assert "erin@contractor.example" in lookups  # asked, answered users_not_found
     assert stack.slack.calls_to("users.lookupByEmail")[-1].error == "users_not_found"
@@ -134,15 +148,16 @@ async def test_oncall_shows_each_level_with_slack_mentions_where_the_email_match
 async def test_unknown_team_user_without_pagerduty_and_pagerduty_down_are_clear_errors(
         stack: LocalStack, pd: PagerDutyStandIn) -> None:
     reply = await command_reply(stack, "oncall no-such-team", ALICE)
-    assert reply == ":warning: Unknown team `no-such-team`. Teams: `ml-platform`."
+    unknown = str(unknown_team("no-such-team", ["ml-platform"]))
+    assert reply.endswith(unknown)
     await command_reply(stack, "declare P3 credit-risk-v3 Skewed scores", ALICE)
     channel = await channel_of(stack, 1)
     before = len(stack.driver.responses)
     await stack.driver.slash_command("page no-such-team please", user_id=ALICE, channel_id=channel)
     await stack.slack.wait_until(lambda: len(stack.driver.responses) > before, 5)
-    assert "Unknown team `no-such-team`. Teams: `ml-platform`." in str(stack.driver.responses[-1])
+    assert unknown in str(stack.driver.responses[-1])
     reply = await command_reply(stack, "page 1 <@U0DECLARER|alice> help", BOB)
-    assert "<@U0DECLARER> has no PagerDuty account" in reply and "`ml-platform`" in reply
+    assert reply.endswith(PagingTexts().no_account(ALICE, "`ml-platform`"))
     pd.set_down()
     reply = await command_reply(stack, "oncall", ALICE)
     assert reply.startswith(":warning: PagerDuty answered 503") and "Traceback" not in reply
@@ -163,10 +178,11 @@ async def test_page_adds_responders_to_the_linked_incident_and_the_joining_one_i
     await stack.driver.slash_command("page ml-platform please join the bridge", user_id=ALICE,
                                      channel_id=channel)
     await stack.slack.wait_until(lambda: len(stack.driver.responses) > before, 5)
-    assert "added as responders to the linked PagerDuty incident" in str(stack.driver.responses[-1])
+    assert stack.driver.responses[-1]["body"]["text"] == replied(
+        view.incident, RESPONDERS, PageTarget(TEAM, "ml-platform"))
     await stack.settle(timeout=20)
     reply = await command_reply(stack, "page 1 <@U0RESPOND|bob>", ALICE)
-    assert "<@U0RESPOND> added as responders" in reply
+    assert reply == replied(view.incident, RESPONDERS, PageTarget(USER, BOB))
     requests = pd.incidents["PFQZPSY"]["responder_requests"]
     assert [r["responder_request_targets"][0]["responder_request_target"]["id"] for r in requests] \
         == ["PEPML01", "PBOB001"]
@@ -174,8 +190,8 @@ async def test_page_adds_responders_to_the_linked_incident_and_the_joining_one_i
     assert requests[0]["message"] == "INC-1 page 1 from alice: please join the bridge"
     assert len(pd.calls_to("POST", "/incidents/PFQZPSY/responder_requests")) == 2
     assert pd.events == []  # linked: no Events API page
-    assert f"<@{ALICE}> paged ml-platform: please join the bridge" in "\n".join(
-        await thread_texts(stack, 1))
+    assert PagingTexts().paged(view.incident, slack_user(ALICE), "ml-platform",
+                               "please join the bridge") in await thread_texts(stack, 1)
     async with stack.container.uow_factory() as uow:
         audit = [a for a in await uow.audit.list(str(view.incident.id)) if a.action == "incident.paged"]
     assert [(a.actor, a.details["target"], a.details["method"]) for a in audit] == [
@@ -203,7 +219,8 @@ async def test_page_of_an_unlinked_incident_is_one_events_api_page_and_its_ackno
     await stack.driver.slash_command("page ml-platform scores are all zero", user_id=BOB,
                                      channel_id=channel)
     await stack.slack.wait_until(lambda: len(stack.driver.responses) > before, 5)
-    assert "ml-platform paged through PagerDuty for *INC-1*" in str(stack.driver.responses[-1])
+    assert stack.driver.responses[-1]["body"]["text"] == replied(
+        view.incident, EVENT, PageTarget(TEAM, "ml-platform"))
     await stack.settle(timeout=20)
     first, retry = pd.events
     assert first == retry and first["routing_key"] == "R0MLPLATFORM"
@@ -211,7 +228,8 @@ async def test_page_of_an_unlinked_incident_is_one_events_api_page_and_its_ackno
     assert first["payload"]["summary"] == "INC-1 [SEV-3] Skewed scores: scores are all zero"
     opened = [i for i in pd.incidents.values() if i.get("incident_key") == first["dedup_key"]]
     assert len(opened) == 1  # one page in PagerDuty
-    assert f"<@{BOB}> paged ml-platform: scores are all zero" in "\n".join(await thread_texts(stack, 1))
+    assert PagingTexts().paged(view.incident, slack_user(BOB), "ml-platform",
+                               "scores are all zero") in await thread_texts(stack, 1)
 
     pd_id = opened[0]["id"]
     # PagerDuty's webhook for the incident our page opened: recognised, not a second incident
