@@ -10,12 +10,16 @@ import structlog
 
 from bot.local.stack import LocalStack
 from bot.slack_ui.incident import ACTION_ACK, ACTION_MITIGATE, ACTION_NOTE, ACTION_RESOLVE
-from domain.model import Status, TimelineEventType
+from bot.slack_ui.messages import SlackMessages
+from domain.model import Severity, Status, TimelineEventType
 from domain.services import IncidentRef
+from domain.state_machine import AlreadyInState, IllegalTransition
 from tests.e2e.conftest import wait_response
+from tests.e2e.rendered import incident_of, slack_user
 
 DECLARER, RESPONDER = "U0DECLARER", "U0RESPOND"
 CHANNEL = "inc-1-null-predictions-since-14-02"
+SAY = SlackMessages()  # the wording: tests/unit/bot/slack_ui/test_messages.py
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
@@ -70,10 +74,13 @@ async def test_buttons_update_the_announcement_and_reply_in_its_thread(stack: Lo
         assert updated is not None and f"({status})" in updated["text"]
     assert len(stack.slack.calls_to("chat.update")) >= 3
     replies = [m["text"] for m in stack.slack.thread(incidents, ts)[1:]]
-    assert any("*INC-1 acknowledged* by <@U0RESPOND>" in r and "time to acknowledge" in r
-               for r in replies)
-    assert any("*INC-1 mitigated*" in r and "time to mitigate" in r for r in replies)
-    assert any("*INC-1 resolved*" in r and "time to resolve" in r for r in replies)
+    resolved, bob = await incident_of(stack, 1), slack_user(RESPONDER)
+    assert resolved.acknowledged_at and resolved.mitigated_at and resolved.resolved_at
+    assert SAY.status_changed(await incident_of(stack, 1, Status.INVESTIGATING), Status.OPEN, bob,
+                              resolved.acknowledged_at, None) in replies
+    assert SAY.status_changed(await incident_of(stack, 1, Status.MITIGATED), Status.INVESTIGATING,
+                              bob, resolved.mitigated_at, None) in replies
+    assert SAY.status_changed(resolved, Status.MITIGATED, bob, resolved.resolved_at, None) in replies
     assert buttons(stack.slack.message(incidents, ts) or {}) == ["incident_reopen", ACTION_NOTE]
 
 
@@ -107,15 +114,22 @@ async def test_commands_inside_the_incident_channel(stack: LocalStack) -> None:
 
     assert "acknowledged" in await run("ack")
     assert "Noted on INC-1" in await run("note feature store p99 is 4s")
-    assert "is now Incident Commander of INC-1" in await run("assign <@U0RESPOND|bob>")
-    assert "SEV-1 → *SEV-2*" in await run("severity P2")
+    bob = slack_user(RESPONDER)
+    assert await run("assign <@U0RESPOND|bob>") == SAY.assigned(await incident_of(stack, 1), bob,
+                                                                RESPONDER)
+    assert await run("severity P2") == SAY.severity_changed(await incident_of(stack, 1),
+                                                            Severity.P1, bob)
     refused = await run("close")
-    assert "cannot move to *closed*" in refused and "`mitigate`" in refused
+    assert SAY.illegal_transition(IllegalTransition(await incident_of(stack, 1),
+                                                    Status.CLOSED)) in refused
     status = await run("status")
     assert "*INC-1* [SEV-2]" in status and "commander <@U0RESPOND>" in status
     assert "INC-1" in await run("list")
     resolved = await run("resolve fixed by rollback")
-    assert "*INC-1 resolved*" in resolved and "> fixed by rollback" in resolved
+    incident = await incident_of(stack, 1)
+    assert incident.resolved_at is not None
+    assert resolved == SAY.status_changed(incident, Status.INVESTIGATING, bob, incident.resolved_at,
+                                          "fixed by rollback")
     timeline = await run("timeline")
     for event in ("status_change", "note", "feature store p99 is 4s", "investigating → resolved"):
         assert event in timeline
@@ -321,7 +335,7 @@ async def test_a_stale_acknowledge_never_reopens_a_resolved_incident(stack: Loca
     view = await stack.container.service.view(IncidentRef(number=1))
     assert view.incident.status is Status.RESOLVED and view.incident.resolved_at is not None
     told = await wait_response(stack, 2)
-    assert "already acknowledged: it is *resolved* now" in told and "`reopen`" in told
+    assert told.endswith(SAY.already_in_state(AlreadyInState(view.incident, "ack")))  # `reopen`
     # reopening stays possible, as its own verb
     await stack.driver.slash_command("reopen 1 regressed", user_id=RESPONDER)
     assert "*INC-1 reopened*" in await wait_response(stack, 3)
