@@ -205,6 +205,7 @@ async def test_openapi_document_is_valid_openapi_3_1(lite: tuple[Api, str]) -> N
 async def test_raci_gates_apply_to_api_callers(database_url: str) -> None:
     """GOV-001: only an Incident Commander or ML Platform SRE declares a SEV-1/2, over the API
     as in Slack; the refusal is a 403 naming the roles, and it is audited."""
+    from domain.governance.roles import Activity, decide
     from tests.integration.api_support import add_user
 
     await require_redis()
@@ -217,7 +218,8 @@ async def test_raci_gates_apply_to_api_callers(database_url: str) -> None:
             eve = (await api.login("eve", "engineer pass"))["access_token"]
             status, body, _ = await api.call("POST", "/incidents", eve,
                                              json={**DECLARE, "severity": "p1"})
-            assert status == 403 and "Incident Commander or ML Platform SRE" in body["detail"]
+            refusal = decide(Activity.DECLARE_HIGH_SEVERITY, frozenset()).refusal_text()
+            assert status == 403 and refusal in body["detail"]
             assert (await api.call("POST", "/incidents", eve, json=DECLARE))[0] == 201  # SEV-3
             carol = (await api.login("carol", "commander pass"))["access_token"]
             assert (await api.call("POST", "/incidents", carol,
