@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.registry.hooks import verify
 from bot.slack_ui import model_actions as ui
+from bot.slack_ui.incident import NOT_AN_INCIDENT, NOT_AN_INCIDENT_FORM
 from domain.commands import Parsed
 from domain.model import DomainError
 from domain.model_actions.changes import DEFAULT_WINDOW
@@ -65,7 +66,7 @@ async def guarded(ctx: SlackContext, body: JSON, respond: Any, work: Awaitable[s
     except DomainError as exc:
         text = f":warning: {exc}"
     except (KeyError, ValueError, TypeError):
-        text = ":warning: That button is not attached to a known incident."
+        text = NOT_AN_INCIDENT
     except Exception:
         log.exception("model_actions.click_failed")
         text = FAILED
@@ -113,12 +114,11 @@ def register(app: AsyncApp, ctx: SlackContext, feature: ModelActionsFeature) -> 
             rollback = await actions.request_rollback(
                 IncidentRef(incident_id=uuid.UUID(meta["incident_id"])), actor, version, reason,
                 alias=str(meta.get("alias") or "champion"))
-            text = (f":rewind: Rollback to v{rollback.to_version} requested; the Incident Commander "
-                    "approves it in the incident's thread.")
+            text = ui.rollback_requested_reply(rollback)
         except DomainError as exc:
             text = f":warning: {exc}"
         except (KeyError, ValueError):
-            text = ":warning: That form is not attached to a known incident."
+            text = NOT_AN_INCIDENT_FORM
         await tell(ctx, user_id, meta.get("channel_id"), text)
 
     for action_id, approve in ((ui.APPROVE, True), (ui.REJECT, False)):
@@ -220,7 +220,7 @@ async def _duration_submitted(ctx: SlackContext, ack: AsyncAck, body: JSON, view
         except DomainError as exc:
             text = f":warning: {exc}"
         except (KeyError, ValueError):
-            text = ":warning: That form is not attached to a known incident."
+            text = NOT_AN_INCIDENT_FORM
         await tell(ctx, user_id, meta.get("channel_id"), text)
 
     ctx.after_ack(work())

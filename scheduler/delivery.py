@@ -87,7 +87,7 @@ class EscalationDelivery:
                 targets.mentions.append(f"<!subteam^{group['id']}>")
                 targets.users += [str(u) for u in group.get("users", []) or []]
             else:
-                targets.mentions.append(f"@{name} (no such user group in this workspace)")
+                targets.mentions.append(say.unknown_group_mention(name))
                 targets.unknown.append(name)
         targets.users = sorted(set(targets.users))
         return targets

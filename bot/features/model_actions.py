@@ -207,12 +207,11 @@ class ModelActionsFeature:
                                           idempotency_key=f"rollback:{rollback.id}", now=time.time())
         except Permanent as exc:
             await self.actions.hook_result(
-                rollback.incident_id, f":x: Deploy hook refused the rollback: {exc}",
+                rollback.incident_id, ui.deploy_hook_refused(exc),
                 "model.deploy_hook_failed", {"rollback_id": str(rollback.id), "error": str(exc)[:300]})
             raise
         await self.actions.hook_result(
-            rollback.incident_id, f":rocket: Deploy hook accepted the rollback of `{rollback.model}` to "
-            f"v{rollback.to_version} (HTTP {status}).", "model.deploy_hook_called",
+            rollback.incident_id, ui.deploy_hook_accepted(rollback, status), "model.deploy_hook_called",
             {"rollback_id": str(rollback.id), "status": status})
 
     # -- accepted drift and snoozes in the drift job ------------------------------------------------
@@ -262,10 +261,7 @@ class ModelActionsFeature:
     async def model_notes(self) -> list[str]:
         """Under `/incident models`: accepted drift and snoozes in force."""
         acceptances, snoozes = await self.drift.controls()
-        return ([f"• `{a.model}` drift accepted until {a.expires_at:%Y-%m-%d %H:%M} UTC by "
-                 f"{a.accepted_by_name} (re-baselined): {escape(a.reason)}" for a in acceptances]
-                + [f"• `{z.model}` drift alerts snoozed until {z.until:%Y-%m-%d %H:%M} UTC by "
-                   f"{z.snoozed_by_name}: {escape(z.reason)}" for z in snoozes])
+        return ui.drift_control_lines(acceptances, snoozes)
 
     # -- retraining ------------------------------------------------------------------------------
 

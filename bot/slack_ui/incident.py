@@ -26,6 +26,9 @@ ACTION_RESOLVE = ActionId.RESOLVE
 ACTION_REOPEN = ActionId.REOPEN
 ACTION_NOTE = ActionId.NOTE
 ACTION_HOME_DECLARE = ActionId.HOME_DECLARE
+#: the answer to a click (or a form) whose incident id is missing or not one
+NOT_AN_INCIDENT = ":warning: That button is not attached to a known incident."
+NOT_AN_INCIDENT_FORM = ":warning: That form is not attached to a known incident."
 STATUS_ACTIONS = {"ack": ACTION_ACK, "mitigate": ACTION_MITIGATE, "resolve": ACTION_RESOLVE,
                   "reopen": ACTION_REOPEN}
 BUTTON_LABELS = {ACTION_ACK: "Acknowledge", ACTION_MITIGATE: "Mitigate",

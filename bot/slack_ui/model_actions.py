@@ -4,6 +4,7 @@ the action buttons, the rollback request with Approve / Reject, and the modals."
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -126,6 +127,32 @@ class SlackModelActionTexts:
         link = f" <{run.run_url}|run {escape(run.run_id or '')}>" if run.run_url else (
             f" run `{escape(run.run_id)}`" if run.run_id else "")
         return f"{icon} Retraining of `{run.model}`{link}: {status}."
+
+
+def rollback_requested_reply(rollback: Rollback) -> str:
+    """What the person who asked for a rollback through the form is told."""
+    return (f":rewind: Rollback to v{rollback.to_version} requested; the Incident Commander "
+            "approves it in the incident's thread.")
+
+
+def deploy_hook_accepted(rollback: Rollback, status: int) -> str:
+    """The thread post once the deploy hook took an approved rollback."""
+    return (f":rocket: Deploy hook accepted the rollback of `{rollback.model}` to "
+            f"v{rollback.to_version} (HTTP {status}).")
+
+
+def deploy_hook_refused(error: object) -> str:
+    """The thread post when the deploy hook refused a rollback for good."""
+    return f":x: Deploy hook refused the rollback: {error}"
+
+
+def drift_control_lines(acceptances: Sequence[DriftAcceptance],
+                        snoozes: Sequence[DriftSnooze]) -> list[str]:
+    """Under `/incident models`: the accepted drift and the snoozed drift alerts in force."""
+    return ([f"• `{a.model}` drift accepted until {a.expires_at:%Y-%m-%d %H:%M} UTC by "
+             f"{a.accepted_by_name} (re-baselined): {escape(a.reason)}" for a in acceptances]
+            + [f"• `{z.model}` drift alerts snoozed until {z.until:%Y-%m-%d %H:%M} UTC by "
+               f"{z.snoozed_by_name}: {escape(z.reason)}" for z in snoozes])
 
 
 def what_changed_message(incident: Incident, model: str, changes: list[Change], window_hours: float,

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from jinja2 import Environment, select_autoescape
 
+from domain.channel_lifecycle import HIDDEN_TITLE
 from domain.model import format_duration
 
 REFRESH_SECONDS = 60
@@ -103,7 +104,7 @@ def row(number: int, title: str, severity: str, model: str | None, status: str,
         commander: str | None, created_at: datetime, ended_at: datetime | None,
         last_update: datetime | None, now: datetime, hide_title: bool) -> StatusRow:
     return StatusRow(
-        key=f"INC-{number}", title="Private incident" if hide_title else title,
+        key=f"INC-{number}", title=HIDDEN_TITLE if hide_title else title,
         severity=severity, severity_label=f"SEV-{severity[1:]}", model=model or "unknown",
         status=status, commander=commander,
         age=format_duration((now - created_at).total_seconds()),

@@ -42,6 +42,11 @@ def no_commander_text(incident: Incident, action: TimerAction) -> str:
             f"({action.severity.label} needs one). Take it with `/incident assign @you`.")
 
 
+def unknown_group_mention(handle: str) -> str:
+    """How an escalation names a ``notify`` entry that is no user group of the workspace."""
+    return f"@{handle} (no such user group in this workspace)"
+
+
 def reminder_who(mentions: list[str], why: str) -> str:
     """Who the update reminder pings and why (issue 19): ``<@U1> (Communications lead)``."""
     return f"{', '.join(mentions)} ({why})" if mentions else f"Nobody to ping ({why})"

@@ -7,9 +7,17 @@ import dataclasses
 import uuid
 from datetime import UTC, datetime
 
-from bot.slack_ui.model_actions import SlackModelActionTexts, lines
+from bot.slack_ui.model_actions import (
+    SlackModelActionTexts,
+    deploy_hook_accepted,
+    deploy_hook_refused,
+    drift_control_lines,
+    lines,
+    rollback_requested_reply,
+)
 from domain.model import Actor
 from domain.model_actions.changes import what_changed
+from domain.model_actions.drift_controls import DriftAcceptance, DriftSnooze
 from domain.model_actions.facts import EarlierIncidentFact, PipelineRun, all_changes
 from domain.model_actions.registry import AliasMove
 from domain.model_actions.rollback import Rollback, RollbackStatus
@@ -42,3 +50,22 @@ def test_slack_texts_are_the_ones_slack_received_before_the_port() -> None:
         ":twisted_rightwards_arrows: *30 min before* · alias `champion` moved v1 → v2 by ci &lt;bot&gt;",
         ":rotating_light: *11 h before* · earlier incident INC-7 [SEV-2] Scores *all* zero (closed) "
         "— no root cause recorded"]
+
+
+def test_the_rollback_request_reply_and_the_deploy_hooks_answers() -> None:
+    assert rollback_requested_reply(ROLLBACK) == (
+        ":rewind: Rollback to v1 requested; the Incident Commander approves it in the incident's "
+        "thread.")
+    assert deploy_hook_accepted(ROLLBACK, 202) == (
+        ":rocket: Deploy hook accepted the rollback of `fraud-detector` to v1 (HTTP 202).")
+    assert deploy_hook_refused("HTTP 403") == ":x: Deploy hook refused the rollback: HTTP 403"
+
+
+def test_the_drift_controls_in_force_under_models() -> None:
+    acceptance = DriftAcceptance("fraud-detector", "seasonal <b>", "U0ALICE", "alice", AT,
+                                 AT.replace(day=8))
+    snooze = DriftSnooze("credit-risk-v3", "known", "U0BOB", "bob", AT, AT.replace(hour=18))
+    assert drift_control_lines([acceptance], [snooze]) == [
+        "• `fraud-detector` drift accepted until 2026-03-08 12:00 UTC by alice (re-baselined): "
+        "seasonal &lt;b&gt;",
+        "• `credit-risk-v3` drift alerts snoozed until 2026-03-01 18:00 UTC by bob: known"]

@@ -13,6 +13,7 @@ from bot.slack_ui.timers import (
     reminder_who,
     snoozed_note,
     snoozed_reply,
+    unknown_group_mention,
     update_due_text,
     update_posted_reply,
     update_posted_text,
@@ -73,3 +74,8 @@ def test_snooze_texts_say_when_a_deadline_cuts_it() -> None:
     assert snoozed_note("U0BOB", until, SnoozeLimit("ack", until)) == (
         ":zzz: Snoozed by <@U0BOB> until 15:00:00 UTC (cut to the acknowledge SLA: a snooze never "
         "goes past it).")
+
+
+def test_an_escalation_names_a_handle_that_is_no_user_group() -> None:
+    assert unknown_group_mention("vp-engineering") == (
+        "@vp-engineering (no such user group in this workspace)")
