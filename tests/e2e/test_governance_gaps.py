@@ -8,6 +8,7 @@ said out loud, and a postmortem is done only when it says something.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +18,9 @@ from bot.cli.audit import rows
 from bot.local.stack import LocalStack
 from bot.settings import Settings
 from bot.slack_ui.postmortem_template import PLACEHOLDER
-from bot.slack_ui.postmortems import PostmortemTexts, draft_posted
+from bot.slack_ui.postmortems import PostmortemTexts, draft_posted, factors_recorded
 from domain.governance.roles import Activity, decide
+from domain.postmortems import PostmortemState, close_refusal
 from tests.e2e.conftest import command_reply, wait_response
 
 IC, SRE, MLE, GROUPIE = "U0COMMANDER", "U0SRE", "U0MLENGINEER", "U0GROUPIE"
@@ -248,12 +250,16 @@ async def test_a_postmortem_counts_only_with_content_and_lists_the_action_items(
     md = gov.slack.files[-1]["content"].decode()
     assert "| 1. Alert on null rate | <@U0DANA> | 2099-01-15 | P2 | JIRA-123 |" in md
     assert f"| {PLACEHOLDER} | | | | |" not in md
+    incident = (await _view(gov)).incident
+    drafted = incident.created_at  # when is not said: only what is missing
     refused = await command_reply(gov, "close 1", IC)
-    assert "cannot be closed yet" in refused and "contributing factors" in refused
+    assert close_refusal(incident, PostmortemState(drafted, None, action_items=1)) in refused
     assert "Say what made" in await command_reply(gov, "postmortem 1 factors TBD", IC)
-    assert "recorded" in await command_reply(
-        gov, "postmortem 1 factors Null-rate alert missing; schema change shipped unreviewed", IC)
-    assert "posted after the contributing factors" in await command_reply(gov, "close 1", IC)
+    assert await command_reply(
+        gov, "postmortem 1 factors Null-rate alert missing; schema change shipped unreviewed",
+        IC) == factors_recorded("INC-1")
+    stale_draft = PostmortemState(drafted, drafted + timedelta(seconds=1), action_items=1)
+    assert close_refusal(incident, stale_draft) in await command_reply(gov, "close 1", IC)
     await command_reply(gov, "postmortem 1", IC)
     md = gov.slack.files[-1]["content"].decode()
     assert "Null-rate alert missing; schema change shipped unreviewed" in md
