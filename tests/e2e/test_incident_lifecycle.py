@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 
 from bot.local.stack import LocalStack
+from bot.slack_ui import commands as commands_ui
 from bot.slack_ui.incident import ACTION_ACK, ACTION_MITIGATE, ACTION_NOTE, ACTION_RESOLVE
 from bot.slack_ui.messages import SlackMessages
 from domain.model import Severity, Status, TimelineEventType
@@ -40,7 +41,8 @@ async def declare(stack: LocalStack, text: str = "declare P1 credit-risk-v3 Null
 async def test_declare_at_once_announces_creates_the_channel_and_confirms(stack: LocalStack) -> None:
     announcement = await declare(stack)
     confirmation = await wait_response(stack, 1)
-    assert "Declared *INC-1* [SEV-1] on `credit-risk-v3`" in confirmation
+    assert confirmation == commands_ui.confirmation("INC-1", "SEV-1", "credit-risk-v3",
+                                                    "Null predictions since 14:02", "ml-incidents")
     assert stack.driver.responses[-1]["body"]["response_type"] == "ephemeral"
 
     assert announcement["text"].startswith(":red_circle: INC-1 [SEV-1] Null predictions")
@@ -96,7 +98,8 @@ async def test_double_clicks_and_concurrent_resolves_make_one_status_change(stac
     changes = [e for e in view.timeline if e.event_type is TimelineEventType.STATUS_CHANGE]
     assert [e.body for e in changes][1:] == ["open → resolved"]
     await stack.slack.wait_until(lambda: len(stack.driver.responses) >= 4, 5)
-    assert sum("already *resolved*" in r["body"]["text"] for r in stack.driver.responses) == 3
+    already = SAY.already_in_state(AlreadyInState(await incident_of(stack, 1)))
+    assert sum(r["body"]["text"].endswith(already) for r in stack.driver.responses) == 3
 
 
 async def test_commands_inside_the_incident_channel(stack: LocalStack) -> None:
@@ -143,7 +146,11 @@ async def test_commands_inside_the_incident_channel(stack: LocalStack) -> None:
 async def test_commands_elsewhere_take_the_incident_number(stack: LocalStack) -> None:
     await declare(stack)
     await stack.driver.slash_command("resolve 1 fixed by rollback", user_id=RESPONDER)
-    assert "*INC-1 resolved*" in await wait_response(stack, 2)
+    reply = await wait_response(stack, 2)
+    incident = await incident_of(stack, 1)
+    assert incident.resolved_at is not None
+    assert reply == SAY.status_changed(incident, Status.OPEN, slack_user(RESPONDER),
+                                       incident.resolved_at, "fixed by rollback")
     await stack.driver.slash_command("ack", user_id=RESPONDER)
     assert "not an incident channel" in await wait_response(stack, 3)
     await stack.driver.slash_command("ack 99", user_id=RESPONDER)
