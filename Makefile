@@ -41,10 +41,9 @@ run: $(RUN_STAMP)
 # fails below 85 %, and prints the figure ("Total coverage: ...") before the test summary
 COV_GATE := --cov --cov-fail-under=85
 # The suite in 4 worker processes (pytest-xdist): its tests mostly wait on sockets, databases
-# and subprocesses, so 4 workers use 2 cores well. Each test goes to whichever worker is free,
-# so no long file sets the wall time; the tests that use the MLflow server share one worker,
-# and a module's tests that share a module fixture stay together (tests/conftest.py's groups).
-PARALLEL ?= -n 4 --dist loadgroup
+# and subprocesses, so 4 workers use 2 cores well. A module's tests stay on one worker (its
+# module fixtures, the MLflow server, start once per worker that needs them).
+PARALLEL ?= -n 4 --dist loadfile
 
 test: .venv-mlflow
 test: $(DEV_STAMP)

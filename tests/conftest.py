@@ -88,17 +88,3 @@ async def service(make_uow, clock) -> IncidentService:  # type: ignore[no-untype
                              labels=["revenue-critical"])
     await svc.register_model("fraud-detector", "2.0.0", ModelStage.PRODUCTION, "fraud", ALICE)
     return svc
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup`` (the Makefile's PARALLEL) each test goes to whichever worker is
-    free, except tests that share something costly to start: those that use the MLflow server go
-    to one worker (it starts once per worker, ~20 s of CPU), and a module's tests that share a
-    module-scoped fixture (moto's S3 server) stay on one worker, as under ``--dist loadfile``."""
-    for item in items:
-        fixturedefs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-        if "mlflow_server" in fixturedefs:
-            item.add_marker(pytest.mark.xdist_group("mlflow-server"))
-        elif any(d.scope in ("module", "package", "class")
-                 for defs in fixturedefs.values() for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))

@@ -93,7 +93,7 @@ def _start_in_background() -> None:
 
 
 # Under pytest-xdist every worker collects every module: the server is started by the first
-# test that needs it instead (the "mlflow-server" xdist group of tests/conftest.py: one worker).
+# test that needs it instead (with `--dist loadfile`, one per worker that runs a registry module).
 if MLFLOW.exists() and not os.environ.get("PYTEST_XDIST_WORKER"):
     _start_in_background()
 
