@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from domain.model import Actor, Incident
 from domain.policy import Policy
@@ -106,6 +109,18 @@ class SlackContext:
             await self.reply(body, respond,
                              f":warning: Slack would not open the form ({error}); try again.")
 
+    async def _respond(self, respond: Any, text: str) -> None:
+        """Bolt's ``respond`` (an ephemeral reply to the ``response_url``), on the client's
+        kept session when it has one: ``respond`` opens a session and a connection for each
+        reply. The same message, the same webhook client, its retries and timeout."""
+        kept = getattr(self.client, "webhook_session", None)
+        if not (kept is not None and isinstance(respond, AsyncRespond) and respond.response_url):
+            await respond(response_type="ephemeral", replace_original=False, text=text)
+            return
+        await AsyncWebhookClient(url=respond.response_url, proxy=respond.proxy, ssl=respond.ssl,
+                                 session=kept()).send_dict(
+            _build_message(text=text, response_type="ephemeral", replace_original=False))
+
     async def reply(self, body: dict[str, Any], respond: Any, text: str) -> None:
         """An ephemeral reply to whoever acted: via response_url, else chat.postEphemeral.
 
@@ -113,7 +128,7 @@ class SlackContext:
         """
         try:
             if body.get("response_url") or (body.get("response_urls") or []):
-                await respond(response_type="ephemeral", replace_original=False, text=text)
+                await self._respond(respond, text)
                 return
             channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
             user = body.get("user_id") or (body.get("user") or {}).get("id")

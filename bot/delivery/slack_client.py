@@ -32,6 +32,7 @@ log = structlog.get_logger("slack")
 OUTBOX_EVENT_TYPE = "incident_bot_outbox"  # the metadata event_type of the bot's tagged posts
 CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 TIMEOUT_SECONDS = 15  # a call Slack has not answered by then is retried by the outbox
+WEBHOOK_TIMEOUT_SECONDS = 30  # a response_url post: slack_sdk's AsyncWebhookClient default
 
 
 class MeteredWebClient(AsyncWebClient):
@@ -53,6 +54,21 @@ class MeteredWebClient(AsyncWebClient):
         # the caller gave its own
         self._keeps_session = self.session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        # the same for the replies to response_url (see webhook_session)
+        self._webhook_session: aiohttp.ClientSession | None = None
+        self._webhook_loop: asyncio.AbstractEventLoop | None = None
+
+    def webhook_session(self) -> aiohttp.ClientSession:
+        """A session kept for the running loop for posts to a ``response_url`` (the replies to
+        commands and clicks), with the webhook client's own 30 s timeout: Bolt's ``respond``
+        opened a session and a connection for every reply."""
+        loop = asyncio.get_running_loop()
+        session = self._webhook_session
+        if session is None or session.closed or self._webhook_loop is not loop:
+            session = self._webhook_session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS))
+            self._webhook_loop = loop
+        return session
 
     def _session_for_loop(self) -> None:
         """Keep one aiohttp session (its connections kept alive) for the running loop. Without
@@ -71,12 +87,16 @@ class MeteredWebClient(AsyncWebClient):
         self._session_loop = loop
 
     async def close(self) -> None:
-        """Close the kept session (the container's stop)."""
+        """Close the kept sessions (the container's stop)."""
+        loop = asyncio.get_running_loop()
+        webhook, self._webhook_session = self._webhook_session, None
+        if webhook is not None and not webhook.closed and self._webhook_loop is loop:
+            await webhook.close()
         session = self.session if self._keeps_session else None
         if session is None or session.closed:
             return
         self.session = None
-        if self._session_loop is asyncio.get_running_loop():
+        if self._session_loop is loop:
             await session.close()
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
