@@ -146,12 +146,6 @@ class Features:
     related: RelatedIncidents | None = None
     catchups: CatchUps | None = None
 
-    def __getitem__(self, name: str) -> Any:
-        """Read by name (operator scripts, tests): a field's value; KeyError when unset or unknown."""
-        value = getattr(self, name, None)
-        if value is None:
-            raise KeyError(name)
-        return value
 
 
 @dataclass

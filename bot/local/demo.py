@@ -123,7 +123,9 @@ class Scene:
     async def later(self, hhmm: str) -> None:
         """Time passes; the SLO clock ticks as the scheduler would."""
         self.clock.at(hhmm)
-        await self.stack.container.features["clocks"].tick()
+        clocks = self.stack.container.features.clocks
+        assert clocks is not None, "build() installs the SLO clocks"
+        await clocks.tick()
         await self.stack.settle()
         if self.stack.slack.calls[self.t.seen:]:
             self.t.say(f"[{hhmm}]", "the SLO clock ticks")

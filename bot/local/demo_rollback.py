@@ -70,7 +70,8 @@ class Steps:
 
 async def play_rollback(stack: LocalStack, clock: Clock, t: Transcript) -> None:
     """Plays the scene on a running demo stack; prints the Slack transcript of the rollback."""
-    feature = stack.container.features["model_actions"]
+    feature = stack.container.features.model_actions
+    assert feature is not None, "build() installs the model actions feature"
     incidents = stack.slack.channel_id("ml-incidents")
     service = stack.container.service
     s = Steps(stack, t)

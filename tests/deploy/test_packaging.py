@@ -102,7 +102,7 @@ def test_the_core_app_starts_without_the_drift_extra(tmp_path: Path) -> None:
             container = build(Settings())
             await container.start()
             try:
-                runner, scheduler = container.features["drift"], container.features["drift_scheduler"]
+                runner, scheduler = container.features.drift, container.features.drift_scheduler
                 assert [job.model for job in scheduler.jobs] == ["credit-risk-v3"]
                 assert not container.scheduler.get_job("drift:credit-risk-v3")  # not scheduled to fail
                 try:

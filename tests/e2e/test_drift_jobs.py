@@ -68,7 +68,7 @@ async def test_a_scheduled_job_on_drifted_data_opens_one_incident_and_posts_the_
         clock=FakeClock(),
         settings_overrides={"models_file": str(models_file), "tick_seconds": 0},
     ) as stack:
-        scheduler = stack.container.features["drift_scheduler"]
+        scheduler = stack.container.features.drift_scheduler
         [configured] = scheduler.jobs
         first = await scheduler.run_job(configured)  # what APScheduler calls on each interval
         second = await scheduler.run_job(configured)
@@ -97,7 +97,7 @@ async def test_a_scheduled_job_on_drifted_data_opens_one_incident_and_posts_the_
 async def test_no_drift_no_incident_but_an_assessment(database_url: str, tmp_path: Path) -> None:
     ref, cur = write_csv(tmp_path / "ref.csv", 0), write_csv(tmp_path / "cur.csv", 0)
     async with LocalStack(database_url, settings_overrides={"tick_seconds": 0}) as stack:
-        assessment, incident = await stack.container.features["drift"].run(job(ref, cur))
+        assessment, incident = await stack.container.features.drift.run(job(ref, cur))
         assert incident is None and not assessment.drift_detected
         assert await stack.container.service.list_incidents() == []
 
@@ -165,7 +165,7 @@ async def test_parquet_files_and_a_sql_table_are_sources(database_url: str, tmp_
     async with LocalStack(
         database_url, clock=FakeClock(now), settings_overrides={"tick_seconds": 0}
     ) as stack:
-        runner = stack.container.features["drift"]
+        runner = stack.container.features.drift
         parquet, _ = await runner.run(
             job(str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "fraud-detector")
         )
@@ -232,7 +232,7 @@ async def test_a_categorical_top_feature_opens_an_incident_with_its_chart(
         "model": "credit-risk-v3", "features": ["plan", "utilisation"], "prediction": "score",
         "source": {"kind": "csv", "reference": ref, "current": cur}})
     async with LocalStack(database_url, settings_overrides={"tick_seconds": 0}) as stack:
-        assessment, incident = await stack.container.features["drift"].run(plan_job)
+        assessment, incident = await stack.container.features.drift.run(plan_job)
         await stack.settle()
         assert incident is not None and assessment.top_features(1)[0][0] == "plan"
         assert assessment.features["plan"].kind == "categorical"
@@ -280,7 +280,7 @@ async def test_categorical_drift_from_parquet_and_from_sql_opens_an_incident_wit
     async with LocalStack(database_url, clock=FakeClock(now),
                           settings_overrides={"tick_seconds": 0}) as stack:
         for configured, source in ((parquet_job, "files"), (sql_job, "sql pushdown")):
-            assessment, incident = await stack.container.features["drift"].run(configured)
+            assessment, incident = await stack.container.features.drift.run(configured)
             assert incident is not None and assessment.source == source
             assert assessment.top_features(1)[0][0] == "plan"
             assert assessment.features["plan"].kind == "categorical"

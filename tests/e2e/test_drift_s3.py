@@ -89,7 +89,7 @@ async def test_a_drift_job_on_s3_files_opens_its_incident(bucket: str, database_
                    "current": f"s3://{bucket}/cur.{kind}"}}) for kind in ("parquet", "csv")]
     overrides = {"tick_seconds": 0, "drift_memory_mb": 64}
     async with LocalStack(database_url, settings_overrides=overrides) as stack:
-        runner = stack.container.features["drift"]
+        runner = stack.container.features.drift
         parquet, incident = await runner.run(jobs[0])
         csv, _ = await runner.run(jobs[1])
         await stack.settle()

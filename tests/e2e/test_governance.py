@@ -27,7 +27,7 @@ async def test_roles_refuse_and_audit_then_allow(gov: LocalStack) -> None:
     assert "Incident Commander" in refused and "ML Platform SRE" in refused
     assert gov.driver.responses[-1]["body"]["response_type"] == "ephemeral"
     assert gov.slack.top_level("ml-incidents") == []
-    await gov.slack.wait_until(lambda: not gov.container.features["governance"]["pending"], 5)
+    await gov.slack.wait_until(lambda: not gov.container.features.governance["pending"], 5)
     audit = [r for r in await rows(gov.container.engine) if r["action"] != "model.registered"]
     assert [r["action"] for r in audit] == ["access.denied"] and audit[0]["actor"] == MLE
     assert audit[0]["details"]["activity"] == "declare_sev1_sev2"

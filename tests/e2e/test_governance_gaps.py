@@ -58,7 +58,7 @@ def _told(stack: LocalStack, user: str) -> list[str]:
 
 
 async def _denied(stack: LocalStack) -> list[dict[str, Any]]:
-    await stack.slack.wait_until(lambda: not stack.container.features["governance"]["pending"], 5)
+    await stack.slack.wait_until(lambda: not stack.container.features.governance["pending"], 5)
     return [r for r in await rows(stack.container.engine) if r["action"] == "access.denied"]
 
 
@@ -277,7 +277,7 @@ async def test_an_empty_draft_does_not_stop_the_overdue_reminder(database_url: s
         await command_reply(stack, "resolve 1 rolled back", IC)
         await command_reply(stack, "postmortem 1", IC)  # the draft of placeholders
         clock.advance(hours=49)  # past the SEV-1 48 h clock
-        remind = stack.container.features["postmortem_reminders"]
+        remind = stack.container.features.postmortem_reminders
         assert await remind() == 1
         await stack.settle()
         view = await _view(stack)

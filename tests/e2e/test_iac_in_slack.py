@@ -162,7 +162,7 @@ async def test_a_watched_directory_is_ingested_once_per_change(database_url: str
             "tick_seconds": 0,
         },
     ) as stack:
-        watcher = stack.container.features["iac_watcher"]
+        watcher = stack.container.features.iac_watcher
         (watched / "plan.json").write_text((FIXTURES / "terraform_show_json_drift.json").read_text())
         (watched / "broken.json").write_text("{not json")
         assert await watcher.scan() == 1  # the broken file is logged and skipped
@@ -193,7 +193,7 @@ async def test_an_expired_exception_opens_the_drift_again(database_url: str) -> 
             "iac_accept_exception", {"reason": "Hotfix kept for the demo", "expires": "2026-11-24"},
             user_id=RESPONDER)
         await stack.settle()
-        iac = stack.container.features["iac"]
+        iac = stack.container.features.iac
         assert await iac.expire_exceptions() == 0  # not yet
         clock.set(clock.now().replace(day=24, hour=0, minute=1))
         assert await iac.expire_exceptions() == 1

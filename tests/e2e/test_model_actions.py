@@ -143,7 +143,7 @@ async def click(stack: LocalStack, action_id: str, message: dict[str, Any], user
 async def test_a_deploy_30_minutes_before_a_drift_incident_is_under_what_changed(
         stack: LocalStack, mlflow_server: str) -> None:  # noqa: F811
     name = await registered(mlflow_server, 2)
-    feature = stack.container.features["model_actions"]
+    feature = stack.container.features.model_actions
     assert (await feature.sync())["models"] >= 1  # first sight: champion on v1, no move to date
     await asyncio.to_thread(lambda: mlflow_client(mlflow_server).set_registered_model_alias(
         name, "champion", "2"))
@@ -173,7 +173,7 @@ async def command_reply_text(stack: LocalStack, text: str, user: str) -> str:
 async def test_rollback_requested_refused_approved_twice_and_crashed_moves_alias_once(
         stack: LocalStack, mlflow_server: str, hook: HookReceiver) -> None:  # noqa: F811
     name = await registered(mlflow_server, 2)
-    feature = stack.container.features["model_actions"]
+    feature = stack.container.features.model_actions
     await feature.sync()
     await asyncio.to_thread(lambda: mlflow_client(mlflow_server).set_registered_model_alias(
         name, "champion", "2"))
@@ -270,7 +270,7 @@ async def drifting(database_url: str, tmp_path: Path, hook: HookReceiver) -> Asy
 
 
 async def run_drift(stack: LocalStack) -> tuple[Any, Any]:
-    scheduler = stack.container.features["drift_scheduler"]
+    scheduler = stack.container.features.drift_scheduler
     result = await scheduler.run_job(scheduler.jobs[0])
     await stack.settle()
     return result
@@ -374,7 +374,7 @@ async def manual(database_url: str) -> AsyncIterator[LocalStack]:
 
 async def test_sev1_break_glass_by_verbs_on_the_manual_registry_is_audited_as_such(
         manual: LocalStack) -> None:
-    feature = manual.container.features["model_actions"]
+    feature = manual.container.features.model_actions
     assert feature.registry.kind == "manual"
     await feature.sync()
     manual.clock.advance(minutes=10)  # type: ignore[union-attr]
@@ -410,7 +410,7 @@ async def test_sev1_break_glass_by_verbs_on_the_manual_registry_is_audited_as_su
 async def test_a_version_the_registry_refuses_fails_the_rollback_without_calling_the_deploy_hook(
         stack: LocalStack, mlflow_server: str, hook: HookReceiver) -> None:  # noqa: F811
     name = await registered(mlflow_server, 2)
-    feature = stack.container.features["model_actions"]
+    feature = stack.container.features.model_actions
     await feature.sync()
     await asyncio.to_thread(lambda: mlflow_client(mlflow_server).set_registered_model_alias(
         name, "champion", "2"))
@@ -443,7 +443,7 @@ async def test_accepted_drift_on_a_sql_source_makes_the_drifted_window_its_refer
     accepted = DriftAcceptance("fraud-detector", "seasonal", SRE, "sre", now, now + timedelta(days=7),
                                reference_start=window[0], reference_end=window[1])
     await manual.container.service.run(lambda uow: model_actions_repo(uow).add_acceptance(accepted))
-    feature = manual.container.features["model_actions"]
+    feature = manual.container.features.model_actions
 
     rebased = await feature.rebaselined(job, now + timedelta(hours=1))
     assert rebased.source.reference_window is not None

@@ -101,7 +101,7 @@ async def test_an_overdue_postmortem_is_reminded_once(database_url: str) -> None
         await wait_response(stack, 2)
         await stack.driver.slash_command("resolve 1", user_id=IC)
         await wait_response(stack, 3)
-        remind = stack.container.features["postmortem_reminders"]
+        remind = stack.container.features.postmortem_reminders
         clock.advance(hours=47)
         assert await remind() == 0
         clock.advance(hours=2)  # past the SEV-1 48 h clock

@@ -64,7 +64,7 @@ T0 = FakeClock().now()
 async def at(stack: LocalStack, **delta: float) -> None:
     """Move to T0 + delta (T0 = the declaration), tick, and wait for Slack delivery."""
     clock_of(stack).set(T0 + timedelta(**delta))
-    ticker: ClockTicker = stack.container.features["clocks"]
+    ticker: ClockTicker = stack.container.features.clocks
     await ticker.tick()
     await stack.settle()
 

@@ -65,7 +65,7 @@ async def test_the_bot_runs_housekeeping_hourly_with_the_configured_retention(tm
         await stack.settle()
         job = stack.container.scheduler.get_job("housekeeping")
         assert job is not None and job.trigger.interval == timedelta(hours=1)
-        housekeeping = stack.container.features["housekeeping"]
+        housekeeping = stack.container.features.housekeeping
         first = await housekeeping()
         assert first["outbox"] == 0 and first["slack_inbox"] == 0  # all from just now
         for _ in range(50):  # the request's inbox row is settled shortly after its work

@@ -124,7 +124,7 @@ async def test_a_tick_that_fires_is_a_trace_its_reminders_link_back_to(database_
             "tick_seconds": 0}, tracing=Tracing.exporting_to(exporter, batch=False)) as stack:
         await stack.driver.slash_command(DECLARE)
         await stack.settle()
-        ticker = stack.container.features["clocks"]
+        ticker = stack.container.features.clocks
         await ticker.tick()  # plans the new incident: nothing due yet
         assert not named(list(exporter.get_finished_spans()), "clocks.tick")
         clock.advance(seconds=6)  # past FAST's 5 s acknowledgement target
