@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from bot.local.stack import LocalStack
-from bot.slack_ui.incident import ACTION_RESOLVE
+from bot.slack_ui.incident import ACTION_RESOLVE, NOT_AN_INCIDENT
 from domain.services import IncidentRef
 from tests.databases import sqlite_url
 
@@ -155,7 +155,7 @@ async def test_a_resolve_click_on_a_deleted_incident_is_refused_politely(tmp_pat
                                                   channel_id=stack.slack.channel_id("ml-incidents"))
         assert code == 200
         await stack.slack.wait_until(lambda: stack.driver.responses, 5)
-        assert "not attached to a known incident" in stack.driver.responses[-1]["body"]["text"]
+        assert stack.driver.responses[-1]["body"]["text"] == NOT_AN_INCIDENT
 
 
 async def test_messages_slack_refused_for_good_are_sent_again_once_the_cause_is_fixed(
