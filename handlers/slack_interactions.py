@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack_ui.channel_lifecycle import is_checked
 from bot.slack_ui.ids import ActionId, CallbackId, InputId
+from bot.slack_ui.incident import NOT_AN_INCIDENT
 from bot.slack_ui.modals import text_modal
 from domain.channel_lifecycle import with_private_label
 from domain.model import DomainError, Severity
@@ -24,7 +25,6 @@ log = structlog.get_logger("handlers.interactions")
 
 BUTTON_VERBS = {ActionId.ACK: "ack", ActionId.MITIGATE: "mitigate", ActionId.RESOLVE: "resolve",
                 ActionId.REOPEN: "reopen"}
-NOT_AN_INCIDENT = ":warning: That button is not attached to a known incident."
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
