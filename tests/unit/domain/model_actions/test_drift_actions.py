@@ -18,7 +18,6 @@ from domain.model_actions.drift_controls import DriftAcceptance, DriftSnooze
 from domain.model_actions.facts import AssessmentFact, PipelineRun
 from domain.model_actions.service import BOT, RETRAIN_HOOK, THREAD, ModelActions, ModelActionsConfig
 from domain.model_actions.texts import PlainModelActionTexts
-from domain.policy import default_policy
 from domain.services import DeclareIncident, IncidentRef, IncidentService
 from tests.fakes import FakeClock, FakeDatabase
 from tests.unit.domain.model_actions.fakes import (
@@ -26,7 +25,6 @@ from tests.unit.domain.model_actions.fakes import (
     ModelActionsStore,
     Roles,
     repo_for,
-    uow_factory,
 )
 
 MODEL = "credit-risk-v3"  # in the fake database (tests/unit/conftest.py)
@@ -34,16 +32,6 @@ SRE = Actor("U0PLATSRE", "sam")
 DRIFT_JOB = Actor("drift-job", "drift job")
 INC1 = IncidentRef(number=1)
 TEXTS = PlainModelActionTexts()
-
-
-@pytest.fixture
-def store() -> ModelActionsStore:
-    return ModelActionsStore()
-
-
-@pytest.fixture
-def service(db: FakeDatabase, clock: FakeClock, store: ModelActionsStore) -> IncidentService:
-    return IncidentService(uow_factory(db, store, clock), clock, default_policy())
 
 
 def drift_actions(service: IncidentService, retrain_hook: bool = True) -> DriftActions:

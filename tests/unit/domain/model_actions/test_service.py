@@ -53,7 +53,6 @@ from domain.model_actions.service import (
     ModelActionsConfig,
 )
 from domain.model_actions.texts import PlainModelActionTexts
-from domain.policy import default_policy
 from domain.services import DeclareIncident, IncidentNotFound, IncidentRef, IncidentService
 from tests.fakes import FakeClock, FakeDatabase
 from tests.unit.domain.model_actions.fakes import (
@@ -61,7 +60,6 @@ from tests.unit.domain.model_actions.fakes import (
     ModelActionsStore,
     Roles,
     repo_for,
-    uow_factory,
 )
 
 MODEL = "credit-risk-v3"  # in the fake database (tests/unit/conftest.py), version "1", team risk
@@ -73,16 +71,6 @@ ROLES = {IC.id: frozenset({Role.INCIDENT_COMMANDER}), OTHER_IC.id: frozenset({Ro
 DRIFT_JOB = Actor("drift-job", "drift job")
 INC1 = IncidentRef(number=1)
 TEXTS = PlainModelActionTexts()  # what a use case built without a renderer says
-
-
-@pytest.fixture
-def store() -> ModelActionsStore:
-    return ModelActionsStore()
-
-
-@pytest.fixture
-def service(db: FakeDatabase, clock: FakeClock, store: ModelActionsStore) -> IncidentService:
-    return IncidentService(uow_factory(db, store, clock), clock, default_policy())
 
 
 @pytest.fixture
