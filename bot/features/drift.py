@@ -10,9 +10,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import ValidationError
 
 from bot.delivery.dispatcher import NO_ANNOUNCEMENT, Permanent
-from bot.features.drift_jobs import DRIFT_CHART, DriftJob, DriftRunner, load_jobs, summary_text
+from bot.features.drift_jobs import DriftJob, DriftRunner, load_jobs
+from bot.slack_ui.drift import summary_text
 from domain.commands import Parsed
 from domain.drift import DriftInputError, DriftUnavailable, missing_drift_packages
+from domain.drift_runs import DRIFT_CHART
 from domain.model import DomainError
 from domain.services import IncidentRef
 from handlers.slack_context import SlackContext

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,19 +43,18 @@ import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.slack_ui.drift import SlackDriftTexts
 from domain.drift import DriftAssessment, DriftInputError, FeatureSpecs, assess_counts, require_drift_extra
+from domain.drift_runs import DriftRuns
 from domain.drift_stats import CATEGORICAL_TESTS, NUMERIC_TESTS
-from domain.model import Actor, Incident, MLModel, Severity, TimelineEvent, TimelineEventType, TriggerSource
+from domain.model import Incident, MLModel
 from domain.policy import Policy, parse_duration
-from domain.ports import OutboxMessage, UnitOfWork
-from domain.services import DeclareIncident, IncidentRef, IncidentService
+from domain.services import IncidentService
 from scheduler.cron import crontab_trigger
+from storage.drift_tables import record_assessment
 
 log = structlog.get_logger("drift")
 
-DRIFT_JOB = Actor("drift-job", "drift job")
-DRIFT_CHART = "drift_chart"  # outbox kind: upload the chart into the announcement thread
-SEVERITY_ORDER = [Severity.P4, Severity.P3, Severity.P2, Severity.P1]
 DEFAULT_MEMORY_MB = 1024
 TestName = Literal["ks", "wasserstein", "chisquare", "jensenshannon"]
 
@@ -195,49 +193,6 @@ async def measure(job: DriftJob, now: datetime, *, memory_mb: int = DEFAULT_MEMO
     return Measured(await asyncio.to_thread(stream), evaluation_end=now)
 
 
-def summary_text(model: str, a: DriftAssessment, psi_warn: float, psi_critical: float) -> str:
-    def feature(name: str, score: float) -> str:
-        f = a.features.get(name)
-        test = f" ({f.kind}, {f.test} {f.statistic:.3g})" if f else ""
-        return f"`{name}` {score:.3f}{test}"
-
-    top = ", ".join(feature(name, score) for name, score in a.top_features(5))
-    ks = f"{a.ks_p_value:.3g}" if a.ks_p_value is not None else "n/a"
-    windows = ""
-    if a.evaluation_window_start and a.evaluation_window_end:
-        windows = (
-            f" Evaluation window {a.evaluation_window_start:%Y-%m-%d %H:%M}–"
-            f"{a.evaluation_window_end:%Y-%m-%d %H:%M} UTC"
-        )
-        if a.reference_window_start and a.reference_window_end:
-            windows += f" vs reference {a.reference_window_start:%Y-%m-%d}–{a.reference_window_end:%Y-%m-%d}"
-        windows += "."
-    return (
-        f"Drift on `{model}`: composite PSI *{a.psi_composite:.3f}* (warn {psi_warn}, critical "
-        f"{psi_critical}), KS p-value *{ks}* on predictions; {a.current_rows:,} rows vs "
-        f"{a.reference_rows:,} reference rows. Top features: {top}.{windows}"
-    )
-
-
-async def record_assessment(uow: UnitOfWork, assessment_id: uuid.UUID, model: MLModel, a: DriftAssessment,
-                            now: datetime, incident: Incident | None, chart: str | None) -> None:
-    """The ``drift_assessments`` row, and the chart for the incident it fed, in one transaction."""
-    from storage.drift_tables import record_assessment as insert
-
-    await insert(uow, {
-        "id": assessment_id, "model_id": model.id, "assessed_at": now,
-        "psi_composite": a.psi_composite, "ks_p_value": a.ks_p_value,
-        "drift_detected": a.drift_detected, "feature_scores": a.feature_scores,
-        "reference_window_start": a.reference_window_start,
-        "reference_window_end": a.reference_window_end,
-        "evaluation_window_start": a.evaluation_window_start,
-        "evaluation_window_end": a.evaluation_window_end,
-        "incident_id": incident.id if incident else None})
-    if incident is not None and chart is not None:
-        title = f"Drift on {model.name} at {now:%Y-%m-%d %H:%M} UTC"
-        await uow.outbox.add(OutboxMessage(DRIFT_CHART, incident.id, {"png": chart, "title": title}))
-
-
 def safe_chart(render: Callable[[DriftAssessment, float, float], bytes], a: DriftAssessment, psi_warn: float,
                psi_critical: float, model: str) -> bytes | None:
     """The chart, or None when drawing it fails: the incident is opened either way."""
@@ -249,7 +204,8 @@ def safe_chart(render: Callable[[DriftAssessment, float, float], bytes], a: Drif
 
 
 class DriftRunner:
-    """Runs one job: assess, store ``drift_assessments``, open or feed the model's drift incident."""
+    """Runs one job: assess (files, a warehouse), then the use case of domain/drift_runs.py
+    stores ``drift_assessments`` and opens or feeds the model's drift incident."""
 
     def __init__(self, service: IncidentService, policy: Policy, metrics: Any = None, *,
                  memory_mb: int = DEFAULT_MEMORY_MB,
@@ -259,9 +215,10 @@ class DriftRunner:
         self.metrics = metrics
         self.memory_mb = memory_mb
         self.chart = chart
-        # Issue 18 (model actions): accepted drift re-baselines a job; a snooze keeps the alert
+        # what an assessment does to incidents (the use case); a snooze (issue 18) sets its gate
+        self.runs = DriftRuns(service, policy, SlackDriftTexts(), record_assessment)
+        # Issue 18 (model actions): accepted drift re-baselines a job
         self.job_override: Callable[[DriftJob, datetime], Awaitable[DriftJob]] | None = None
-        self.alert_gate: Callable[[str, datetime], Awaitable[bool]] | None = None
 
     def _render(self, a: DriftAssessment, psi_warn: float, psi_critical: float) -> bytes:
         if self.chart is not None:
@@ -309,44 +266,10 @@ class DriftRunner:
         if self.metrics is not None:
             self.metrics.drift_psi_composite.labels(str(model.id), model.name).set(a.psi_composite)
             self.metrics.drift_detections_total.labels(str(model.id), str(a.drift_detected).lower()).inc()
-        severity = thresholds.severity_for(a.psi_composite, a.drift_detected, model.labels)
-        if severity is not None and self.alert_gate is not None and await self.alert_gate(model.name, now):
-            severity = None  # snoozed: assessed and recorded, no alert
-        text = summary_text(model.name, a, thresholds.psi_warn, thresholds.psi_critical)
+        severity = await self.runs.severity(model, a, now)
         chart = None
-        if severity is not None:
+        if severity is not None:  # drawn before the transaction, in a thread: it takes a while
             png = await asyncio.to_thread(safe_chart, self._render, a, thresholds.psi_warn,
                                           thresholds.psi_critical, model.name)
             chart = base64.b64encode(png).decode() if png is not None else None
-        assessment_id = uuid.uuid4()
-
-        async def record(uow: UnitOfWork, incident: Incident | None) -> None:
-            await record_assessment(uow, assessment_id, model, a, now, incident, chart)
-
-        async def work(uow: UnitOfWork) -> Incident | None:
-            """One transaction: record the assessment; when it alerts, feed the model's open
-            drift incident (raising its severity if need be) or declare one."""
-            if severity is None:
-                await record(uow, None)
-                return None
-            open_incident = await uow.incidents.find_open_for_model(
-                model.id, TriggerSource.AUTOMATED_DRIFT.value
-            )
-            if open_incident is None:
-                incident = await self.service.declare_in(uow, DeclareIncident(
-                    title=f"Drift on {model.name}: PSI {a.psi_composite:.2f}", severity=severity,
-                    model_name=model.name, description=text,
-                    trigger_source=TriggerSource.AUTOMATED_DRIFT, labels=["drift"]), DRIFT_JOB)
-                await record(uow, incident)
-                return incident
-            await uow.timeline.add(TimelineEvent(
-                incident_id=open_incident.id, event_type=TimelineEventType.AUTOMATED_ALERT,
-                body=text, author=DRIFT_JOB.id, author_name=DRIFT_JOB.name, occurred_at=now,
-                created_at=now, source_ref=f"drift:{assessment_id}"))
-            await record(uow, open_incident)
-            if SEVERITY_ORDER.index(severity) > SEVERITY_ORDER.index(open_incident.severity):
-                await self.service.change_severity_in(
-                    uow, IncidentRef(incident_id=open_incident.id), DRIFT_JOB, severity)
-            return open_incident
-
-        return a, await self.service.run(work)
+        return a, await self.runs.act_on(model, a, now, severity, chart)

@@ -329,7 +329,7 @@ def install(container: Container) -> None:
     runner = container.features.drift
     if runner is not None:  # drift jobs compare against accepted drift, and keep quiet when snoozed
         runner.job_override = feature.rebaselined
-        runner.alert_gate = feature.snoozed
+        runner.runs.alert_gate = feature.snoozed
     container.slack.model_notes.append(feature.model_notes)
     container.service.reactions.on(IncidentDeclared, feature.on_declared)
     container.on_stop.append(feature.close)
