@@ -13,10 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from domain.api.auth import Scope
+from domain.api.declare import declare_remembered
 from domain.api.ports import IncidentFilter
 from domain.channel_lifecycle import HIDDEN_MODEL, HIDDEN_TITLE, is_private, redact
 from domain.model import DomainError, Incident, MLModel, Severity, Status
-from domain.ports import SlackLink, UnitOfWork
+from domain.ports import SlackLink
 from domain.services import DeclareIncident, IncidentNotFound, IncidentRef, IncidentView
 from domain.state_machine import (
     ALLOWED,
@@ -192,14 +193,8 @@ class IncidentsApi:
                                       labels=body.labels)
 
         async def run(key: str | None) -> tuple[int, Any]:
-            async def declare(uow: UnitOfWork) -> Incident:
-                # the idempotency key remembers the incident in the declaration's transaction
-                incident = await self.service.declare_in(uow, declaration, principal.actor)
-                if key is not None:
-                    await self.ctx.queries.remember_resource(uow, actor_id, key, str(incident.id))
-                return incident
-
-            incident = await self.service.run(declare)
+            incident = await declare_remembered(self.service, self.ctx.queries, declaration,
+                                                principal.actor, key)
             return 201, await self.view_answer(IncidentRef(incident_id=incident.id))
 
         async def recover(resource_id: str) -> tuple[int, Any] | None:
