@@ -11,7 +11,6 @@ from typing import Any
 
 import structlog
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -118,8 +117,8 @@ class SlackContext:
             await respond(response_type="ephemeral", replace_original=False, text=text)
             return
         await AsyncWebhookClient(url=respond.response_url, proxy=respond.proxy, ssl=respond.ssl,
-                                 session=kept()).send_dict(
-            _build_message(text=text, response_type="ephemeral", replace_original=False))
+                                 session=kept()).send(
+            text=text, response_type="ephemeral", replace_original=False)
 
     async def reply(self, body: dict[str, Any], respond: Any, text: str) -> None:
         """An ephemeral reply to whoever acted: via response_url, else chat.postEphemeral.

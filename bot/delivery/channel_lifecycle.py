@@ -108,7 +108,7 @@ class ChannelKeeper:
         incident, link = facts.incident, facts.link
         if not link.channel_id:
             raise Permanent("no incident channel to archive")
-        if facts.archived if facts.archived is not None else await self.is_archived(incident.id):
+        if await self.delivery.is_archived(facts):
             log.info("slack.archive_skipped", incident=incident.key, reason="already archived")
             return
         channel = link.channel_id

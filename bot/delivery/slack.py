@@ -85,10 +85,6 @@ class SlackDelivery:
             svc.INVITE: self.invite,
         }
 
-    async def _load(self, row: OutboxRow) -> tuple[Incident, MLModel | None, SlackLink]:
-        facts = await self._facts(row)
-        return facts.incident, facts.model, facts.link
-
     async def _facts(self, row: OutboxRow) -> RowFacts:
         """The row's incident, its model, its link (a new one if none yet) and whether its
         channel is archived, in one statement (storage/delivery_reads.py) and passed along:
@@ -108,7 +104,8 @@ class SlackDelivery:
             await uow.commit()
 
     async def announce(self, row: OutboxRow) -> None:
-        incident, model, link = await self._load(row)
+        facts = await self._facts(row)
+        incident, model, link = facts.incident, facts.model, facts.link
         if link.announcement_ts:
             return  # already posted by an earlier attempt that failed to settle the row
         if row.maybe_delivered:  # an earlier attempt may have posted it and lost Slack's answer
@@ -189,7 +186,8 @@ class SlackDelivery:
         return None
 
     async def create_channel(self, row: OutboxRow) -> None:
-        incident, model, link = await self._load(row)
+        facts = await self._facts(row)
+        incident, model, link = facts.incident, facts.model, facts.link
         if not link.channel_id:
             link.channel_id, link.channel_name = await self._create_unique(incident, model)
             await self._save_link(link)
@@ -261,8 +259,8 @@ class SlackDelivery:
         await self._update_announcement(incident, model, link)
         if link.channel_id:
             channel_id = link.channel_id
-            await self._in_channel(incident, lambda: self.client.conversations_setTopic(
-                channel=channel_id, topic=rendering.topic(incident, model)), facts.archived)
+            await self._in_channel(facts, lambda: self.client.conversations_setTopic(
+                channel=channel_id, topic=rendering.topic(incident, model)))
 
     async def _update_announcement(self, incident: Incident, model: MLModel | None,
                                    link: SlackLink) -> None:
@@ -314,9 +312,8 @@ class SlackDelivery:
             # what is posted only there (a stakeholder update) goes to its own channel instead
             if row.payload.get("private_to_channel") and link.channel_id:
                 channel_id = link.channel_id
-                await self._in_channel(incident, lambda: self.client.chat_postMessage(
-                    channel=channel_id, text=row.payload["text"], unfurl_links=False),
-                    facts.archived)
+                await self._in_channel(facts, lambda: self.client.chat_postMessage(
+                    channel=channel_id, text=row.payload["text"], unfurl_links=False))
                 return
             log.info("slack.private_thread_skipped", incident=incident.key)
             return
@@ -326,15 +323,14 @@ class SlackDelivery:
 
     async def post_channel(self, row: OutboxRow) -> None:
         facts = await self._facts(row)
-        incident, link = facts.incident, facts.link
+        link = facts.link
         if not link.channel_id:
             raise Permanent(NO_CHANNEL)
         kwargs: dict[str, Any] = {"channel": link.channel_id, "text": row.payload["text"],
                                   "unfurl_links": False}
         if row.payload.get("blocks"):
             kwargs["blocks"] = row.payload["blocks"]
-        await self._in_channel(incident, lambda: self.client.chat_postMessage(**kwargs),
-                               facts.archived)
+        await self._in_channel(facts, lambda: self.client.chat_postMessage(**kwargs))
 
     async def invite(self, row: OutboxRow) -> None:
         facts = await self._facts(row)
@@ -342,17 +338,25 @@ class SlackDelivery:
         if not link.channel_id:
             raise Permanent(NO_CHANNEL)
         channel_id = link.channel_id
-        await self._in_channel(incident, lambda: self._invite(
-            channel_id, row.payload.get("users", []), incident.id), facts.archived)
+        await self._in_channel(facts, lambda: self._invite(
+            channel_id, row.payload.get("users", []), incident.id))
 
-    async def _in_channel(self, incident: Incident, send: Callable[[], Awaitable[Any]],
-                          archived: bool | None = None) -> None:
+    async def is_archived(self, facts: RowFacts) -> bool:
+        """Whether the row's incident channel is archived: as read with its incident, else (a
+        unit of work that is not SQL's) asked of the channel lifecycle; without the lifecycle
+        feature no channel is ever archived."""
+        if self.channels is None:
+            return False
+        if facts.archived is not None:
+            return facts.archived
+        return await self.channels.is_archived(facts.incident.id)
+
+    async def _in_channel(self, facts: RowFacts, send: Callable[[], Awaitable[Any]]) -> None:
         """Do ``send`` in the incident channel unless it is archived (issue 19 item 8): an
         archived channel takes nothing, so what was meant for it ends here, neither failed nor
-        retried; Slack's ``is_archived`` (archived before its event reached us) is recorded.
-        ``archived``: as the delivery read it with its incident (None: ask the lifecycle)."""
-        if self.channels is not None and (
-                archived if archived is not None else await self.channels.is_archived(incident.id)):
+        retried; Slack's ``is_archived`` (archived before its event reached us) is recorded."""
+        incident = facts.incident
+        if await self.is_archived(facts):
             log.info("slack.channel_archived_skipped", incident=incident.key)
             return
         try:
