@@ -296,6 +296,10 @@ class SqlOutboxRepository:
         await self.conn.execute(
             _insert_skipping(self.conn.dialect.name, t.outbox, "dedup_key"), rows)
 
+    def discard(self) -> None:
+        """Forget the queued rows: their transaction rolled back."""
+        self._queued = []
+
     async def add_many(self, messages: Sequence[OutboxMessage]) -> None:
         """Bulk insert, in order (after any rows ``add`` queued); a repeated ``dedup_key`` is
         skipped."""

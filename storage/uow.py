@@ -112,6 +112,7 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         assert self.conn is not None
+        self._outbox.discard()  # queued rows belong to the transaction rolled back
         await self.conn.rollback()
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from domain.model import (
     AuditEvent,
@@ -26,9 +27,10 @@ from domain.model import (
 )
 from domain.ports import ConcurrentUpdate, OutboxMessage, SlackLink, UnitOfWork
 from storage import migrate
+from storage import tables as t
 from storage.db import create_engine
 from storage.repositories import SqlOutboxRepository
-from storage.uow import SqlUnitOfWork, uow_factory, write_lock_for
+from storage.uow import SqlUnitOfWork, sql_connection, uow_factory, write_lock_for
 from tests.databases import create_pg_database, drop_pg_database, sqlite_url
 from tests.fakes import FakeClock, FakeDatabase, FakeOutboxRepository, FakeUnitOfWork
 
@@ -260,6 +262,26 @@ async def test_the_outbox_counts_every_message_offered_a_skipped_duplicate_inclu
         assert isinstance(uow.outbox, SqlOutboxRepository | FakeOutboxRepository)
         assert uow.outbox.added == 3
         await uow.commit()
+
+
+async def committed_outbox_texts(new_uow: UowFactory) -> list[str]:
+    async with new_uow() as uow:
+        if isinstance(uow, FakeUnitOfWork):
+            return [m.payload["text"] for m in uow.db.outbox]
+        rows = await sql_connection(uow).execute(sa.select(t.outbox.c.payload).order_by(t.outbox.c.id))
+        return [row.payload["text"] for row in rows]
+
+
+async def test_a_rollback_discards_the_outbox_rows_queued_since_the_last_commit(
+        new_uow: UowFactory, clock: FakeClock) -> None:
+    async with new_uow() as uow:
+        await uow.outbox.add(OutboxMessage("post_channel", None, {"text": "kept"}))
+        await uow.commit()
+        await uow.outbox.add(OutboxMessage("post_channel", None, {"text": "dropped"}))
+        await uow.rollback()
+        await uow.outbox.add(OutboxMessage("post_channel", None, {"text": "after"}))
+        await uow.commit()
+    assert await committed_outbox_texts(new_uow) == ["kept", "after"]
 
 
 async def test_slack_links_are_upserted_and_found_every_way(new_uow: UowFactory, clock: FakeClock) -> None:
