@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.repositories import _insert_skipping
 from storage.tables import applied_requests, slack_inbox
 
 LEASE_SECONDS = 10.0
@@ -63,8 +63,7 @@ def _insert_new(dialect: str, table: sa.Table, returning: bool = False) -> Any:
     """The dialect's INSERT of ``table`` skipping a ``request_key`` already there (optionally
     returning the new rows' id and key), built once: building it and its cache key on every
     ack and every commit cost more than running it (benchmarks/ack_cost.py)."""
-    insert = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
-    insert = insert.on_conflict_do_nothing(index_elements=["request_key"])
+    insert = _insert_skipping(dialect, table, "request_key")
     return insert.returning(table.c.id, table.c.request_key) if returning else insert
 
 
