@@ -62,10 +62,10 @@ class PlainMessages:
         return f"{commander_id} already commands {incident.key}."
 
     def illegal_transition(self, refusal: IllegalTransition) -> str:
-        return str(refusal)
+        return refusal.said()
 
     def already_in_state(self, refusal: AlreadyInState) -> str:
-        return refusal.plain()
+        return refusal.said()
 
 
 def hhmm(at: datetime) -> str:

@@ -12,6 +12,7 @@ in ``bot/slack_ui/messages.py``). Its own message, for callers without one, is i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from domain.model import DomainError, Incident, Status
@@ -39,6 +40,14 @@ _TARGET_VERB = {
 }
 
 
+# How a renderer sets off a status in a sentence (Slack: bold); plain words leave it as is
+Emphasis = Callable[[str], str]
+
+
+def _as_is(word: str) -> str:
+    return word
+
+
 class IllegalTransition(DomainError):
     """``key`` is ``current`` and cannot move to ``target``; ``allowed``: the verbs it can take
     now. ``text``: the refusal as the caller's renderer says it (default: plain words)."""
@@ -48,8 +57,12 @@ class IllegalTransition(DomainError):
         self.current = incident.status
         self.target = target
         self.allowed = allowed_verbs(incident.status)
-        super().__init__(text or (f"{self.key} is {self.current.value}; it cannot move to "
-                                  f"{target.value}. Allowed now: {allowed_options(self.allowed)}."))
+        super().__init__(text or self.said())
+
+    def said(self, emphasis: Emphasis = _as_is) -> str:
+        """The refusal in words, each status set off by ``emphasis``."""
+        return (f"{self.key} is {emphasis(self.current.value)}; it cannot move to "
+                f"{emphasis(self.target.value)}. Allowed now: {allowed_options(self.allowed)}.")
 
 
 class AlreadyInState(DomainError):
@@ -62,21 +75,22 @@ class AlreadyInState(DomainError):
         self.key = incident.key
         self.current = incident.status
         self.verb = verb
-        super().__init__(self.plain())
+        super().__init__(self.said())
 
     @property
     def reopen_hint(self) -> bool:
         """An ``ack`` of a mitigated or resolved incident: ``reopen`` is what was meant."""
         return self.verb == "ack" and self.current in (Status.MITIGATED, Status.RESOLVED)
 
-    def plain(self) -> str:
+    def said(self, emphasis: Emphasis = _as_is) -> str:
+        """The answer in words, the status set off by ``emphasis``."""
+        status = emphasis(self.current.value)
         if self.verb == "ack":
             hint = " Use `reopen` to work on it again." if self.reopen_hint else ""
-            return (f"{self.key} is already acknowledged: it is {self.current.value} now, so "
-                    f"nothing changed.{hint}")
+            return f"{self.key} is already acknowledged: it is {status} now, so nothing changed.{hint}"
         if self.verb == "reopen":
-            return f"{self.key} is already {self.current.value}: nothing to reopen."
-        return f"{self.key} is already {self.current.value}."
+            return f"{self.key} is already {status}: nothing to reopen."
+        return f"{self.key} is already {status}."
 
 
 def allowed_options(allowed: list[str]) -> str:

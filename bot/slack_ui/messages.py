@@ -12,7 +12,7 @@ from datetime import datetime
 from bot.slack_ui.mrkdwn import STATUS_EMOJI, escape, mention_of, who
 from domain.messages import hhmm
 from domain.model import Actor, Incident, Severity, Status, format_duration
-from domain.state_machine import AlreadyInState, IllegalTransition, allowed_options
+from domain.state_machine import AlreadyInState, IllegalTransition
 
 VERB_PAST = {
     Status.INVESTIGATING: "acknowledged",
@@ -58,17 +58,14 @@ class SlackMessages:
         return f"{mention_of(commander_id)} already commands {incident.key}."
 
     def illegal_transition(self, refusal: IllegalTransition) -> str:
-        return (f"{refusal.key} is *{refusal.current.value}*; it cannot move to "
-                f"*{refusal.target.value}*. Allowed now: {allowed_options(refusal.allowed)}.")
+        return refusal.said(_bold)
 
     def already_in_state(self, refusal: AlreadyInState) -> str:
-        status = f"*{refusal.current.value}*"
-        if refusal.verb == "ack":
-            hint = " Use `reopen` to work on it again." if refusal.reopen_hint else ""
-            return f"{refusal.key} is already acknowledged: it is {status} now, so nothing changed.{hint}"
-        if refusal.verb == "reopen":
-            return f"{refusal.key} is already {status}: nothing to reopen."
-        return f"{refusal.key} is already {status}."
+        return refusal.said(_bold)
+
+
+def _bold(word: str) -> str:
+    return f"*{word}*"
 
 
 def _figures(incident: Incident, previous: Status) -> list[str]:
