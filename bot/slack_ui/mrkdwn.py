@@ -67,7 +67,7 @@ def mention(actor: Actor) -> str:
 
 def who(actor: Actor) -> str:
     """A Slack user as a live mention; anyone else (PagerDuty, a CLI user) by escaped name."""
-    return mention(actor) if actor.is_slack_user else escape(actor.name)
+    return mention_of(actor.id) if actor.is_slack_user else escape(actor.name)
 
 
 # A user mention as Slack sends it in a command's text (``should_escape: true`` in manifest.yml):
