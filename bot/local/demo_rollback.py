@@ -14,11 +14,11 @@ from typing import Protocol
 
 from bot.cli.output import bold
 from bot.local.stack import LocalStack
+from domain.drift_runs import DRIFT_JOB
 from domain.model import Actor, ModelStage, Severity, TriggerSource
 from domain.services import DeclareIncident
 
 ALICE, BOB = "U0DECLARER", "U0RESPOND"  # alice commands the incident, bob is the ML Platform SRE
-DRIFT_JOB = Actor("drift-job", "drift job")
 
 
 class Clock(Protocol):
